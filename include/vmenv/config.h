@@ -1,0 +1,134 @@
+/* vmenv.yaml: the parsed, validated, inherited configuration of a project.
+ * Every machine carries its fully resolved settings (top-level defaults
+ * already merged in), so later stages never look at inheritance again. */
+#ifndef VMENV_CONFIG_H
+#define VMENV_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmenv/error.h"
+
+/* Where a value came from, for errors raised after parsing. */
+struct vmenv_where {
+        unsigned line, column; /* 1-based; 0 if unknown */
+};
+
+struct vmenv_forward {
+        int guest;
+        int host;          /* 0: pick a free port (only for ssh) */
+        char *host_ip;     /* default "127.0.0.1" */
+        char *protocol;    /* "tcp" (default) or "udp" */
+        bool auto_correct;
+        char *id;          /* optional name */
+        struct vmenv_where where;
+};
+
+struct vmenv_synced_folder {
+        char *host;        /* as written; relative to the project folder */
+        char *guest;       /* absolute path in the guest */
+        char *type;        /* "rsync" (default), "9p", "virtiofs" */
+        char **exclude;    /* NULL-terminated, may be NULL */
+        bool disabled;
+        struct vmenv_where where;
+};
+
+enum vmenv_prov_kind { VMENV_PROV_SHELL, VMENV_PROV_FILE };
+enum vmenv_prov_run { VMENV_RUN_ONCE, VMENV_RUN_ALWAYS, VMENV_RUN_NEVER };
+
+struct vmenv_env_var {
+        char *name;
+        char *value;
+        bool sensitive;
+};
+
+struct vmenv_provisioner {
+        char *name;                 /* default "shell-N" / "file-N" (1-based) */
+        enum vmenv_prov_kind kind;
+        /* shell */
+        char *inline_text;          /* `shell:` text, or NULL */
+        char *path;                 /* `script:` path relative to the project, or NULL */
+        char **args;                /* NULL-terminated, may be NULL */
+        struct vmenv_env_var *env;
+        size_t n_env;
+        bool privileged;            /* default true */
+        /* file */
+        char *source;
+        char *destination;
+        enum vmenv_prov_run run;    /* default once */
+        struct vmenv_where where;
+};
+
+struct vmenv_ssh_config {
+        char *user;        /* default "vagrant" */
+        int port;          /* guest port, default 22 */
+        char *private_key; /* path; default: the Vagrant insecure key */
+};
+
+struct vmenv_libvirt_config {
+        char *uri;          /* NULL: VMENV_LIBVIRT_URI, then the default */
+        char *machine_type; /* default "q35" */
+        char *cpu_mode;     /* NULL: host-passthrough on KVM, default on TCG */
+        char *storage_pool; /* NULL: the "vmenv" pool under $VMENV_HOME */
+        char *video;        /* NULL: none */
+        char *graphics;     /* NULL: none; "vnc" or "spice" */
+};
+
+struct vmenv_machine_config {
+        char *name;
+        bool primary;
+        char *box;          /* required */
+        char *box_version;  /* constraint, NULL = any */
+        char *box_url;
+        char *box_checksum; /* "sha256:HEX" */
+        int cpus;           /* default 1 */
+        uint64_t memory;    /* bytes, default 512 MiB */
+        uint64_t disk;      /* bytes, 0 = the box's size */
+        char *hostname;     /* default: the machine name */
+        int boot_timeout;   /* seconds, default 300 */
+        char *network;      /* "user" (default) or "nat" */
+        struct vmenv_forward *forwards;
+        size_t n_forwards;
+        struct vmenv_synced_folder *folders;
+        size_t n_folders;
+        struct vmenv_provisioner *provisioners;
+        size_t n_provisioners;
+        struct vmenv_ssh_config ssh;
+        char *kernel, *initrd, *cmdline;
+        struct vmenv_libvirt_config libvirt;
+        struct vmenv_where where;
+};
+
+struct vmenv_config {
+        char *path;    /* absolute path of vmenv.yaml */
+        char *dir;     /* its folder: the project root */
+        char *project; /* project name: basename of dir, sanitised */
+        struct vmenv_machine_config *machines;
+        size_t n_machines;
+};
+
+/* Limits on outside input. */
+#define VMENV_CONFIG_MAX_BYTES (1u << 20)
+#define VMENV_CONFIG_MAX_DEPTH 32
+#define VMENV_CONFIG_MAX_MACHINES 64
+
+/* Parses and validates YAML text; path is used in messages only. Errors are
+ * "PATH:LINE:COL: KEY.PATH: what is wrong" with code VMENV_EXIT_CONFIG. */
+struct vmenv_config *vmenv_config_parse(const char *text, size_t len, const char *path,
+                                        vmenv_error *err);
+struct vmenv_config *vmenv_config_load(const char *path, vmenv_error *err);
+/* Finds vmenv.yaml from start (NULL = cwd) upwards, or $VMENV_FILE. */
+char *vmenv_config_find(const char *start, vmenv_error *err);
+struct vmenv_config *vmenv_config_load_project(const char *start, vmenv_error *err);
+void vmenv_config_free(struct vmenv_config *c);
+
+const struct vmenv_machine_config *vmenv_config_machine(const struct vmenv_config *c,
+                                                        const char *name);
+/* Machine names: [a-z0-9][a-z0-9-]*, at most 32, usable in domain/host names. */
+bool vmenv_machine_name_valid(const char *name);
+
+/* Resolved configuration as JSON text (for 'validate --json'). */
+char *vmenv_config_to_json(const struct vmenv_config *c);
+
+#endif

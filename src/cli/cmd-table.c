@@ -1,0 +1,14 @@
+/* The command table: one descriptor per command, in the order 'vmenv help'
+ * lists them. Help and shell completion are generated from it. */
+#include <stddef.h>
+
+#include "cli.h"
+
+extern const struct vmenv_cmd vmenv_cmd_help, vmenv_cmd_version, vmenv_cmd_completion;
+
+const struct vmenv_cmd *const vmenv_cmd_table[] = {
+        &vmenv_cmd_help,
+        &vmenv_cmd_version,
+        &vmenv_cmd_completion,
+        NULL,
+};

@@ -1,0 +1,436 @@
+/* Strings, buffers, escaping and file helpers used across the tree. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmenv/cleanup.h"
+#include "vmenv/util.h"
+
+static void oom(void)
+{
+        fputs("vmenv: out of memory\n", stderr);
+        abort();
+}
+
+void *vmenv_malloc(size_t n)
+{
+        void *p = malloc(n ? n : 1);
+        if (!p)
+                oom();
+        return p;
+}
+
+void *vmenv_calloc(size_t n, size_t size)
+{
+        void *p = calloc(n ? n : 1, size ? size : 1);
+        if (!p)
+                oom();
+        return p;
+}
+
+void *vmenv_realloc(void *p, size_t n)
+{
+        p = realloc(p, n ? n : 1);
+        if (!p)
+                oom();
+        return p;
+}
+
+char *vmenv_strdup(const char *s)
+{
+        return s ? vmenv_strndup(s, strlen(s)) : NULL;
+}
+
+char *vmenv_strndup(const char *s, size_t n)
+{
+        char *p = vmenv_malloc(n + 1);
+        memcpy(p, s, n);
+        p[n] = '\0';
+        return p;
+}
+
+char *vmenv_vstrdupf(const char *fmt, va_list ap)
+{
+        char *p;
+        if (vasprintf(&p, fmt, ap) < 0)
+                oom();
+        return p;
+}
+
+char *vmenv_strdupf(const char *fmt, ...)
+{
+        va_list ap;
+        char *p;
+        va_start(ap, fmt);
+        p = vmenv_vstrdupf(fmt, ap);
+        va_end(ap);
+        return p;
+}
+
+bool vmenv_streq(const char *a, const char *b)
+{
+        if (!a || !b)
+                return a == b;
+        return strcmp(a, b) == 0;
+}
+
+bool vmenv_startswith(const char *s, const char *prefix)
+{
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool vmenv_endswith(const char *s, const char *suffix)
+{
+        size_t ls = strlen(s), lx = strlen(suffix);
+        return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
+void vmenv_strv_free(char **v)
+{
+        if (!v)
+                return;
+        for (char **p = v; *p; p++)
+                free(*p);
+        free(v);
+}
+
+size_t vmenv_strv_len(char *const *v)
+{
+        size_t n = 0;
+        while (v && v[n])
+                n++;
+        return n;
+}
+
+void vmenv_strv_push(char ***v, char *owned)
+{
+        size_t n = vmenv_strv_len(*v);
+        *v = vmenv_realloc(*v, (n + 2) * sizeof(char *));
+        (*v)[n] = owned;
+        (*v)[n + 1] = NULL;
+}
+
+void vmenv_buf_add(struct vmenv_buf *b, const void *p, size_t n)
+{
+        if (b->len + n + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap : 64;
+                while (cap < b->len + n + 1)
+                        cap *= 2;
+                b->data = vmenv_realloc(b->data, cap);
+                b->cap = cap;
+        }
+        if (n)
+                memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+}
+
+void vmenv_buf_puts(struct vmenv_buf *b, const char *s)
+{
+        vmenv_buf_add(b, s, strlen(s));
+}
+
+void vmenv_buf_printf(struct vmenv_buf *b, const char *fmt, ...)
+{
+        va_list ap;
+        _cleanup_free_ char *s = NULL;
+        va_start(ap, fmt);
+        s = vmenv_vstrdupf(fmt, ap);
+        va_end(ap);
+        vmenv_buf_puts(b, s);
+}
+
+char *vmenv_buf_steal(struct vmenv_buf *b)
+{
+        char *p;
+        if (!b->data)
+                vmenv_buf_add(b, "", 0);
+        p = b->data;
+        b->data = NULL;
+        b->len = b->cap = 0;
+        return p;
+}
+
+void vmenv_buf_free(struct vmenv_buf *b)
+{
+        free(b->data);
+        b->data = NULL;
+        b->len = b->cap = 0;
+}
+
+char *vmenv_xml_escape(const char *s)
+{
+        struct vmenv_buf b = {0};
+        for (; *s; s++) {
+                switch (*s) {
+                case '&': vmenv_buf_puts(&b, "&amp;"); break;
+                case '<': vmenv_buf_puts(&b, "&lt;"); break;
+                case '>': vmenv_buf_puts(&b, "&gt;"); break;
+                case '"': vmenv_buf_puts(&b, "&quot;"); break;
+                case '\'': vmenv_buf_puts(&b, "&apos;"); break;
+                default: vmenv_buf_add(&b, s, 1);
+                }
+        }
+        return vmenv_buf_steal(&b);
+}
+
+char *vmenv_shell_quote(const char *s)
+{
+        struct vmenv_buf b = {0};
+        vmenv_buf_puts(&b, "'");
+        for (; *s; s++) {
+                if (*s == '\'')
+                        vmenv_buf_puts(&b, "'\\''");
+                else
+                        vmenv_buf_add(&b, s, 1);
+        }
+        vmenv_buf_puts(&b, "'");
+        return vmenv_buf_steal(&b);
+}
+
+size_t vmenv_edit_distance(const char *a, const char *b)
+{
+        size_t la = strlen(a), lb = strlen(b);
+        _cleanup_free_ size_t *row = vmenv_calloc(lb + 1, sizeof(size_t));
+
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = j;
+        for (size_t i = 1; i <= la; i++) {
+                size_t diag = row[0];
+                row[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t up = row[j];
+                        size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                        size_t best = diag + cost;
+                        if (up + 1 < best)
+                                best = up + 1;
+                        if (row[j - 1] + 1 < best)
+                                best = row[j - 1] + 1;
+                        row[j] = best;
+                        diag = up;
+                }
+        }
+        return row[lb];
+}
+
+const char *vmenv_did_you_mean(const char *word, const char *const *candidates)
+{
+        const char *best = NULL;
+        size_t best_d = (size_t)-1;
+        size_t limit = strlen(word) / 3 + 1;
+
+        if (limit > 3)
+                limit = 3;
+        for (; candidates && *candidates; candidates++) {
+                size_t d = vmenv_edit_distance(word, *candidates);
+                if (d < best_d) {
+                        best_d = d;
+                        best = *candidates;
+                }
+        }
+        return best_d <= limit ? best : NULL;
+}
+
+char *vmenv_path_join(const char *a, const char *b)
+{
+        if (!a || !*a || b[0] == '/')
+                return vmenv_strdup(b);
+        return vmenv_strdupf("%s%s%s", a, vmenv_endswith(a, "/") ? "" : "/", b);
+}
+
+int vmenv_mkdir_p(const char *path, mode_t mode, vmenv_error *err)
+{
+        _cleanup_free_ char *p = vmenv_strdup(path);
+
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return vmenv_error_errno(err, 0, errno, "cannot create folder '%s'", p);
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return vmenv_error_errno(err, 0, errno, "cannot create folder '%s'", p);
+        return 0;
+}
+
+int vmenv_rm_rf(const char *path, vmenv_error *err)
+{
+        struct stat st;
+        DIR *d;
+        struct dirent *de;
+        int r = 0;
+
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : vmenv_error_errno(err, 0, errno, "cannot remove '%s'", path);
+        if (!S_ISDIR(st.st_mode)) {
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return vmenv_error_errno(err, 0, errno, "cannot remove '%s'", path);
+                return 0;
+        }
+        if (!(d = opendir(path)))
+                return vmenv_error_errno(err, 0, errno, "cannot remove '%s'", path);
+        while (r == 0 && (de = readdir(d))) {
+                _cleanup_free_ char *child = NULL;
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                child = vmenv_path_join(path, de->d_name);
+                r = vmenv_rm_rf(child, err);
+        }
+        closedir(d);
+        if (r < 0)
+                return r;
+        if (rmdir(path) < 0 && errno != ENOENT)
+                return vmenv_error_errno(err, 0, errno, "cannot remove '%s'", path);
+        return 0;
+}
+
+int vmenv_read_file(const char *path, size_t max, char **out, size_t *len, vmenv_error *err)
+{
+        _cleanup_close_ int fd = -1;
+        struct vmenv_buf b = {0};
+        char chunk[65536];
+        ssize_t n;
+
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+                return vmenv_error_errno(err, 0, errno, "cannot open '%s'", path);
+        while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        vmenv_buf_free(&b);
+                        return vmenv_error_errno(err, 0, errno, "cannot read '%s'", path);
+                }
+                if (b.len + (size_t)n > max) {
+                        vmenv_buf_free(&b);
+                        return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                               "'%s' is larger than the limit of %zu bytes", path, max);
+                }
+                vmenv_buf_add(&b, chunk, (size_t)n);
+        }
+        if (len)
+                *len = b.len;
+        *out = vmenv_buf_steal(&b);
+        return 0;
+}
+
+int vmenv_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                            vmenv_error *err)
+{
+        _cleanup_free_ char *tmp = vmenv_strdupf("%s.tmp.%ld", path, (long)getpid());
+        _cleanup_close_ int fd = -1;
+        const char *p = data;
+
+        if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) < 0)
+                return vmenv_error_errno(err, 0, errno, "cannot write '%s'", path);
+        if (fchmod(fd, mode) < 0)
+                goto fail;
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        goto fail;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        if (fsync(fd) < 0)
+                goto fail;
+        if (close(TAKE_FD(fd)) < 0)
+                goto fail;
+        if (rename(tmp, path) < 0)
+                goto fail;
+        return 0;
+fail:
+        vmenv_error_errno(err, 0, errno, "cannot write '%s'", path);
+        unlink(tmp);
+        return -1;
+}
+
+bool vmenv_path_exists(const char *path)
+{
+        return access(path, F_OK) == 0;
+}
+
+int vmenv_lock_file(const char *path, bool wait, vmenv_error *err)
+{
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+        if (fd < 0)
+                return vmenv_error_errno(err, 0, errno, "cannot open lock '%s'", path);
+        while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+                int e = errno;
+                if (e == EINTR)
+                        continue;
+                close(fd);
+                if (e == EWOULDBLOCK)
+                        return vmenv_error_set(err, VMENV_EXIT_TEMPFAIL,
+                                               "'%s' is locked by another vmenv process", path);
+                return vmenv_error_errno(err, 0, e, "cannot lock '%s'", path);
+        }
+        return fd;
+}
+
+uint64_t vmenv_now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+char *vmenv_home(void)
+{
+        const char *v = getenv("VMENV_HOME");
+        if (v && *v)
+                return vmenv_strdup(v);
+        v = getenv("XDG_DATA_HOME");
+        if (v && *v)
+                return vmenv_path_join(v, "vmenv");
+        v = getenv("HOME");
+        return vmenv_strdupf("%s/.local/share/vmenv", v && *v ? v : "/");
+}
+
+int vmenv_parse_size(const char *s, uint64_t *out)
+{
+        char *end;
+        double v;
+        uint64_t mult = 1;
+
+        if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+                return -1;
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno || end == s || v < 0)
+                return -1;
+        switch (*end) {
+        case '\0': break;
+        case 'k': case 'K': mult = 1ull << 10; end++; break;
+        case 'm': case 'M': mult = 1ull << 20; end++; break;
+        case 'g': case 'G': mult = 1ull << 30; end++; break;
+        case 't': case 'T': mult = 1ull << 40; end++; break;
+        default: return -1;
+        }
+        if (mult > 1 && (!strcmp(end, "iB") || !strcmp(end, "B") || !strcmp(end, "ib")))
+                end += strlen(end);
+        else if (mult == 1 && !strcmp(end, "B"))
+                end++;
+        if (*end)
+                return -1;
+        if (v * (double)mult > 1.8e19)
+                return -1;
+        v *= (double)mult;
+        if (v != (double)(uint64_t)v)
+                return -1; /* fractional bytes */
+        *out = (uint64_t)v;
+        return 0;
+}

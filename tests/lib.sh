@@ -1,0 +1,33 @@
+# Shared helpers for script tests: TAP output, temporary folders, cleanup.
+# Source it; it sets -u and runs cleanup functions on exit.
+set -u
+T_N=0
+T_FAILED=0
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmenv-test.XXXXXX")
+T_CLEANUP=()
+export VMENV_HOME="$T_TMP/home"
+export NO_COLOR=1
+
+t_cleanup() {
+    local i
+    for ((i = ${#T_CLEANUP[@]} - 1; i >= 0; i--)); do eval "${T_CLEANUP[i]}" || true; done
+    rm -rf "$T_TMP"
+}
+trap t_cleanup EXIT
+on_exit() { T_CLEANUP+=("$*"); }
+
+ok() { # ok COND-EXIT-STATUS DESCRIPTION
+    T_N=$((T_N + 1))
+    if [ "$1" -eq 0 ]; then echo "ok $T_N - $2"; else echo "not ok $T_N - $2"; T_FAILED=$((T_FAILED + 1)); fi
+}
+# check DESCRIPTION -- CMD...: passes when CMD succeeds
+check() { local d=$1; shift; [ "$1" = "--" ] && shift; "$@" >/dev/null 2>&1; ok $? "$d"; }
+# expect_out DESCRIPTION WANT GOT
+expect_eq() {
+    if [ "$2" = "$3" ]; then ok 0 "$1"; else ok 1 "$1"; printf '#   want: %s\n#   got:  %s\n' "$2" "$3"; fi
+}
+# run_vmenv: runs $VMENV with args, sets OUT, ERR and RC
+run_vmenv() {
+    OUT=$("$VMENV" "$@" 2>"$T_TMP/stderr"); RC=$?; ERR=$(cat "$T_TMP/stderr")
+}
+done_testing() { echo "1..$T_N"; [ "$T_FAILED" -eq 0 ]; }

@@ -1,0 +1,42 @@
+/* A minimal TAP producer for unit tests run by 'meson test' (protocol: tap).
+ * Table-driven tests call ok()/is_str() per case; done_testing() prints the plan. */
+#ifndef VMENV_TAP_H
+#define VMENV_TAP_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int tap_n, tap_failed;
+
+__attribute__((format(printf, 2, 3), unused)) static int ok(int cond, const char *fmt, ...)
+{
+        va_list ap;
+        printf("%s %d - ", cond ? "ok" : "not ok", ++tap_n);
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        putchar('\n');
+        if (!cond)
+                tap_failed++;
+        fflush(stdout);
+        return cond;
+}
+
+__attribute__((unused)) static int is_str(const char *got, const char *want, const char *what)
+{
+        int same = (got && want) ? strcmp(got, want) == 0 : got == want;
+        ok(same, "%s", what);
+        if (!same)
+                printf("#   got:  '%s'\n#   want: '%s'\n", got ? got : "(null)",
+                       want ? want : "(null)");
+        return same;
+}
+
+__attribute__((unused)) static int done_testing(void)
+{
+        printf("1..%d\n", tap_n);
+        return tap_failed ? 1 : 0;
+}
+
+#endif

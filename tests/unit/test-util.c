@@ -1,0 +1,83 @@
+/* Unit tests for the shared utilities: escaping, sizes, hints, files. */
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "tap.h"
+#include "vmenv/cleanup.h"
+#include "vmenv/util.h"
+
+static void test_escape(void)
+{
+        _cleanup_free_ char *x = vmenv_xml_escape("a<b>&\"c'");
+        _cleanup_free_ char *q = vmenv_shell_quote("it's $HOME `x`");
+        _cleanup_free_ char *e = vmenv_shell_quote("");
+        is_str(x, "a&lt;b&gt;&amp;&quot;c&apos;", "xml escape of every special character");
+        is_str(q, "'it'\\''s $HOME `x`'", "shell quote closes and reopens around a quote");
+        is_str(e, "''", "empty string quotes to ''");
+}
+
+static void test_sizes(void)
+{
+        static const struct { const char *in; int rc; unsigned long long want; } cases[] = {
+                {"512M", 0, 512ull << 20}, {"1G", 0, 1ull << 30}, {"1GiB", 0, 1ull << 30},
+                {"2048", 0, 2048}, {"1.5G", 0, 3ull << 29}, {"10k", 0, 10240},
+                {"lots", -1, 0}, {"-1G", -1, 0}, {"", -1, 0}, {"1X", -1, 0}, {"1GG", -1, 0},
+                {"99999999999T", -1, 0}, {"1.5", -1, 0},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                uint64_t v = 0;
+                int rc = vmenv_parse_size(cases[i].in, &v);
+                ok(rc == cases[i].rc && (rc < 0 || v == cases[i].want), "size '%s'", cases[i].in);
+        }
+}
+
+static void test_hint(void)
+{
+        const char *cands[] = {"memory", "machines", "cpus", "box_version", NULL};
+        is_str(vmenv_did_you_mean("memroy", cands), "memory", "did you mean: transposition");
+        is_str(vmenv_did_you_mean("box_verison", cands), "box_version", "did you mean: long key");
+        ok(vmenv_did_you_mean("zzzzzz", cands) == NULL, "no hint for a far word");
+}
+
+static void test_files(void)
+{
+        vmenv_error err = VMENV_ERROR_INIT;
+        char tmpl[] = "/tmp/vmenv-test-XXXXXX";
+        char *dir = mkdtemp(tmpl);
+        _cleanup_free_ char *deep = vmenv_path_join(dir, "a/b/c");
+        _cleanup_free_ char *file = vmenv_path_join(deep, "f");
+        _cleanup_free_ char *got = NULL;
+        size_t len = 0;
+        struct stat st;
+
+        ok(vmenv_mkdir_p(deep, 0755, &err) == 0, "mkdir -p");
+        ok(vmenv_write_file_atomic(file, "hello", 5, 0600, &err) == 0, "atomic write");
+        ok(stat(file, &st) == 0 && (st.st_mode & 0777) == 0600, "atomic write keeps the mode");
+        ok(vmenv_read_file(file, 100, &got, &len, &err) == 0 && len == 5, "read back");
+        is_str(got, "hello", "content round-trips");
+        free(TAKE_PTR(got));
+        ok(vmenv_read_file(file, 3, &got, &len, &err) < 0 && err.code == 65, "read limit enforced");
+        vmenv_error_clear(&err);
+        ok(vmenv_rm_rf(dir, &err) == 0 && !vmenv_path_exists(dir), "rm -rf");
+        ok(vmenv_rm_rf(dir, &err) == 0, "rm -rf of a missing path is fine");
+}
+
+static void test_error(void)
+{
+        vmenv_error err = VMENV_ERROR_INIT;
+        vmenv_error_set(&err, 74, "cannot define domain");
+        vmenv_error_prefix(&err, "cannot start '%s'", "web");
+        is_str(err.msg, "cannot start 'web': cannot define domain", "prefix adds context");
+        ok(err.code == 74, "prefix keeps the code");
+        vmenv_error_clear(&err);
+}
+
+int main(void)
+{
+        test_escape();
+        test_sizes();
+        test_hint();
+        test_files();
+        test_error();
+        return done_testing();
+}
