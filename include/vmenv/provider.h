@@ -1,0 +1,131 @@
+/* The backend interface: a provider is a table of operations on an opaque
+ * connection. A NULL operation means "not supported by this provider", and
+ * callers say so clearly. No libvirt type appears here. */
+#ifndef VMENV_PROVIDER_H
+#define VMENV_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmenv/error.h"
+
+enum vmenv_vm_state {
+        VMENV_VM_NOT_CREATED = 0,
+        VMENV_VM_RUNNING,
+        VMENV_VM_PAUSED,     /* suspended */
+        VMENV_VM_SHUTOFF,
+        VMENV_VM_SHUTTING_DOWN,
+        VMENV_VM_CRASHED,
+        VMENV_VM_OTHER,
+};
+const char *vmenv_vm_state_name(enum vmenv_vm_state s); /* "running", "not created", ... */
+
+/* One host → guest forward (user-mode networking). */
+struct vmenv_port_map {
+        const char *host_ip;  /* "127.0.0.1" unless asked */
+        int host_port;
+        int guest_port;
+        const char *protocol; /* "tcp" or "udp" */
+};
+
+struct vmenv_disk_spec {
+        const char *path;   /* host path of the image (a pool volume) */
+        const char *format; /* "qcow2" or "raw" */
+};
+
+struct vmenv_fs_spec {  /* 9p/virtiofs shares; issue 5 */
+        const char *host_path;
+        const char *tag;
+        const char *type; /* "9p" or "virtiofs" */
+        bool readonly;
+};
+
+/* Everything needed to render one domain; values are raw (unescaped): the
+ * renderer escapes them. */
+struct vmenv_domain_spec {
+        const char *name;          /* vmenv-<project>-<machine>-<hash> */
+        const char *uuid;          /* NULL: let libvirt choose */
+        const char *title;         /* "vmenv: <project>/<machine>" */
+        const char *project_dir;   /* recorded in <metadata> for global-status */
+        const char *machine;
+        uint64_t memory;           /* bytes */
+        int cpus;
+        const char *machine_type;  /* NULL: "q35" */
+        const char *cpu_mode;      /* NULL: host-passthrough on kvm, default on tcg */
+        bool kvm;                  /* type='kvm' vs type='qemu' (TCG) */
+        const char *emulator;      /* NULL: libvirt's default */
+        struct vmenv_disk_spec *disks;
+        size_t n_disks;
+        const char *serial_log;    /* file the serial console is written to */
+        const char *kernel, *initrd, *cmdline;
+        const char *network;       /* "user" (default) or "nat" */
+        const char *nat_network;   /* libvirt network name for "nat" */
+        struct vmenv_port_map *ports; /* ports[0] is SSH in user mode */
+        size_t n_ports;
+        const char *video;         /* NULL: none */
+        const char *graphics;      /* NULL: none; "vnc", "spice" */
+        struct vmenv_fs_spec *fs;
+        size_t n_fs;
+};
+
+struct vmenv_provider; /* an open connection */
+
+/* Information about the host side. */
+struct vmenv_host_info {
+        bool kvm;            /* /dev/kvm usable by the hypervisor */
+        char *hypervisor;    /* "QEMU 7.2.0" */
+        unsigned long libvirt_version; /* major*1e6 + minor*1e3 + micro */
+        bool passt;          /* native <portForward> usable */
+};
+
+struct vmenv_provider_ops {
+        const char *name;
+        /* uri NULL: $VMENV_LIBVIRT_URI, then qemu:///system (root) or
+         * qemu:///session. */
+        struct vmenv_provider *(*open)(const char *uri, vmenv_error *err);
+        void (*close)(struct vmenv_provider *p);
+        int (*host_info)(struct vmenv_provider *p, struct vmenv_host_info *out, vmenv_error *err);
+
+        /* Storage. pool NULL: the "vmenv" directory pool under $VMENV_HOME,
+         * created on first use. Volumes are named by the caller. */
+        /* Uploads a local image into the pool once (through a libvirt stream);
+         * does nothing if the volume exists. *path gets the volume's path. */
+        int (*image_ensure)(struct vmenv_provider *p, const char *pool, const char *vol,
+                            const char *local_path, const char *format, char **path,
+                            vmenv_error *err);
+        /* A qcow2 overlay backed by base (a volume of the same pool), grown to
+         * size when size is larger than the base's virtual size. */
+        int (*overlay_create)(struct vmenv_provider *p, const char *pool, const char *vol,
+                              const char *base, uint64_t size, char **path, vmenv_error *err);
+        /* Deletes a volume; missing is fine. Refuses a base that an existing
+         * overlay in the pool still uses (error code VMENV_EXIT_FAILURE). */
+        int (*volume_delete)(struct vmenv_provider *p, const char *pool, const char *vol,
+                             vmenv_error *err);
+        /* Volume names of the pool with the given prefix. */
+        int (*volume_list)(struct vmenv_provider *p, const char *pool, const char *prefix,
+                           char ***names, vmenv_error *err);
+
+        /* Domains, by name. */
+        int (*define)(struct vmenv_provider *p, const struct vmenv_domain_spec *spec,
+                      vmenv_error *err);
+        int (*start)(struct vmenv_provider *p, const char *name, vmenv_error *err);
+        /* NOT_CREATED when no such domain exists: not an error. */
+        int (*state)(struct vmenv_provider *p, const char *name, enum vmenv_vm_state *out,
+                     vmenv_error *err);
+        int (*shutdown)(struct vmenv_provider *p, const char *name, vmenv_error *err); /* ACPI */
+        int (*poweroff)(struct vmenv_provider *p, const char *name, vmenv_error *err); /* force */
+        int (*suspend)(struct vmenv_provider *p, const char *name, vmenv_error *err);
+        int (*resume)(struct vmenv_provider *p, const char *name, vmenv_error *err);
+        /* Removes the definition (and its snapshots' metadata); missing is fine. */
+        int (*undefine)(struct vmenv_provider *p, const char *name, vmenv_error *err);
+        /* Names of defined domains starting with prefix. */
+        int (*list)(struct vmenv_provider *p, const char *prefix, char ***names,
+                    vmenv_error *err);
+};
+
+extern const struct vmenv_provider_ops vmenv_provider_libvirt;
+
+void vmenv_host_info_clear(struct vmenv_host_info *h);
+
+#endif

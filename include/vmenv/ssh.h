@@ -1,0 +1,59 @@
+/* SSH to machines, over libssh: readiness, commands, an interactive shell,
+ * uploads, keys and trust-on-first-use host keys. No libssh type here. */
+#ifndef VMENV_SSH_H
+#define VMENV_SSH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmenv/error.h"
+
+struct vmenv_ssh_target {
+        const char *host;      /* "127.0.0.1" */
+        int port;
+        const char *user;      /* "vagrant" */
+        const char *key_path;  /* private key file */
+        /* The recorded host key as "TYPE BASE64", or NULL for first contact
+         * (trust on first use). A different key is refused with an error
+         * that says how to clear it. */
+        const char *known_host_key;
+        int connect_timeout_ms;
+};
+
+struct vmenv_ssh;
+
+/* Connects and authenticates. *seen_host_key (optional) gets the server's key
+ * as "TYPE BASE64". Errors: VMENV_EXIT_NETWORK (cannot connect), NOPERM
+ * (authentication refused, host key mismatch). */
+struct vmenv_ssh *vmenv_ssh_connect(const struct vmenv_ssh_target *t, char **seen_host_key,
+                                    vmenv_error *err);
+void vmenv_ssh_free(struct vmenv_ssh *s);
+
+/* Polls until a login succeeds (≤ 200 ms between tries) or deadline (a
+ * vmenv_now_ns() value) passes; on timeout *last_error says what failed last. */
+struct vmenv_ssh *vmenv_ssh_wait(const struct vmenv_ssh_target *t, uint64_t deadline_ns,
+                                 char **seen_host_key, char **last_error, vmenv_error *err);
+
+/* Runs cmd (a shell command line: quote every argument with
+ * vmenv_shell_quote). stdin_data may be NULL. stdout and stderr stream to
+ * out_fd and err_fd as they arrive (-1 discards). */
+int vmenv_ssh_exec(struct vmenv_ssh *s, const char *cmd, const void *stdin_data,
+                   size_t stdin_len, int out_fd, int err_fd, int *exit_status,
+                   vmenv_error *err);
+/* Runs cmd and keeps stdout in memory (at most max bytes, else an error). */
+int vmenv_ssh_capture(struct vmenv_ssh *s, const char *cmd, size_t max, char **out,
+                      int *exit_status, vmenv_error *err);
+/* Interactive shell (or cmd when not NULL) on a pty when stdin is a
+ * terminal: raw mode, window size changes forwarded. */
+int vmenv_ssh_shell(struct vmenv_ssh *s, const char *cmd, int *exit_status, vmenv_error *err);
+/* Copies a local file to the guest (works without an SFTP server). */
+int vmenv_ssh_upload(struct vmenv_ssh *s, const char *local_path, const char *remote_path,
+                     int mode, vmenv_error *err);
+
+/* Writes a new ed25519 key pair: priv_path (0600) and priv_path.pub;
+ * *pub_line gets "ssh-ed25519 BASE64 comment". */
+int vmenv_ssh_keygen(const char *priv_path, const char *comment, char **pub_line,
+                     vmenv_error *err);
+
+#endif
