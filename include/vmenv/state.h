@@ -1,0 +1,66 @@
+/* What vmenv remembers about a machine, in the project's .vmenv/machines/<name>/.
+ * It is a cache: libvirt is the authority on whether the machine exists. */
+#ifndef VMENV_STATE_H
+#define VMENV_STATE_H
+
+#include <stdbool.h>
+
+#include "vmenv/config.h"
+#include "vmenv/error.h"
+
+struct vmenv_state_port {
+        char *host_ip;
+        int host_port;
+        int guest_port;
+        char *protocol;
+};
+
+struct vmenv_machine_state {
+        char *dir;            /* .vmenv/machines/<name> (absolute) */
+        char *machine;
+        char *domain;         /* vmenv-<project>-<machine>-<hash> */
+        char *uri;            /* libvirt URI the machine was created on */
+        char *pool;           /* storage pool name ("" = default) */
+        char *disk_volume;    /* the overlay */
+        char *box_volume;     /* the box image in the pool */
+        char *box_name;
+        char *box_version;
+        char *box_digest;     /* "sha256:HEX" of the stored box, if known */
+        int ssh_port;         /* host port forwarded to the guest's SSH */
+        char *host_key;       /* guest host key "TYPE BASE64", trusted on first use */
+        bool key_replaced;    /* first boot finished: private_key is ours */
+        struct vmenv_state_port *ports;
+        size_t n_ports;
+        char **provisioned;   /* "name:digest" of run-once provisioners done */
+        bool exists;          /* state.json was there */
+};
+
+/* Loads the machine's state; a missing state is not an error (exists=false)
+ * but dir, machine and domain are always filled in. */
+struct vmenv_machine_state *vmenv_state_load(const struct vmenv_config *c, const char *machine,
+                                             vmenv_error *err);
+int vmenv_state_save(struct vmenv_machine_state *s, vmenv_error *err);
+/* Removes the machine's folder (key, state, logs). */
+int vmenv_state_remove(struct vmenv_machine_state *s, vmenv_error *err);
+void vmenv_state_free(struct vmenv_machine_state *s);
+
+char *vmenv_state_path(const struct vmenv_machine_state *s, const char *file);
+/* The domain name for a machine of a project. */
+char *vmenv_domain_name(const struct vmenv_config *c, const char *machine);
+
+/* The per-user index of machines across projects ($VMENV_HOME/machines.json),
+ * updated under a file lock, for global-status and box-in-use checks. */
+struct vmenv_index_entry {
+        char *project_dir;
+        char *machine;
+        char *domain;
+        char *uri;
+        char *box;
+        char *box_version;
+};
+int vmenv_index_put(const struct vmenv_index_entry *e, vmenv_error *err);
+int vmenv_index_remove(const char *domain, vmenv_error *err);
+int vmenv_index_read(struct vmenv_index_entry **out, size_t *n, vmenv_error *err);
+void vmenv_index_entries_free(struct vmenv_index_entry *e, size_t n);
+
+#endif
