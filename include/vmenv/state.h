@@ -22,6 +22,7 @@ struct vmenv_machine_state {
         char *uri;            /* libvirt URI the machine was created on */
         char *pool;           /* storage pool name ("" = default) */
         char *disk_volume;    /* the overlay */
+        char *disk_path;      /* its path on the hypervisor */
         char *box_volume;     /* the box image in the pool */
         char *box_name;
         char *box_version;

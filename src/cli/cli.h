@@ -73,4 +73,17 @@ void vmenv_cmd_print_help(const struct vmenv_cmd *cmd, FILE *f);
 int vmenv_args_parse(const struct vmenv_cmd *cmd, int argc, char **argv,
                      struct vmenv_args *out, vmenv_error *err);
 
+struct vmenv_project;
+struct vmenv_machine_config;
+/* Opens the project's provider (libvirt). */
+struct vmenv_project *vmenv_cli_project(struct vmenv_ctx *ctx, vmenv_error *err);
+/* Runs fn on each selected machine (all when none are named), going on
+ * after a failure; the first error is returned, later ones are printed. */
+int vmenv_cli_each(struct vmenv_ctx *ctx, const struct vmenv_args *args,
+                   int (*fn)(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                             const struct vmenv_args *args, vmenv_error *err),
+                   vmenv_error *err);
+/* Asks a yes/no question on the terminal; false when stdin is not a TTY. */
+bool vmenv_cli_confirm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

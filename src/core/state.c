@@ -98,6 +98,7 @@ struct vmenv_machine_state *vmenv_state_load(const struct vmenv_config *c, const
         s->uri = vmenv_strdup(jstr(root, "uri"));
         s->pool = vmenv_strdup(jstr(root, "pool"));
         s->disk_volume = vmenv_strdup(jstr(root, "disk_volume"));
+        s->disk_path = vmenv_strdup(jstr(root, "disk_path"));
         s->box_volume = vmenv_strdup(jstr(root, "box_volume"));
         s->box_name = vmenv_strdup(jstr(root, "box"));
         s->box_version = vmenv_strdup(jstr(root, "box_version"));
@@ -148,6 +149,7 @@ int vmenv_state_save(struct vmenv_machine_state *s, vmenv_error *err)
         jset_str(root, "uri", s->uri);
         jset_str(root, "pool", s->pool);
         jset_str(root, "disk_volume", s->disk_volume);
+        jset_str(root, "disk_path", s->disk_path);
         jset_str(root, "box_volume", s->box_volume);
         jset_str(root, "box", s->box_name);
         jset_str(root, "box_version", s->box_version);
@@ -193,6 +195,7 @@ void vmenv_state_free(struct vmenv_machine_state *s)
         free(s->uri);
         free(s->pool);
         free(s->disk_volume);
+        free(s->disk_path);
         free(s->box_volume);
         free(s->box_name);
         free(s->box_version);

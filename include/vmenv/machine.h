@@ -1,0 +1,75 @@
+/* Machines of a project and their lifecycle: the work behind up, halt,
+ * destroy, status and friends, so the commands stay thin. */
+#ifndef VMENV_MACHINE_H
+#define VMENV_MACHINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vmenv/config.h"
+#include "vmenv/error.h"
+#include "vmenv/provider.h"
+#include "vmenv/state.h"
+
+struct vmenv_ssh;
+
+/* A project with its provider connection open. */
+struct vmenv_project {
+        struct vmenv_config *config; /* borrowed */
+        const struct vmenv_provider_ops *ops;
+        struct vmenv_provider *conn;
+        struct vmenv_host_info host;
+};
+
+/* The provider is chosen by the caller (the CLI), so core never links a backend. */
+struct vmenv_project *vmenv_project_open(struct vmenv_config *c,
+                                         const struct vmenv_provider_ops *ops, vmenv_error *err);
+void vmenv_project_close(struct vmenv_project *p);
+
+/* The machines named on the command line (each must exist in the file), or
+ * all machines when none are named. *out is an array of borrowed pointers. */
+int vmenv_project_select(const struct vmenv_config *c, int argc, char *const *names,
+                         const struct vmenv_machine_config ***out, size_t *n, vmenv_error *err);
+/* Exactly one machine: the named one, the only one, or the primary one. */
+const struct vmenv_machine_config *vmenv_project_select_one(const struct vmenv_config *c,
+                                                            const char *name, vmenv_error *err);
+
+struct vmenv_up_opts {
+        bool provision;     /* --provision: run every provisioner */
+        bool no_provision;  /* --no-provision */
+        char **provision_with; /* only these provisioners (NULL: all due) */
+        bool insecure;      /* TLS for box downloads */
+        bool timings;       /* print phase timings */
+        bool frozen;        /* vmenv.lock must match exactly */
+};
+
+/* Creates, boots, resumes or does nothing, as the state requires. */
+int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                     const struct vmenv_up_opts *o, vmenv_error *err);
+/* ACPI shutdown, then force after timeout_s seconds (or at once if force). */
+int vmenv_machine_halt(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                       bool force, int timeout_s, vmenv_error *err);
+/* Removes the domain, its overlay, its state; keeps the box. */
+int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                          vmenv_error *err);
+int vmenv_machine_suspend(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                          vmenv_error *err);
+int vmenv_machine_resume(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                         vmenv_error *err);
+/* The state from libvirt (not the cache). */
+int vmenv_machine_state(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                        enum vmenv_vm_state *out, vmenv_error *err);
+/* An authenticated SSH session to a running machine. */
+struct vmenv_ssh *vmenv_machine_ssh(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                                    vmenv_error *err);
+/* The private key vmenv logs in with (ours after first boot). */
+char *vmenv_machine_login_key(const struct vmenv_machine_config *m,
+                              const struct vmenv_machine_state *st, vmenv_error *err);
+/* st's known_hosts file for the system ssh: "[127.0.0.1]:PORT KEY". */
+char *vmenv_machine_known_hosts(const struct vmenv_machine_state *st);
+
+/* Runs the provisioners that are due (or all with force / only those named). */
+int vmenv_machine_provision(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                            bool force, char *const *only, vmenv_error *err);
+
+#endif

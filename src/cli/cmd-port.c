@@ -1,0 +1,61 @@
+/* vmenv port: the host → guest port mappings of a machine, as forwarded on
+ * the host (SSH first). */
+#include <json-c/json.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "vmenv/cleanup.h"
+#include "vmenv/machine.h"
+#include "vmenv/state.h"
+#include "vmenv/util.h"
+
+VMENV_DEFINE_CLEANUP(struct vmenv_machine_state, vmenv_state_free)
+
+static int cmd_port_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmenv_error *err)
+{
+        const struct vmenv_machine_config *m;
+        _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
+        json_object *arr;
+
+        if (!(m = vmenv_project_select_one(ctx->config, args->argc ? args->argv[0] : NULL, err)))
+                return -1;
+        if (!(st = vmenv_state_load(ctx->config, m->name, err)))
+                return -1;
+        if (!st->n_ports) {
+                vmenv_error_set(err, VMENV_EXIT_FAILURE, "machine '%s' has no ports yet: it was "
+                                "never brought up", m->name);
+                return vmenv_error_hint(err, "run 'vmenv up %s'", m->name);
+        }
+        if (!ctx->json) {
+                for (size_t i = 0; i < st->n_ports; i++)
+                        printf("%5d (guest) => %s:%d (host)%s%s\n", st->ports[i].guest_port,
+                               st->ports[i].host_ip, st->ports[i].host_port,
+                               vmenv_streq(st->ports[i].protocol, "udp") ? " udp" : "",
+                               i == 0 ? "  ssh" : "");
+                return 0;
+        }
+        arr = json_object_new_array();
+        for (size_t i = 0; i < st->n_ports; i++) {
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "guest", json_object_new_int(st->ports[i].guest_port));
+                json_object_object_add(o, "host", json_object_new_int(st->ports[i].host_port));
+                json_object_object_add(o, "host_ip", json_object_new_string(st->ports[i].host_ip));
+                json_object_object_add(o, "protocol",
+                                       json_object_new_string(st->ports[i].protocol));
+                json_object_object_add(o, "ssh", json_object_new_boolean(i == 0));
+                json_object_array_add(arr, o);
+        }
+        puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(arr);
+        return 0;
+}
+
+const struct vmenv_cmd vmenv_cmd_port = {
+        .name = "port",
+        .usage = "[--json] [MACHINE]",
+        .summary = "list a machine's forwarded ports",
+        .max_args = 1,
+        .flags = VMENV_CMD_PROJECT | VMENV_CMD_JSON,
+        .run = cmd_port_run,
+};

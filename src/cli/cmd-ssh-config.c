@@ -1,0 +1,73 @@
+/* vmenv ssh-config: an OpenSSH client configuration for the machines, for
+ * 'ssh -F FILE NAME', scp, rsync or an editor's remote mode; it pins the
+ * host key vmenv recorded. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "vmenv/cleanup.h"
+#include "vmenv/machine.h"
+
+VMENV_DEFINE_CLEANUP(struct vmenv_machine_state, vmenv_state_free)
+
+static int print_one(struct vmenv_ctx *ctx, const struct vmenv_machine_config *m,
+                     const char *host, vmenv_error *err)
+{
+        _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
+        _cleanup_free_ char *key = NULL, *kh = NULL;
+
+        if (!(st = vmenv_state_load(ctx->config, m->name, err)))
+                return -1;
+        if (!st->ssh_port) {
+                vmenv_error_set(err, VMENV_EXIT_FAILURE, "machine '%s' was never brought up",
+                                m->name);
+                return vmenv_error_hint(err, "run 'vmenv up %s'", m->name);
+        }
+        if (!(key = vmenv_machine_login_key(m, st, err)))
+                return -1;
+        kh = vmenv_machine_known_hosts(st);
+        printf("Host %s\n"
+               "  HostName 127.0.0.1\n"
+               "  Port %d\n"
+               "  User %s\n"
+               "  IdentityFile \"%s\"\n"
+               "  IdentitiesOnly yes\n"
+               "  UserKnownHostsFile \"%s\"\n"
+               "  StrictHostKeyChecking yes\n"
+               "  PasswordAuthentication no\n"
+               "  LogLevel FATAL\n\n",
+               host ? host : m->name, st->ssh_port, m->ssh.user ? m->ssh.user : "vagrant", key,
+               kh);
+        return 0;
+}
+
+static int cmd_ssh_config_run(struct vmenv_ctx *ctx, const struct vmenv_args *args,
+                              vmenv_error *err)
+{
+        _cleanup_free_ const struct vmenv_machine_config **ms = NULL;
+        const char *host = vmenv_args_get(args, "host");
+        size_t n = 0;
+
+        if (vmenv_project_select(ctx->config, args->argc, args->argv, &ms, &n, err) < 0)
+                return -1;
+        if (host && n != 1)
+                return vmenv_error_set(err, VMENV_EXIT_USAGE, "--host needs exactly one machine");
+        for (size_t i = 0; i < n; i++)
+                if (print_one(ctx, ms[i], host, err) < 0)
+                        return -1;
+        return 0;
+}
+
+static const struct vmenv_opt opts[] = {
+        {"host", 0, "NAME", "the Host name to write (default: the machine name)"},
+        {0},
+};
+
+const struct vmenv_cmd vmenv_cmd_ssh_config = {
+        .name = "ssh-config",
+        .usage = "[--host NAME] [MACHINE...]",
+        .summary = "print an OpenSSH configuration for the machines",
+        .opts = opts,
+        .max_args = -1,
+        .flags = VMENV_CMD_PROJECT,
+        .run = cmd_ssh_config_run,
+};

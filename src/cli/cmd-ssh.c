@@ -1,0 +1,104 @@
+/* vmenv ssh: a shell on a machine (a real terminal), or one command with -c
+ * whose output streams back and whose exit status becomes ours; after '--'
+ * the system ssh runs with the extra arguments. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "vmenv/cleanup.h"
+#include "vmenv/machine.h"
+#include "vmenv/ssh.h"
+#include "vmenv/util.h"
+
+VMENV_DEFINE_CLEANUP(struct vmenv_machine_state, vmenv_state_free)
+
+/* exec()s the system ssh with our key, port and pinned host key. */
+static int system_ssh(struct vmenv_ctx *ctx, const struct vmenv_machine_config *m,
+                      const struct vmenv_args *args, vmenv_error *err)
+{
+        _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
+        _cleanup_free_ char *key = NULL, *kh = NULL, *khopt = NULL, *port = NULL, *dest = NULL;
+        _cleanup_free_ char **argv = NULL;
+        int n = 0;
+
+        if (!(st = vmenv_state_load(ctx->config, m->name, err)))
+                return -1;
+        if (!st->ssh_port) {
+                vmenv_error_set(err, VMENV_EXIT_FAILURE, "machine '%s' was never brought up",
+                                m->name);
+                return vmenv_error_hint(err, "run 'vmenv up %s'", m->name);
+        }
+        if (!(key = vmenv_machine_login_key(m, st, err)))
+                return -1;
+        kh = vmenv_machine_known_hosts(st);
+        khopt = vmenv_strdupf("UserKnownHostsFile=%s", kh);
+        port = vmenv_strdupf("%d", st->ssh_port);
+        dest = vmenv_strdupf("%s@127.0.0.1", m->ssh.user ? m->ssh.user : "vagrant");
+        argv = vmenv_calloc((size_t)args->argc_extra + 20, sizeof(char *));
+        argv[n++] = "ssh";
+        argv[n++] = "-F";
+        argv[n++] = "/dev/null";
+        argv[n++] = "-o";
+        argv[n++] = khopt;
+        argv[n++] = "-o";
+        argv[n++] = "StrictHostKeyChecking=yes";
+        argv[n++] = "-o";
+        argv[n++] = "IdentitiesOnly=yes";
+        argv[n++] = "-i";
+        argv[n++] = key;
+        argv[n++] = "-p";
+        argv[n++] = port;
+        for (int i = 0; i < args->argc_extra; i++)
+                argv[n++] = args->argv_extra[i];
+        argv[n++] = dest;
+        argv[n] = NULL;
+        fflush(NULL);
+        execvp("ssh", argv);
+        return vmenv_error_errno(err, VMENV_EXIT_UNAVAILABLE, errno, "cannot run 'ssh'");
+}
+
+static int cmd_ssh_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmenv_error *err)
+{
+        const struct vmenv_machine_config *m;
+        const char *cmd = vmenv_args_get(args, "command");
+        int named = args->argc - args->argc_extra;
+        struct vmenv_project *p;
+        struct vmenv_ssh *s;
+        int status = 0, r;
+
+        if (named > 1)
+                return vmenv_error_set(err, VMENV_EXIT_USAGE, "'vmenv ssh' takes one machine");
+        if (!(m = vmenv_project_select_one(ctx->config, named ? args->argv[0] : NULL, err)))
+                return -1;
+        if (args->dashdash && !cmd)
+                return system_ssh(ctx, m, args, err);
+        if (!(p = vmenv_cli_project(ctx, err)))
+                return -1;
+        s = vmenv_machine_ssh(p, m, err);
+        vmenv_project_close(p);
+        if (!s)
+                return -1;
+        if (cmd)
+                r = vmenv_ssh_exec(s, cmd, NULL, 0, STDOUT_FILENO, STDERR_FILENO, &status, err);
+        else
+                r = vmenv_ssh_shell(s, NULL, &status, err);
+        vmenv_ssh_free(s);
+        return r < 0 ? -1 : status;
+}
+
+static const struct vmenv_opt opts[] = {
+        {"command", 'c', "CMD", "run CMD instead of a shell; exit with its status"},
+        {0},
+};
+
+const struct vmenv_cmd vmenv_cmd_ssh = {
+        .name = "ssh",
+        .usage = "[MACHINE] [-c CMD] [-- SSH-ARGS...]",
+        .summary = "open a shell on a machine, or run a command",
+        .opts = opts,
+        .max_args = -1,
+        .flags = VMENV_CMD_PROJECT | VMENV_CMD_PROVIDER,
+        .run = cmd_ssh_run,
+};

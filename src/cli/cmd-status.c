@@ -1,0 +1,59 @@
+/* vmenv status: each machine's state as libvirt reports it now (the cached
+ * state in .vmenv is not trusted for this). */
+#include <json-c/json.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "vmenv/cleanup.h"
+#include "vmenv/machine.h"
+
+static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmenv_error *err)
+{
+        _cleanup_free_ const struct vmenv_machine_config **ms = NULL;
+        struct vmenv_project *p;
+        json_object *arr = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        if (vmenv_project_select(ctx->config, args->argc, args->argv, &ms, &n, err) < 0)
+                return -1;
+        if (!(p = vmenv_cli_project(ctx, err)))
+                return -1;
+        if (ctx->json)
+                arr = json_object_new_array();
+        for (size_t i = 0; i < n && r == 0; i++) {
+                enum vmenv_vm_state vs;
+                _cleanup_free_ char *domain = vmenv_domain_name(ctx->config, ms[i]->name);
+                if ((r = vmenv_machine_state(p, ms[i], &vs, err)) < 0)
+                        break;
+                if (arr) {
+                        json_object *o = json_object_new_object();
+                        json_object_object_add(o, "name", json_object_new_string(ms[i]->name));
+                        json_object_object_add(o, "state",
+                                               json_object_new_string(vmenv_vm_state_name(vs)));
+                        json_object_object_add(o, "domain", json_object_new_string(domain));
+                        json_object_object_add(o, "box", json_object_new_string(ms[i]->box));
+                        json_object_array_add(arr, o);
+                } else {
+                        printf("%-20s %-14s (%s)\n", ms[i]->name, vmenv_vm_state_name(vs),
+                               ms[i]->box);
+                }
+        }
+        if (arr) {
+                if (r == 0)
+                        puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+                                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(arr);
+        }
+        vmenv_project_close(p);
+        return r;
+}
+
+const struct vmenv_cmd vmenv_cmd_status = {
+        .name = "status",
+        .usage = "[--json] [MACHINE...]",
+        .summary = "show the state of machines",
+        .max_args = -1,
+        .flags = VMENV_CMD_PROJECT | VMENV_CMD_PROVIDER | VMENV_CMD_JSON,
+        .run = cmd_status_run,
+};

@@ -1,0 +1,357 @@
+/* Provisioners: shell scripts and file uploads run over SSH in file order.
+ * run-once provisioners are remembered by name and by a digest of what they
+ * do, so a changed provisioner becomes due again. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmenv/cleanup.h"
+#include "vmenv/log.h"
+#include "vmenv/machine.h"
+#include "vmenv/ssh.h"
+#include "vmenv/util.h"
+
+#define SCRIPT_MAX_BYTES (16u << 20)
+
+VMENV_DEFINE_CLEANUP(struct vmenv_machine_state, vmenv_state_free)
+VMENV_DEFINE_CLEANUP(struct vmenv_ssh, vmenv_ssh_free)
+
+/* A digest of everything that decides what a provisioner does. */
+static char *prov_digest(const struct vmenv_provisioner *pv, const char *script)
+{
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        unsigned char md[32];
+        unsigned int len = 0;
+        char hex[17];
+
+#define FEED(s)                                                                                    \
+        do {                                                                                       \
+                const char *_s = (s) ? (s) : "";                                                   \
+                EVP_DigestUpdate(ctx, _s, strlen(_s) + 1);                                         \
+        } while (0)
+        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+        FEED(pv->kind == VMENV_PROV_SHELL ? "shell" : "file");
+        FEED(script);
+        for (char **a = pv->args; a && *a; a++)
+                FEED(*a);
+        FEED("--env");
+        for (size_t i = 0; i < pv->n_env; i++) {
+                FEED(pv->env[i].name);
+                FEED(pv->env[i].value);
+        }
+        FEED(pv->privileged ? "root" : "user");
+        FEED(pv->source);
+        FEED(pv->destination);
+#undef FEED
+        EVP_DigestFinal_ex(ctx, md, &len);
+        EVP_MD_CTX_free(ctx);
+        for (int i = 0; i < 8; i++)
+                sprintf(hex + 2 * i, "%02x", md[i]);
+        return vmenv_strdupf("%s:%s", pv->name, hex);
+}
+
+/* Index in st->provisioned of the record for name, or -1. */
+static int record_index(const struct vmenv_machine_state *st, const char *name)
+{
+        size_t nl = strlen(name);
+        for (int i = 0; st->provisioned && st->provisioned[i]; i++)
+                if (!strncmp(st->provisioned[i], name, nl) && st->provisioned[i][nl] == ':')
+                        return i;
+        return -1;
+}
+
+static void record(struct vmenv_machine_state *st, const char *rec, const char *name)
+{
+        int i = record_index(st, name);
+        if (i >= 0) {
+                free(st->provisioned[i]);
+                st->provisioned[i] = vmenv_strdup(rec);
+        } else {
+                vmenv_strv_push(&st->provisioned, vmenv_strdup(rec));
+        }
+}
+
+/* Copies lines from a pipe to an fd with a "machine: " prefix, so the output
+ * of machines provisioned at once stays readable. */
+struct prefixer {
+        int rfd, out;
+        const char *prefix;
+        pthread_t thread;
+};
+
+static void *prefix_thread(void *arg)
+{
+        struct prefixer *px = arg;
+        struct vmenv_buf line = {0};
+        char buf[4096];
+        ssize_t n;
+
+        while ((n = read(px->rfd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+                for (ssize_t i = 0; i < n; i++) {
+                        vmenv_buf_add(&line, &buf[i], 1);
+                        if (buf[i] == '\n') {
+                                dprintf(px->out, "%s: %s", px->prefix, line.data);
+                                line.len = 0;
+                        }
+                }
+        }
+        if (line.len)
+                dprintf(px->out, "%s: %s\n", px->prefix, line.data);
+        vmenv_buf_free(&line);
+        close(px->rfd);
+        return NULL;
+}
+
+static int prefixer_start(struct prefixer *px, const char *prefix, int out)
+{
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -1;
+        px->rfd = fds[0];
+        px->out = out;
+        px->prefix = prefix;
+        if (pthread_create(&px->thread, NULL, prefix_thread, px)) {
+                close(fds[0]);
+                close(fds[1]);
+                return -1;
+        }
+        return fds[1];
+}
+
+static void prefixer_stop(struct prefixer *px, int wfd)
+{
+        close(wfd);
+        pthread_join(px->thread, NULL);
+}
+
+static int run_remote(struct vmenv_ssh *s, const char *machine, const char *cmd,
+                      const void *in, size_t in_len, int *status, vmenv_error *err)
+{
+        struct prefixer po, pe;
+        int wo = prefixer_start(&po, machine, STDOUT_FILENO);
+        int we = wo < 0 ? -1 : prefixer_start(&pe, machine, STDERR_FILENO);
+        int r;
+
+        if (wo < 0 || we < 0) {
+                if (wo >= 0)
+                        prefixer_stop(&po, wo);
+                return vmenv_error_errno(err, VMENV_EXIT_SOFTWARE, errno, "cannot make a pipe");
+        }
+        r = vmenv_ssh_exec(s, cmd, in, in_len, wo, we, status, err);
+        prefixer_stop(&po, wo);
+        prefixer_stop(&pe, we);
+        return r;
+}
+
+static int run_shell(struct vmenv_ssh *s, const struct vmenv_project *p,
+                     const struct vmenv_machine_config *m, const struct vmenv_provisioner *pv,
+                     const char *script, vmenv_error *err)
+{
+        struct vmenv_buf cmd = {0};
+        _cleanup_free_ char *qname = vmenv_shell_quote(pv->name);
+        _cleanup_free_ char *text = NULL;
+        int status = 0, r;
+
+        /* The script arrives on stdin into a private temporary file, then
+         * runs from there so it may read stdin itself without eating its
+         * own text. */
+        vmenv_buf_puts(&cmd, "f=$(mktemp /tmp/vmenv-provision.XXXXXX) && cat > \"$f\" && ");
+        if (pv->privileged)
+                vmenv_buf_puts(&cmd, "sudo -n ");
+        vmenv_buf_puts(&cmd, "env");
+        for (size_t i = 0; i < pv->n_env; i++) {
+                _cleanup_free_ char *kv = vmenv_strdupf("%s=%s", pv->env[i].name,
+                                                        pv->env[i].value);
+                _cleanup_free_ char *q = vmenv_shell_quote(kv);
+                vmenv_buf_printf(&cmd, " %s", q);
+        }
+        vmenv_buf_puts(&cmd, " sh \"$f\"");
+        for (char **a = pv->args; a && *a; a++) {
+                _cleanup_free_ char *q = vmenv_shell_quote(*a);
+                vmenv_buf_printf(&cmd, " %s", q);
+        }
+        vmenv_buf_puts(&cmd, "; rc=$?; rm -f \"$f\"; exit $rc");
+        text = vmenv_buf_steal(&cmd);
+        vmenv_info("%s: provisioner %s (shell%s)", m->name, qname,
+                   pv->privileged ? ", as root" : "");
+        r = run_remote(s, m->name, text, script, strlen(script), &status, err);
+        if (r < 0) {
+                vmenv_error_prefix(err, "provisioner '%s' on '%s' lost its connection (did the "
+                                   "machine reboot?)",
+                                   pv->name, m->name);
+                return -1;
+        }
+        if (status != 0) {
+                vmenv_error_set(err, VMENV_EXIT_FAILURE,
+                                "provisioner '%s' on '%s' failed with exit status %d", pv->name,
+                                m->name, status);
+                return -1;
+        }
+        return 0;
+}
+
+static int upload_tree(struct vmenv_ssh *s, const char *local, const char *remote, bool privileged,
+                       vmenv_error *err)
+{
+        struct stat st;
+        DIR *d;
+        struct dirent *de;
+        int r = 0, status = 0;
+
+        if (stat(local, &st) < 0)
+                return vmenv_error_errno(err, 0, errno, "cannot read '%s'", local);
+        if (!S_ISDIR(st.st_mode)) {
+                _cleanup_free_ char *q = vmenv_shell_quote(remote);
+                _cleanup_free_ char *dir = vmenv_strdup(remote);
+                char *slash = strrchr(dir, '/');
+                if (slash && slash != dir) {
+                        _cleanup_free_ char *qd = NULL, *mk = NULL;
+                        *slash = '\0';
+                        qd = vmenv_shell_quote(dir);
+                        mk = vmenv_strdupf("%smkdir -p %s", privileged ? "sudo -n " : "", qd);
+                        if (vmenv_ssh_exec(s, mk, NULL, 0, -1, STDERR_FILENO, &status, err) < 0)
+                                return -1;
+                }
+                if (!privileged)
+                        return vmenv_ssh_upload(s, local, remote, (int)(st.st_mode & 0777), err);
+                /* Upload as the login user, then move into place as root. */
+                {
+                        _cleanup_free_ char *tmp = vmenv_strdupf("/tmp/vmenv-upload.%ld",
+                                                                 (long)getpid());
+                        _cleanup_free_ char *qt = vmenv_shell_quote(tmp);
+                        _cleanup_free_ char *mv = vmenv_strdupf("sudo -n mv -f %s %s", qt, q);
+                        if (vmenv_ssh_upload(s, local, tmp, (int)(st.st_mode & 0777), err) < 0)
+                                return -1;
+                        if (vmenv_ssh_exec(s, mv, NULL, 0, -1, STDERR_FILENO, &status, err) < 0)
+                                return -1;
+                        if (status != 0)
+                                return vmenv_error_set(err, VMENV_EXIT_FAILURE,
+                                                       "cannot move the upload to '%s' (exit "
+                                                       "status %d)",
+                                                       remote, status);
+                }
+                return 0;
+        }
+        {
+                _cleanup_free_ char *q = vmenv_shell_quote(remote);
+                _cleanup_free_ char *mk = vmenv_strdupf("%smkdir -p %s",
+                                                        privileged ? "sudo -n " : "", q);
+                if (vmenv_ssh_exec(s, mk, NULL, 0, -1, STDERR_FILENO, &status, err) < 0)
+                        return -1;
+                if (status != 0)
+                        return vmenv_error_set(err, VMENV_EXIT_FAILURE,
+                                               "cannot create folder '%s' in the guest", remote);
+        }
+        if (!(d = opendir(local)))
+                return vmenv_error_errno(err, 0, errno, "cannot read folder '%s'", local);
+        while (r == 0 && (de = readdir(d))) {
+                _cleanup_free_ char *l = NULL, *rm = NULL;
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                l = vmenv_path_join(local, de->d_name);
+                rm = vmenv_path_join(remote, de->d_name);
+                r = upload_tree(s, l, rm, privileged, err);
+        }
+        closedir(d);
+        return r;
+}
+
+static int run_file(struct vmenv_ssh *s, const struct vmenv_project *p,
+                    const struct vmenv_machine_config *m, const struct vmenv_provisioner *pv,
+                    vmenv_error *err)
+{
+        _cleanup_free_ char *src = vmenv_path_join(p->config->dir, pv->source);
+
+        vmenv_info("%s: provisioner '%s' (file %s -> %s)", m->name, pv->name, pv->source,
+                   pv->destination);
+        if (upload_tree(s, src, pv->destination, pv->privileged, err) < 0)
+                return vmenv_error_prefix(err, "provisioner '%s' on '%s'", pv->name, m->name);
+        return 0;
+}
+
+/* The text a shell provisioner runs: inline, or read from its script. */
+static char *script_text(const struct vmenv_project *p, const struct vmenv_provisioner *pv,
+                         vmenv_error *err)
+{
+        _cleanup_free_ char *path = NULL;
+        char *text = NULL;
+
+        if (pv->kind != VMENV_PROV_SHELL)
+                return vmenv_strdup("");
+        if (pv->inline_text)
+                return vmenv_strdup(pv->inline_text);
+        path = vmenv_path_join(p->config->dir, pv->path);
+        if (vmenv_read_file(path, SCRIPT_MAX_BYTES, &text, NULL, err) < 0) {
+                vmenv_error_prefix(err, "provisioner '%s'", pv->name);
+                vmenv_error_hint(err, "'script:' paths are relative to '%s'", p->config->dir);
+                return NULL;
+        }
+        return text;
+}
+
+static bool wanted(const char *name, char *const *only)
+{
+        if (!only)
+                return true;
+        for (; *only; only++)
+                if (!strcmp(*only, name))
+                        return true;
+        return false;
+}
+
+int vmenv_machine_provision(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                            bool force, char *const *only, vmenv_error *err)
+{
+        _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
+        _cleanup_(vmenv_ssh_freep) struct vmenv_ssh *s = NULL;
+
+        for (char *const *o = only; o && *o; o++) {
+                bool found = false;
+                for (size_t i = 0; i < m->n_provisioners; i++)
+                        found |= !strcmp(m->provisioners[i].name, *o);
+                if (!found)
+                        return vmenv_error_set(err, VMENV_EXIT_USAGE,
+                                               "machine '%s' has no provisioner '%s'", m->name,
+                                               *o);
+        }
+        if (!(st = vmenv_state_load(p->config, m->name, err)))
+                return -1;
+        if (!(s = vmenv_machine_ssh(p, m, err)))
+                return -1;
+        for (size_t i = 0; i < m->n_provisioners; i++) {
+                const struct vmenv_provisioner *pv = &m->provisioners[i];
+                _cleanup_free_ char *script = NULL, *rec = NULL;
+                int known;
+
+                if (!wanted(pv->name, only))
+                        continue;
+                if (!(script = script_text(p, pv, err)))
+                        return -1;
+                rec = prov_digest(pv, script);
+                known = record_index(st, pv->name);
+                if (!only && !force) {
+                        if (pv->run == VMENV_RUN_NEVER)
+                                continue;
+                        if (pv->run == VMENV_RUN_ONCE && known >= 0) {
+                                if (!strcmp(st->provisioned[known], rec))
+                                        continue;
+                                vmenv_info("%s: provisioner '%s' changed since it last ran; "
+                                           "running it again",
+                                           m->name, pv->name);
+                        }
+                }
+                if ((pv->kind == VMENV_PROV_SHELL ? run_shell(s, p, m, pv, script, err)
+                                                  : run_file(s, p, m, pv, err)) < 0)
+                        return -1;
+                record(st, rec, pv->name);
+                if (vmenv_state_save(st, err) < 0)
+                        return -1;
+        }
+        return 0;
+}
