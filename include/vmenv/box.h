@@ -1,0 +1,198 @@
+/* Boxes: version constraints, catalogs, verified resumable downloads, safe
+ * extraction and the per-user box store. No curl or libarchive types here:
+ * src/core/box-fetch.c is the only file that includes curl, box-archive.c
+ * the only one that includes libarchive. */
+#ifndef VMENV_BOX_H
+#define VMENV_BOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmenv/error.h"
+
+/* ---- versions and constraints (version.c) ----------------------------- */
+
+/* Versions are dot-separated numbers with an optional pre-release after '-'
+ * ("1.2.3", "1.0.0-beta.2", "20240101"); a pre-release sorts before its
+ * release, missing trailing parts count as 0 ("1.2" == "1.2.0"). */
+bool vmenv_version_valid(const char *v);
+/* <0, 0, >0 like strcmp; invalid versions sort before valid ones. */
+int vmenv_version_compare(const char *a, const char *b);
+
+struct vmenv_constraint;
+/* "= 1.0", ">= 1.2, < 2", "~> 1.2.3"; NULL, "" or ">= 0" match everything.
+ * Fails with VMENV_EXIT_DATA on a malformed constraint. */
+struct vmenv_constraint *vmenv_constraint_parse(const char *text, vmenv_error *err);
+bool vmenv_constraint_match(const struct vmenv_constraint *c, const char *version);
+/* The version when the constraint is one exact "= V" (or a bare "V"), else NULL. */
+const char *vmenv_constraint_exact(const struct vmenv_constraint *c);
+void vmenv_constraint_free(struct vmenv_constraint *c);
+
+/* ---- downloads (box-fetch.c) ------------------------------------------ */
+
+struct vmenv_fetch_opts {
+        bool insecure;       /* do not verify TLS peers */
+        const char *cacert;  /* CA bundle file, or NULL */
+        bool quiet;          /* no progress output */
+};
+
+/* Downloads url (http, https, file) into the download cache under
+ * $VMENV_HOME/cache/, resuming a partial from an earlier attempt, hashing
+ * while streaming. checksum is "TYPE:HEX" or NULL (then sha256 is computed
+ * and only recorded). On success *path is the completed file in the cache
+ * (the caller deletes it when done) and *digest is "TYPE:HEX" of it. */
+int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_opts *opts,
+                char **path, char **digest, vmenv_error *err);
+/* A small document (catalog) into memory, at most max bytes. */
+int vmenv_fetch_memory(const char *url, size_t max, const struct vmenv_fetch_opts *opts,
+                       char **out, size_t *len, vmenv_error *err);
+/* Resolves a possibly relative reference against a base URL or path. */
+char *vmenv_url_resolve(const char *base, const char *ref, vmenv_error *err);
+/* True for "http://", "https://" and "file://" references. */
+bool vmenv_is_url(const char *s);
+/* Checks "TYPE:HEX" (sha1, sha256, sha384, sha512, md5); lowercases HEX. */
+int vmenv_checksum_parse(const char *s, char **type, char **hex, vmenv_error *err);
+/* Digest of a whole file as "TYPE:HEX". */
+int vmenv_file_digest(const char *path, const char *type, char **digest, vmenv_error *err);
+
+/* ---- catalogs (catalog.c) --------------------------------------------- */
+
+#define VMENV_CATALOG_MAX_BYTES (8u << 20)
+#define VMENV_CATALOG_MAX_VERSIONS 10000
+
+struct vmenv_catalog_provider {
+        char *name;          /* "libvirt" */
+        char *url;           /* as written (may be relative: resolved by _resolve) */
+        char *checksum_type; /* may be NULL */
+        char *checksum;      /* may be NULL */
+        char *architecture;  /* may be NULL: any */
+        bool default_architecture;
+};
+
+struct vmenv_catalog_version {
+        char *version;
+        struct vmenv_catalog_provider *providers;
+        size_t n_providers;
+};
+
+struct vmenv_catalog {
+        char *source;        /* URL or path it was read from */
+        char *name;
+        char *description;
+        struct vmenv_catalog_version *versions;
+        size_t n_versions;
+};
+
+/* What a catalog lookup resolves to. */
+struct vmenv_box_ref {
+        char *name;
+        char *version;
+        char *url;           /* absolute */
+        char *checksum_type; /* NULL if the catalog gives none */
+        char *checksum;
+};
+
+struct vmenv_catalog *vmenv_catalog_parse(const char *text, size_t len, const char *source,
+                                          vmenv_error *err);
+/* From a URL (http, https, file) or a local path. */
+struct vmenv_catalog *vmenv_catalog_fetch(const char *url_or_path,
+                                          const struct vmenv_fetch_opts *opts, vmenv_error *err);
+/* The newest version matching constraint (NULL = any) with a libvirt
+ * provider for arch (NULL = this host; "x86_64" and "amd64" are the same; a
+ * provider without architecture matches). VMENV_EXIT_NOINPUT if none. */
+int vmenv_catalog_resolve(const struct vmenv_catalog *c, const char *constraint,
+                          const char *arch, struct vmenv_box_ref *out, vmenv_error *err);
+void vmenv_catalog_free(struct vmenv_catalog *c);
+void vmenv_box_ref_clear(struct vmenv_box_ref *r);
+/* This host's architecture in catalog terms ("amd64", "arm64", ...). */
+const char *vmenv_host_arch(void);
+
+/* ---- images (image.c) ------------------------------------------------- */
+
+/* Reads the header: "qcow2" (virtual size at offset 24) or "raw" (file size). */
+int vmenv_image_probe(const char *path, char **format, uint64_t *virtual_size,
+                      vmenv_error *err);
+
+/* ---- archives (box-archive.c) ----------------------------------------- */
+
+#define VMENV_BOX_MAX_IMAGE (256ull << 30)
+#define VMENV_BOX_MAX_SMALL (1u << 20)  /* metadata.json, Vagrantfile, others */
+#define VMENV_BOX_MAX_MEMBERS 256
+
+struct vmenv_box_meta {
+        char *format;         /* of the first disk: "qcow2" or "raw" */
+        uint64_t virtual_size; /* bytes, from the first image's header */
+        char **images;        /* file names relative to the box folder */
+};
+void vmenv_box_meta_clear(struct vmenv_box_meta *m);
+
+/* Extracts a box archive (tar, tar.gz/xz/zst/bz2, zip) into dest (an
+ * existing empty folder) and validates it. Hostile content (links, devices,
+ * absolute or '..' paths, duplicates, oversized members, bad metadata,
+ * image headers that contradict the declared format) fails with
+ * VMENV_EXIT_DATA; nothing is written outside dest. */
+int vmenv_box_archive_extract(const char *archive, const char *dest, struct vmenv_box_meta *meta,
+                              vmenv_error *err);
+/* Validates an extracted box folder (metadata.json + images). */
+int vmenv_box_dir_validate(const char *dir, struct vmenv_box_meta *meta, vmenv_error *err);
+
+/* ---- the store (box-store.c) ------------------------------------------ */
+
+struct vmenv_box {
+        char *name;          /* "vmenv/tiny" */
+        char *version;       /* "1.0.0"; "0" for unversioned local boxes */
+        char *dir;           /* .../boxes/vmenv-VAGRANTSLASH-tiny/1.0.0/libvirt */
+        char **images;       /* absolute paths; images[0] is the boot disk */
+        char *format;        /* "qcow2" or "raw" (of images[0]) */
+        uint64_t virtual_size; /* bytes */
+        char *source;        /* URL or path it came from, may be NULL */
+        char *catalog;       /* catalog URL it was resolved from, may be NULL */
+        char *digest;        /* "sha256:HEX" of the downloaded file, may be NULL */
+        char *added;         /* ISO 8601 UTC */
+};
+void vmenv_box_free(struct vmenv_box *b);
+void vmenv_boxes_free(struct vmenv_box **v, size_t n);
+
+/* "vmenv/tiny" → "vmenv-VAGRANTSLASH-tiny" (Vagrant's store convention). */
+char *vmenv_box_dir_name(const char *name);
+bool vmenv_box_name_valid(const char *name);
+
+/* The newest stored version of name matching constraint (NULL = any), or
+ * NULL with VMENV_EXIT_NOINPUT. */
+struct vmenv_box *vmenv_box_find(const char *name, const char *constraint, vmenv_error *err);
+/* Every stored box, sorted by name then version (oldest first). */
+int vmenv_box_list(struct vmenv_box ***out, size_t *n, vmenv_error *err);
+
+/* Whether a machine uses name/version (version NULL = any). Reads the
+ * machine index $VMENV_HOME/machines.json (a JSON array of objects with
+ * "box" and "box_version"; "project_dir"/"machine" are used in messages);
+ * *who gets "project:machine" of the first user, if asked. */
+int vmenv_box_in_use(const char *name, const char *version, bool *in_use, char **who,
+                     vmenv_error *err);
+
+struct vmenv_box_opts {
+        struct vmenv_fetch_opts fetch;
+        const char *name;     /* --name: store name for a .box URL/path */
+        const char *checksum; /* "TYPE:HEX" */
+        bool force;           /* replace a stored version */
+        bool refresh;         /* ignore the store, look for newer in the catalog */
+};
+
+/* vmenv box add: source is a box name (resolved via $VMENV_BOX_SERVER), a
+ * catalog URL/path (*.json), a .box URL/path, or a disk image path. */
+struct vmenv_box *vmenv_box_add(const char *source, const char *constraint,
+                                const struct vmenv_box_opts *opts, vmenv_error *err);
+
+/* What 'vmenv up' calls: the stored box if one matches, otherwise catalog →
+ * download → extract → store, under the box's lock. box_url may be NULL (a
+ * catalog at $VMENV_BOX_SERVER/<name>.json), a catalog URL, or a .box URL. */
+struct vmenv_box *vmenv_box_ensure(const char *name, const char *constraint,
+                                   const char *box_url, const char *checksum,
+                                   const struct vmenv_box_opts *opts, vmenv_error *err);
+
+/* Removes one version (or all when version is NULL); refuses while in use
+ * unless force. */
+int vmenv_box_remove(const char *name, const char *version, bool force, vmenv_error *err);
+
+#endif

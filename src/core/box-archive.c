@@ -1,0 +1,383 @@
+/* Box archives: extraction that trusts nothing in the archive. Every member
+ * is checked by name, type and size before libarchive writes it (with its
+ * ARCHIVE_EXTRACT_SECURE_* flags on as well) into a fresh folder; then the
+ * result is validated: metadata.json, declared disks, image headers. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "vmenv/box.h"
+#include "vmenv/cleanup.h"
+#include "vmenv/log.h"
+#include "vmenv/util.h"
+
+#define MAX_DISKS 16
+#define MAX_NAME 255
+
+void vmenv_box_meta_clear(struct vmenv_box_meta *m)
+{
+        if (!m)
+                return;
+        free(m->format);
+        vmenv_strv_free(m->images);
+        memset(m, 0, sizeof(*m));
+}
+
+static bool is_image_name(const char *name)
+{
+        return vmenv_endswith(name, ".img") || vmenv_endswith(name, ".qcow2") ||
+               vmenv_endswith(name, ".raw");
+}
+
+static int unsafe(vmenv_error *err, const char *fmt, const char *member)
+{
+        _cleanup_free_ char *what = NULL;
+        _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wformat-nonliteral\"")
+        what = vmenv_strdupf(fmt, member);
+        _Pragma("GCC diagnostic pop")
+        return vmenv_error_set(err, VMENV_EXIT_DATA, "unsafe box archive: %s", what);
+}
+
+/* Strips "./" prefixes; rejects absolute paths and '..' components.
+ * Returns the normalised name (maybe "" for the archive's root). */
+static int check_name(const char *raw, char **out, vmenv_error *err)
+{
+        const char *s = raw;
+        _cleanup_free_ char *name = NULL;
+        char *p;
+
+        if (!raw)
+                return vmenv_error_set(err, VMENV_EXIT_DATA, "unsafe box archive: a member has no name");
+        if (strlen(raw) > MAX_NAME)
+                return unsafe(err, "member name '%.64s...' is too long", raw);
+        if (raw[0] == '/')
+                return unsafe(err, "member '%s' has an absolute path", raw);
+        while (s[0] == '.' && s[1] == '/') {
+                s += 2;
+                while (*s == '/')
+                        s++;
+        }
+        if (!strcmp(s, "."))
+                s = "";
+        name = vmenv_strdup(s);
+        /* trailing '/' of directories */
+        for (size_t l = strlen(name); l > 0 && name[l - 1] == '/'; l--)
+                name[l - 1] = '\0';
+        for (p = name; *p;) {
+                size_t n = strcspn(p, "/");
+                if (n == 0 || (n == 1 && p[0] == '.'))
+                        return unsafe(err, "member '%s' has an empty or '.' component", raw);
+                if (n == 2 && p[0] == '.' && p[1] == '.')
+                        return unsafe(err, "member '%s' has a '..' component", raw);
+                for (size_t i = 0; i < n; i++)
+                        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f || p[i] == '\\')
+                                return unsafe(err, "member '%s' has a control character or backslash in its name", raw);
+                p += n;
+                if (*p == '/')
+                        p++;
+        }
+        *out = TAKE_PTR(name);
+        return 0;
+}
+
+static int check_type(struct archive_entry *e, const char *raw, vmenv_error *err)
+{
+        if (archive_entry_hardlink(e))
+                return unsafe(err, "member '%s' is a hard link: links are not allowed", raw);
+        switch (archive_entry_filetype(e)) {
+        case AE_IFREG:
+        case AE_IFDIR:
+                return 0;
+        case AE_IFLNK:
+                return unsafe(err, "member '%s' is a symbolic link: links are not allowed", raw);
+        case AE_IFCHR:
+        case AE_IFBLK:
+                return unsafe(err, "member '%s' is a device node", raw);
+        case AE_IFIFO:
+                return unsafe(err, "member '%s' is a FIFO", raw);
+        case AE_IFSOCK:
+                return unsafe(err, "member '%s' is a socket", raw);
+        default:
+                return unsafe(err, "member '%s' has an unknown file type", raw);
+        }
+}
+
+static int archive_fail(struct archive *a, const char *what, vmenv_error *err)
+{
+        const char *m = archive_error_string(a);
+        int e = archive_errno(a);
+        if (e == ENOSPC || e == EDQUOT || e == EIO)
+                return vmenv_error_errno(err, vmenv_exit_for_errno(e), e, "cannot %s", what);
+        return vmenv_error_set(err, VMENV_EXIT_DATA, "cannot %s: %s", what,
+                               m ? m : "unknown archive error");
+}
+
+static void archive_freep(struct archive **a)
+{
+        if (*a)
+                archive_read_free(*a);
+}
+
+static void archive_write_freep(struct archive **a)
+{
+        if (*a)
+                archive_write_free(*a);
+}
+
+static int copy_data(struct archive *a, struct archive *w, const char *raw, uint64_t limit,
+                     vmenv_error *err)
+{
+        for (;;) {
+                const void *buf;
+                size_t size;
+                la_int64_t offset;
+                int r = archive_read_data_block(a, &buf, &size, &offset);
+                if (r == ARCHIVE_EOF)
+                        return 0;
+                if (r < ARCHIVE_WARN)
+                        return archive_fail(a, "read box archive", err);
+                if (offset < 0 || (uint64_t)offset + size > limit)
+                        return unsafe(err, "member '%s' is larger than its size limit", raw);
+                if (archive_write_data_block(w, buf, size, offset) < ARCHIVE_WARN)
+                        return archive_fail(w, "write box contents", err);
+        }
+}
+
+int vmenv_box_archive_extract(const char *path, const char *dest, struct vmenv_box_meta *meta,
+                              vmenv_error *err)
+{
+        _cleanup_(archive_freep) struct archive *a = archive_read_new();
+        _cleanup_(archive_write_freep) struct archive *w = archive_write_disk_new();
+        char **seen = NULL;
+        size_t n_members = 0;
+        int r = -1;
+
+        archive_read_support_filter_all(a);
+        archive_read_support_format_tar(a);
+        archive_read_support_format_zip(a);
+        /* Our own checks run first; these are the second line of defence. */
+        archive_write_disk_set_options(w, ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                                  ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                                  ARCHIVE_EXTRACT_NO_OVERWRITE |
+                                                  ARCHIVE_EXTRACT_SPARSE);
+        if (archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK) {
+                archive_fail(a, "open box archive", err);
+                goto out;
+        }
+        for (;;) {
+                struct archive_entry *e;
+                _cleanup_free_ char *name = NULL, *full = NULL;
+                const char *raw;
+                uint64_t limit;
+                int h = archive_read_next_header(a, &e);
+
+                if (h == ARCHIVE_EOF)
+                        break;
+                if (h < ARCHIVE_WARN) {
+                        archive_fail(a, "read box archive", err);
+                        goto out;
+                }
+                raw = archive_entry_pathname(e);
+                if (check_name(raw, &name, err) < 0 || check_type(e, raw, err) < 0)
+                        goto out;
+                if (!*name) {
+                        if (archive_entry_filetype(e) != AE_IFDIR) {
+                                unsafe(err, "member '%s' has no name", raw);
+                                goto out;
+                        }
+                        continue;
+                }
+                if (++n_members > VMENV_BOX_MAX_MEMBERS) {
+                        vmenv_error_set(err, VMENV_EXIT_DATA,
+                                        "unsafe box archive: more than %d members",
+                                        VMENV_BOX_MAX_MEMBERS);
+                        goto out;
+                }
+                for (char **s = seen; s && *s; s++)
+                        if (!strcmp(*s, name)) {
+                                unsafe(err, "member '%s' appears twice", raw);
+                                goto out;
+                        }
+                vmenv_strv_push(&seen, vmenv_strdup(name));
+                limit = is_image_name(name) ? VMENV_BOX_MAX_IMAGE : VMENV_BOX_MAX_SMALL;
+                if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size_is_set(e) &&
+                    (uint64_t)archive_entry_size(e) > limit) {
+                        vmenv_error_set(err, VMENV_EXIT_DATA,
+                                        "unsafe box archive: member '%s' is larger than the limit of %llu bytes",
+                                        raw, (unsigned long long)limit);
+                        goto out;
+                }
+                full = vmenv_path_join(dest, name);
+                archive_entry_set_pathname(e, full);
+                archive_entry_set_perm(e, archive_entry_filetype(e) == AE_IFDIR ? 0755 : 0644);
+                archive_entry_set_uid(e, 0);
+                archive_entry_set_gid(e, 0);
+                if (archive_write_header(w, e) < ARCHIVE_WARN) {
+                        archive_fail(w, "write box contents", err);
+                        goto out;
+                }
+                if (archive_entry_filetype(e) == AE_IFREG &&
+                    copy_data(a, w, raw, limit, err) < 0)
+                        goto out;
+                if (archive_write_finish_entry(w) < ARCHIVE_WARN) {
+                        archive_fail(w, "write box contents", err);
+                        goto out;
+                }
+        }
+        if (archive_write_close(w) < ARCHIVE_WARN) {
+                archive_fail(w, "write box contents", err);
+                goto out;
+        }
+        if (!n_members) {
+                vmenv_error_set(err, VMENV_EXIT_DATA, "box archive is empty");
+                goto out;
+        }
+        r = vmenv_box_dir_validate(dest, meta, err);
+out:
+        vmenv_strv_free(seen);
+        return r;
+}
+
+static bool flat_name_ok(const char *s)
+{
+        if (!*s || s[0] == '.' || strlen(s) > MAX_NAME)
+                return false;
+        for (; *s; s++)
+                if (*s == '/' || *s == '\\' || (unsigned char)*s < 0x20)
+                        return false;
+        return true;
+}
+
+static void json_putp(json_object **o)
+{
+        if (*o)
+                json_object_put(*o);
+}
+
+static int check_disk(const char *dir, const char *path, const char *declared,
+                      struct vmenv_box_meta *m, vmenv_error *err)
+{
+        _cleanup_free_ char *full = NULL, *format = NULL;
+        uint64_t size = 0;
+        struct stat st;
+
+        if (!flat_name_ok(path))
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "invalid box: disk path '%s' must be a plain file name", path);
+        if (strcmp(declared, "qcow2") && strcmp(declared, "raw"))
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "invalid box: disk '%s' has format '%s', not qcow2 or raw",
+                                       path, declared);
+        full = vmenv_path_join(dir, path);
+        if (lstat(full, &st) < 0 || !S_ISREG(st.st_mode))
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "invalid box: disk '%s' named in metadata.json is missing", path);
+        if (vmenv_image_probe(full, &format, &size, err) < 0)
+                return vmenv_error_prefix(err, "invalid box");
+        if (strcmp(format, declared))
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "invalid box: image '%s' is declared %s but its header says %s",
+                                       path, declared, format);
+        for (char **s = m->images; s && *s; s++)
+                if (!strcmp(*s, path))
+                        return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                               "invalid box: disk '%s' is listed twice", path);
+        if (!m->images) {
+                m->format = vmenv_strdup(format);
+                m->virtual_size = size;
+        }
+        vmenv_strv_push(&m->images, vmenv_strdup(path));
+        return 0;
+}
+
+int vmenv_box_dir_validate(const char *dir, struct vmenv_box_meta *meta, vmenv_error *err)
+{
+        _cleanup_free_ char *path = vmenv_path_join(dir, "metadata.json"), *text = NULL;
+        _cleanup_(json_putp) json_object *root = NULL;
+        json_tokener *tok;
+        json_object *provider, *format, *disks;
+        struct vmenv_box_meta m = {0};
+        enum json_tokener_error jerr;
+        struct stat st;
+        size_t len;
+
+        if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+                return vmenv_error_set(err, VMENV_EXIT_DATA, "invalid box: no metadata.json");
+        if (vmenv_read_file(path, VMENV_BOX_MAX_SMALL, &text, &len, err) < 0)
+                return vmenv_error_prefix(err, "invalid box");
+        tok = json_tokener_new_ex(16);
+        root = json_tokener_parse_ex(tok, text, (int)len);
+        jerr = json_tokener_get_error(tok);
+        if (!root && jerr == json_tokener_continue)
+                jerr = json_tokener_error_parse_eof;
+        if (root && json_tokener_get_parse_end(tok) < len) {
+                for (const char *s = text + json_tokener_get_parse_end(tok); *s; s++)
+                        if (*s != ' ' && *s != '\n' && *s != '\r' && *s != '\t') {
+                                jerr = json_tokener_error_parse_unexpected;
+                                break;
+                        }
+        }
+        json_tokener_free(tok);
+        if (!root || jerr != json_tokener_success)
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "invalid box: metadata.json is not valid JSON: %s",
+                                       json_tokener_error_desc(jerr != json_tokener_success ? jerr : json_tokener_error_parse_unexpected));
+        if (!json_object_is_type(root, json_type_object))
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "invalid box: metadata.json is not a JSON object");
+        if (!json_object_object_get_ex(root, "provider", &provider) ||
+            !json_object_is_type(provider, json_type_string))
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "invalid box: metadata.json has no 'provider'");
+        if (strcmp(json_object_get_string(provider), "libvirt"))
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "invalid box: provider is '%.64s', not 'libvirt'",
+                                       json_object_get_string(provider));
+        if (json_object_object_get_ex(root, "disks", &disks)) {
+                size_t n;
+                if (!json_object_is_type(disks, json_type_array) ||
+                    (n = json_object_array_length(disks)) == 0 || n > MAX_DISKS) {
+                        return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                               "invalid box: 'disks' in metadata.json must be a list of 1 to %d disks",
+                                               MAX_DISKS);
+                }
+                for (size_t i = 0; i < n; i++) {
+                        json_object *d = json_object_array_get_idx(disks, i), *p, *f;
+                        const char *fmt = "qcow2";
+                        if (!json_object_is_type(d, json_type_object) ||
+                            !json_object_object_get_ex(d, "path", &p) ||
+                            !json_object_is_type(p, json_type_string)) {
+                                vmenv_box_meta_clear(&m);
+                                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                                       "invalid box: disk %zu in metadata.json has no 'path'", i + 1);
+                        }
+                        if (json_object_object_get_ex(d, "format", &f) &&
+                            json_object_is_type(f, json_type_string))
+                                fmt = json_object_get_string(f);
+                        if (check_disk(dir, json_object_get_string(p), fmt, &m, err) < 0) {
+                                vmenv_box_meta_clear(&m);
+                                return -1;
+                        }
+                }
+        } else {
+                const char *fmt = "qcow2";
+                if (json_object_object_get_ex(root, "format", &format)) {
+                        if (!json_object_is_type(format, json_type_string))
+                                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                                       "invalid box: 'format' in metadata.json is not a string");
+                        fmt = json_object_get_string(format);
+                }
+                if (check_disk(dir, "box.img", fmt, &m, err) < 0) {
+                        vmenv_box_meta_clear(&m);
+                        return -1;
+                }
+        }
+        if (meta)
+                *meta = m;
+        else
+                vmenv_box_meta_clear(&m);
+        return 0;
+}

@@ -1,0 +1,784 @@
+/* The per-user box store, $VMENV_HOME/boxes/<name>/<version>/libvirt/, in
+ * Vagrant's layout. A box appears there whole or not at all: it is built in
+ * $VMENV_HOME/tmp/ (same filesystem), validated, fsynced and renamed into
+ * place under a per-box lock, so concurrent adds download once. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmenv/box.h"
+#include "vmenv/cleanup.h"
+#include "vmenv/log.h"
+#include "vmenv/util.h"
+
+#define SLASH "-VAGRANTSLASH-"
+#define MAX_BOX_NAME 128
+#define INDEX_MAX_BYTES (16u << 20)
+
+static void json_putp(json_object **o)
+{
+        if (*o)
+                json_object_put(*o);
+}
+
+void vmenv_box_free(struct vmenv_box *b)
+{
+        if (!b)
+                return;
+        free(b->name);
+        free(b->version);
+        free(b->dir);
+        vmenv_strv_free(b->images);
+        free(b->format);
+        free(b->source);
+        free(b->catalog);
+        free(b->digest);
+        free(b->added);
+        free(b);
+}
+
+VMENV_DEFINE_CLEANUP(struct vmenv_box, vmenv_box_free)
+
+void vmenv_boxes_free(struct vmenv_box **v, size_t n)
+{
+        for (size_t i = 0; v && i < n; i++)
+                vmenv_box_free(v[i]);
+        free(v);
+}
+
+bool vmenv_box_name_valid(const char *name)
+{
+        size_t n = name ? strlen(name) : 0;
+        if (n == 0 || n > MAX_BOX_NAME || name[0] == '.' || name[0] == '/' || name[n - 1] == '/' ||
+            strstr(name, "..") || strstr(name, "//") || strstr(name, SLASH))
+                return false;
+        for (const char *s = name; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                      (*s >= '0' && *s <= '9') || strchr("._-/", *s)))
+                        return false;
+        return true;
+}
+
+char *vmenv_box_dir_name(const char *name)
+{
+        struct vmenv_buf b = {0};
+        for (const char *s = name; *s; s++) {
+                if (*s == '/')
+                        vmenv_buf_puts(&b, SLASH);
+                else
+                        vmenv_buf_add(&b, s, 1);
+        }
+        return vmenv_buf_steal(&b);
+}
+
+static char *name_from_dir(const char *dir)
+{
+        struct vmenv_buf b = {0};
+        size_t ls = strlen(SLASH);
+        for (const char *s = dir; *s;) {
+                if (!strncmp(s, SLASH, ls)) {
+                        vmenv_buf_puts(&b, "/");
+                        s += ls;
+                } else {
+                        vmenv_buf_add(&b, s++, 1);
+                }
+        }
+        return vmenv_buf_steal(&b);
+}
+
+static char *boxes_root(void)
+{
+        _cleanup_free_ char *home = vmenv_home();
+        return vmenv_path_join(home, "boxes");
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+        json_object *v;
+        if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+                return json_object_get_string(v);
+        return NULL;
+}
+
+/* Loads a stored box from its folder: vmenv.json if we wrote one, else the
+ * box's own metadata.json (a store copied from Vagrant). */
+static struct vmenv_box *load_box(const char *name, const char *version, const char *dir,
+                                  vmenv_error *err)
+{
+        _cleanup_(vmenv_box_freep) struct vmenv_box *b = vmenv_calloc(1, sizeof(*b));
+        _cleanup_free_ char *path = vmenv_path_join(dir, "vmenv.json"), *text = NULL;
+        _cleanup_(json_putp) json_object *o = NULL;
+        json_object *imgs, *vs;
+
+        b->name = vmenv_strdup(name);
+        b->version = vmenv_strdup(version);
+        b->dir = vmenv_strdup(dir);
+        if (vmenv_path_exists(path)) {
+                if (vmenv_read_file(path, VMENV_BOX_MAX_SMALL, &text, NULL, err) < 0)
+                        return NULL;
+                if (!(o = json_tokener_parse(text)) || !json_object_is_type(o, json_type_object)) {
+                        vmenv_error_set(err, VMENV_EXIT_DATA, "'%s' is not valid JSON", path);
+                        return NULL;
+                }
+                b->format = vmenv_strdup(jstr(o, "format"));
+                b->source = vmenv_strdup(jstr(o, "source"));
+                b->catalog = vmenv_strdup(jstr(o, "catalog"));
+                b->digest = vmenv_strdup(jstr(o, "checksum"));
+                b->added = vmenv_strdup(jstr(o, "added"));
+                if (json_object_object_get_ex(o, "virtual_size", &vs))
+                        b->virtual_size = (uint64_t)json_object_get_int64(vs);
+                if (json_object_object_get_ex(o, "images", &imgs) &&
+                    json_object_is_type(imgs, json_type_array))
+                        for (size_t i = 0; i < json_object_array_length(imgs); i++) {
+                                const char *f = json_object_get_string(json_object_array_get_idx(imgs, i));
+                                if (f && !strchr(f, '/'))
+                                        vmenv_strv_push(&b->images, vmenv_path_join(dir, f));
+                        }
+        }
+        if (!b->images || !b->format) {
+                struct vmenv_box_meta m = {0};
+                if (vmenv_box_dir_validate(dir, &m, err) < 0) {
+                        vmenv_error_prefix(err, "stored box '%s' (%s)", name, version);
+                        return NULL;
+                }
+                vmenv_strv_free(b->images);
+                b->images = NULL;
+                for (char **s = m.images; *s; s++)
+                        vmenv_strv_push(&b->images, vmenv_path_join(dir, *s));
+                free(b->format);
+                b->format = vmenv_strdup(m.format);
+                b->virtual_size = m.virtual_size;
+                vmenv_box_meta_clear(&m);
+        }
+        return TAKE_PTR(b);
+}
+
+/* Versions stored for name (folders with a libvirt/ inside). */
+static char **stored_versions(const char *name)
+{
+        _cleanup_free_ char *root = boxes_root(), *dn = vmenv_box_dir_name(name);
+        _cleanup_free_ char *dir = vmenv_path_join(root, dn);
+        char **out = NULL;
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d)
+                return NULL;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *p = NULL;
+                struct stat st;
+                if (de->d_name[0] == '.')
+                        continue;
+                p = vmenv_strdupf("%s/%s/libvirt", dir, de->d_name);
+                if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+                        vmenv_strv_push(&out, vmenv_strdup(de->d_name));
+        }
+        closedir(d);
+        return out;
+}
+
+static char *version_dir(const char *name, const char *version)
+{
+        _cleanup_free_ char *root = boxes_root(), *dn = vmenv_box_dir_name(name);
+        return vmenv_strdupf("%s/%s/%s/libvirt", root, dn, version);
+}
+
+struct vmenv_box *vmenv_box_find(const char *name, const char *constraint, vmenv_error *err)
+{
+        struct vmenv_constraint *c;
+        char **versions;
+        const char *best = NULL;
+        struct vmenv_box *b = NULL;
+
+        if (!vmenv_box_name_valid(name)) {
+                vmenv_error_set(err, VMENV_EXIT_USAGE, "invalid box name '%s'", name ? name : "");
+                return NULL;
+        }
+        if (!(c = vmenv_constraint_parse(constraint, err)))
+                return NULL;
+        versions = stored_versions(name);
+        for (char **v = versions; v && *v; v++) {
+                /* "0" and other plain versions match; a constraint filters */
+                if (!vmenv_constraint_match(c, *v))
+                        continue;
+                if (!best || vmenv_version_compare(*v, best) > 0)
+                        best = *v;
+        }
+        if (best) {
+                _cleanup_free_ char *dir = version_dir(name, best);
+                b = load_box(name, best, dir, err);
+        } else {
+                vmenv_error_set(err, VMENV_EXIT_NOINPUT, "box '%s'%s%s%s is not in the store", name,
+                                constraint && *constraint ? " (" : "",
+                                constraint && *constraint ? constraint : "",
+                                constraint && *constraint ? ")" : "");
+                vmenv_error_hint(err, "run 'vmenv box add %s'", name);
+        }
+        vmenv_strv_free(versions);
+        vmenv_constraint_free(c);
+        return b;
+}
+
+static int cmp_boxes(const void *a, const void *b)
+{
+        const struct vmenv_box *x = *(struct vmenv_box *const *)a, *y = *(struct vmenv_box *const *)b;
+        int r = strcmp(x->name, y->name);
+        return r ? r : vmenv_version_compare(x->version, y->version);
+}
+
+int vmenv_box_list(struct vmenv_box ***out, size_t *n_out, vmenv_error *err)
+{
+        _cleanup_free_ char *root = boxes_root();
+        struct vmenv_box **v = NULL;
+        size_t n = 0;
+        DIR *d = opendir(root);
+        struct dirent *de;
+
+        if (!d) {
+                if (errno != ENOENT)
+                        return vmenv_error_errno(err, 0, errno, "cannot read '%s'", root);
+                *out = NULL;
+                *n_out = 0;
+                return 0;
+        }
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *name = NULL;
+                char **versions;
+                if (de->d_name[0] == '.')
+                        continue;
+                name = name_from_dir(de->d_name);
+                if (!vmenv_box_name_valid(name))
+                        continue;
+                versions = stored_versions(name);
+                for (char **ver = versions; ver && *ver; ver++) {
+                        _cleanup_free_ char *dir = version_dir(name, *ver);
+                        vmenv_error e = VMENV_ERROR_INIT;
+                        struct vmenv_box *b = load_box(name, *ver, dir, &e);
+                        if (!b) {
+                                vmenv_debug("skipping %s: %s", dir, e.msg);
+                                vmenv_error_clear(&e);
+                                continue;
+                        }
+                        v = vmenv_realloc(v, (n + 1) * sizeof(*v));
+                        v[n++] = b;
+                }
+                vmenv_strv_free(versions);
+        }
+        closedir(d);
+        if (n)
+                qsort(v, n, sizeof(*v), cmp_boxes);
+        *out = v;
+        *n_out = n;
+        return 0;
+}
+
+int vmenv_box_in_use(const char *name, const char *version, bool *in_use, char **who,
+                     vmenv_error *err)
+{
+        _cleanup_free_ char *home = vmenv_home(), *path = vmenv_path_join(home, "machines.json");
+        _cleanup_free_ char *text = NULL;
+        _cleanup_(json_putp) json_object *o = NULL;
+
+        *in_use = false;
+        if (!vmenv_path_exists(path))
+                return 0;
+        if (vmenv_read_file(path, INDEX_MAX_BYTES, &text, NULL, err) < 0)
+                return -1;
+        if (!(o = json_tokener_parse(text)) || !json_object_is_type(o, json_type_array))
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "machine index '%s' is not a JSON array", path);
+        for (size_t i = 0; i < json_object_array_length(o); i++) {
+                json_object *e = json_object_array_get_idx(o, i);
+                const char *b, *v;
+                if (!json_object_is_type(e, json_type_object) || !(b = jstr(e, "box")) ||
+                    strcmp(b, name))
+                        continue;
+                v = jstr(e, "box_version");
+                /* An entry without a version holds every version. */
+                if (version && v && *v && strcmp(v, version))
+                        continue;
+                *in_use = true;
+                if (who)
+                        *who = vmenv_strdupf("%s:%s", jstr(e, "project_dir") ? jstr(e, "project_dir") : "?",
+                                             jstr(e, "machine") ? jstr(e, "machine") : "?");
+                return 0;
+        }
+        return 0;
+}
+
+static int lock_box(const char *name, vmenv_error *err)
+{
+        _cleanup_free_ char *home = vmenv_home(), *locks = vmenv_path_join(home, "locks");
+        _cleanup_free_ char *dn = vmenv_box_dir_name(name), *path = NULL;
+        if (vmenv_mkdir_p(locks, 0755, err) < 0)
+                return -1;
+        path = vmenv_strdupf("%s/box-%s.lock", locks, dn);
+        return vmenv_lock_file(path, true, err);
+}
+
+static void lock_closep(int *fd)
+{
+        if (*fd >= 0)
+                close(*fd);
+}
+
+static void remove_empty_parents(const char *name, const char *version)
+{
+        _cleanup_free_ char *root = boxes_root(), *dn = vmenv_box_dir_name(name);
+        _cleanup_free_ char *vdir = vmenv_strdupf("%s/%s/%s", root, dn, version);
+        _cleanup_free_ char *ndir = vmenv_strdupf("%s/%s", root, dn);
+        rmdir(vdir);
+        rmdir(ndir);
+}
+
+int vmenv_box_remove(const char *name, const char *version, bool force, vmenv_error *err)
+{
+        _cleanup_(lock_closep) int lock = -1;
+        char **versions;
+        int r = 0;
+        bool found = false;
+
+        if (!vmenv_box_name_valid(name))
+                return vmenv_error_set(err, VMENV_EXIT_USAGE, "invalid box name '%s'", name);
+        if ((lock = lock_box(name, err)) < 0)
+                return -1;
+        versions = stored_versions(name);
+        for (char **v = versions; r == 0 && v && *v; v++) {
+                _cleanup_free_ char *dir = NULL, *who = NULL;
+                bool used = false;
+                if (version && strcmp(*v, version))
+                        continue;
+                found = true;
+                if (!force) {
+                        if ((r = vmenv_box_in_use(name, *v, &used, &who, err)) < 0)
+                                break;
+                        if (used) {
+                                vmenv_error_set(err, VMENV_EXIT_FAILURE,
+                                                "box '%s' (%s) is in use by machine '%s'", name,
+                                                *v, who);
+                                vmenv_error_hint(err, "destroy the machine first, or use -f");
+                                r = -1;
+                                break;
+                        }
+                }
+                dir = version_dir(name, *v);
+                if ((r = vmenv_rm_rf(dir, err)) == 0)
+                        remove_empty_parents(name, *v);
+        }
+        vmenv_strv_free(versions);
+        if (r == 0 && !found) {
+                vmenv_error_set(err, VMENV_EXIT_NOINPUT, "box '%s'%s%s%s is not in the store", name,
+                                version ? " (" : "", version ? version : "", version ? ")" : "");
+                vmenv_error_hint(err, "run 'vmenv box list' to see the stored boxes");
+                return -1;
+        }
+        return r;
+}
+
+/* ---- adding ------------------------------------------------------------ */
+
+static int fsync_path(const char *path, vmenv_error *err)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 || fsync(fd) < 0)
+                return vmenv_error_errno(err, vmenv_exit_for_errno(errno), errno,
+                                         "cannot sync '%s'", path);
+        return 0;
+}
+
+static int fsync_tree(const char *dir, int depth, vmenv_error *err)
+{
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        int r = 0;
+
+        if (!d)
+                return vmenv_error_errno(err, 0, errno, "cannot read '%s'", dir);
+        while (r == 0 && (de = readdir(d))) {
+                _cleanup_free_ char *p = NULL;
+                struct stat st;
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                p = vmenv_path_join(dir, de->d_name);
+                if (lstat(p, &st) < 0)
+                        continue;
+                if (S_ISDIR(st.st_mode) && depth < 8)
+                        r = fsync_tree(p, depth + 1, err);
+                else if (S_ISREG(st.st_mode))
+                        r = fsync_path(p, err);
+        }
+        closedir(d);
+        return r < 0 ? r : fsync_path(dir, err);
+}
+
+static int copy_file(const char *from, const char *to, vmenv_error *err)
+{
+        _cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int out = -1;
+        struct stat st;
+        off_t left;
+
+        if (in < 0 || fstat(in, &st) < 0)
+                return vmenv_error_errno(err, errno == ENOENT ? VMENV_EXIT_NOINPUT : 0, errno,
+                                         "cannot open '%s'", from);
+        if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
+                return vmenv_error_errno(err, 0, errno, "cannot create '%s'", to);
+        for (left = st.st_size; left > 0;) {
+                ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)(left > (1 << 30) ? (1 << 30) : left), 0);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return vmenv_error_errno(err, vmenv_exit_for_errno(errno), errno,
+                                                 "cannot copy '%s'", from);
+                if (n == 0)
+                        break;
+                left -= n;
+        }
+        return 0;
+}
+
+static void iso_now(char *buf, size_t len)
+{
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+struct install {
+        const char *name, *version;
+        const char *file;     /* archive or image */
+        bool is_image;
+        const char *source, *catalog, *digest;
+        bool force;
+};
+
+static int write_vmenv_json(const char *dir, const struct install *in,
+                            const struct vmenv_box_meta *m, vmenv_error *err)
+{
+        _cleanup_(json_putp) json_object *o = json_object_new_object();
+        _cleanup_free_ char *path = vmenv_path_join(dir, "vmenv.json");
+        json_object *imgs = json_object_new_array();
+        const char *text;
+        char now[32];
+
+        iso_now(now, sizeof(now));
+        json_object_object_add(o, "name", json_object_new_string(in->name));
+        json_object_object_add(o, "version", json_object_new_string(in->version));
+        json_object_object_add(o, "provider", json_object_new_string("libvirt"));
+        if (in->source)
+                json_object_object_add(o, "source", json_object_new_string(in->source));
+        if (in->catalog)
+                json_object_object_add(o, "catalog", json_object_new_string(in->catalog));
+        if (in->digest)
+                json_object_object_add(o, "checksum", json_object_new_string(in->digest));
+        json_object_object_add(o, "format", json_object_new_string(m->format));
+        json_object_object_add(o, "virtual_size", json_object_new_int64((int64_t)m->virtual_size));
+        for (char **s = m->images; s && *s; s++)
+                json_object_array_add(imgs, json_object_new_string(*s));
+        json_object_object_add(o, "images", imgs);
+        json_object_object_add(o, "added", json_object_new_string(now));
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+        return vmenv_write_file_atomic(path, text, strlen(text), 0644, err);
+}
+
+static int image_box(const char *tmp, const char *image, struct vmenv_box_meta *m, vmenv_error *err)
+{
+        _cleanup_free_ char *dst = vmenv_path_join(tmp, "box.img"), *meta = NULL, *mpath = NULL;
+        _cleanup_free_ char *format = NULL;
+        uint64_t size = 0;
+
+        if (vmenv_image_probe(image, &format, &size, err) < 0)
+                return -1;
+        if (copy_file(image, dst, err) < 0)
+                return -1;
+        meta = vmenv_strdupf("{\"provider\": \"libvirt\", \"format\": \"%s\", \"virtual_size\": %llu}\n",
+                             format, (unsigned long long)((size + (1ull << 30) - 1) >> 30));
+        mpath = vmenv_path_join(tmp, "metadata.json");
+        if (vmenv_write_file_atomic(mpath, meta, strlen(meta), 0644, err) < 0)
+                return -1;
+        return vmenv_box_dir_validate(tmp, m, err);
+}
+
+/* Called with the box lock held. */
+static struct vmenv_box *install(const struct install *in, vmenv_error *err)
+{
+        _cleanup_free_ char *home = vmenv_home(), *tmproot = vmenv_path_join(home, "tmp");
+        _cleanup_free_ char *tmp = NULL, *final = version_dir(in->name, in->version);
+        _cleanup_free_ char *parent = NULL, *old = NULL;
+        struct vmenv_box_meta m = {0};
+        struct vmenv_box *b = NULL;
+        vmenv_error ignore = VMENV_ERROR_INIT;
+
+        if (vmenv_mkdir_p(tmproot, 0755, err) < 0)
+                return NULL;
+        tmp = vmenv_strdupf("%s/box-XXXXXX", tmproot);
+        if (!mkdtemp(tmp)) {
+                vmenv_error_errno(err, 0, errno, "cannot create a folder in '%s'", tmproot);
+                return NULL;
+        }
+        if ((in->is_image ? image_box(tmp, in->file, &m, err)
+                          : vmenv_box_archive_extract(in->file, tmp, &m, err)) < 0)
+                goto fail;
+        if (write_vmenv_json(tmp, in, &m, err) < 0 || fsync_tree(tmp, 0, err) < 0)
+                goto fail;
+        parent = vmenv_strndup(final, strlen(final) - strlen("/libvirt"));
+        if (vmenv_mkdir_p(parent, 0755, err) < 0)
+                goto fail;
+        if (vmenv_path_exists(final)) {
+                if (!in->force) {
+                        vmenv_error_set(err, VMENV_EXIT_DATA, "box '%s' (%s) is already in the store",
+                                        in->name, in->version);
+                        vmenv_error_hint(err, "use --force to replace it");
+                        goto fail;
+                }
+                old = vmenv_strdupf("%s/old-XXXXXX", tmproot);
+                if (!mkdtemp(old) || rename(final, old) < 0) {
+                        vmenv_error_errno(err, 0, errno, "cannot replace '%s'", final);
+                        goto fail;
+                }
+        }
+        if (rename(tmp, final) < 0) {
+                vmenv_error_errno(err, 0, errno, "cannot move the box into '%s'", final);
+                goto fail;
+        }
+        fsync_path(parent, &ignore);
+        vmenv_error_clear(&ignore);
+        if (old) {
+                vmenv_rm_rf(old, &ignore);
+                vmenv_error_clear(&ignore);
+        }
+        vmenv_box_meta_clear(&m);
+        b = load_box(in->name, in->version, final, err);
+        return b;
+fail:
+        vmenv_box_meta_clear(&m);
+        vmenv_rm_rf(tmp, &ignore);
+        vmenv_error_clear(&ignore);
+        if (old) {
+                vmenv_rm_rf(old, &ignore);
+                vmenv_error_clear(&ignore);
+        }
+        if (parent) {
+                _cleanup_free_ char *ndir = vmenv_strndup(parent, (size_t)(strrchr(parent, '/') - parent));
+                rmdir(parent);
+                rmdir(ndir);
+        }
+        return NULL;
+}
+
+enum kind { KIND_NAME, KIND_CATALOG, KIND_BOXFILE, KIND_IMAGE };
+
+static bool path_ends(const char *s, const char *suffix)
+{
+        _cleanup_free_ char *p = vmenv_strndup(s, strcspn(s, "?#"));
+        return vmenv_endswith(p, suffix);
+}
+
+static enum kind classify(const char *src)
+{
+        static const char *const boxes[] = {".box", ".tar", ".tar.gz", ".tgz", ".tar.xz",
+                                            ".tar.zst", ".zip", NULL};
+        static const char *const images[] = {".qcow2", ".img", ".raw", NULL};
+        bool url = vmenv_is_url(src);
+
+        if (!url && !vmenv_path_exists(src) && !strchr(src, '/'))
+                return KIND_NAME;
+        if (!url && vmenv_box_name_valid(src) && !vmenv_path_exists(src) && !vmenv_startswith(src, "./"))
+                return KIND_NAME;
+        if (path_ends(src, ".json"))
+                return KIND_CATALOG;
+        for (const char *const *s = images; *s; s++)
+                if (path_ends(src, *s))
+                        return KIND_IMAGE;
+        for (const char *const *s = boxes; *s; s++)
+                if (path_ends(src, *s))
+                        return KIND_BOXFILE;
+        if (!url) {
+                /* a local file without a telling suffix: look at it */
+                _cleanup_close_ int fd = open(src, O_RDONLY | O_CLOEXEC);
+                char h[8] = {0};
+                if (fd >= 0 && read(fd, h, sizeof(h)) > 0) {
+                        if (!memcmp(h, "QFI\xfb", 4))
+                                return KIND_IMAGE;
+                        if (h[0] == '{')
+                                return KIND_CATALOG;
+                }
+                return KIND_BOXFILE;
+        }
+        return KIND_CATALOG;
+}
+
+/* "https://x/y/tiny.box?a=b" → "tiny" */
+static char *derive_name(const char *src)
+{
+        _cleanup_free_ char *p = vmenv_strndup(src, strcspn(src, "?#"));
+        const char *base = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
+        char *name = vmenv_strdup(base), *dot = strchr(name, '.');
+        if (dot && dot != name)
+                *dot = '\0';
+        return name;
+}
+
+static struct vmenv_box *add_source(const char *src, const char *name, const char *constraint,
+                                    const char *checksum, const struct vmenv_box_opts *o,
+                                    vmenv_error *err)
+{
+        static const struct vmenv_box_opts defaults = {0};
+        enum kind kind = classify(src);
+        _cleanup_free_ char *catalog_url = NULL, *store_name = NULL, *version = NULL;
+        _cleanup_free_ char *url = NULL, *cs = NULL, *file = NULL, *digest = NULL;
+        _cleanup_(lock_closep) int lock = -1;
+        struct vmenv_box *b;
+        struct install in = {0};
+        bool downloaded = false;
+        int r;
+
+        if (!o)
+                o = &defaults;
+        if (kind == KIND_NAME) {
+                const char *server = getenv("VMENV_BOX_SERVER");
+                if (!server || !*server) {
+                        vmenv_error_set(err, VMENV_EXIT_NOINPUT,
+                                        "box '%s' is not in the store and no catalog is known for it",
+                                        src);
+                        vmenv_error_hint(err, "set box_url in vmenv.yaml, run 'vmenv box add URL', or set VMENV_BOX_SERVER");
+                        return NULL;
+                }
+                catalog_url = vmenv_strdupf("%s%s%s.json", server,
+                                            vmenv_endswith(server, "/") ? "" : "/", src);
+                if (!name)
+                        name = src;
+                kind = KIND_CATALOG;
+        } else if (kind == KIND_CATALOG) {
+                catalog_url = vmenv_strdup(src);
+        }
+
+        if (kind == KIND_CATALOG) {
+                struct vmenv_catalog *cat = vmenv_catalog_fetch(catalog_url, &o->fetch, err);
+                struct vmenv_box_ref ref = {0};
+                if (!cat)
+                        return NULL;
+                r = vmenv_catalog_resolve(cat, constraint, NULL, &ref, err);
+                vmenv_catalog_free(cat);
+                if (r < 0)
+                        return NULL;
+                store_name = vmenv_strdup(name ? name : ref.name);
+                version = vmenv_strdup(ref.version);
+                url = vmenv_strdup(ref.url);
+                if (checksum)
+                        cs = vmenv_strdup(checksum);
+                else if (ref.checksum)
+                        cs = vmenv_strdupf("%s:%s", ref.checksum_type, ref.checksum);
+                vmenv_box_ref_clear(&ref);
+                if (!store_name) {
+                        vmenv_error_set(err, VMENV_EXIT_DATA, "catalog '%s' has no 'name'", catalog_url);
+                        vmenv_error_hint(err, "give the box a name with --name");
+                        return NULL;
+                }
+        } else {
+                struct vmenv_constraint *c = vmenv_constraint_parse(constraint, err);
+                if (!c)
+                        return NULL;
+                if (constraint && *constraint && !vmenv_constraint_exact(c)) {
+                        vmenv_constraint_free(c);
+                        vmenv_error_set(err, VMENV_EXIT_USAGE,
+                                        "a box file needs one exact version, not '%s'", constraint);
+                        vmenv_error_hint(err, "use --box-version 1.2.3");
+                        return NULL;
+                }
+                version = vmenv_strdup(vmenv_constraint_exact(c) ? vmenv_constraint_exact(c) : "0");
+                vmenv_constraint_free(c);
+                store_name = name ? vmenv_strdup(name) : derive_name(src);
+                url = vmenv_strdup(src);
+                cs = vmenv_strdup(checksum);
+        }
+        if (!vmenv_box_name_valid(store_name)) {
+                vmenv_error_set(err, VMENV_EXIT_USAGE, "invalid box name '%s'", store_name);
+                vmenv_error_hint(err, "names are letters, digits, '.', '_', '-' and one '/'");
+                return NULL;
+        }
+        if ((lock = lock_box(store_name, err)) < 0)
+                return NULL;
+        if (!o->force) {
+                _cleanup_free_ char *dir = version_dir(store_name, version);
+                if (vmenv_path_exists(dir)) {
+                        vmenv_debug("box '%s' (%s) is already present", store_name, version);
+                        return load_box(store_name, version, dir, err);
+                }
+        }
+        if (vmenv_is_url(url)) {
+                if (vmenv_fetch(url, cs, &o->fetch, &file, &digest, err) < 0)
+                        goto fail;
+                downloaded = true;
+        } else {
+                _cleanup_free_ char *type = NULL, *hex = NULL;
+                if (cs && vmenv_checksum_parse(cs, &type, &hex, err) < 0)
+                        return NULL;
+                if (vmenv_file_digest(url, type ? type : "sha256", &digest, err) < 0)
+                        return NULL;
+                if (hex && strcmp(strchr(digest, ':') + 1, hex)) {
+                        vmenv_error_set(err, VMENV_EXIT_DATA,
+                                        "checksum mismatch for '%s': expected %s:%s, got %s", url,
+                                        type, hex, digest);
+                        return NULL;
+                }
+                file = vmenv_strdup(url);
+        }
+        in.name = store_name;
+        in.version = version;
+        in.file = file;
+        in.is_image = kind == KIND_IMAGE;
+        in.source = url;
+        in.catalog = catalog_url;
+        in.digest = digest;
+        in.force = o->force;
+        b = install(&in, err);
+        if (downloaded)
+                unlink(file); /* the store has it now; a bad box is not worth keeping */
+        if (!b)
+                goto fail;
+        return b;
+fail:
+        vmenv_error_prefix(err, "cannot add box '%s' (%s)", store_name, version);
+        return NULL;
+}
+
+struct vmenv_box *vmenv_box_add(const char *source, const char *constraint,
+                                const struct vmenv_box_opts *opts, vmenv_error *err)
+{
+        return add_source(source, opts ? opts->name : NULL, constraint, opts ? opts->checksum : NULL,
+                          opts, err);
+}
+
+struct vmenv_box *vmenv_box_ensure(const char *name, const char *constraint, const char *box_url,
+                                   const char *checksum, const struct vmenv_box_opts *opts,
+                                   vmenv_error *err)
+{
+        const char *src = box_url ? box_url : name;
+        const char *store_name = name;
+        _cleanup_free_ char *derived = NULL;
+        struct vmenv_box *b;
+        vmenv_error e = VMENV_ERROR_INIT;
+
+        /* `box:` may itself be a URL or path: the store name then comes from
+         * the catalog (or the file's base name). */
+        if (!box_url && (vmenv_is_url(name) || classify(name) != KIND_NAME))
+                store_name = classify(name) == KIND_CATALOG ? NULL : (derived = derive_name(name));
+        if (store_name && !(opts && opts->refresh)) {
+                if ((b = vmenv_box_find(store_name, constraint, &e)))
+                        return b;
+                if (e.code != VMENV_EXIT_NOINPUT) {
+                        vmenv_error_move(err, &e);
+                        return NULL;
+                }
+                vmenv_error_clear(&e);
+        }
+        return add_source(src, store_name, constraint, checksum, opts, err);
+}
