@@ -1,5 +1,5 @@
 /* vmenv reload: halt then up, so changed settings in vmenv.yaml (memory,
- * cpus, ports) apply; provisioners run only with --provision. */
+ * cpus, ports) apply; due provisioners run as on any boot. */
 #include "cli.h"
 #include "vmenv/machine.h"
 
@@ -8,7 +8,7 @@ static int reload_one(struct vmenv_project *p, const struct vmenv_machine_config
 {
         struct vmenv_up_opts o = {
                 .provision = vmenv_args_has(args, "provision"),
-                .no_provision = !vmenv_args_has(args, "provision"),
+                .no_provision = vmenv_args_has(args, "no-provision"),
         };
         if (vmenv_machine_halt(p, m, vmenv_args_has(args, "force"), 60, err) < 0)
                 return -1;
@@ -21,7 +21,8 @@ static int cmd_reload_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, 
 }
 
 static const struct vmenv_opt opts[] = {
-        {"provision", 0, NULL, "run the provisioners after the reboot"},
+        {"provision", 0, NULL, "run every provisioner after the reboot"},
+        {"no-provision", 0, NULL, "run no provisioner"},
         {"force", 'f', NULL, "power off instead of a clean shutdown"},
         {0},
 };

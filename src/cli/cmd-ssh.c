@@ -50,9 +50,11 @@ static int system_ssh(struct vmenv_ctx *ctx, const struct vmenv_machine_config *
         argv[n++] = key;
         argv[n++] = "-p";
         argv[n++] = port;
+        argv[n++] = dest;
+        /* As with 'vagrant ssh -- ARGS': after the host, where OpenSSH takes
+         * both more options and a command. */
         for (int i = 0; i < args->argc_extra; i++)
                 argv[n++] = args->argv_extra[i];
-        argv[n++] = dest;
         argv[n] = NULL;
         fflush(NULL);
         execvp("ssh", argv);

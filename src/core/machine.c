@@ -578,7 +578,7 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
         _cleanup_close_ int lock = -1;
         _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
         enum vmenv_vm_state vs;
-        bool fresh = false, start = true, provision = false;
+        bool fresh = false, start = true, provision;
 
         if ((lock = machine_lock(p, m->name, err)) < 0)
                 return -1;
@@ -595,7 +595,6 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
                 if (create_machine(p, m, st, o, err) < 0)
                         return -1;
                 fresh = true;
-                provision = true;
                 break;
         case VMENV_VM_RUNNING:
                 if (!st->exists || !st->ssh_port)
@@ -621,13 +620,15 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
                                 return -1;
                 }
                 fresh = !st->key_replaced && !m->ssh.private_key;
-                provision = fresh;
                 break;
         }
         if (boot_and_connect(p, m, st, start, fresh, o, err) < 0)
                 return -1;
         if (index_machine(p, m, st, err) < 0)
                 return -1;
+        /* Provisioners that are due run whenever up boots the machine; on a
+         * running or resumed one only when asked. */
+        provision = start && vs != VMENV_VM_PAUSED;
         if (!o->no_provision && (provision || o->provision || o->provision_with) &&
             m->n_provisioners) {
                 vmenv_state_free(TAKE_PTR(st));

@@ -335,9 +335,11 @@ int vmenv_machine_provision(struct vmenv_project *p, const struct vmenv_machine_
                         return -1;
                 rec = prov_digest(pv, script);
                 known = record_index(st, pv->name);
+                /* run: never runs only when named; run: once when not done
+                 * yet or changed, unless forced. */
+                if (!only && pv->run == VMENV_RUN_NEVER)
+                        continue;
                 if (!only && !force) {
-                        if (pv->run == VMENV_RUN_NEVER)
-                                continue;
                         if (pv->run == VMENV_RUN_ONCE && known >= 0) {
                                 if (!strcmp(st->provisioned[known], rec))
                                         continue;

@@ -1,0 +1,48 @@
+# The failure paths of up: a guest whose SSH never starts gets a diagnosis
+# (state, console, last error) and a machine that destroy removes; a box that
+# cannot be found leaves nothing behind; a taken host port is named.
+. "$VMENV_SRCDIR/tests/e2e/lib-vm.sh"
+
+P=$T_TMP/nossh
+new_project "$P" "box: vmenv/tiny-nossh
+box_url: file://$VMENV_TEST_BOXES/catalog-tiny-nossh.json
+memory: 192M
+boot_timeout: 45"
+track "$P"
+run_vmenv -C "$P" up
+expect_eq "up of a guest without SSH times out (exit 75)" 75 "$RC"
+case $ERR in *"did not answer on SSH"*) ok 0 "the error says SSH never answered";; *) ok 1 "timeout message: $ERR";; esac
+case $ERR in *"serial console"*"|"*) ok 0 "the error shows the serial console";; *) ok 1 "console tail missing";; esac
+case $ERR in *"last SSH error"*) ok 0 "the error shows the last SSH error";; *) ok 1 "last error missing";; esac
+run_vmenv -C "$P" destroy -f
+expect_eq "destroy cleans up the failed machine" 0 "$RC"
+state=$("$VMENV" -C "$P" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["state"])')
+expect_eq "nothing is left" "not created" "$state"
+
+Q=$T_TMP/nobox
+new_project "$Q" "box: vmenv/does-not-exist
+box_url: file://$T_TMP/missing-catalog.json"
+run_vmenv -C "$Q" up
+[ "$RC" -ne 0 ]; ok $? "up with a missing box fails"
+case $ERR in *does-not-exist*) ok 0 "the error names the box";; *) ok 1 "missing box: $ERR";; esac
+[ -z "$(virsh -c qemu:///system list --all --name | grep -F "$(basename "$Q")")" ]; ok $? "no domain was defined"
+
+# a host port in use is named, with its user
+R=$T_TMP/busy
+PORT=$(free_port)
+python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',$PORT)); s.listen(); time.sleep(600)" &
+LPID=$!
+on_exit "kill $LPID"
+sleep 0.5
+new_project "$R" "box: vmenv/tiny
+box_url: $CATALOG
+memory: 192M
+forwarded_ports:
+  - { guest: 80, host: $PORT }"
+track "$R"
+run_vmenv -C "$R" up
+[ "$RC" -ne 0 ]; ok $? "up with a taken host port fails"
+case $ERR in *"host port $PORT"*"in use by pid $LPID"*) ok 0 "the error names the port and who holds it";; *) ok 1 "port error: $ERR";; esac
+"$VMENV" -C "$R" destroy -f >/dev/null 2>&1
+
+done_testing
