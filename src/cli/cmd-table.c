@@ -5,10 +5,12 @@
 #include "cli.h"
 
 extern const struct vmenv_cmd vmenv_cmd_help, vmenv_cmd_version, vmenv_cmd_completion;
+extern const struct vmenv_cmd vmenv_cmd_box;
 
 const struct vmenv_cmd *const vmenv_cmd_table[] = {
         &vmenv_cmd_help,
         &vmenv_cmd_version,
+        &vmenv_cmd_box,
         &vmenv_cmd_completion,
         NULL,
 };

@@ -730,6 +730,15 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
                         return NULL;
                 }
                 file = vmenv_strdup(url);
+                {
+                        /* record where it came from in a form valid anywhere */
+                        char *abs = realpath(url, NULL);
+                        if (abs) {
+                                free(url);
+                                url = vmenv_strdup(abs);
+                                free(abs);
+                        }
+                }
         }
         in.name = store_name;
         in.version = version;
