@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -433,6 +434,85 @@ static int index_machine(struct vmenv_project *p, const struct vmenv_machine_con
         return vmenv_index_put(&e, err);
 }
 
+/* 9p and virtiofs folders become filesystem devices tagged vmenv<N>, N
+ * being the folder's index in the file; the guest mounts them after boot. */
+static bool shared_type(const struct vmenv_synced_folder *f)
+{
+        return !f->disabled && (vmenv_streq(f->type, "9p") || vmenv_streq(f->type, "virtiofs"));
+}
+
+static void fs_specs_free(struct vmenv_fs_spec *fs)
+{
+        for (size_t i = 0; fs && fs[i].tag; i++) {
+                free((char *)fs[i].host_path);
+                free((char *)fs[i].tag);
+        }
+        free(fs);
+}
+VMENV_DEFINE_CLEANUP(struct vmenv_fs_spec, fs_specs_free)
+
+static int shared_folders(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                          struct vmenv_fs_spec **out, size_t *n, vmenv_error *err)
+{
+        struct vmenv_fs_spec *fs = vmenv_calloc(m->n_folders + 1, sizeof(*fs));
+        size_t k = 0;
+
+        for (size_t i = 0; i < m->n_folders; i++) {
+                const struct vmenv_synced_folder *f = &m->folders[i];
+                _cleanup_free_ char *joined = NULL;
+                char *real;
+                if (!shared_type(f))
+                        continue;
+                joined = vmenv_path_join(p->config->dir, f->host);
+                if (!(real = realpath(joined, NULL))) {
+                        vmenv_error_errno(err, VMENV_EXIT_CONFIG, errno,
+                                          "machine '%s': synced folder '%s' cannot be shared",
+                                          m->name, f->host);
+                        fs_specs_free(fs);
+                        return -1;
+                }
+                fs[k].host_path = real;
+                fs[k].tag = vmenv_strdupf("vmenv%zu", i);
+                fs[k].type = f->type;
+                k++;
+        }
+        *out = fs;
+        *n = k;
+        return 0;
+}
+
+/* Mounts the 9p/virtiofs folders and says which type each folder got. */
+static int mount_folders(const struct vmenv_machine_config *m, struct vmenv_ssh *s,
+                         vmenv_error *err)
+{
+        for (size_t i = 0; i < m->n_folders; i++) {
+                const struct vmenv_synced_folder *f = &m->folders[i];
+                _cleanup_free_ char *qg = NULL, *cmd = NULL;
+                int status = 0;
+                if (!shared_type(f))
+                        continue;
+                qg = vmenv_shell_quote(f->guest);
+                if (vmenv_streq(f->type, "9p"))
+                        cmd = vmenv_strdupf("mountpoint -q %s || { sudo -n mkdir -p %s && sudo -n "
+                                            "mount -t 9p -o trans=virtio,version=9p2000.L,"
+                                            "msize=262144 vmenv%zu %s; }",
+                                            qg, qg, i, qg);
+                else
+                        cmd = vmenv_strdupf("mountpoint -q %s || { sudo -n mkdir -p %s && sudo -n "
+                                            "mount -t virtiofs vmenv%zu %s; }",
+                                            qg, qg, i, qg);
+                if (vmenv_ssh_exec(s, cmd, NULL, 0, -1, STDERR_FILENO, &status, err) < 0)
+                        return -1;
+                if (status != 0)
+                        return vmenv_error_set(err, VMENV_EXIT_FAILURE,
+                                               "machine '%s': cannot mount the %s folder '%s' at "
+                                               "'%s' (exit status %d)",
+                                               m->name, f->type, f->host, f->guest, status);
+                vmenv_info("%s: %s <- %s (%s)", m->name, f->guest, f->host, f->type);
+        }
+        return 0;
+}
+
 static int define_machine(struct vmenv_project *p, const struct vmenv_machine_config *m,
                           struct vmenv_machine_state *st, const char *disk_path,
                           const char *disk_format, vmenv_error *err)
@@ -440,6 +520,7 @@ static int define_machine(struct vmenv_project *p, const struct vmenv_machine_co
         _cleanup_free_ char *log = vmenv_state_path(st, "console.log");
         _cleanup_free_ char *title = vmenv_strdupf("vmenv: %s/%s", p->config->project, m->name);
         _cleanup_free_ struct vmenv_port_map *ports = NULL;
+        _cleanup_(fs_specs_freep) struct vmenv_fs_spec *fs = NULL;
         struct vmenv_disk_spec disk = {disk_path, disk_format};
         struct vmenv_domain_spec spec = {
                 .name = st->domain,
@@ -464,6 +545,9 @@ static int define_machine(struct vmenv_project *p, const struct vmenv_machine_co
 
         if (plan_ports(m, st, err) < 0)
                 return -1;
+        if (shared_folders(p, m, &fs, &spec.n_fs, err) < 0)
+                return -1;
+        spec.fs = fs;
         ports = vmenv_calloc(st->n_ports, sizeof(*ports));
         for (size_t i = 0; i < st->n_ports; i++)
                 ports[i] = (struct vmenv_port_map){st->ports[i].host_ip, st->ports[i].host_port,
@@ -565,6 +649,8 @@ static int boot_and_connect(struct vmenv_project *p, const struct vmenv_machine_
         if (fresh && first_boot(m, st, s, err) < 0)
                 return -1;
         if (vmenv_state_save(st, err) < 0 || write_known_hosts(st, err) < 0)
+                return -1;
+        if (mount_folders(m, s, err) < 0)
                 return -1;
         if (o && o->timings)
                 vmenv_info("%s: boot to SSH %.2f s, first-boot setup %.2f s", m->name,
