@@ -1,0 +1,63 @@
+/* Private to providers/libvirt: the connection object and the translation of
+ * libvirt's last error into a vmenv error. */
+#ifndef VMENV_LIBVIRT_PRIVATE_H
+#define VMENV_LIBVIRT_PRIVATE_H
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <stdbool.h>
+
+#include "vmenv/error.h"
+#include "vmenv/provider.h"
+
+struct vmenv_provider {
+        virConnectPtr conn;
+        char *uri;    /* what the connection says it is */
+        bool session; /* qemu:///session (unprivileged QEMU) */
+};
+
+/* Fills err from virGetLastError(): "<what>: <libvirt's message>", with an
+ * exit code and a hint chosen from libvirt's error code. Returns -1. */
+int vmenv_libvirt_error(vmenv_error *err, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+/* True when libvirt's last error has this code (e.g. VIR_ERR_NO_DOMAIN). */
+bool vmenv_libvirt_last_error_is(int code);
+
+static inline void vmenv_virDomainFreep(virDomainPtr *d)
+{
+        if (*d)
+                virDomainFree(*d);
+}
+static inline void vmenv_virStoragePoolFreep(virStoragePoolPtr *p)
+{
+        if (*p)
+                virStoragePoolFree(*p);
+}
+static inline void vmenv_virStorageVolFreep(virStorageVolPtr *v)
+{
+        if (*v)
+                virStorageVolFree(*v);
+}
+static inline void vmenv_virStreamFreep(virStreamPtr *s)
+{
+        if (*s)
+                virStreamFree(*s);
+}
+#define _cleanup_domain_ __attribute__((cleanup(vmenv_virDomainFreep)))
+#define _cleanup_pool_ __attribute__((cleanup(vmenv_virStoragePoolFreep)))
+#define _cleanup_vol_ __attribute__((cleanup(vmenv_virStorageVolFreep)))
+#define _cleanup_stream_ __attribute__((cleanup(vmenv_virStreamFreep)))
+
+/* Storage operations (storage.c). */
+int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool, const char *vol,
+                               const char *local_path, const char *format, char **path,
+                               vmenv_error *err);
+int vmenv_libvirt_overlay_create(struct vmenv_provider *p, const char *pool, const char *vol,
+                                 const char *base, uint64_t size, char **path, vmenv_error *err);
+int vmenv_libvirt_volume_delete(struct vmenv_provider *p, const char *pool, const char *vol,
+                                vmenv_error *err);
+int vmenv_libvirt_volume_list(struct vmenv_provider *p, const char *pool, const char *prefix,
+                              char ***names, vmenv_error *err);
+
+#endif

@@ -1,0 +1,472 @@
+/* The libvirt provider: connection, host information, domain lifecycle, and
+ * the operation table. Storage lives in storage.c, XML rendering in
+ * domain-xml.c. Only this folder includes <libvirt/libvirt.h>. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "domain-xml.h"
+#include "libvirt-private.h"
+#include "vmenv/cleanup.h"
+#include "vmenv/log.h"
+#include "vmenv/util.h"
+
+const char *vmenv_vm_state_name(enum vmenv_vm_state s)
+{
+        switch (s) {
+        case VMENV_VM_NOT_CREATED: return "not created";
+        case VMENV_VM_RUNNING: return "running";
+        case VMENV_VM_PAUSED: return "paused";
+        case VMENV_VM_SHUTOFF: return "shutoff";
+        case VMENV_VM_SHUTTING_DOWN: return "shutting down";
+        case VMENV_VM_CRASHED: return "crashed";
+        case VMENV_VM_OTHER: break;
+        }
+        return "other";
+}
+
+void vmenv_host_info_clear(struct vmenv_host_info *h)
+{
+        if (!h)
+                return;
+        free(h->hypervisor);
+        *h = (struct vmenv_host_info){0};
+}
+
+/* libvirt prints every error to stderr by default; vmenv reports errors once,
+ * from main(), so the default handler is replaced by one that does nothing. */
+static void silent_error_handler(void *opaque, virErrorPtr e)
+{
+        (void)opaque;
+        (void)e;
+}
+
+bool vmenv_libvirt_last_error_is(int code)
+{
+        virErrorPtr e = virGetLastError();
+        return e && e->code == code;
+}
+
+static bool contains(const char *s, const char *needle)
+{
+        return s && strstr(s, needle);
+}
+
+int vmenv_libvirt_error(vmenv_error *err, const char *fmt, ...)
+{
+        virErrorPtr e = virGetLastError();
+        _cleanup_free_ char *what = NULL;
+        const char *msg = e && e->message ? e->message : "unknown libvirt error";
+        int code = VMENV_EXIT_FAILURE;
+        const char *hint = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        what = vmenv_vstrdupf(fmt, ap);
+        va_end(ap);
+
+        if (e) {
+                bool rpc = e->domain == VIR_FROM_RPC || e->code == VIR_ERR_NO_CONNECT;
+                switch (e->code) {
+                case VIR_ERR_NO_DOMAIN:
+                case VIR_ERR_NO_STORAGE_POOL:
+                case VIR_ERR_NO_STORAGE_VOL:
+                case VIR_ERR_NO_NETWORK:
+                        code = VMENV_EXIT_NOINPUT;
+                        break;
+                case VIR_ERR_AUTH_FAILED:
+                case VIR_ERR_AUTH_CANCELLED:
+                case VIR_ERR_AUTH_UNAVAILABLE:
+                case VIR_ERR_ACCESS_DENIED:
+                        code = VMENV_EXIT_NOPERM;
+                        hint = "join the group 'libvirt', or use qemu:///session";
+                        break;
+                case VIR_ERR_XML_ERROR:
+                case VIR_ERR_XML_DETAIL:
+                case VIR_ERR_XML_INVALID_SCHEMA:
+                        code = VMENV_EXIT_SOFTWARE;
+                        break;
+                case VIR_ERR_NO_SUPPORT:
+                case VIR_ERR_CONFIG_UNSUPPORTED:
+                        code = VMENV_EXIT_UNAVAILABLE;
+                        if (contains(msg, "kvm"))
+                                hint = "this host offers no KVM; let vmenv use TCG (kvm: false)";
+                        break;
+                default:
+                        break;
+                }
+                if (rpc && (e->int1 == ENOENT || e->int1 == ECONNREFUSED ||
+                            contains(msg, "No such file or directory") ||
+                            contains(msg, "Connection refused"))) {
+                        code = VMENV_EXIT_UNAVAILABLE;
+                        hint = "start the libvirt daemon ('libvirtd -d', or 'systemctl start libvirtd')";
+                } else if (rpc && (e->int1 == EACCES || e->int1 == EPERM ||
+                                   contains(msg, "Permission denied"))) {
+                        code = VMENV_EXIT_NOPERM;
+                        hint = "join the group 'libvirt' (then log in again), or use qemu:///session";
+                } else if (contains(msg, "Cannot find QEMU binary") ||
+                           contains(msg, "Cannot check QEMU binary") ||
+                           (contains(msg, "emulator") && contains(msg, "No such file"))) {
+                        code = VMENV_EXIT_UNAVAILABLE;
+                        hint = "install QEMU ('apt-get install qemu-system-x86')";
+                } else if (contains(msg, "host forwarding rule") ||
+                           contains(msg, "Address already in use")) {
+                        hint = "another program uses a forwarded host port; free it or pick another port";
+                } else if (contains(msg, "virtiofsd")) {
+                        code = VMENV_EXIT_UNAVAILABLE;
+                        hint = "install virtiofsd, or use a 9p or rsync synced folder";
+                }
+        }
+        vmenv_error_set(err, code, "%s: %s", what, msg);
+        if (hint)
+                vmenv_error_hint(err, "%s", hint);
+        return -1;
+}
+
+static char *default_uri(void)
+{
+        const char *v = getenv("VMENV_LIBVIRT_URI");
+        if (v && *v)
+                return vmenv_strdup(v);
+        return vmenv_strdup(geteuid() == 0 ? "qemu:///system" : "qemu:///session");
+}
+
+static void provider_close(struct vmenv_provider *p)
+{
+        if (!p)
+                return;
+        if (p->conn)
+                virConnectClose(p->conn);
+        free(p->uri);
+        free(p);
+}
+
+static struct vmenv_provider *provider_open(const char *uri, vmenv_error *err)
+{
+        _cleanup_free_ char *want = uri ? vmenv_strdup(uri) : default_uri();
+        struct vmenv_provider *p;
+        char *actual;
+
+        virSetErrorFunc(NULL, silent_error_handler);
+        if (virInitialize() < 0) {
+                vmenv_libvirt_error(err, "cannot initialise libvirt");
+                return NULL;
+        }
+        p = vmenv_calloc(1, sizeof(*p));
+        vmenv_debug("connecting to %s", want);
+        if (!(p->conn = virConnectOpen(want))) {
+                vmenv_libvirt_error(err, "cannot connect to '%s'", want);
+                provider_close(p);
+                return NULL;
+        }
+        actual = virConnectGetURI(p->conn);
+        p->uri = vmenv_strdup(actual ? actual : want);
+        free(actual);
+        p->session = strstr(p->uri, "/session") != NULL;
+        return p;
+}
+
+/* The passt binary on this machine's PATH. Meaningful for local URIs only:
+ * for a remote hypervisor we cannot look, and say no. */
+static bool have_passt(const char *uri)
+{
+        const char *path = getenv("PATH");
+        _cleanup_free_ char *copy = NULL;
+        char *save = NULL;
+
+        if (strstr(uri, "://") && !strstr(uri, ":///"))
+                return false;
+        copy = vmenv_strdup(path && *path ? path : "/usr/bin:/bin");
+        for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+                _cleanup_free_ char *f = vmenv_path_join(dir, "passt");
+                if (access(f, X_OK) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static int provider_host_info(struct vmenv_provider *p, struct vmenv_host_info *out,
+                              vmenv_error *err)
+{
+        struct vmenv_host_info h = {0};
+        unsigned long hv = 0;
+        const char *type, *env;
+        char *caps;
+
+        if (virConnectGetLibVersion(p->conn, &h.libvirt_version) < 0)
+                return vmenv_libvirt_error(err, "cannot read the libvirt version of '%s'", p->uri);
+        type = virConnectGetType(p->conn);
+        if (virConnectGetVersion(p->conn, &hv) < 0)
+                return vmenv_libvirt_error(err, "cannot read the hypervisor version of '%s'", p->uri);
+        h.hypervisor = vmenv_strdupf("%s %lu.%lu.%lu", type ? type : "unknown", hv / 1000000,
+                                     hv / 1000 % 1000, hv % 1000);
+        /* The capabilities list a <domain type='kvm'> guest only when the
+         * daemon can open /dev/kvm. */
+        if (!(caps = virConnectGetCapabilities(p->conn))) {
+                vmenv_host_info_clear(&h);
+                return vmenv_libvirt_error(err, "cannot read the capabilities of '%s'", p->uri);
+        }
+        h.kvm = strstr(caps, "<domain type='kvm'") != NULL;
+        free(caps);
+        /* A /dev/kvm that exists but does not work (some nested or
+         * sandboxed hosts) cannot be told from a good one without booting;
+         * VMENV_KVM=0 forces TCG, VMENV_KVM=1 insists on KVM. */
+        if ((env = getenv("VMENV_KVM")) && *env)
+                h.kvm = !vmenv_streq(env, "0") && !vmenv_streq(env, "no") && !vmenv_streq(env, "false");
+        h.passt = h.libvirt_version >= VMENV_LIBVIRT_PASST_VERSION && have_passt(p->uri);
+        *out = h;
+        return 0;
+}
+
+/* The domain by name; a missing domain is an error naming it. */
+static virDomainPtr lookup(struct vmenv_provider *p, const char *name, vmenv_error *err)
+{
+        virDomainPtr d = virDomainLookupByName(p->conn, name);
+        if (!d) {
+                if (vmenv_libvirt_last_error_is(VIR_ERR_NO_DOMAIN)) {
+                        vmenv_error_set(err, VMENV_EXIT_NOINPUT, "domain '%s' is not defined", name);
+                        vmenv_error_hint(err, "run 'vmenv up' to create it");
+                } else {
+                        vmenv_libvirt_error(err, "cannot look up domain '%s'", name);
+                }
+        }
+        return d;
+}
+
+static int provider_define(struct vmenv_provider *p, const struct vmenv_domain_spec *spec,
+                           vmenv_error *err)
+{
+        struct vmenv_domain_spec s = *spec;
+        struct vmenv_host_info h = {0};
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        _cleanup_free_ char *xml = NULL;
+        _cleanup_domain_ virDomainPtr old = NULL;
+        _cleanup_domain_ virDomainPtr d = NULL;
+
+        /* Redefining keeps the domain's identity: without a UUID in the XML
+         * libvirt would invent a new one and refuse the name as taken. */
+        if (!s.uuid && (old = virDomainLookupByName(p->conn, s.name))) {
+                if (virDomainGetUUIDString(old, uuid) < 0)
+                        return vmenv_libvirt_error(err, "cannot read the UUID of domain '%s'", s.name);
+                s.uuid = uuid;
+        }
+        if (provider_host_info(p, &h, err) < 0)
+                return vmenv_error_prefix(err, "cannot define domain '%s'", s.name);
+        xml = vmenv_libvirt_domain_xml(&s, &h, err);
+        vmenv_host_info_clear(&h);
+        if (!xml)
+                return vmenv_error_prefix(err, "cannot define domain '%s'", s.name);
+        vmenv_debug("domain XML of '%s':\n%s", s.name, xml);
+        if (!(d = virDomainDefineXMLFlags(p->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE)))
+                return vmenv_libvirt_error(err, "cannot define domain '%s'", s.name);
+        return 0;
+}
+
+static enum vmenv_vm_state map_state(int st)
+{
+        switch (st) {
+        case VIR_DOMAIN_RUNNING:
+        case VIR_DOMAIN_BLOCKED:
+                return VMENV_VM_RUNNING;
+        case VIR_DOMAIN_PAUSED:
+        case VIR_DOMAIN_PMSUSPENDED:
+                return VMENV_VM_PAUSED;
+        case VIR_DOMAIN_SHUTDOWN:
+                return VMENV_VM_SHUTTING_DOWN;
+        case VIR_DOMAIN_SHUTOFF:
+                return VMENV_VM_SHUTOFF;
+        case VIR_DOMAIN_CRASHED:
+                return VMENV_VM_CRASHED;
+        default:
+                return VMENV_VM_OTHER;
+        }
+}
+
+static int domain_state(virDomainPtr d, const char *name, enum vmenv_vm_state *out,
+                        vmenv_error *err)
+{
+        int st, reason;
+        if (virDomainGetState(d, &st, &reason, 0) < 0)
+                return vmenv_libvirt_error(err, "cannot read the state of domain '%s'", name);
+        *out = map_state(st);
+        return 0;
+}
+
+static int provider_state(struct vmenv_provider *p, const char *name, enum vmenv_vm_state *out,
+                          vmenv_error *err)
+{
+        _cleanup_domain_ virDomainPtr d = virDomainLookupByName(p->conn, name);
+        if (!d) {
+                if (vmenv_libvirt_last_error_is(VIR_ERR_NO_DOMAIN)) {
+                        *out = VMENV_VM_NOT_CREATED;
+                        return 0;
+                }
+                return vmenv_libvirt_error(err, "cannot look up domain '%s'", name);
+        }
+        return domain_state(d, name, out, err);
+}
+
+/* Starting a running domain is done already. */
+static int provider_start(struct vmenv_provider *p, const char *name, vmenv_error *err)
+{
+        _cleanup_domain_ virDomainPtr d = lookup(p, name, err);
+        int active;
+
+        if (!d)
+                return -1;
+        if ((active = virDomainIsActive(d)) < 0)
+                return vmenv_libvirt_error(err, "cannot start domain '%s'", name);
+        if (active)
+                return 0;
+        if (virDomainCreate(d) < 0)
+                return vmenv_libvirt_error(err, "cannot start domain '%s'", name);
+        return 0;
+}
+
+/* Asks the guest to power off through ACPI; an inactive domain is done. */
+static int provider_shutdown(struct vmenv_provider *p, const char *name, vmenv_error *err)
+{
+        _cleanup_domain_ virDomainPtr d = lookup(p, name, err);
+        int active;
+
+        if (!d)
+                return -1;
+        if ((active = virDomainIsActive(d)) < 0)
+                return vmenv_libvirt_error(err, "cannot shut down domain '%s'", name);
+        if (!active)
+                return 0;
+        if (virDomainShutdown(d) < 0)
+                return vmenv_libvirt_error(err, "cannot shut down domain '%s'", name);
+        return 0;
+}
+
+static int provider_poweroff(struct vmenv_provider *p, const char *name, vmenv_error *err)
+{
+        _cleanup_domain_ virDomainPtr d = lookup(p, name, err);
+        int active;
+
+        if (!d)
+                return -1;
+        if ((active = virDomainIsActive(d)) < 0)
+                return vmenv_libvirt_error(err, "cannot power off domain '%s'", name);
+        if (!active)
+                return 0;
+        /* Stopped between our check and the call: still success. */
+        if (virDomainDestroy(d) < 0 && !vmenv_libvirt_last_error_is(VIR_ERR_OPERATION_INVALID))
+                return vmenv_libvirt_error(err, "cannot power off domain '%s'", name);
+        return 0;
+}
+
+static int provider_suspend(struct vmenv_provider *p, const char *name, vmenv_error *err)
+{
+        _cleanup_domain_ virDomainPtr d = lookup(p, name, err);
+        enum vmenv_vm_state st = VMENV_VM_OTHER;
+
+        if (!d || domain_state(d, name, &st, err) < 0)
+                return -1;
+        if (st == VMENV_VM_PAUSED)
+                return 0;
+        if (st != VMENV_VM_RUNNING)
+                return vmenv_error_set(err, VMENV_EXIT_FAILURE,
+                                       "cannot suspend domain '%s': it is %s", name,
+                                       vmenv_vm_state_name(st));
+        if (virDomainSuspend(d) < 0)
+                return vmenv_libvirt_error(err, "cannot suspend domain '%s'", name);
+        return 0;
+}
+
+static int provider_resume(struct vmenv_provider *p, const char *name, vmenv_error *err)
+{
+        _cleanup_domain_ virDomainPtr d = lookup(p, name, err);
+        enum vmenv_vm_state st = VMENV_VM_OTHER;
+
+        if (!d || domain_state(d, name, &st, err) < 0)
+                return -1;
+        if (st == VMENV_VM_RUNNING)
+                return 0;
+        if (st != VMENV_VM_PAUSED)
+                return vmenv_error_set(err, VMENV_EXIT_FAILURE,
+                                       "cannot resume domain '%s': it is %s", name,
+                                       vmenv_vm_state_name(st));
+        if (virDomainResume(d) < 0)
+                return vmenv_libvirt_error(err, "cannot resume domain '%s'", name);
+        return 0;
+}
+
+static int provider_undefine(struct vmenv_provider *p, const char *name, vmenv_error *err)
+{
+        _cleanup_domain_ virDomainPtr d = virDomainLookupByName(p->conn, name);
+        unsigned flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+                         VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA;
+        int active;
+
+        if (!d) {
+                if (vmenv_libvirt_last_error_is(VIR_ERR_NO_DOMAIN))
+                        return 0;
+                return vmenv_libvirt_error(err, "cannot look up domain '%s'", name);
+        }
+        if ((active = virDomainIsActive(d)) < 0)
+                return vmenv_libvirt_error(err, "cannot undefine domain '%s'", name);
+        if (active && virDomainDestroy(d) < 0 &&
+            !vmenv_libvirt_last_error_is(VIR_ERR_OPERATION_INVALID))
+                return vmenv_libvirt_error(err, "cannot stop domain '%s'", name);
+        if (virDomainUndefineFlags(d, flags) == 0)
+                return 0;
+        /* An older remote daemon may not know every flag. */
+        if (!vmenv_libvirt_last_error_is(VIR_ERR_INVALID_ARG) &&
+            !vmenv_libvirt_last_error_is(VIR_ERR_NO_SUPPORT))
+                return vmenv_libvirt_error(err, "cannot undefine domain '%s'", name);
+        if (virDomainUndefine(d) < 0)
+                return vmenv_libvirt_error(err, "cannot undefine domain '%s'", name);
+        return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int provider_list(struct vmenv_provider *p, const char *prefix, char ***names,
+                         vmenv_error *err)
+{
+        virDomainPtr *doms = NULL;
+        char **v = vmenv_calloc(1, sizeof(char *));
+        int n = virConnectListAllDomains(p->conn, &doms, 0);
+
+        if (n < 0) {
+                free(v);
+                return vmenv_libvirt_error(err, "cannot list domains of '%s'", p->uri);
+        }
+        for (int i = 0; i < n; i++) {
+                const char *name = virDomainGetName(doms[i]);
+                if (name && vmenv_startswith(name, prefix ? prefix : ""))
+                        vmenv_strv_push(&v, vmenv_strdup(name));
+                virDomainFree(doms[i]);
+        }
+        free(doms);
+        qsort(v, vmenv_strv_len(v), sizeof(char *), cmp_str);
+        *names = v;
+        return 0;
+}
+
+const struct vmenv_provider_ops vmenv_provider_libvirt = {
+        .name = "libvirt",
+        .open = provider_open,
+        .close = provider_close,
+        .host_info = provider_host_info,
+        .image_ensure = vmenv_libvirt_image_ensure,
+        .overlay_create = vmenv_libvirt_overlay_create,
+        .volume_delete = vmenv_libvirt_volume_delete,
+        .volume_list = vmenv_libvirt_volume_list,
+        .define = provider_define,
+        .start = provider_start,
+        .state = provider_state,
+        .shutdown = provider_shutdown,
+        .poweroff = provider_poweroff,
+        .suspend = provider_suspend,
+        .resume = provider_resume,
+        .undefine = provider_undefine,
+        .list = provider_list,
+};

@@ -1,0 +1,299 @@
+/* The libvirt provider against the real qemu:///system (or $VMENV_LIBVIRT_URI):
+ * a private storage pool in a temporary folder, box upload, linked-clone
+ * overlays, and the lifecycle of a domain that boots a copy of the host's
+ * kernel with the <qemu:commandline> user networking and an SSH-style port
+ * forward. Everything it creates is removed at the end. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "vmenv/cleanup.h"
+#include "vmenv/provider.h"
+#include "vmenv/util.h"
+
+static const struct vmenv_provider_ops *ops = &vmenv_provider_libvirt;
+static char tmp[] = "/tmp/vmenv-libvirt-test.XXXXXX";
+static char pool_name[64], dom_name[64];
+
+/* Runs a shell command and returns its stdout (at most 64 KiB). */
+static char *run(const char *cmd)
+{
+        FILE *f = popen(cmd, "r");
+        struct vmenv_buf b = {0};
+        char chunk[4096];
+        size_t n;
+
+        if (!f)
+                return vmenv_strdup("");
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < 65536)
+                vmenv_buf_add(&b, chunk, n);
+        pclose(f);
+        return vmenv_buf_steal(&b);
+}
+
+/* Formats a command and returns its stdout. */
+__attribute__((format(printf, 1, 2))) static char *runf(const char *fmt, ...)
+{
+        va_list ap;
+        _cleanup_free_ char *cmd = NULL;
+        va_start(ap, fmt);
+        cmd = vmenv_vstrdupf(fmt, ap);
+        va_end(ap);
+        return run(cmd);
+}
+
+static int free_port(void)
+{
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof(a);
+        int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+        if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+            getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+                port = ntohs(a.sin_port);
+        if (fd >= 0)
+                close(fd);
+        return port;
+}
+
+static bool port_accepts(int port)
+{
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                .sin_port = htons((uint16_t)port)};
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        bool okc = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+        if (fd >= 0)
+                close(fd);
+        return okc;
+}
+
+static enum vmenv_vm_state state_of(struct vmenv_provider *p, const char *name)
+{
+        enum vmenv_vm_state st = VMENV_VM_OTHER;
+        vmenv_error err = VMENV_ERROR_INIT;
+        if (ops->state(p, name, &st, &err) < 0) {
+                printf("# state: %s\n", err.msg);
+                vmenv_error_clear(&err);
+        }
+        return st;
+}
+
+static void cleanup(void)
+{
+        _cleanup_free_ char *out = runf(
+                "(virsh -q -c \"$URI\" destroy %1$s; virsh -q -c \"$URI\" undefine %1$s;"
+                "for v in $(virsh -q -c \"$URI\" vol-list %2$s 2>/dev/null | awk '{print $1}'); do"
+                "  virsh -q -c \"$URI\" vol-delete --pool %2$s $v; done;"
+                "virsh -q -c \"$URI\" pool-destroy %2$s; virsh -q -c \"$URI\" pool-undefine %2$s;"
+                "rm -rf %3$s) >/dev/null 2>&1",
+                dom_name, pool_name, tmp);
+}
+
+#define CHECK(call, what)                                                                        \
+        do {                                                                                     \
+                vmenv_error_clear(&err);                                                         \
+                if (!ok((call) == 0, "%s", what))                                                \
+                        printf("#   error: %s\n", err.msg ? err.msg : "(none)");                 \
+        } while (0)
+
+int main(void)
+{
+        vmenv_error err = VMENV_ERROR_INIT;
+        struct vmenv_provider *p = NULL;
+        const char *uri = getenv("VMENV_LIBVIRT_URI");
+        _cleanup_free_ char *pool_path = NULL, *base_file = NULL, *out = NULL;
+        _cleanup_free_ char *base_path = NULL, *base_path2 = NULL, *ov_path = NULL,
+                            *ov_path2 = NULL, *big_path = NULL, *kernel = NULL, *serial = NULL;
+        char **names = NULL;
+        struct vmenv_host_info h = {0};
+        int port;
+
+        if (!uri || !*uri)
+                uri = "qemu:///system";
+        setenv("URI", uri, 1);
+        if (!mkdtemp(tmp)) {
+                printf("1..0 # SKIP cannot create a temporary folder\n");
+                return 0;
+        }
+        /* QEMU runs as libvirt-qemu and must reach the pool and the kernel. */
+        chmod(tmp, 0755);
+        snprintf(pool_name, sizeof(pool_name), "vmenv-test-%ld", (long)getpid());
+        snprintf(dom_name, sizeof(dom_name), "vmenv-test-%ld", (long)getpid());
+        pool_path = vmenv_path_join(tmp, "pool");
+        setenv("VMENV_POOL", pool_name, 1);
+        setenv("VMENV_POOL_PATH", pool_path, 1);
+        atexit(cleanup);
+
+        if (!(p = ops->open(uri, &err)) && geteuid() == 0 && err.code == VMENV_EXIT_UNAVAILABLE) {
+                /* As .ci does: no systemd here, start the daemons ourselves. */
+                free(out);
+                out = run("(pgrep -x virtlogd || virtlogd -d; pgrep -x libvirtd || libvirtd -d;"
+                          " for i in $(seq 50); do virsh -c \"$URI\" version && break; sleep 0.2; done)"
+                          " >/dev/null 2>&1");
+                vmenv_error_clear(&err);
+                p = ops->open(uri, &err);
+        }
+        if (!p) {
+                printf("1..0 # SKIP cannot connect to %s: %s\n", uri, err.msg);
+                vmenv_error_clear(&err);
+                return 0;
+        }
+
+        CHECK(ops->host_info(p, &h, &err), "host_info");
+        ok(h.libvirt_version >= 8000000, "libvirt version %lu", h.libvirt_version);
+        ok(h.hypervisor && vmenv_startswith(h.hypervisor, "QEMU "), "hypervisor '%s'",
+           h.hypervisor ? h.hypervisor : "");
+        printf("# kvm=%d passt=%d\n", h.kvm, h.passt);
+        vmenv_host_info_clear(&h);
+        /* This machine's /dev/kvm exists but fails for QEMU: the domain
+         * below runs under TCG, and VMENV_KVM=0 must say so. */
+        setenv("VMENV_KVM", "0", 1);
+        CHECK(ops->host_info(p, &h, &err), "host_info with VMENV_KVM=0");
+        ok(!h.kvm, "VMENV_KVM=0 turns kvm off");
+
+        /* A base with 20 GiB of virtual size and almost no data. */
+        base_file = vmenv_path_join(tmp, "box.img");
+        free(out);
+        out = runf("qemu-img create -q -f qcow2 %s 20G", base_file);
+        ok(vmenv_path_exists(base_file), "qemu-img made a 20 GiB-virtual base");
+
+        CHECK(ops->image_ensure(p, NULL, "test-base.img", base_file, "qcow2", &base_path, &err),
+              "image_ensure uploads the base into a new pool");
+        ok(base_path && vmenv_startswith(base_path, pool_path), "the base is in the test pool (%s)",
+           base_path ? base_path : "");
+        CHECK(ops->image_ensure(p, NULL, "test-base.img", "/nonexistent", "qcow2", &base_path2, &err),
+              "image_ensure of an existing volume does nothing");
+        is_str(base_path2, base_path, "same path the second time");
+        free(out);
+        out = runf("qemu-img info --output=json %s", base_path ? base_path : "/x");
+        ok(strstr(out, "\"virtual-size\": 21474836480") && strstr(out, "\"format\": \"qcow2\""),
+           "uploaded base is the same qcow2 (20 GiB virtual)");
+
+        CHECK(ops->overlay_create(p, NULL, "test-disk.img", "test-base.img", 0, &ov_path, &err),
+              "overlay_create");
+        free(out);
+        out = runf("qemu-img info --output=json %s", ov_path ? ov_path : "/x");
+        {
+                _cleanup_free_ char *want = vmenv_strdupf("\"backing-filename\": \"%s\"", base_path);
+                struct stat st = {0};
+                ok(strstr(out, want) != NULL, "overlay is backed by the base");
+                ok(strstr(out, "\"virtual-size\": 21474836480") != NULL,
+                   "overlay has the base's virtual size");
+                ok(ov_path && stat(ov_path, &st) == 0 && st.st_size < 1024 * 1024,
+                   "overlay file is small (%lld bytes): a linked clone", (long long)st.st_size);
+        }
+        CHECK(ops->overlay_create(p, NULL, "test-disk.img", "test-base.img", 0, &ov_path2, &err),
+              "overlay_create again accepts the existing clone");
+        is_str(ov_path2, ov_path, "same overlay path");
+        CHECK(ops->overlay_create(p, NULL, "test-big.img", "test-base.img", 30ULL << 30, &big_path,
+                                  &err),
+              "overlay_create larger than the base");
+        free(out);
+        out = runf("qemu-img info --output=json %s", big_path ? big_path : "/x");
+        ok(strstr(out, "\"virtual-size\": 32212254720") != NULL, "grown overlay is 30 GiB");
+
+        vmenv_error_clear(&err);
+        ok(ops->volume_delete(p, NULL, "test-base.img", &err) < 0 && err.code == VMENV_EXIT_FAILURE &&
+                   strstr(err.msg, "'test-disk.img'") && strstr(err.msg, "'test-big.img'"),
+           "volume_delete refuses a base in use, naming the overlays");
+        printf("#   %s\n", err.msg ? err.msg : "");
+        CHECK(ops->volume_list(p, NULL, "test-", &names, &err), "volume_list");
+        ok(vmenv_strv_len(names) == 3 && vmenv_streq(names[0], "test-base.img") &&
+                   vmenv_streq(names[2], "test-disk.img"),
+           "volume_list gives the three volumes, sorted");
+        vmenv_strv_free(names);
+        names = NULL;
+
+        /* A domain that boots the host's kernel (copied: libvirt relabels
+         * what it boots) with no initramfs: enough to reach the serial
+         * console and keep running. */
+        kernel = vmenv_path_join(tmp, "vmlinuz");
+        serial = vmenv_path_join(tmp, "serial.log");
+        free(out);
+        out = runf("cp \"$(ls /boot/vmlinuz-* | head -1)\" %s", kernel);
+        port = free_port();
+        {
+                struct vmenv_disk_spec disk = {.path = ov_path, .format = "qcow2"};
+                struct vmenv_port_map fwd = {.host_ip = "127.0.0.1", .host_port = port,
+                                             .guest_port = 22, .protocol = "tcp"};
+                struct vmenv_domain_spec s = {
+                        .name = dom_name, .title = "vmenv: test/default", .project_dir = tmp,
+                        .machine = "default", .memory = 256ULL << 20, .cpus = 1, .kvm = false,
+                        .disks = &disk, .n_disks = 1, .serial_log = serial, .kernel = kernel,
+                        .cmdline = "console=ttyS0", .ports = &fwd, .n_ports = 1,
+                };
+                ok(state_of(p, dom_name) == VMENV_VM_NOT_CREATED, "state before define: not created");
+                CHECK(ops->define(p, &s, &err), "define");
+                ok(state_of(p, dom_name) == VMENV_VM_SHUTOFF, "state after define: shutoff");
+                s.memory = 300ULL << 20;
+                CHECK(ops->define(p, &s, &err), "define again (changed memory) redefines");
+        }
+        CHECK(ops->list(p, "vmenv-test-", &names, &err), "list");
+        {
+                bool found = false;
+                for (char **n = names; n && *n; n++)
+                        found |= vmenv_streq(*n, dom_name);
+                ok(found, "list finds the domain by prefix");
+        }
+        vmenv_strv_free(names);
+        names = NULL;
+
+        CHECK(ops->start(p, dom_name, &err), "start");
+        ok(state_of(p, dom_name) == VMENV_VM_RUNNING, "state: running");
+        CHECK(ops->start(p, dom_name, &err), "start of a running domain is fine");
+        ok(port_accepts(port), "the user-mode host forward listens on 127.0.0.1:%d", port);
+        {
+                bool seen = false;
+                for (int i = 0; i < 300 && !seen; i++) {
+                        _cleanup_free_ char *log = NULL;
+                        vmenv_error e2 = VMENV_ERROR_INIT;
+                        if (vmenv_read_file(serial, 16 << 20, &log, NULL, &e2) == 0)
+                                seen = strstr(log, "Linux version") != NULL;
+                        vmenv_error_clear(&e2);
+                        if (!seen)
+                                usleep(100000);
+                }
+                ok(seen, "the kernel writes to the serial log");
+        }
+        CHECK(ops->suspend(p, dom_name, &err), "suspend");
+        ok(state_of(p, dom_name) == VMENV_VM_PAUSED, "state: paused");
+        CHECK(ops->resume(p, dom_name, &err), "resume");
+        ok(state_of(p, dom_name) == VMENV_VM_RUNNING, "state: running again");
+        CHECK(ops->poweroff(p, dom_name, &err), "poweroff");
+        ok(state_of(p, dom_name) == VMENV_VM_SHUTOFF, "state: shutoff");
+        CHECK(ops->poweroff(p, dom_name, &err), "poweroff of a stopped domain is fine");
+        vmenv_error_clear(&err);
+        ok(ops->suspend(p, dom_name, &err) < 0 && err.msg && strstr(err.msg, "shutoff"),
+           "suspend of a stopped domain says why it cannot");
+        CHECK(ops->start(p, dom_name, &err), "start again");
+        CHECK(ops->undefine(p, dom_name, &err), "undefine stops and removes a running domain");
+        ok(state_of(p, dom_name) == VMENV_VM_NOT_CREATED, "state: not created");
+        CHECK(ops->undefine(p, dom_name, &err), "undefine of a missing domain is fine");
+        vmenv_error_clear(&err);
+        ok(ops->start(p, dom_name, &err) < 0 && err.code == VMENV_EXIT_NOINPUT,
+           "start of a missing domain: no input");
+
+        CHECK(ops->volume_delete(p, NULL, "test-disk.img", &err), "delete overlay");
+        CHECK(ops->volume_delete(p, NULL, "test-big.img", &err), "delete the other overlay");
+        CHECK(ops->volume_delete(p, NULL, "test-base.img", &err), "delete the base once unused");
+        CHECK(ops->volume_delete(p, NULL, "test-base.img", &err), "delete of a missing volume is fine");
+        CHECK(ops->volume_list(p, NULL, "", &names, &err), "volume_list");
+        ok(vmenv_strv_len(names) == 0, "the pool is empty");
+        vmenv_strv_free(names);
+
+        vmenv_error_clear(&err);
+        ok(ops->volume_list(p, "vmenv-no-such-pool", "", &names, &err) < 0 &&
+                   err.code == VMENV_EXIT_NOINPUT,
+           "a named pool that does not exist is an error");
+        vmenv_error_clear(&err);
+        vmenv_host_info_clear(&h);
+        ops->close(p);
+        return done_testing();
+}
