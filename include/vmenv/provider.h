@@ -122,6 +122,24 @@ struct vmenv_provider_ops {
         /* Names of defined domains starting with prefix. */
         int (*list)(struct vmenv_provider *p, const char *prefix, char ***names,
                     vmenv_error *err);
+
+        /* Snapshots of a domain's disk (and memory when it runs), kept inside
+         * its qcow2 overlay; the box image is never touched. */
+        int (*snapshot_create)(struct vmenv_provider *p, const char *domain, const char *name,
+                               vmenv_error *err);
+        /* Brings the domain back to the snapshot; running if it runs now or
+         * ran when the snapshot was taken. */
+        int (*snapshot_revert)(struct vmenv_provider *p, const char *domain, const char *name,
+                               vmenv_error *err);
+        int (*snapshot_delete)(struct vmenv_provider *p, const char *domain, const char *name,
+                               vmenv_error *err);
+        /* Oldest first. */
+        int (*snapshot_list)(struct vmenv_provider *p, const char *domain, char ***names,
+                             vmenv_error *err);
+        /* Writes a volume with its backing chain merged into a standalone
+         * qcow2 file on this host (works for remote hypervisors too). */
+        int (*volume_export)(struct vmenv_provider *p, const char *pool, const char *vol,
+                             const char *dest, vmenv_error *err);
 };
 
 extern const struct vmenv_provider_ops vmenv_provider_libvirt;
