@@ -26,6 +26,12 @@
 char *vmenv_libvirt_domain_xml(const struct vmenv_domain_spec *s,
                                const struct vmenv_host_info *host, vmenv_error *err);
 
+/* Defines a domain from ready XML, validated against libvirt's schema. For
+ * the golden tests (every expected XML must pass test:///default) and
+ * define(). */
+int vmenv_libvirt_define_xml(struct vmenv_provider *p, const char *name, const char *xml,
+                             vmenv_error *err);
+
 /* QEMU option values double every ',' so a value cannot start a new option. */
 char *vmenv_libvirt_qemu_opt_escape(const char *s);
 

@@ -235,6 +235,17 @@ static virDomainPtr lookup(struct vmenv_provider *p, const char *name, vmenv_err
         return d;
 }
 
+int vmenv_libvirt_define_xml(struct vmenv_provider *p, const char *name, const char *xml,
+                             vmenv_error *err)
+{
+        _cleanup_domain_ virDomainPtr d = NULL;
+
+        vmenv_debug("domain XML of '%s':\n%s", name, xml);
+        if (!(d = virDomainDefineXMLFlags(p->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE)))
+                return vmenv_libvirt_error(err, "cannot define domain '%s'", name);
+        return 0;
+}
+
 static int provider_define(struct vmenv_provider *p, const struct vmenv_domain_spec *spec,
                            vmenv_error *err)
 {
@@ -243,7 +254,6 @@ static int provider_define(struct vmenv_provider *p, const struct vmenv_domain_s
         char uuid[VIR_UUID_STRING_BUFLEN];
         _cleanup_free_ char *xml = NULL;
         _cleanup_domain_ virDomainPtr old = NULL;
-        _cleanup_domain_ virDomainPtr d = NULL;
 
         /* Redefining keeps the domain's identity: without a UUID in the XML
          * libvirt would invent a new one and refuse the name as taken. */
@@ -258,10 +268,7 @@ static int provider_define(struct vmenv_provider *p, const struct vmenv_domain_s
         vmenv_host_info_clear(&h);
         if (!xml)
                 return vmenv_error_prefix(err, "cannot define domain '%s'", s.name);
-        vmenv_debug("domain XML of '%s':\n%s", s.name, xml);
-        if (!(d = virDomainDefineXMLFlags(p->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE)))
-                return vmenv_libvirt_error(err, "cannot define domain '%s'", s.name);
-        return 0;
+        return vmenv_libvirt_define_xml(p, s.name, xml, err);
 }
 
 static enum vmenv_vm_state map_state(int st)
