@@ -50,6 +50,10 @@ static inline void vmenv_virStreamFreep(virStreamPtr *s)
 #define _cleanup_stream_ __attribute__((cleanup(vmenv_virStreamFreep)))
 
 /* Storage operations (storage.c). */
+/* The storage pool by name (NULL: $VMENV_POOL, else "vmenv", created on
+ * first use), started; the caller frees it. */
+virStoragePoolPtr vmenv_libvirt_pool_get(struct vmenv_provider *p, const char *name,
+                                         vmenv_error *err);
 int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool, const char *vol,
                                const char *local_path, const char *format, char **path,
                                vmenv_error *err);

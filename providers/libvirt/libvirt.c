@@ -9,6 +9,7 @@
 
 #include "domain-xml.h"
 #include "libvirt-private.h"
+#include "snapshot.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/log.h"
 #include "vmenv/util.h"
@@ -476,4 +477,9 @@ const struct vmenv_provider_ops vmenv_provider_libvirt = {
         .resume = provider_resume,
         .undefine = provider_undefine,
         .list = provider_list,
+        .snapshot_create = vmenv_libvirt_snapshot_create,
+        .snapshot_revert = vmenv_libvirt_snapshot_revert,
+        .snapshot_delete = vmenv_libvirt_snapshot_delete,
+        .snapshot_list = vmenv_libvirt_snapshot_list,
+        .volume_export = vmenv_libvirt_volume_export,
 };

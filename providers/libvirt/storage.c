@@ -83,7 +83,8 @@ static virStoragePoolPtr pool_create(struct vmenv_provider *p, const char *name,
 
 /* The pool by name (NULL: $VMENV_POOL, else "vmenv", created on first use),
  * started if it is not. */
-static virStoragePoolPtr pool_get(struct vmenv_provider *p, const char *name, vmenv_error *err)
+virStoragePoolPtr vmenv_libvirt_pool_get(struct vmenv_provider *p, const char *name,
+                                         vmenv_error *err)
 {
         const char *env = getenv("VMENV_POOL");
         const char *want = name ? name : (env && *env ? env : DEFAULT_POOL);
@@ -236,7 +237,7 @@ int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, 
                                        format, local_path);
         if (check_name("volume", name, err) < 0)
                 return -1;
-        if (!(pool = pool_get(p, pool_name, err)))
+        if (!(pool = vmenv_libvirt_pool_get(p, pool_name, err)))
                 return -1;
         if ((vol = vol_find(pool, name, &missing, err))) {
                 if (!(*path = vol_path(vol, name, err)))
@@ -301,7 +302,7 @@ int vmenv_libvirt_overlay_create(struct vmenv_provider *p, const char *pool_name
 
         if (check_name("volume", name, err) < 0 || check_name("volume", base, err) < 0)
                 return -1;
-        if (!(pool = pool_get(p, pool_name, err)))
+        if (!(pool = vmenv_libvirt_pool_get(p, pool_name, err)))
                 return -1;
         if (!(bvol = vol_find(pool, base, &missing, err))) {
                 if (missing) {
@@ -369,7 +370,7 @@ int vmenv_libvirt_volume_delete(struct vmenv_provider *p, const char *pool_name,
 
         if (check_name("volume", name, err) < 0)
                 return -1;
-        if (!(pool = pool_get(p, pool_name, err)))
+        if (!(pool = vmenv_libvirt_pool_get(p, pool_name, err)))
                 return -1;
         if (!(vol = vol_find(pool, name, &missing, err)))
                 return missing ? 0 : -1;
@@ -420,7 +421,7 @@ int vmenv_libvirt_volume_list(struct vmenv_provider *p, const char *pool_name, c
         char **v;
         int n;
 
-        if (!(pool = pool_get(p, pool_name, err)))
+        if (!(pool = vmenv_libvirt_pool_get(p, pool_name, err)))
                 return -1;
         if ((n = virStoragePoolListAllVolumes(pool, &vols, 0)) < 0)
                 return vmenv_libvirt_error(err, "cannot list the volumes of the pool");
