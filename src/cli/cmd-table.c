@@ -6,11 +6,13 @@
 
 extern const struct vmenv_cmd vmenv_cmd_help, vmenv_cmd_version, vmenv_cmd_completion;
 extern const struct vmenv_cmd vmenv_cmd_box;
+extern const struct vmenv_cmd vmenv_cmd_lock;
 
 const struct vmenv_cmd *const vmenv_cmd_table[] = {
         &vmenv_cmd_help,
         &vmenv_cmd_version,
         &vmenv_cmd_box,
+        &vmenv_cmd_lock,
         &vmenv_cmd_completion,
         NULL,
 };
