@@ -549,7 +549,11 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                 curl_easy_setopt(c, CURLOPT_XFERINFODATA, &d);
                 curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
                 if (d.offset) {
-                        curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)d.offset);
+                        /* CURLOPT_RANGE rather than RESUME_FROM: a 200 reply is
+                         * then ours to handle (restart), not a curl error. */
+                        char range[32];
+                        snprintf(range, sizeof(range), "%llu-", (unsigned long long)d.offset);
+                        curl_easy_setopt(c, CURLOPT_RANGE, range);
                         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
                         vmenv_debug("resuming '%s' at %llu bytes", url, (unsigned long long)d.offset);
                 }
