@@ -1,0 +1,155 @@
+# The box store through the CLI, without a network: disk images and .box
+# files from paths, local catalogs with relative URLs, $VMENV_BOX_SERVER,
+# hostile archives, list/remove/prune/outdated/update, in-use protection.
+. "$VMENV_SRCDIR/tests/lib.sh"
+. "$VMENV_SRCDIR/tests/integration/box-lib.sh"
+cd "$T_TMP"
+
+# --- disk images
+qemu-img create -q -f qcow2 disk.qcow2 2G
+run_vmenv box add local/disk ./disk.qcow2
+expect_eq "box add NAME ./disk.qcow2" 0 "$RC"
+J=$VMENV_HOME/boxes/local-VAGRANTSLASH-disk/0/libvirt/vmenv.json
+check "format qcow2 recorded" -- grep -q '"format": "qcow2"' "$J"
+check "virtual size from the qcow2 header (2 GiB)" -- grep -q '"virtual_size": 2147483648' "$J"
+check "a metadata.json is written for it" -- grep -q '"provider": "libvirt"' "${J%vmenv.json}metadata.json"
+head -c 3000000 /dev/urandom > disk.raw
+run_vmenv box add disk.raw --name local/raw --box-version 1.2.3
+expect_eq "raw image with an exact --box-version" 0 "$RC"
+J=$VMENV_HOME/boxes/local-VAGRANTSLASH-raw/1.2.3/libvirt/vmenv.json
+check "format raw recorded" -- grep -q '"format": "raw"' "$J"
+check "raw virtual size = file size" -- grep -q '"virtual_size": 3000000' "$J"
+run_vmenv box add disk.raw --name local/raw2 --box-version ">= 1"
+expect_eq "a box file needs an exact version" 64 "$RC"
+run_vmenv box add local/a ./no-such.qcow2
+expect_eq "a missing file exits 66" 66 "$RC"
+
+# --- .box files from paths
+make_box_file tiny.box 1
+make_box_file tiny.tar.gz 1 -z
+run_vmenv box add tiny.box --name local/box --box-version 1.0
+expect_eq "a .box path" 0 "$RC"
+run_vmenv box add tiny.tar.gz --name local/gz --checksum "sha256:$(sha256 tiny.tar.gz)"
+expect_eq "a gzipped box with its checksum" 0 "$RC"
+BEFORE=$(store_listing)
+run_vmenv box add tiny.box --name local/bad --checksum "md5:00000000000000000000000000000000"
+expect_eq "a local checksum mismatch exits 65" 65 "$RC"
+case $ERR in *"checksum mismatch"*"expected md5:0000"*"got md5:"*) ok 0 "mismatch message";; *) ok 1 "mismatch: $ERR";; esac
+python3 "$VMENV_SRCDIR/tests/fixtures/hostile/gen.py" "$T_TMP/hostile"
+for h in symlink.tar dotdot.tar abs-path.tar device.tar duplicate.tar not-json.tar header-mismatch.tar; do
+    want=$(grep "^$h	" hostile/manifest.tsv | cut -f2)
+    run_vmenv box add "hostile/$h" --name "evil/${h%%.*}"
+    expect_eq "hostile $h exits 65" 65 "$RC"
+    case $ERR in *"$want"*) ok 0 "hostile $h: $want";; *) ok 1 "hostile $h: $ERR";; esac
+done
+expect_eq "the store is unchanged after refused boxes" "$BEFORE" "$(store_listing)"
+expect_eq "no temp debris after refused boxes" 0 "$(tmp_debris)"
+check "nothing escaped" -- test ! -e "$T_TMP/escaped-dotdot" -a ! -e "hostile/escaped-abs"
+
+# --- present boxes, --force
+INO=$(stat -c %i "$VMENV_HOME/boxes/local-VAGRANTSLASH-box/1.0/libvirt/box.img")
+run_vmenv box add tiny.box --name local/box --box-version 1.0
+expect_eq "adding a present version succeeds" 0 "$RC"
+expect_eq "and leaves it alone" "$INO" "$(stat -c %i "$VMENV_HOME/boxes/local-VAGRANTSLASH-box/1.0/libvirt/box.img")"
+run_vmenv box add tiny.box --name local/box --box-version 1.0 -f
+expect_eq "--force replaces it" 0 "$RC"
+check "with a new file" -- test "$INO" != "$(stat -c %i "$VMENV_HOME/boxes/local-VAGRANTSLASH-box/1.0/libvirt/box.img")"
+
+# --- list
+run_vmenv box list
+expect_eq "box list" "local/box (libvirt, 1.0)
+local/disk (libvirt, 0)
+local/gz (libvirt, 0)
+local/raw (libvirt, 1.2.3)" "$OUT"
+run_vmenv box list --json
+echo "$OUT" > list.json
+check "box list --json is JSON with name/version/format/virtual_size/images" -- python3 -c '
+import json, sys
+l = json.load(open("list.json"))
+assert [b["name"] for b in l] == ["local/box", "local/disk", "local/gz", "local/raw"]
+assert l[1]["format"] == "qcow2" and l[1]["virtual_size"] == 2 << 30
+assert l[1]["images"][0].endswith("/box.img") and l[0]["checksum"].startswith("sha256:")'
+run_vmenv box frob
+expect_eq "unknown box subcommand exits 64" 64 "$RC"
+run_vmenv box lst
+case $ERR in *"did you mean 'vmenv box list'"*) ok 0 "subcommand hint";; *) ok 1 "hint: $ERR";; esac
+run_vmenv box list --dry-run
+expect_eq "an option of another subcommand is refused" 64 "$RC"
+
+# --- remove and in-use protection (the machine index)
+echo '[{"project_dir": "/p", "machine": "web", "box": "local/disk", "box_version": "0"}]' > "$VMENV_HOME/machines.json"
+run_vmenv box remove local/disk
+expect_eq "removing a box in use fails" 1 "$RC"
+case $ERR in *"in use by machine '/p:web'"*) ok 0 "in-use message";; *) ok 1 "in use: $ERR";; esac
+run_vmenv box remove local/disk -f
+expect_eq "-f removes it anyway" 0 "$RC"
+check "its folders are gone" -- test ! -e "$VMENV_HOME/boxes/local-VAGRANTSLASH-disk"
+run_vmenv box remove local/disk
+expect_eq "removing a missing box exits 66" 66 "$RC"
+
+# --- prune keeps the newest and what is in use
+for v in 1.0 1.1 2.0; do run_vmenv box add tiny.box --name multi/box --box-version $v; done
+echo '[{"project_dir": "/p", "machine": "db", "box": "multi/box", "box_version": "1.0"}]' > "$VMENV_HOME/machines.json"
+run_vmenv box remove multi/box
+expect_eq "remove with several versions needs --box-version or --all" 64 "$RC"
+run_vmenv box prune --dry-run
+case $OUT in *"keeping box 'multi/box' (1.0)"*"would remove box 'multi/box' (1.1)"*) ok 0 "prune --dry-run";; *) ok 1 "dry-run: $OUT";; esac
+check "dry-run removes nothing" -- test -d "$VMENV_HOME/boxes/multi-VAGRANTSLASH-box/1.1"
+run_vmenv box prune
+expect_eq "prune" 0 "$RC"
+expect_eq "prune kept the used and the newest" "1.0 2.0" "$(ls "$VMENV_HOME/boxes/multi-VAGRANTSLASH-box" | sort | xargs)"
+rm "$VMENV_HOME/machines.json"
+run_vmenv box remove multi/box --all
+expect_eq "remove --all" 0 "$RC"
+check "all versions gone" -- test ! -e "$VMENV_HOME/boxes/multi-VAGRANTSLASH-box"
+
+# --- local catalogs with relative URLs; outdated; update
+mkdir -p srv/test
+make_box_file srv/test/cat-1.0.box 1
+make_box_file srv/test/cat-1.1.box 1
+cat > srv/test/cat.json <<JSON
+{"name": "test/cat", "versions": [{"version": "1.0", "providers": [{"name": "libvirt",
+ "url": "cat-1.0.box", "checksum_type": "sha256", "checksum": "$(sha256 srv/test/cat-1.0.box)"}]}]}
+JSON
+run_vmenv box add ./srv/test/cat.json
+expect_eq "a local catalog with a relative URL" "box 'test/cat' (1.0) is in the store" "$OUT"
+run_vmenv box outdated --global
+case $OUT in *"box 'test/cat' (1.0) is up to date"*) ok 0 "outdated: up to date";; *) ok 1 "outdated: $OUT $ERR";; esac
+python3 - srv/test/cat.json "$(sha256 srv/test/cat-1.1.box)" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["versions"].append({"version": "1.1", "providers": [{"name": "libvirt", "url": "cat-1.1.box",
+                      "checksum_type": "sha256", "checksum": sys.argv[2]}]})
+json.dump(c, open(sys.argv[1], "w"))
+PY
+run_vmenv box outdated --global
+case $OUT in *"box 'test/cat' (1.0) is outdated: 1.1 is available"*) ok 0 "outdated: newer version";; *) ok 1 "outdated: $OUT $ERR";; esac
+run_vmenv box outdated --global --json
+case $OUT in *'"outdated": true'*) ok 0 "outdated --json";; *) ok 1 "outdated --json: $OUT";; esac
+run_vmenv box update --box test/cat
+expect_eq "box update --box" "box 'test/cat' (1.1) is the newest" "$OUT"
+check "1.1 is stored" -- test -d "$VMENV_HOME/boxes/test-VAGRANTSLASH-cat/1.1/libvirt"
+run_vmenv box update --box local/raw
+expect_eq "update of a box without a catalog exits 66" 66 "$RC"
+
+# --- a bare name through $VMENV_BOX_SERVER (here a file:// base)
+run_vmenv box add test/other
+expect_eq "a bare name without a server exits 66" 66 "$RC"
+case $ERR in *"VMENV_BOX_SERVER"*) ok 0 "with a hint";; *) ok 1 "hint: $ERR";; esac
+cp srv/test/cat.json srv/test/other.json
+sed -i 's|"test/cat"|"test/other"|' srv/test/other.json
+VMENV_BOX_SERVER="file://$T_TMP/srv" run_vmenv box add test/other --box-version "~> 1.0"
+expect_eq "a bare name via VMENV_BOX_SERVER" "box 'test/other' (1.1) is in the store" "$OUT"
+
+# --- project-aware outdated (needs the vmenv.yaml parser)
+mkdir proj && cd proj
+printf 'box: test/cat\nbox_version: "< 1.1"\nbox_url: %s\n' "$T_TMP/srv/test/cat.json" > vmenv.yaml
+run_vmenv box outdated
+if [ "$RC" -eq 70 ] && [[ $ERR == *"not built yet"* ]]; then
+    ok 0 "# SKIP vmenv.yaml parser not built yet"
+else
+    expect_eq "box outdated in a project" "box 'test/cat' (1.0) is up to date" "$OUT"
+fi
+cd ..
+
+done_testing
