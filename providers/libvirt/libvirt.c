@@ -98,7 +98,10 @@ int vmenv_libvirt_error(vmenv_error *err, const char *fmt, ...)
                 default:
                         break;
                 }
-                if (rpc && (e->int1 == ENOENT || e->int1 == ECONNREFUSED ||
+                if (rpc && contains(msg, "ssh")) {
+                        code = VMENV_EXIT_UNAVAILABLE;
+                        hint = "check that the host is reachable with ssh and runs libvirtd";
+                } else if (rpc && (e->int1 == ENOENT || e->int1 == ECONNREFUSED ||
                             contains(msg, "No such file or directory") ||
                             contains(msg, "Connection refused"))) {
                         code = VMENV_EXIT_UNAVAILABLE;
@@ -107,6 +110,14 @@ int vmenv_libvirt_error(vmenv_error *err, const char *fmt, ...)
                                    contains(msg, "Permission denied"))) {
                         code = VMENV_EXIT_NOPERM;
                         hint = "join the group 'libvirt' (then log in again), or use qemu:///session";
+                } else if (contains(msg, "system bus") || contains(msg, "polkit")) {
+                        /* Without group access, libvirtd asks polkit over
+                         * D-Bus, which hosts without systemd do not run. */
+                        code = VMENV_EXIT_NOPERM;
+                        hint = "join the group 'libvirt' (then log in again), or use qemu:///session";
+                } else if (e->code == VIR_ERR_NO_CONNECT) {
+                        code = VMENV_EXIT_UNAVAILABLE;
+                        hint = "check the URI; the libvirt driver for it may not be installed";
                 } else if (contains(msg, "Cannot find QEMU binary") ||
                            contains(msg, "Cannot check QEMU binary") ||
                            (contains(msg, "emulator") && contains(msg, "No such file"))) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -146,6 +147,25 @@ int main(void)
                 return 0;
         }
 
+        if (geteuid() == 0 && vmenv_streq(uri, "qemu:///system")) {
+                /* An unprivileged user on the system URI: no permission,
+                 * with the usual remedies. Run as nobody in a child. */
+                pid_t pid = fork();
+                int status = 0;
+                if (pid == 0) {
+                        vmenv_error e = VMENV_ERROR_INIT;
+                        struct vmenv_provider *q;
+                        if (setgid(65534) < 0 || setuid(65534) < 0)
+                                _exit(100);
+                        q = ops->open("qemu:///system", &e);
+                        _exit(q ? 101 : e.code == VMENV_EXIT_NOPERM && e.hint &&
+                                                strstr(e.hint, "qemu:///session") ? 0 : e.code);
+                }
+                waitpid(pid, &status, 0);
+                ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                   "an unprivileged user gets exit 77 with a hint (child said %d)",
+                   WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        }
         CHECK(ops->host_info(p, &h, &err), "host_info");
         ok(h.libvirt_version >= 8000000, "libvirt version %lu", h.libvirt_version);
         ok(h.hypervisor && vmenv_startswith(h.hypervisor, "QEMU "), "hypervisor '%s'",
@@ -234,6 +254,18 @@ int main(void)
                 ok(state_of(p, dom_name) == VMENV_VM_SHUTOFF, "state after define: shutoff");
                 s.memory = 300ULL << 20;
                 CHECK(ops->define(p, &s, &err), "define again (changed memory) redefines");
+        }
+        {
+                /* A missing emulator is "unavailable", with what to install. */
+                struct vmenv_domain_spec bad = {
+                        .name = dom_name, .memory = 128ULL << 20, .cpus = 1,
+                        .emulator = "/nonexistent/qemu-system-x86_64",
+                };
+                vmenv_error_clear(&err);
+                ok(ops->define(p, &bad, &err) < 0 && err.code == VMENV_EXIT_UNAVAILABLE &&
+                           err.hint && strstr(err.hint, "qemu-system-x86"),
+                   "a missing emulator: exit 69 and a hint to install QEMU");
+                printf("#   %s\n", err.msg ? err.msg : "(none)");
         }
         CHECK(ops->list(p, "vmenv-test-", &names, &err), "list");
         {
