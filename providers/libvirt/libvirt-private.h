@@ -14,6 +14,7 @@ struct vmenv_provider {
         virConnectPtr conn;
         char *uri;    /* what the connection says it is */
         bool session; /* qemu:///session (unprivileged QEMU) */
+        int kvm_probe; /* 0 not yet probed, 1 KVM works, -1 it does not */
 };
 
 /* Fills err from virGetLastError(): "<what>: <libvirt's message>", with an

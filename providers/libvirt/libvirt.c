@@ -2,9 +2,13 @@
  * the operation table. Storage lives in storage.c, XML rendering in
  * domain-xml.c. Only this folder includes <libvirt/libvirt.h>. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "domain-xml.h"
@@ -180,6 +184,11 @@ static struct vmenv_provider *provider_open(const char *uri, vmenv_error *err)
         return p;
 }
 
+static bool uri_is_local(const char *uri)
+{
+        return !strstr(uri, "://") || strstr(uri, ":///");
+}
+
 /* The passt binary on this machine's PATH. Meaningful for local URIs only:
  * for a remote hypervisor we cannot look, and say no. */
 static bool have_passt(const char *uri)
@@ -188,7 +197,7 @@ static bool have_passt(const char *uri)
         _cleanup_free_ char *copy = NULL;
         char *save = NULL;
 
-        if (strstr(uri, "://") && !strstr(uri, ":///"))
+        if (!uri_is_local(uri))
                 return false;
         copy = vmenv_strdup(path && *path ? path : "/usr/bin:/bin");
         for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
@@ -197,6 +206,67 @@ static bool have_passt(const char *uri)
                         return true;
         }
         return false;
+}
+
+/* The first <emulator> of the capabilities, for the KVM probe. */
+static char *caps_emulator(const char *caps)
+{
+        const char *a = strstr(caps, "<emulator>"), *b;
+        if (!a)
+                return NULL;
+        a += strlen("<emulator>");
+        if (!(b = strstr(a, "</emulator>")) || b - a > 4096)
+                return NULL;
+        return vmenv_strndup(a, (size_t)(b - a));
+}
+
+/* Whether QEMU really starts a vCPU under KVM with the host's CPU model.
+ * The capabilities list KVM whenever /dev/kvm exists, but on some nested or
+ * sandboxed hosts it exists and QEMU then aborts ("failed to set MSR").
+ * Starting QEMU paused and telling its monitor to quit costs some 50 ms.
+ * A probe that cannot run, or does not answer in time, trusts the
+ * capabilities. */
+static bool kvm_works(const char *emulator)
+{
+        /* posix_spawn takes char *const[] but does not write to it. */
+        const char *argv[] = {emulator, "-accel", "kvm", "-cpu", "host", "-nodefaults",
+                        "-display", "none", "-S", "-monitor", "stdio", NULL};
+        posix_spawn_file_actions_t fa;
+        int in[2], status = 0;
+        pid_t pid;
+        bool works = true;
+
+        if (pipe2(in, O_CLOEXEC) < 0)
+                return true;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
+        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+        if (posix_spawn(&pid, emulator, &fa, NULL, (char *const *)argv, environ) != 0) {
+                posix_spawn_file_actions_destroy(&fa);
+                close(in[0]);
+                close(in[1]);
+                return true;
+        }
+        posix_spawn_file_actions_destroy(&fa);
+        close(in[0]);
+        if (write(in[1], "quit\n", 5) != 5)
+                vmenv_debug("cannot talk to the KVM probe");
+        close(in[1]);
+        for (int i = 0; i < 500; i++) { /* 10 s */
+                pid_t r = waitpid(pid, &status, WNOHANG);
+                if (r == pid) {
+                        works = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+                        vmenv_debug("KVM probe with %s: %s", emulator, works ? "works" : "fails");
+                        return works;
+                }
+                if (r < 0 && errno != EINTR)
+                        return true;
+                usleep(20000);
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return true;
 }
 
 static int provider_host_info(struct vmenv_provider *p, struct vmenv_host_info *out,
@@ -221,12 +291,18 @@ static int provider_host_info(struct vmenv_provider *p, struct vmenv_host_info *
                 return vmenv_libvirt_error(err, "cannot read the capabilities of '%s'", p->uri);
         }
         h.kvm = strstr(caps, "<domain type='kvm'") != NULL;
-        free(caps);
-        /* A /dev/kvm that exists but does not work (some nested or
-         * sandboxed hosts) cannot be told from a good one without booting;
-         * VMENV_KVM=0 forces TCG, VMENV_KVM=1 insists on KVM. */
-        if ((env = getenv("VMENV_KVM")) && *env)
+        /* VMENV_KVM=0 forces TCG, VMENV_KVM=1 insists on KVM; otherwise a
+         * local KVM is probed once per connection. */
+        if ((env = getenv("VMENV_KVM")) && *env) {
                 h.kvm = !vmenv_streq(env, "0") && !vmenv_streq(env, "no") && !vmenv_streq(env, "false");
+        } else if (h.kvm && uri_is_local(p->uri)) {
+                if (p->kvm_probe == 0) {
+                        _cleanup_free_ char *emu = caps_emulator(caps);
+                        p->kvm_probe = !emu || kvm_works(emu) ? 1 : -1;
+                }
+                h.kvm = p->kvm_probe > 0;
+        }
+        free(caps);
         h.passt = h.libvirt_version >= VMENV_LIBVIRT_PASST_VERSION && have_passt(p->uri);
         *out = h;
         return 0;
