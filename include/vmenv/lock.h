@@ -129,12 +129,15 @@ struct vmenv_lock_report {
         char *newest;        /* newest allowed by the constraint; NULL if not looked up */
         bool running_older;  /* running < locked */
         bool lock_older;     /* locked < newest */
-        char *message;       /* one line for humans, NULL when all is current */
+        char *message;       /* line(s) for humans, NULL when all is current */
+        char *catalog_error; /* why newest is NULL although asked for, or NULL */
 };
 void vmenv_lock_report_clear(struct vmenv_lock_report *r);
 /* running_version: from the machine's state (NULL if it has none). With
- * fetch non-NULL the catalog is consulted for the newest allowed version
- * (a catalog that cannot be read is an error); with NULL it is not. */
+ * fetch non-NULL the lock's catalog is consulted for the newest version the
+ * constraint allows (if it cannot be read, catalog_error says why and the
+ * rest is still filled in); with NULL it is not. With l NULL (no lock) the
+ * report is empty: nothing to say. */
 int vmenv_lock_report(const struct vmenv_lock *l, const struct vmenv_machine_config *m,
                       const char *running_version, const struct vmenv_fetch_opts *fetch,
                       struct vmenv_lock_report *out, vmenv_error *err);

@@ -991,10 +991,16 @@ int vmenv_lock_pin(const struct vmenv_lock *l, const struct vmenv_machine_config
         *out = (struct vmenv_lock_pin){
                 .name = vmenv_strdup(e->name ? e->name : e->box),
                 .constraint = vmenv_strdupf("= %s", e->version),
-                .url = project_path(dir, e->url),
                 .checksum = vmenv_strdup(e->checksum),
                 .locked = true,
         };
+        /* The box store tells a .box from a catalog by the name's suffix; a
+         * download URL without one goes through its catalog, which resolves
+         * "= VERSION" to it (and the locked checksum is still enforced). */
+        if (e->catalog && classify(dir, e->url, false) != SRC_BOX)
+                out->url = project_path(dir, e->catalog);
+        else
+                out->url = project_path(dir, e->url);
         return 0;
 }
 
@@ -1051,6 +1057,15 @@ static void entry_copy(struct vmenv_lock_entry *dst, const struct vmenv_lock_ent
                 .url = vmenv_strdup(src->url),
                 .checksum = vmenv_strdup(src->checksum),
         };
+}
+
+/* Change lines in machine order, like the file. */
+static int cmp_lines(const void *a, const void *b)
+{
+        const char *x = *(char *const *)a, *y = *(char *const *)b;
+        size_t nx = strcspn(x, ":"), ny = strcspn(y, ":");
+        int r = strncmp(x, y, nx < ny ? nx : ny);
+        return r ? r : (nx > ny) - (nx < ny);
 }
 
 static char *change_line(const struct vmenv_lock_entry *old, const struct vmenv_lock_entry *new)
@@ -1122,6 +1137,8 @@ int vmenv_lock_update(const struct vmenv_config *c, const struct vmenv_lock *old
                                                              old->entries[i].box,
                                                              old->entries[i].version));
         qsort(l->entries, l->n_entries, sizeof(*l->entries), cmp_entries);
+        if (lines)
+                qsort(lines, vmenv_strv_len(lines), sizeof(*lines), cmp_lines);
         *out = TAKE_PTR(l);
         if (changes)
                 *changes = TAKE_PTR(lines);
@@ -1139,6 +1156,7 @@ void vmenv_lock_report_clear(struct vmenv_lock_report *r)
         free(r->running);
         free(r->newest);
         free(r->message);
+        free(r->catalog_error);
         *r = (struct vmenv_lock_report){0};
 }
 
@@ -1151,6 +1169,10 @@ int vmenv_lock_report(const struct vmenv_lock *l, const struct vmenv_machine_con
                                       .running = vmenv_strdup(running_version)};
         struct vmenv_buf msg = {0};
 
+        if (!l) {
+                *out = r;
+                return 0;
+        }
         if (!e) {
                 r.message = vmenv_strdupf("%s: not in vmenv.lock (run 'vmenv lock')", m->name);
                 *out = r;
@@ -1162,13 +1184,18 @@ int vmenv_lock_report(const struct vmenv_lock *l, const struct vmenv_machine_con
                 _cleanup_(vmenv_catalog_freep) struct vmenv_catalog *cat =
                         vmenv_catalog_fetch(where, fetch, err);
                 struct vmenv_box_ref ref = {0};
-                if (!cat || vmenv_catalog_resolve(cat, m->box_version, NULL, &ref, err) < 0) {
-                        vmenv_lock_report_clear(&r);
-                        return vmenv_error_prefix(err, "cannot check the box of '%s'", m->name);
+                vmenv_error e2 = VMENV_ERROR_INIT;
+                if (!cat)
+                        vmenv_error_move(&e2, err);
+                if (!cat || vmenv_catalog_resolve(cat, m->box_version, NULL, &ref, &e2) < 0) {
+                        /* the machine's own state is still worth reporting */
+                        r.catalog_error = TAKE_PTR(e2.msg);
+                        vmenv_error_clear(&e2);
+                } else {
+                        r.newest = TAKE_PTR(ref.version);
+                        r.lock_older = vmenv_version_compare(e->version, r.newest) < 0;
                 }
-                r.newest = TAKE_PTR(ref.version);
                 vmenv_box_ref_clear(&ref);
-                r.lock_older = vmenv_version_compare(e->version, r.newest) < 0;
         }
         r.running_older = r.running && vmenv_version_compare(r.running, e->version) < 0;
         if (r.running && vmenv_version_compare(r.running, e->version))

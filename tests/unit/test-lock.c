@@ -498,6 +498,31 @@ static void test_lock_flow(void)
                            !r.running_older && !r.newest,
                    "offline report of a current machine says nothing");
                 vmenv_lock_report_clear(&r);
+                ok(vmenv_lock_report(NULL, &p.m[0], "1.0.0", &quiet, &r, &err) == 0 && !r.message,
+                   "without a lock there is nothing to report");
+                vmenv_lock_report_clear(&r);
+                free(l2->entries[0].catalog);
+                l2->entries[0].catalog = vmenv_strdup("http://127.0.0.1:1/nothing.json");
+                ok(vmenv_lock_report(l2, &p.m[0], "1.0.0", &quiet, &r, &err) == 0 &&
+                           r.catalog_error && !r.newest && r.running_older &&
+                           has(r.message, "older than the locked 1.1.0"),
+                   "an unreachable catalog is reported, the rest still said");
+                vmenv_lock_report_clear(&r);
+                vmenv_error_clear(&err);
+        }
+
+        /* --- a download URL without a .box suffix is fetched via its catalog */
+        {
+                struct vmenv_lock_pin p2 = {0};
+                free(l2->entries[0].catalog);
+                l2->entries[0].catalog = vmenv_strdupf("%s/tiny.json", base);
+                free(l2->entries[0].url);
+                l2->entries[0].url = vmenv_strdupf("%s/download?box=tiny&v=1.1.0", base);
+                ok(vmenv_lock_pin(l2, &p.m[0], &p2, &err) == 0 &&
+                           vmenv_streq(p2.url, l2->entries[0].catalog) &&
+                           vmenv_streq(p2.constraint, "= 1.1.0") && vmenv_streq(p2.checksum, c11),
+                   "pin of a suffix-less URL goes through the catalog, same version and checksum");
+                vmenv_lock_pin_clear(&p2);
         }
 
         vmenv_lock_pin_clear(&pin);
