@@ -129,8 +129,6 @@ const struct vmenv_cmd vmenv_cmd_lock = {
         .help = "Resolves every machine's box against its catalog and writes vmenv.lock beside\n"
                 "vmenv.yaml; entries that still satisfy vmenv.yaml are kept. Nothing is booted.\n"
                 "Commit vmenv.lock: 'vmenv up' then uses exactly the locked boxes.\n"
-                "  --update [MACHINE...]  move machines to the newest version allowed\n"
-                "  --check [--frozen]     verify the lock as 'up' (--frozen) would\n"
                 "See vmenv.lock(5).",
         .opts = lock_opts,
         .min_args = 0,

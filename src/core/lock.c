@@ -575,6 +575,16 @@ static char *project_path(const char *dir, const char *p)
         return vmenv_path_join(dir, p);
 }
 
+/* A local path inside the project, written relative to it, so the lock
+ * works in every clone; anything else as it is. */
+static char *relative_to(const char *dir, const char *p)
+{
+        size_t n = dir ? strlen(dir) : 0;
+        if (n && !vmenv_is_url(p) && !strncmp(p, dir, n) && p[n] == '/' && p[n + 1])
+                return vmenv_strdup(p + n + 1);
+        return vmenv_strdup(p);
+}
+
 /* The same decision the box store makes (box-store.c: classify), so the
  * lock resolves a box the way 'up' would fetch it. */
 static enum src_kind classify(const char *dir, const char *src, bool from_box)
@@ -693,7 +703,7 @@ static int resolve_catalog(const char *dir, const struct vmenv_machine_config *m
                 return -1;
         e->catalog = vmenv_strdup(catalog);
         e->version = vmenv_strdup(ref.version);
-        e->url = vmenv_strdup(ref.url);
+        e->url = relative_to(dir, ref.url);
         e->architecture = ref_arch(cat, &ref);
         if (!named) {
                 const char *n = ref.name ? ref.name : cat->name;

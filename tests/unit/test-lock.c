@@ -590,9 +590,31 @@ static void test_no_checksum_and_direct(void)
                 vmenv_lock_free(l);
                 l = NULL;
         }
+        /* a catalog inside the project: paths stay relative, so clones work */
+        {
+                _cleanup_free_ char *want_url = NULL;
+                sh("mkdir -p %s/proj/boxes && cp %s/tiny.json %s/tiny-1.1.0.box %s/proj/boxes/", tmp,
+                   www, www, tmp);
+                set(&p.m[0].box, "vmenv/tiny");
+                set(&p.m[0].box_url, "boxes/tiny.json");
+                set(&p.m[0].box_version, "= 1.1.0");
+                ok(vmenv_lock_update(&p.c, NULL, false, NULL, &lopts, &l, NULL, &err) == 0,
+                   "lock against a catalog in the project folder");
+                if (!l)
+                        printf("# %s\n", err.msg);
+                e = l ? vmenv_lock_find(l, "web") : NULL;
+                is_str(e ? e->url : NULL, "boxes/tiny-1.1.0.box", "the box path is relative");
+                is_str(e ? e->catalog : NULL, "boxes/tiny.json", "the catalog path as written");
+                want_url = vmenv_strdupf("%s/proj/boxes/tiny-1.1.0.box", tmp);
+                ok(vmenv_lock_pin(l, &p.m[0], &pin, &err) == 0 && vmenv_streq(pin.url, want_url),
+                   "pin makes it absolute again");
+                vmenv_lock_pin_clear(&pin);
+                vmenv_lock_free(l);
+                l = NULL;
+        }
         vmenv_error_clear(&err);
         ok(vmenv_lock_pin(NULL, &p.m[0], &pin, &err) == 0 && !pin.locked &&
-                   vmenv_streq(pin.name, "./mine.box"),
+                   vmenv_streq(pin.name, "vmenv/tiny") && vmenv_streq(pin.url, "boxes/tiny.json"),
            "without a lock, pin passes the machine's own settings");
         vmenv_lock_pin_clear(&pin);
         project_clear(&p);
