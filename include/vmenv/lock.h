@@ -34,8 +34,8 @@ struct vmenv_lock_entry {
 };
 
 struct vmenv_lock {
-        char *path;          /* the file, for messages; may be NULL */
-        char *config_digest; /* "sha256:HEX" of the vmenv.yaml it was made from */
+        char *path;                       /* the file, for messages; may be NULL */
+        char *config_digest;              /* "sha256:HEX" of the vmenv.yaml it was made from */
         struct vmenv_lock_entry *entries; /* sorted by machine name */
         size_t n_entries;
 };
@@ -64,7 +64,7 @@ int vmenv_lock_save(const struct vmenv_lock *l, const char *path, vmenv_error *e
 
 struct vmenv_lock_opts {
         const struct vmenv_fetch_opts *fetch; /* may be NULL */
-        bool frozen;   /* any difference between lock and vmenv.yaml is an error */
+        bool frozen; /* any difference between lock and vmenv.yaml is an error */
 };
 
 /* Resolves one machine's box to what a new lock entry would say: the

@@ -13,12 +13,12 @@
 #include "vmenv/util.h"
 
 static const struct vmenv_opt lock_opts[] = {
-        {"update", 'u', NULL, "re-resolve the named machines (or all) to the newest allowed box"},
-        {"check", 0, NULL, "only check that vmenv.lock matches vmenv.yaml (as 'up' would)"},
-        {"frozen", 0, NULL, "with --check: any difference, even in vmenv.yaml's digest, fails"},
-        {"insecure", 0, NULL, "do not verify TLS certificates"},
-        {"cacert", 0, "FILE", "CA certificates to verify TLS peers with"},
-        {0},
+    {"update", 'u', NULL, "re-resolve the named machines (or all) to the newest allowed box"},
+    {"check", 0, NULL, "only check that vmenv.lock matches vmenv.yaml (as 'up' would)"},
+    {"frozen", 0, NULL, "with --check: any difference, even in vmenv.yaml's digest, fails"},
+    {"insecure", 0, NULL, "do not verify TLS certificates"},
+    {"cacert", 0, "FILE", "CA certificates to verify TLS peers with"},
+    {0},
 };
 
 VMENV_DEFINE_CLEANUP(struct vmenv_lock, vmenv_lock_free)
@@ -46,7 +46,7 @@ static int lock_check(struct vmenv_ctx *ctx, bool frozen, vmenv_error *err)
                 json_object_object_add(root, "path", json_object_new_string(path));
                 json_object_object_add(root, "ok", json_object_new_boolean(true));
                 puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(root);
         } else {
                 printf("%s matches vmenv.yaml\n", VMENV_LOCK_FILE);
@@ -61,8 +61,8 @@ static int cmd_lock_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vm
         _cleanup_free_ char *path = vmenv_lock_path(ctx->config);
         _cleanup_free_ char *before = NULL, *after = NULL;
         struct vmenv_fetch_opts fetch = {
-                .insecure = vmenv_args_has(args, "insecure"),
-                .cacert = vmenv_args_get(args, "cacert"),
+            .insecure = vmenv_args_has(args, "insecure"),
+            .cacert = vmenv_args_get(args, "cacert"),
         };
         struct vmenv_lock_opts o = {.fetch = &fetch};
         bool update = vmenv_args_has(args, "update");
@@ -111,7 +111,7 @@ static int cmd_lock_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vm
                                        json_object_new_boolean(!vmenv_streq(before, after)));
                 json_object_object_add(root, "changes", arr);
                 puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(root);
                 return 0;
         }
@@ -123,16 +123,16 @@ static int cmd_lock_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vm
 }
 
 const struct vmenv_cmd vmenv_cmd_lock = {
-        .name = "lock",
-        .usage = "[--update [MACHINE...]] | --check [--frozen]",
-        .summary = "pin each machine's box (version, URL, checksum) in vmenv.lock",
-        .help = "Resolves every machine's box against its catalog and writes vmenv.lock beside\n"
-                "vmenv.yaml; entries that still satisfy vmenv.yaml are kept. Nothing is booted.\n"
-                "Commit vmenv.lock: 'vmenv up' then uses exactly the locked boxes.\n"
-                "See vmenv.lock(5).",
-        .opts = lock_opts,
-        .min_args = 0,
-        .max_args = -1,
-        .flags = VMENV_CMD_PROJECT | VMENV_CMD_JSON,
-        .run = cmd_lock_run,
+    .name = "lock",
+    .usage = "[--update [MACHINE...]] | --check [--frozen]",
+    .summary = "pin each machine's box (version, URL, checksum) in vmenv.lock",
+    .help = "Resolves every machine's box against its catalog and writes vmenv.lock beside\n"
+            "vmenv.yaml; entries that still satisfy vmenv.yaml are kept. Nothing is booted.\n"
+            "Commit vmenv.lock: 'vmenv up' then uses exactly the locked boxes.\n"
+            "See vmenv.lock(5).",
+    .opts = lock_opts,
+    .min_args = 0,
+    .max_args = -1,
+    .flags = VMENV_CMD_PROJECT | VMENV_CMD_JSON,
+    .run = cmd_lock_run,
 };

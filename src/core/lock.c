@@ -102,7 +102,8 @@ static const struct vmenv_machine_config *config_machine(const struct vmenv_conf
 static bool machine_name_valid(const char *name)
 {
         size_t n = strlen(name);
-        if (n == 0 || n > 32 || !(islower((unsigned char)name[0]) || isdigit((unsigned char)name[0])))
+        if (n == 0 || n > 32 ||
+            !(islower((unsigned char)name[0]) || isdigit((unsigned char)name[0])))
                 return false;
         for (const char *p = name; *p; p++)
                 if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-'))
@@ -213,8 +214,8 @@ __attribute__((format(printf, 3, 4))) static int rd_error(struct reader *r, unsi
 }
 
 static const char *const top_keys[] = {"config_digest", "machines", "version", NULL};
-static const char *const entry_keys[] = {"architecture", "box",      "catalog", "checksum",
-                                         "constraint",   "name",     "provider", "url",
+static const char *const entry_keys[] = {"architecture", "box",  "catalog",  "checksum",
+                                         "constraint",   "name", "provider", "url",
                                          "version",      NULL};
 
 static int unknown_key(struct reader *r, unsigned line, const char *key, const char *where,
@@ -228,8 +229,7 @@ static int unknown_key(struct reader *r, unsigned line, const char *key, const c
 }
 
 /* A non-empty string without NUL, at most MAX_FIELD bytes. */
-static int get_string(struct reader *r, json_object *v, unsigned line, const char *what,
-                      char **out)
+static int get_string(struct reader *r, json_object *v, unsigned line, const char *what, char **out)
 {
         const char *s;
         int n;
@@ -271,8 +271,8 @@ static int read_entry(struct reader *r, const char *machine, json_object *o,
 {
         const char *kp[] = {"machines", machine, NULL};
         unsigned line = key_line(r->text, r->len, kp, 2);
-        static const char *const required[] = {"architecture", "box", "checksum", "provider",
-                                               "url", "version"};
+        static const char *const required[] = {"architecture", "box", "checksum",
+                                               "provider",     "url", "version"};
 
         e->machine = vmenv_strdup(machine);
         e->line = line;
@@ -312,8 +312,8 @@ static int read_entry(struct reader *r, const char *machine, json_object *o,
                 if (slot == &e->checksum && check_digest(r, kl, key, e->checksum, NULL) < 0)
                         return -1;
                 if (slot == &e->version && !vmenv_version_valid(e->version))
-                        return rd_error(r, kl, "invalid version '%s' for machine '%s'",
-                                        e->version, machine);
+                        return rd_error(r, kl, "invalid version '%s' for machine '%s'", e->version,
+                                        machine);
                 if (slot == &e->provider && strcmp(e->provider, "libvirt"))
                         return rd_error(r, kl, "unsupported provider '%s' for machine '%s'",
                                         e->provider, machine);
@@ -402,10 +402,12 @@ struct vmenv_lock *vmenv_lock_parse(const char *text, size_t len, const char *pa
                 rd_error(&r, 1, "no 'version' (the lock format version)");
                 return NULL;
         }
-        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) != VMENV_LOCK_FORMAT) {
+        if (!json_object_is_type(v, json_type_int) ||
+            json_object_get_int64(v) != VMENV_LOCK_FORMAT) {
                 rd_error(&r, key_line(text, len, kp, 1), "unsupported lock format version '%s'",
                          json_object_to_json_string(v));
-                vmenv_error_hint(err, "this vmenv reads version %d; upgrade vmenv or run 'vmenv lock'",
+                vmenv_error_hint(err,
+                                 "this vmenv reads version %d; upgrade vmenv or run 'vmenv lock'",
                                  VMENV_LOCK_FORMAT);
                 return NULL;
         }
@@ -432,8 +434,8 @@ struct vmenv_lock *vmenv_lock_parse(const char *text, size_t len, const char *pa
                          VMENV_CONFIG_MAX_MACHINES);
                 return NULL;
         }
-        l->entries = vmenv_calloc((size_t)json_object_object_length(machines) + 1,
-                                  sizeof(*l->entries));
+        l->entries =
+            vmenv_calloc((size_t)json_object_object_length(machines) + 1, sizeof(*l->entries));
         json_object_object_foreach(machines, name, o)
         {
                 struct vmenv_lock_entry *e = &l->entries[l->n_entries++];
@@ -482,11 +484,21 @@ static void put_string(struct vmenv_buf *b, const char *s)
         vmenv_buf_puts(b, "\"");
         for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
                 switch (*p) {
-                case '"': vmenv_buf_puts(b, "\\\""); break;
-                case '\\': vmenv_buf_puts(b, "\\\\"); break;
-                case '\n': vmenv_buf_puts(b, "\\n"); break;
-                case '\t': vmenv_buf_puts(b, "\\t"); break;
-                case '\r': vmenv_buf_puts(b, "\\r"); break;
+                case '"':
+                        vmenv_buf_puts(b, "\\\"");
+                        break;
+                case '\\':
+                        vmenv_buf_puts(b, "\\\\");
+                        break;
+                case '\n':
+                        vmenv_buf_puts(b, "\\n");
+                        break;
+                case '\t':
+                        vmenv_buf_puts(b, "\\t");
+                        break;
+                case '\r':
+                        vmenv_buf_puts(b, "\\r");
+                        break;
                 default:
                         if (*p < 0x20 || *p == 0x7f)
                                 vmenv_buf_printf(b, "\\u%04x", *p);
@@ -513,7 +525,7 @@ char *vmenv_lock_format(const struct vmenv_lock *l)
 {
         struct vmenv_buf b = {0};
         _cleanup_free_ const struct vmenv_lock_entry **sorted =
-                vmenv_calloc(l->n_entries + 1, sizeof(*sorted));
+            vmenv_calloc(l->n_entries + 1, sizeof(*sorted));
 
         /* Entries are sorted when parsed or made; sort pointers anyway so the
          * output never depends on how the caller filled the array. */
@@ -589,8 +601,9 @@ static char *relative_to(const char *dir, const char *p)
  * lock resolves a box the way 'up' would fetch it. */
 static enum src_kind classify(const char *dir, const char *src, bool from_box)
 {
-        static const char *const boxes[] = {".box", ".tar", ".tar.gz", ".tgz", ".tar.xz",
-                                            ".tar.zst", ".zip", ".qcow2", ".img", ".raw", NULL};
+        static const char *const boxes[] = {".box",    ".tar",     ".tar.gz", ".tgz",
+                                            ".tar.xz", ".tar.zst", ".zip",    ".qcow2",
+                                            ".img",    ".raw",     NULL};
         bool url = vmenv_is_url(src);
         _cleanup_free_ char *abs = project_path(dir, src);
         bool exists = !url && vmenv_path_exists(abs);
@@ -740,7 +753,8 @@ out:
 static int resolve_stored(const struct vmenv_machine_config *m, struct vmenv_lock_entry *e,
                           vmenv_error *err)
 {
-        _cleanup_(vmenv_box_freep) struct vmenv_box *b = vmenv_box_find(m->box, m->box_version, err);
+        _cleanup_(vmenv_box_freep) struct vmenv_box *b =
+            vmenv_box_find(m->box, m->box_version, err);
 
         if (!b) {
                 vmenv_error_set(err, VMENV_EXIT_NOINPUT,
@@ -789,7 +803,7 @@ int vmenv_lock_resolve(const struct vmenv_config *c, const struct vmenv_machine_
                 r = resolve_catalog(c->dir, m, src, m->box_url != NULL, o, &e, err);
         } else {
                 _cleanup_(constraint_freep) struct vmenv_constraint *con =
-                        vmenv_constraint_parse(m->box_version, err);
+                    vmenv_constraint_parse(m->box_version, err);
                 r = -1;
                 if (!con)
                         goto out;
@@ -797,11 +811,12 @@ int vmenv_lock_resolve(const struct vmenv_config *c, const struct vmenv_machine_
                         vmenv_error_set(err, VMENV_EXIT_CONFIG,
                                         "a box file needs one exact box_version, not '%s'",
                                         m->box_version);
-                        vmenv_error_hint(err, "use box_version: \"1.2.3\", or a catalog in box_url");
+                        vmenv_error_hint(err,
+                                         "use box_version: \"1.2.3\", or a catalog in box_url");
                         goto out;
                 }
-                e.version = vmenv_strdup(vmenv_constraint_exact(con) ? vmenv_constraint_exact(con)
-                                                                     : "0");
+                e.version =
+                    vmenv_strdup(vmenv_constraint_exact(con) ? vmenv_constraint_exact(con) : "0");
                 e.url = vmenv_strdup(src);
                 e.architecture = vmenv_strdup(vmenv_host_arch());
                 if (!m->box_url) {
@@ -877,9 +892,8 @@ int vmenv_lock_check_machine(const struct vmenv_lock *l, const struct vmenv_mach
                                      "'%s' is locked to %s %s but vmenv.yaml asks for version %s",
                                      m->name, e->box, e->version, want);
                 if (strcmp(e->url, src))
-                        return drift(l, e, err,
-                                     "'%s' is locked to '%s' but vmenv.yaml says '%s'", m->name,
-                                     e->url, src);
+                        return drift(l, e, err, "'%s' is locked to '%s' but vmenv.yaml says '%s'",
+                                     m->name, e->url, src);
         } else {
                 if (!vmenv_constraint_match(con, e->version))
                         return drift(l, e, err,
@@ -927,7 +941,8 @@ int vmenv_lock_check(const struct vmenv_lock *l, const struct vmenv_config *c, b
                 for (size_t i = 0; i < c->n_machines; i++) {
                         const struct vmenv_machine_config *m = &c->machines[i];
                         const struct vmenv_lock_entry *e = vmenv_lock_find(l, m->name);
-                        const char *want = m->box_version && *m->box_version ? m->box_version : NULL;
+                        const char *want =
+                            m->box_version && *m->box_version ? m->box_version : NULL;
                         if (!vmenv_streq(e->constraint, want))
                                 return drift(l, e, err,
                                              "'%s' was locked for box_version '%s', vmenv.yaml "
@@ -987,10 +1002,10 @@ int vmenv_lock_pin(const struct vmenv_lock *l, const struct vmenv_machine_config
 
         if (!l) {
                 *out = (struct vmenv_lock_pin){
-                        .name = vmenv_strdup(m->box),
-                        .constraint = vmenv_strdup(m->box_version),
-                        .url = vmenv_strdup(m->box_url),
-                        .checksum = vmenv_strdup(m->box_checksum),
+                    .name = vmenv_strdup(m->box),
+                    .constraint = vmenv_strdup(m->box_version),
+                    .url = vmenv_strdup(m->box_url),
+                    .checksum = vmenv_strdup(m->box_checksum),
                 };
                 return 0;
         }
@@ -999,10 +1014,10 @@ int vmenv_lock_pin(const struct vmenv_lock *l, const struct vmenv_machine_config
         e = vmenv_lock_find(l, m->name);
         dir = lock_dir(l);
         *out = (struct vmenv_lock_pin){
-                .name = vmenv_strdup(e->name ? e->name : e->box),
-                .constraint = vmenv_strdupf("= %s", e->version),
-                .checksum = vmenv_strdup(e->checksum),
-                .locked = true,
+            .name = vmenv_strdup(e->name ? e->name : e->box),
+            .constraint = vmenv_strdupf("= %s", e->version),
+            .checksum = vmenv_strdup(e->checksum),
+            .locked = true,
         };
         /* The box store tells a .box from a catalog by the name's suffix; a
          * download URL without one goes through its catalog, which resolves
@@ -1056,16 +1071,16 @@ static bool entry_same(const struct vmenv_lock_entry *a, const struct vmenv_lock
 static void entry_copy(struct vmenv_lock_entry *dst, const struct vmenv_lock_entry *src)
 {
         *dst = (struct vmenv_lock_entry){
-                .machine = vmenv_strdup(src->machine),
-                .box = vmenv_strdup(src->box),
-                .name = vmenv_strdup(src->name),
-                .constraint = vmenv_strdup(src->constraint),
-                .version = vmenv_strdup(src->version),
-                .provider = vmenv_strdup(src->provider),
-                .architecture = vmenv_strdup(src->architecture),
-                .catalog = vmenv_strdup(src->catalog),
-                .url = vmenv_strdup(src->url),
-                .checksum = vmenv_strdup(src->checksum),
+            .machine = vmenv_strdup(src->machine),
+            .box = vmenv_strdup(src->box),
+            .name = vmenv_strdup(src->name),
+            .constraint = vmenv_strdup(src->constraint),
+            .version = vmenv_strdup(src->version),
+            .provider = vmenv_strdup(src->provider),
+            .architecture = vmenv_strdup(src->architecture),
+            .catalog = vmenv_strdup(src->catalog),
+            .url = vmenv_strdup(src->url),
+            .checksum = vmenv_strdup(src->checksum),
         };
 }
 
@@ -1128,9 +1143,8 @@ int vmenv_lock_update(const struct vmenv_config *c, const struct vmenv_lock *old
                         entry_copy(ne, e);
                         /* the constraint it satisfies is the one now written */
                         free(ne->constraint);
-                        ne->constraint = vmenv_strdup(m->box_version && *m->box_version
-                                                              ? m->box_version
-                                                              : NULL);
+                        ne->constraint =
+                            vmenv_strdup(m->box_version && *m->box_version ? m->box_version : NULL);
                 } else if (vmenv_lock_resolve(c, m, o, ne, err) < 0) {
                         vmenv_error_clear(&ignore);
                         return -1;
@@ -1142,10 +1156,9 @@ int vmenv_lock_update(const struct vmenv_config *c, const struct vmenv_lock *old
         }
         for (size_t i = 0; old && i < old->n_entries; i++)
                 if (!config_machine(c, old->entries[i].machine))
-                        vmenv_strv_push(&lines, vmenv_strdupf("%s: %s %s (removed)",
-                                                             old->entries[i].machine,
-                                                             old->entries[i].box,
-                                                             old->entries[i].version));
+                        vmenv_strv_push(
+                            &lines, vmenv_strdupf("%s: %s %s (removed)", old->entries[i].machine,
+                                                  old->entries[i].box, old->entries[i].version));
         qsort(l->entries, l->n_entries, sizeof(*l->entries), cmp_entries);
         if (lines)
                 qsort(lines, vmenv_strv_len(lines), sizeof(*lines), cmp_lines);
@@ -1192,7 +1205,7 @@ int vmenv_lock_report(const struct vmenv_lock *l, const struct vmenv_machine_con
         if (fetch && e->catalog) {
                 _cleanup_free_ char *dir = lock_dir(l), *where = project_path(dir, e->catalog);
                 _cleanup_(vmenv_catalog_freep) struct vmenv_catalog *cat =
-                        vmenv_catalog_fetch(where, fetch, err);
+                    vmenv_catalog_fetch(where, fetch, err);
                 struct vmenv_box_ref ref = {0};
                 vmenv_error e2 = VMENV_ERROR_INIT;
                 if (!cat)
@@ -1209,13 +1222,15 @@ int vmenv_lock_report(const struct vmenv_lock *l, const struct vmenv_machine_con
         }
         r.running_older = r.running && vmenv_version_compare(r.running, e->version) < 0;
         if (r.running && vmenv_version_compare(r.running, e->version))
-                vmenv_buf_printf(&msg, "%s: runs %s %s, %s than the locked %s (run 'vmenv destroy "
-                                       "%s' and 'vmenv up %s')",
+                vmenv_buf_printf(&msg,
+                                 "%s: runs %s %s, %s than the locked %s (run 'vmenv destroy "
+                                 "%s' and 'vmenv up %s')",
                                  m->name, e->box, r.running, r.running_older ? "older" : "newer",
                                  e->version, m->name, m->name);
         if (r.lock_older)
-                vmenv_buf_printf(&msg, "%s%s: vmenv.lock pins %s %s; %s is allowed by '%s' (run "
-                                       "'vmenv lock --update %s')",
+                vmenv_buf_printf(&msg,
+                                 "%s%s: vmenv.lock pins %s %s; %s is allowed by '%s' (run "
+                                 "'vmenv lock --update %s')",
                                  msg.len ? "\n" : "", m->name, e->box, e->version, r.newest,
                                  m->box_version ? m->box_version : ">= 0", m->name);
         if (msg.len)

@@ -83,12 +83,13 @@ static void publish(size_t n)
         _cleanup_free_ char *path = vmenv_strdupf("%s/tiny.json", www);
         vmenv_buf_puts(&b, "{\"name\": \"vmenv/tiny\", \"versions\": [");
         for (size_t i = 0; i < n; i++) {
-                vmenv_buf_printf(&b, "%s{\"version\": \"%s\", \"providers\": [{\"name\": \"libvirt\", "
-                                     "\"url\": \"tiny-%s.box\", \"architecture\": \"amd64\"",
+                vmenv_buf_printf(&b,
+                                 "%s{\"version\": \"%s\", \"providers\": [{\"name\": \"libvirt\", "
+                                 "\"url\": \"tiny-%s.box\", \"architecture\": \"amd64\"",
                                  i ? ", " : "", versions[i], versions[i]);
                 if (i > 0)
-                        vmenv_buf_printf(&b, ", \"checksum_type\": \"sha256\", \"checksum\": \"%s\"",
-                                         sums[i]);
+                        vmenv_buf_printf(
+                            &b, ", \"checksum_type\": \"sha256\", \"checksum\": \"%s\"", sums[i]);
                 vmenv_buf_puts(&b, "}]}");
         }
         vmenv_buf_puts(&b, "]}");
@@ -205,7 +206,8 @@ static void test_bad_corpus(struct project *p)
                 n++;
                 path = vmenv_path_join(dir, de->d_name);
                 errp = vmenv_strdupf("%.*s.err", (int)(strlen(path) - 5), path);
-                if (vmenv_read_file(path, 1 << 22, &text, &len, &err) < 0 || !(want = slurp(errp))) {
+                if (vmenv_read_file(path, 1 << 22, &text, &len, &err) < 0 ||
+                    !(want = slurp(errp))) {
                         ok(0, "%s: readable, with a .err file", de->d_name);
                         vmenv_error_clear(&err);
                         continue;
@@ -288,8 +290,7 @@ static void test_lock_flow(void)
         is_str(text, want, "the lock text: sorted keys, 2-space indent, trailing newline");
 
         /* --- byte-identical on the same inputs, and through a parse */
-        ok(vmenv_lock_update(&p.c, NULL, false, NULL, &lopts, &l2, NULL, &err) == 0,
-           "lock again");
+        ok(vmenv_lock_update(&p.c, NULL, false, NULL, &lopts, &l2, NULL, &err) == 0, "lock again");
         text2 = l2 ? vmenv_lock_format(l2) : NULL;
         is_str(text2, text, "two locks of the same inputs are byte-identical");
         vmenv_lock_free(l2);
@@ -317,7 +318,7 @@ static void test_lock_flow(void)
                 unlink(lock_path);
                 struct vmenv_lock_opts fr = {.fetch = &quiet, .frozen = true};
                 ok(vmenv_lock_ensure(&f.c, &fr, &l2, &err) < 0 && err.code == VMENV_EXIT_CONFIG &&
-                           has(err.msg, "does not exist (--frozen)"),
+                       has(err.msg, "does not exist (--frozen)"),
                    "ensure --frozen without a lock fails and writes nothing");
                 ok(!vmenv_path_exists(lock_path), "no lock written under --frozen");
                 vmenv_error_clear(&err);
@@ -348,8 +349,8 @@ static void test_lock_flow(void)
         /* --- the box itself: downloaded at the locked version, then verified */
         {
                 struct vmenv_box_opts bo = {.fetch.quiet = true};
-                struct vmenv_box *b = vmenv_box_ensure(pin.name, pin.constraint, pin.url,
-                                                       pin.checksum, &bo, &err);
+                struct vmenv_box *b =
+                    vmenv_box_ensure(pin.name, pin.constraint, pin.url, pin.checksum, &bo, &err);
                 ok(b && vmenv_streq(b->version, "1.1.0"), "box_ensure with the pin stores 1.1.0");
                 if (!b)
                         printf("# %s\n", err.msg);
@@ -361,7 +362,7 @@ static void test_lock_flow(void)
         {
                 _cleanup_free_ char *home = vmenv_home();
                 _cleanup_free_ char *vj = vmenv_strdupf(
-                        "%s/boxes/vmenv-VAGRANTSLASH-tiny/1.1.0/libvirt/vmenv.json", home);
+                    "%s/boxes/vmenv-VAGRANTSLASH-tiny/1.1.0/libvirt/vmenv.json", home);
                 _cleanup_free_ char *orig = slurp(vj);
                 char *hit = orig ? strstr(orig, sums[1]) : NULL;
                 struct vmenv_box *b;
@@ -375,13 +376,13 @@ static void test_lock_flow(void)
                 }
                 b = vmenv_box_find("vmenv/tiny", "= 1.1.0", &err);
                 ok(b && vmenv_lock_verify_box(l2, &p.m[0], b, &err) < 0 &&
-                           err.code == VMENV_EXIT_DATA,
+                       err.code == VMENV_EXIT_DATA,
                    "a store copy whose digest differs from the lock is refused (exit 65)");
                 ok(has(err.msg, c11) && has(err.msg, "does not match"),
                    "the refusal names the locked digest");
                 {
-                        _cleanup_free_ char *stored = hit ? vmenv_strdupf(
-                                "sha256:%.64s", tampered + (hit - orig)) : NULL;
+                        _cleanup_free_ char *stored =
+                            hit ? vmenv_strdupf("sha256:%.64s", tampered + (hit - orig)) : NULL;
                         ok(stored && has(err.msg, stored), "and the stored one");
                 }
                 ok(err.hint && has(err.hint, "vmenv box remove vmenv/tiny --box-version 1.1.0"),
@@ -406,7 +407,7 @@ static void test_lock_flow(void)
         {
                 char *only[] = {(char *)"web", NULL};
                 ok(vmenv_lock_update(&p.c, l2, true, only, &lopts, &l3, &changes, &err) == 0 &&
-                           changes && !strcmp(changes[0], "web: vmenv/tiny 1.1.0 → 1.2.0"),
+                       changes && !strcmp(changes[0], "web: vmenv/tiny 1.1.0 → 1.2.0"),
                    "lock --update web names the machine");
                 vmenv_strv_free(changes);
                 changes = NULL;
@@ -414,7 +415,7 @@ static void test_lock_flow(void)
                 l3 = NULL;
                 char *bad[] = {(char *)"nope", NULL};
                 ok(vmenv_lock_update(&p.c, l2, true, bad, &lopts, &l3, &changes, &err) < 0 &&
-                           has(err.msg, "no machine 'nope'"),
+                       has(err.msg, "no machine 'nope'"),
                    "lock --update of an unknown machine fails");
                 vmenv_error_clear(&err);
         }
@@ -435,7 +436,7 @@ static void test_lock_flow(void)
                 vmenv_error_clear(&err);
         }
         ok(vmenv_lock_update(&p.c, l2, false, NULL, &lopts, &l3, &changes, &err) == 0 && changes &&
-                   !strcmp(changes[0], "web: vmenv/tiny 1.1.0 → 2.0.0"),
+               !strcmp(changes[0], "web: vmenv/tiny 1.1.0 → 2.0.0"),
            "plain lock re-resolves a machine the lock no longer satisfies");
         vmenv_strv_free(changes);
         changes = NULL;
@@ -446,7 +447,7 @@ static void test_lock_flow(void)
         /* --- other drift */
         set(&p.m[0].box, "other/box");
         ok(vmenv_lock_check(l2, &p.c, false, &err) < 0 &&
-                   has(err.msg, "'web' is locked to box 'vmenv/tiny' but vmenv.yaml says 'other/box'"),
+               has(err.msg, "'web' is locked to box 'vmenv/tiny' but vmenv.yaml says 'other/box'"),
            "another box name is drift");
         vmenv_error_clear(&err);
         set(&p.m[0].box, "vmenv/tiny");
@@ -454,12 +455,13 @@ static void test_lock_flow(void)
         p.m[1].box = vmenv_strdup("vmenv/tiny");
         p.c.n_machines = 2;
         ok(vmenv_lock_check(l2, &p.c, false, &err) < 0 &&
-                   has(err.msg, "machine 'db' is not in the lock") && has(err.hint, "--update"),
+               has(err.msg, "machine 'db' is not in the lock") && has(err.hint, "--update"),
            "a machine missing from the lock is drift");
         vmenv_error_clear(&err);
         p.c.n_machines = 1;
         machine_clear(&p.m[1]);
-        set(&p.m[0].box_checksum, "sha256:0000000000000000000000000000000000000000000000000000000000000000");
+        set(&p.m[0].box_checksum,
+            "sha256:0000000000000000000000000000000000000000000000000000000000000000");
         ok(vmenv_lock_check(l2, &p.c, false, &err) < 0 && has(err.msg, "locked with checksum"),
            "a different box_checksum is drift");
         vmenv_error_clear(&err);
@@ -471,7 +473,7 @@ static void test_lock_flow(void)
         spew(p.c.path, "box: vmenv/tiny\nbox_version: \"~> 1.0\"\n# a comment\n");
         ok(vmenv_lock_check(l2, &p.c, false, &err) == 0, "a comment in vmenv.yaml is no drift");
         ok(vmenv_lock_check(l2, &p.c, true, &err) < 0 && err.code == VMENV_EXIT_CONFIG &&
-                   has(err.msg, "vmenv.yaml changed since the lock was written"),
+               has(err.msg, "vmenv.yaml changed since the lock was written"),
            "--frozen fails when vmenv.yaml changed at all");
         vmenv_error_clear(&err);
         {
@@ -487,15 +489,16 @@ static void test_lock_flow(void)
         {
                 struct vmenv_lock_report r = {0};
                 ok(vmenv_lock_report(l2, &p.m[0], "1.0.0", &quiet, &r, &err) == 0, "report");
-                ok(r.running_older && r.lock_older, "running older than the lock, lock older than newest");
+                ok(r.running_older && r.lock_older,
+                   "running older than the lock, lock older than newest");
                 is_str(r.newest, "1.2.0", "newest allowed is 1.2.0");
                 ok(has(r.message, "web: runs vmenv/tiny 1.0.0, older than the locked 1.1.0") &&
-                           has(r.message, "web: vmenv.lock pins vmenv/tiny 1.1.0; 1.2.0 is allowed "
-                                          "by '~> 1.0'"),
+                       has(r.message, "web: vmenv.lock pins vmenv/tiny 1.1.0; 1.2.0 is allowed "
+                                      "by '~> 1.0'"),
                    "report lines");
                 vmenv_lock_report_clear(&r);
                 ok(vmenv_lock_report(l2, &p.m[0], "1.1.0", NULL, &r, &err) == 0 && !r.message &&
-                           !r.running_older && !r.newest,
+                       !r.running_older && !r.newest,
                    "offline report of a current machine says nothing");
                 vmenv_lock_report_clear(&r);
                 ok(vmenv_lock_report(NULL, &p.m[0], "1.0.0", &quiet, &r, &err) == 0 && !r.message,
@@ -504,8 +507,8 @@ static void test_lock_flow(void)
                 free(l2->entries[0].catalog);
                 l2->entries[0].catalog = vmenv_strdup("http://127.0.0.1:1/nothing.json");
                 ok(vmenv_lock_report(l2, &p.m[0], "1.0.0", &quiet, &r, &err) == 0 &&
-                           r.catalog_error && !r.newest && r.running_older &&
-                           has(r.message, "older than the locked 1.1.0"),
+                       r.catalog_error && !r.newest && r.running_older &&
+                       has(r.message, "older than the locked 1.1.0"),
                    "an unreachable catalog is reported, the rest still said");
                 vmenv_lock_report_clear(&r);
                 vmenv_error_clear(&err);
@@ -519,8 +522,8 @@ static void test_lock_flow(void)
                 free(l2->entries[0].url);
                 l2->entries[0].url = vmenv_strdupf("%s/download?box=tiny&v=1.1.0", base);
                 ok(vmenv_lock_pin(l2, &p.m[0], &p2, &err) == 0 &&
-                           vmenv_streq(p2.url, l2->entries[0].catalog) &&
-                           vmenv_streq(p2.constraint, "= 1.1.0") && vmenv_streq(p2.checksum, c11),
+                       vmenv_streq(p2.url, l2->entries[0].catalog) &&
+                       vmenv_streq(p2.constraint, "= 1.1.0") && vmenv_streq(p2.checksum, c11),
                    "pin of a suffix-less URL goes through the catalog, same version and checksum");
                 vmenv_lock_pin_clear(&p2);
         }
@@ -565,7 +568,7 @@ static void test_no_checksum_and_direct(void)
         ok(e && !e->catalog, "with no catalog");
         is_str(e ? e->version : NULL, "0", "unversioned");
         ok(vmenv_lock_pin(l, &p.m[0], &pin, &err) == 0 && vmenv_streq(pin.constraint, "= 0") &&
-                   vmenv_streq(pin.name, "local/tiny"),
+               vmenv_streq(pin.name, "local/tiny"),
            "pin of a direct box");
         vmenv_lock_pin_clear(&pin);
         vmenv_lock_free(l);
@@ -593,8 +596,8 @@ static void test_no_checksum_and_direct(void)
         /* a catalog inside the project: paths stay relative, so clones work */
         {
                 _cleanup_free_ char *want_url = NULL;
-                sh("mkdir -p %s/proj/boxes && cp %s/tiny.json %s/tiny-1.1.0.box %s/proj/boxes/", tmp,
-                   www, www, tmp);
+                sh("mkdir -p %s/proj/boxes && cp %s/tiny.json %s/tiny-1.1.0.box %s/proj/boxes/",
+                   tmp, www, www, tmp);
                 set(&p.m[0].box, "vmenv/tiny");
                 set(&p.m[0].box_url, "boxes/tiny.json");
                 set(&p.m[0].box_version, "= 1.1.0");
@@ -614,7 +617,7 @@ static void test_no_checksum_and_direct(void)
         }
         vmenv_error_clear(&err);
         ok(vmenv_lock_pin(NULL, &p.m[0], &pin, &err) == 0 && !pin.locked &&
-                   vmenv_streq(pin.name, "vmenv/tiny") && vmenv_streq(pin.url, "boxes/tiny.json"),
+               vmenv_streq(pin.name, "vmenv/tiny") && vmenv_streq(pin.url, "boxes/tiny.json"),
            "without a lock, pin passes the machine's own settings");
         vmenv_lock_pin_clear(&pin);
         project_clear(&p);
