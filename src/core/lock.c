@@ -167,7 +167,7 @@ static unsigned key_line(const char *text, size_t len, const char *const *keys, 
                 } else if (ch == '{' || ch == '[') {
                         depth++;
                 } else if (ch == '}' || ch == ']') {
-                        if (depth <= found)
+                        if (depth <= found + 1)
                                 break; /* left the object the next key must be in */
                         depth--;
                 } else if (ch == '"') {
