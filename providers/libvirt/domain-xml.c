@@ -54,8 +54,8 @@ static bool one_of(const char *s, const char *const *list)
 static int check_value(const char *what, const char *s, vmenv_error *err)
 {
         if (s && strlen(s) > MAX_VALUE)
-                return vmenv_error_set(err, VMENV_EXIT_CONFIG, "%s is longer than %d bytes",
-                                       what, MAX_VALUE);
+                return vmenv_error_set(err, VMENV_EXIT_CONFIG, "%s is longer than %d bytes", what,
+                                       MAX_VALUE);
         return 0;
 }
 
@@ -66,14 +66,22 @@ static int check_lengths(const struct vmenv_domain_spec *s, vmenv_error *err)
         const struct {
                 const char *what, *value;
         } v[] = {
-                {"domain name", s->name},        {"uuid", s->uuid},
-                {"title", s->title},             {"project dir", s->project_dir},
-                {"machine name", s->machine},    {"machine type", s->machine_type},
-                {"cpu mode", s->cpu_mode},       {"emulator", s->emulator},
-                {"serial log path", s->serial_log}, {"kernel", s->kernel},
-                {"initrd", s->initrd},           {"kernel command line", s->cmdline},
-                {"network", s->network},         {"nat network", s->nat_network},
-                {"video", s->video},             {"graphics", s->graphics},
+            {"domain name", s->name},
+            {"uuid", s->uuid},
+            {"title", s->title},
+            {"project dir", s->project_dir},
+            {"machine name", s->machine},
+            {"machine type", s->machine_type},
+            {"cpu mode", s->cpu_mode},
+            {"emulator", s->emulator},
+            {"serial log path", s->serial_log},
+            {"kernel", s->kernel},
+            {"initrd", s->initrd},
+            {"kernel command line", s->cmdline},
+            {"network", s->network},
+            {"nat network", s->nat_network},
+            {"video", s->video},
+            {"graphics", s->graphics},
         };
         for (size_t i = 0; i < VMENV_ARRAY_SIZE(v); i++)
                 if (check_value(v[i].what, v[i].value, err) < 0)
@@ -113,20 +121,24 @@ static int check_ports(const struct vmenv_domain_spec *s, bool native, vmenv_err
 
                 if (p->host_port < 1 || p->host_port > 65535)
                         return vmenv_error_set(err, VMENV_EXIT_CONFIG,
-                                               "host port %d is out of range 1-65535", p->host_port);
+                                               "host port %d is out of range 1-65535",
+                                               p->host_port);
                 if (p->guest_port < 1 || p->guest_port > 65535)
                         return vmenv_error_set(err, VMENV_EXIT_CONFIG,
-                                               "guest port %d is out of range 1-65535", p->guest_port);
+                                               "guest port %d is out of range 1-65535",
+                                               p->guest_port);
                 if (!vmenv_streq(proto, "tcp") && !vmenv_streq(proto, "udp"))
-                        return vmenv_error_set(err, VMENV_EXIT_CONFIG,
-                                               "unknown protocol '%s' for host port %d (use tcp or udp)",
-                                               proto, p->host_port);
+                        return vmenv_error_set(
+                            err, VMENV_EXIT_CONFIG,
+                            "unknown protocol '%s' for host port %d (use tcp or udp)", proto,
+                            p->host_port);
                 if (!is_ipv4(ip) && !(native && is_ipv6(ip))) {
                         vmenv_error_set(err, VMENV_EXIT_CONFIG,
-                                        "host_ip '%s' of host port %d is not an IP%s address",
-                                        ip, p->host_port, native ? "" : "v4");
+                                        "host_ip '%s' of host port %d is not an IP%s address", ip,
+                                        p->host_port, native ? "" : "v4");
                         if (!native && is_ipv6(ip))
-                                vmenv_error_hint(err, "IPv6 forwards need libvirt >= 9.2 with passt");
+                                vmenv_error_hint(err,
+                                                 "IPv6 forwards need libvirt >= 9.2 with passt");
                         return -1;
                 }
                 for (size_t j = 0; j < i; j++) {
@@ -135,8 +147,8 @@ static int check_ports(const struct vmenv_domain_spec *s, bool native, vmenv_err
                             vmenv_streq(q->protocol ? q->protocol : "tcp", proto) &&
                             vmenv_streq(q->host_ip ? q->host_ip : "127.0.0.1", ip))
                                 return vmenv_error_set(err, VMENV_EXIT_CONFIG,
-                                                       "host port %s:%d/%s is forwarded twice",
-                                                       ip, p->host_port, proto);
+                                                       "host port %s:%d/%s is forwarded twice", ip,
+                                                       p->host_port, proto);
                 }
         }
         return 0;
@@ -146,11 +158,10 @@ static int validate(const struct vmenv_domain_spec *s, bool native, vmenv_error 
 {
         static const char *const disk_formats[] = {"qcow2", "raw", NULL};
         static const char *const fs_types[] = {"9p", "virtiofs", NULL};
-        static const char *const videos[] = {"none", "virtio", "vga", "qxl", "cirrus",
-                                             "bochs", "ramfb", NULL};
+        static const char *const videos[] = {"none",   "virtio", "vga",   "qxl",
+                                             "cirrus", "bochs",  "ramfb", NULL};
         static const char *const graphics[] = {"vnc", "spice", NULL};
-        static const char *const cpu_modes[] = {"host-passthrough", "host-model", "maximum",
-                                                NULL};
+        static const char *const cpu_modes[] = {"host-passthrough", "host-model", "maximum", NULL};
         const char *net = s->network ? s->network : "user";
 
         if (check_lengths(s, err) < 0)
@@ -165,12 +176,14 @@ static int validate(const struct vmenv_domain_spec *s, bool native, vmenv_error 
                 return vmenv_error_set(err, VMENV_EXIT_CONFIG, "cpus %d is out of range 1-%d",
                                        s->cpus, MAX_CPUS);
         if (s->cpu_mode && !one_of(s->cpu_mode, cpu_modes))
-                return vmenv_error_set(err, VMENV_EXIT_CONFIG,
-                                       "unknown cpu mode '%s' (use host-passthrough, host-model or maximum)",
-                                       s->cpu_mode);
+                return vmenv_error_set(
+                    err, VMENV_EXIT_CONFIG,
+                    "unknown cpu mode '%s' (use host-passthrough, host-model or maximum)",
+                    s->cpu_mode);
         if (s->n_disks > MAX_DISKS)
-                return vmenv_error_set(err, VMENV_EXIT_CONFIG, "too many disks (%zu, the limit is %d)",
-                                       s->n_disks, MAX_DISKS);
+                return vmenv_error_set(err, VMENV_EXIT_CONFIG,
+                                       "too many disks (%zu, the limit is %d)", s->n_disks,
+                                       MAX_DISKS);
         for (size_t i = 0; i < s->n_disks; i++) {
                 if (!s->disks[i].path || !*s->disks[i].path)
                         return vmenv_error_set(err, VMENV_EXIT_SOFTWARE, "disk %zu has no path", i);
@@ -181,19 +194,21 @@ static int validate(const struct vmenv_domain_spec *s, bool native, vmenv_error 
         }
         if (s->n_fs > MAX_FS)
                 return vmenv_error_set(err, VMENV_EXIT_CONFIG,
-                                       "too many shared folders (%zu, the limit is %d)", s->n_fs, MAX_FS);
+                                       "too many shared folders (%zu, the limit is %d)", s->n_fs,
+                                       MAX_FS);
         for (size_t i = 0; i < s->n_fs; i++) {
                 const struct vmenv_fs_spec *f = &s->fs[i];
                 if (!f->host_path || !*f->host_path || !f->tag || !*f->tag)
                         return vmenv_error_set(err, VMENV_EXIT_CONFIG,
                                                "shared folder %zu needs a host path and a tag", i);
                 if (f->type && !one_of(f->type, fs_types))
-                        return vmenv_error_set(err, VMENV_EXIT_CONFIG,
-                                               "unknown shared folder type '%s' (use 9p or virtiofs)",
-                                               f->type);
+                        return vmenv_error_set(
+                            err, VMENV_EXIT_CONFIG,
+                            "unknown shared folder type '%s' (use 9p or virtiofs)", f->type);
         }
         if (s->video && !one_of(s->video, videos))
-                return vmenv_error_set(err, VMENV_EXIT_CONFIG, "unknown video model '%s'", s->video);
+                return vmenv_error_set(err, VMENV_EXIT_CONFIG, "unknown video model '%s'",
+                                       s->video);
         if (s->graphics && !one_of(s->graphics, graphics))
                 return vmenv_error_set(err, VMENV_EXIT_CONFIG,
                                        "unknown graphics '%s' (use vnc or spice)", s->graphics);
@@ -208,8 +223,8 @@ static int validate(const struct vmenv_domain_spec *s, bool native, vmenv_error 
                                                "nat networking needs a libvirt network name");
                 return 0;
         }
-        return vmenv_error_set(err, VMENV_EXIT_CONFIG, "unknown network mode '%s' (use user or nat)",
-                               net);
+        return vmenv_error_set(err, VMENV_EXIT_CONFIG,
+                               "unknown network mode '%s' (use user or nat)", net);
 }
 
 static bool needs_shared_memory(const struct vmenv_domain_spec *s)
@@ -246,7 +261,8 @@ static void render_head(struct render *r, const struct vmenv_domain_spec *s, boo
                 vmenv_buf_puts(b, "  </metadata>\n");
         }
         /* Rounded up so a size that is not a whole KiB never shrinks. */
-        vmenv_buf_printf(b, "  <memory unit='KiB'>%" PRIu64 "</memory>\n", (s->memory + 1023) / 1024);
+        vmenv_buf_printf(b, "  <memory unit='KiB'>%" PRIu64 "</memory>\n",
+                         (s->memory + 1023) / 1024);
         if (needs_shared_memory(s))
                 vmenv_buf_puts(b, "  <memoryBacking>\n"
                                   "    <source type='memfd'/>\n"
@@ -348,18 +364,19 @@ static void render_qemu_commandline(struct render *r, const struct vmenv_domain_
         for (size_t i = 0; i < s->n_ports; i++) {
                 const struct vmenv_port_map *p = &s->ports[i];
                 _cleanup_free_ char *ip =
-                        vmenv_libvirt_qemu_opt_escape(p->host_ip ? p->host_ip : "127.0.0.1");
+                    vmenv_libvirt_qemu_opt_escape(p->host_ip ? p->host_ip : "127.0.0.1");
                 vmenv_buf_printf(&opt, ",hostfwd=%s:%s:%d-:%d", p->protocol ? p->protocol : "tcp",
                                  ip, p->host_port, p->guest_port);
         }
-        vmenv_buf_printf(&r->b,
-                         "  <qemu:commandline>\n"
-                         "    <qemu:arg value='-netdev'/>\n"
-                         "    <qemu:arg value='%s'/>\n"
-                         "    <qemu:arg value='-device'/>\n"
-                         "    <qemu:arg value='virtio-net-pci,netdev=vmenvnet0,bus=pcie.0,addr=%s'/>\n"
-                         "  </qemu:commandline>\n",
-                         esc(r, opt.data), VMENV_LIBVIRT_NET_SLOT);
+        vmenv_buf_printf(
+            &r->b,
+            "  <qemu:commandline>\n"
+            "    <qemu:arg value='-netdev'/>\n"
+            "    <qemu:arg value='%s'/>\n"
+            "    <qemu:arg value='-device'/>\n"
+            "    <qemu:arg value='virtio-net-pci,netdev=vmenvnet0,bus=pcie.0,addr=%s'/>\n"
+            "  </qemu:commandline>\n",
+            esc(r, opt.data), VMENV_LIBVIRT_NET_SLOT);
         vmenv_buf_free(&opt);
 }
 
@@ -378,9 +395,10 @@ char *vmenv_libvirt_domain_xml(const struct vmenv_domain_spec *s,
                 return NULL;
         if (cmdline_net && s->machine_type && !vmenv_startswith(s->machine_type, "q35") &&
             !vmenv_startswith(s->machine_type, "pc-q35")) {
-                vmenv_error_set(err, VMENV_EXIT_CONFIG,
-                                "user networking on libvirt < 9.2 needs a q35 machine type, not '%s'",
-                                s->machine_type);
+                vmenv_error_set(
+                    err, VMENV_EXIT_CONFIG,
+                    "user networking on libvirt < 9.2 needs a q35 machine type, not '%s'",
+                    s->machine_type);
                 return NULL;
         }
 
@@ -405,7 +423,8 @@ char *vmenv_libvirt_domain_xml(const struct vmenv_domain_spec *s,
                 vmenv_buf_puts(&r.b, "    <controller type='usb' model='none'/>\n");
         vmenv_buf_puts(&r.b, "    <serial type='pty'>\n");
         if (s->serial_log)
-                vmenv_buf_printf(&r.b, "      <log file='%s' append='on'/>\n", esc(&r, s->serial_log));
+                vmenv_buf_printf(&r.b, "      <log file='%s' append='on'/>\n",
+                                 esc(&r, s->serial_log));
         vmenv_buf_puts(&r.b, "      <target port='0'/>\n"
                              "    </serial>\n"
                              "    <console type='pty'>\n"

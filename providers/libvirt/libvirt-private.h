@@ -12,15 +12,15 @@
 
 struct vmenv_provider {
         virConnectPtr conn;
-        char *uri;    /* what the connection says it is */
-        bool session; /* qemu:///session (unprivileged QEMU) */
+        char *uri;     /* what the connection says it is */
+        bool session;  /* qemu:///session (unprivileged QEMU) */
         int kvm_probe; /* 0 not yet probed, 1 KVM works, -1 it does not */
 };
 
 /* Fills err from virGetLastError(): "<what>: <libvirt's message>", with an
  * exit code and a hint chosen from libvirt's error code. Returns -1. */
 int vmenv_libvirt_error(vmenv_error *err, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* True when libvirt's last error has this code (e.g. VIR_ERR_NO_DOMAIN). */
 bool vmenv_libvirt_last_error_is(int code);

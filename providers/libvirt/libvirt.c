@@ -21,13 +21,20 @@
 const char *vmenv_vm_state_name(enum vmenv_vm_state s)
 {
         switch (s) {
-        case VMENV_VM_NOT_CREATED: return "not created";
-        case VMENV_VM_RUNNING: return "running";
-        case VMENV_VM_PAUSED: return "paused";
-        case VMENV_VM_SHUTOFF: return "shutoff";
-        case VMENV_VM_SHUTTING_DOWN: return "shutting down";
-        case VMENV_VM_CRASHED: return "crashed";
-        case VMENV_VM_OTHER: break;
+        case VMENV_VM_NOT_CREATED:
+                return "not created";
+        case VMENV_VM_RUNNING:
+                return "running";
+        case VMENV_VM_PAUSED:
+                return "paused";
+        case VMENV_VM_SHUTOFF:
+                return "shutoff";
+        case VMENV_VM_SHUTTING_DOWN:
+                return "shutting down";
+        case VMENV_VM_CRASHED:
+                return "crashed";
+        case VMENV_VM_OTHER:
+                break;
         }
         return "other";
 }
@@ -106,19 +113,22 @@ int vmenv_libvirt_error(vmenv_error *err, const char *fmt, ...)
                         code = VMENV_EXIT_UNAVAILABLE;
                         hint = "check that the host is reachable with ssh and runs libvirtd";
                 } else if (rpc && (e->int1 == ENOENT || e->int1 == ECONNREFUSED ||
-                            contains(msg, "No such file or directory") ||
-                            contains(msg, "Connection refused"))) {
+                                   contains(msg, "No such file or directory") ||
+                                   contains(msg, "Connection refused"))) {
                         code = VMENV_EXIT_UNAVAILABLE;
-                        hint = "start the libvirt daemon ('libvirtd -d', or 'systemctl start libvirtd')";
+                        hint = "start the libvirt daemon ('libvirtd -d', or 'systemctl start "
+                               "libvirtd')";
                 } else if (rpc && (e->int1 == EACCES || e->int1 == EPERM ||
                                    contains(msg, "Permission denied"))) {
                         code = VMENV_EXIT_NOPERM;
-                        hint = "join the group 'libvirt' (then log in again), or use qemu:///session";
+                        hint =
+                            "join the group 'libvirt' (then log in again), or use qemu:///session";
                 } else if (contains(msg, "system bus") || contains(msg, "polkit")) {
                         /* Without group access, libvirtd asks polkit over
                          * D-Bus, which hosts without systemd do not run. */
                         code = VMENV_EXIT_NOPERM;
-                        hint = "join the group 'libvirt' (then log in again), or use qemu:///session";
+                        hint =
+                            "join the group 'libvirt' (then log in again), or use qemu:///session";
                 } else if (e->code == VIR_ERR_NO_CONNECT) {
                         code = VMENV_EXIT_UNAVAILABLE;
                         hint = "check the URI; the libvirt driver for it may not be installed";
@@ -129,7 +139,8 @@ int vmenv_libvirt_error(vmenv_error *err, const char *fmt, ...)
                         hint = "install QEMU ('apt-get install qemu-system-x86')";
                 } else if (contains(msg, "host forwarding rule") ||
                            contains(msg, "Address already in use")) {
-                        hint = "another program uses a forwarded host port; free it or pick another port";
+                        hint = "another program uses a forwarded host port; free it or pick "
+                               "another port";
                 } else if (contains(msg, "virtiofsd")) {
                         code = VMENV_EXIT_UNAVAILABLE;
                         hint = "install virtiofsd, or use a 9p or rsync synced folder";
@@ -229,8 +240,8 @@ static char *caps_emulator(const char *caps)
 static bool kvm_works(const char *emulator)
 {
         /* posix_spawn takes char *const[] but does not write to it. */
-        const char *argv[] = {emulator, "-accel", "kvm", "-cpu", "host", "-nodefaults",
-                        "-display", "none", "-S", "-monitor", "stdio", NULL};
+        const char *argv[] = {emulator,   "-accel", "kvm", "-cpu",     "host",  "-nodefaults",
+                              "-display", "none",   "-S",  "-monitor", "stdio", NULL};
         posix_spawn_file_actions_t fa;
         int in[2], status = 0;
         pid_t pid;
@@ -281,7 +292,8 @@ static int provider_host_info(struct vmenv_provider *p, struct vmenv_host_info *
                 return vmenv_libvirt_error(err, "cannot read the libvirt version of '%s'", p->uri);
         type = virConnectGetType(p->conn);
         if (virConnectGetVersion(p->conn, &hv) < 0)
-                return vmenv_libvirt_error(err, "cannot read the hypervisor version of '%s'", p->uri);
+                return vmenv_libvirt_error(err, "cannot read the hypervisor version of '%s'",
+                                           p->uri);
         h.hypervisor = vmenv_strdupf("%s %lu.%lu.%lu", type ? type : "unknown", hv / 1000000,
                                      hv / 1000 % 1000, hv % 1000);
         /* The capabilities list a <domain type='kvm'> guest only when the
@@ -294,7 +306,8 @@ static int provider_host_info(struct vmenv_provider *p, struct vmenv_host_info *
         /* VMENV_KVM=0 forces TCG, VMENV_KVM=1 insists on KVM; otherwise a
          * local KVM is probed once per connection. */
         if ((env = getenv("VMENV_KVM")) && *env) {
-                h.kvm = !vmenv_streq(env, "0") && !vmenv_streq(env, "no") && !vmenv_streq(env, "false");
+                h.kvm =
+                    !vmenv_streq(env, "0") && !vmenv_streq(env, "no") && !vmenv_streq(env, "false");
         } else if (h.kvm && uri_is_local(p->uri)) {
                 if (p->kvm_probe == 0) {
                         _cleanup_free_ char *emu = caps_emulator(caps);
@@ -314,7 +327,8 @@ static virDomainPtr lookup(struct vmenv_provider *p, const char *name, vmenv_err
         virDomainPtr d = virDomainLookupByName(p->conn, name);
         if (!d) {
                 if (vmenv_libvirt_last_error_is(VIR_ERR_NO_DOMAIN)) {
-                        vmenv_error_set(err, VMENV_EXIT_NOINPUT, "domain '%s' is not defined", name);
+                        vmenv_error_set(err, VMENV_EXIT_NOINPUT, "domain '%s' is not defined",
+                                        name);
                         vmenv_error_hint(err, "run 'vmenv up' to create it");
                 } else {
                         vmenv_libvirt_error(err, "cannot look up domain '%s'", name);
@@ -347,7 +361,8 @@ static int provider_define(struct vmenv_provider *p, const struct vmenv_domain_s
          * libvirt would invent a new one and refuse the name as taken. */
         if (!s.uuid && (old = virDomainLookupByName(p->conn, s.name))) {
                 if (virDomainGetUUIDString(old, uuid) < 0)
-                        return vmenv_libvirt_error(err, "cannot read the UUID of domain '%s'", s.name);
+                        return vmenv_libvirt_error(err, "cannot read the UUID of domain '%s'",
+                                                   s.name);
                 s.uuid = uuid;
         }
         if (provider_host_info(p, &h, err) < 0)
@@ -547,26 +562,26 @@ static int provider_list(struct vmenv_provider *p, const char *prefix, char ***n
 }
 
 const struct vmenv_provider_ops vmenv_provider_libvirt = {
-        .name = "libvirt",
-        .open = provider_open,
-        .close = provider_close,
-        .host_info = provider_host_info,
-        .image_ensure = vmenv_libvirt_image_ensure,
-        .overlay_create = vmenv_libvirt_overlay_create,
-        .volume_delete = vmenv_libvirt_volume_delete,
-        .volume_list = vmenv_libvirt_volume_list,
-        .define = provider_define,
-        .start = provider_start,
-        .state = provider_state,
-        .shutdown = provider_shutdown,
-        .poweroff = provider_poweroff,
-        .suspend = provider_suspend,
-        .resume = provider_resume,
-        .undefine = provider_undefine,
-        .list = provider_list,
-        .snapshot_create = vmenv_libvirt_snapshot_create,
-        .snapshot_revert = vmenv_libvirt_snapshot_revert,
-        .snapshot_delete = vmenv_libvirt_snapshot_delete,
-        .snapshot_list = vmenv_libvirt_snapshot_list,
-        .volume_export = vmenv_libvirt_volume_export,
+    .name = "libvirt",
+    .open = provider_open,
+    .close = provider_close,
+    .host_info = provider_host_info,
+    .image_ensure = vmenv_libvirt_image_ensure,
+    .overlay_create = vmenv_libvirt_overlay_create,
+    .volume_delete = vmenv_libvirt_volume_delete,
+    .volume_list = vmenv_libvirt_volume_list,
+    .define = provider_define,
+    .start = provider_start,
+    .state = provider_state,
+    .shutdown = provider_shutdown,
+    .poweroff = provider_poweroff,
+    .suspend = provider_suspend,
+    .resume = provider_resume,
+    .undefine = provider_undefine,
+    .list = provider_list,
+    .snapshot_create = vmenv_libvirt_snapshot_create,
+    .snapshot_revert = vmenv_libvirt_snapshot_revert,
+    .snapshot_delete = vmenv_libvirt_snapshot_delete,
+    .snapshot_list = vmenv_libvirt_snapshot_list,
+    .volume_export = vmenv_libvirt_volume_export,
 };

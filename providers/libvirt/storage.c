@@ -48,8 +48,7 @@ static char *default_pool_path(struct vmenv_provider *p)
         return vmenv_path_join(home, "pool");
 }
 
-static virStoragePoolPtr pool_create(struct vmenv_provider *p, const char *name,
-                                     vmenv_error *err)
+static virStoragePoolPtr pool_create(struct vmenv_provider *p, const char *name, vmenv_error *err)
 {
         _cleanup_free_ char *path = default_pool_path(p);
         _cleanup_free_ char *ename = vmenv_xml_escape(name);
@@ -101,7 +100,8 @@ virStoragePoolPtr vmenv_libvirt_pool_get(struct vmenv_provider *p, const char *n
                 if (name) {
                         vmenv_error_set(err, VMENV_EXIT_NOINPUT, "storage pool '%s' does not exist",
                                         name);
-                        vmenv_error_hint(err, "create it with 'virsh pool-define-as', or leave the pool unset");
+                        vmenv_error_hint(
+                            err, "create it with 'virsh pool-define-as', or leave the pool unset");
                         return NULL;
                 }
                 if (!(pool = pool_create(p, want, err)))
@@ -156,7 +156,8 @@ static char *vol_xml(virStorageVolPtr v, const char *name, vmenv_error *err)
                 vmenv_libvirt_error(err, "cannot read volume '%s'", name);
         else if (strlen(xml) > MAX_VOL_XML) {
                 free(xml);
-                vmenv_error_set(err, VMENV_EXIT_DATA, "description of volume '%s' is too large", name);
+                vmenv_error_set(err, VMENV_EXIT_DATA, "description of volume '%s' is too large",
+                                name);
                 return NULL;
         }
         return xml;
@@ -185,7 +186,8 @@ static int upload(virConnectPtr conn, virStorageVolPtr vol, int fd, uint64_t siz
         if (!st)
                 return vmenv_libvirt_error(err, "cannot open a stream for volume '%s'", name);
         if (virStorageVolUpload(vol, st, 0, size, 0) < 0)
-                return vmenv_libvirt_error(err, "cannot upload '%s' to volume '%s'", local_path, name);
+                return vmenv_libvirt_error(err, "cannot upload '%s' to volume '%s'", local_path,
+                                           name);
         while (sent < size) {
                 ssize_t n = read(fd, buf, UPLOAD_CHUNK);
                 if (n < 0 && errno == EINTR)
@@ -195,12 +197,13 @@ static int upload(virConnectPtr conn, virStorageVolPtr vol, int fd, uint64_t siz
                         virStreamAbort(st);
                         if (n == 0)
                                 return vmenv_error_set(err, VMENV_EXIT_IO,
-                                                       "'%s' shrank while it was uploaded", local_path);
+                                                       "'%s' shrank while it was uploaded",
+                                                       local_path);
                         return vmenv_error_errno(err, 0, e, "cannot read '%s'", local_path);
                 }
                 for (ssize_t off = 0; off < n;) {
-                        size_t want = (size_t)(n - off) < STREAM_PACKET ? (size_t)(n - off)
-                                                                        : STREAM_PACKET;
+                        size_t want =
+                            (size_t)(n - off) < STREAM_PACKET ? (size_t)(n - off) : STREAM_PACKET;
                         int w = virStreamSend(st, buf + off, want);
                         if (w < 0) {
                                 vmenv_libvirt_error(err, "cannot upload '%s' to volume '%s'",
@@ -306,7 +309,8 @@ int vmenv_libvirt_overlay_create(struct vmenv_provider *p, const char *pool_name
                 return -1;
         if (!(bvol = vol_find(pool, base, &missing, err))) {
                 if (missing) {
-                        vmenv_error_set(err, VMENV_EXIT_NOINPUT, "base volume '%s' does not exist", base);
+                        vmenv_error_set(err, VMENV_EXIT_NOINPUT, "base volume '%s' does not exist",
+                                        base);
                         vmenv_error_hint(err, "the box image is uploaded by 'vmenv up'");
                 }
                 return vmenv_error_prefix(err, "cannot create overlay '%s'", name);
@@ -318,7 +322,8 @@ int vmenv_libvirt_overlay_create(struct vmenv_provider *p, const char *pool_name
         bformat = xml_find(bxml, "<target>", "<format type='", "'");
         if (!bformat || (!vmenv_streq(bformat, "qcow2") && !vmenv_streq(bformat, "raw")))
                 return vmenv_error_set(err, VMENV_EXIT_DATA,
-                                       "cannot create overlay '%s': base volume '%s' has format '%s', not qcow2 or raw",
+                                       "cannot create overlay '%s': base volume '%s' has format "
+                                       "'%s', not qcow2 or raw",
                                        name, base, bformat ? bformat : "unknown");
         ebpath = vmenv_xml_escape(bpath);
 
@@ -385,7 +390,8 @@ int vmenv_libvirt_volume_delete(struct vmenv_provider *p, const char *pool_name,
                 char *x;
                 if (other && !vmenv_streq(other, name) &&
                     (x = virStorageVolGetXMLDesc(vols[i], 0))) {
-                        _cleanup_free_ char *backing = xml_find(x, "<backingStore>", "<path>", "</path>");
+                        _cleanup_free_ char *backing =
+                            xml_find(x, "<backingStore>", "<path>", "</path>");
                         if (vmenv_streq(backing, epath))
                                 vmenv_buf_printf(&users, "%s'%s'", users.len ? ", " : "", other);
                         free(x);
@@ -395,7 +401,8 @@ int vmenv_libvirt_volume_delete(struct vmenv_provider *p, const char *pool_name,
         free(vols);
         if (users.len) {
                 vmenv_error_set(err, VMENV_EXIT_FAILURE,
-                                "cannot delete volume '%s': overlays still use it: %s", name, users.data);
+                                "cannot delete volume '%s': overlays still use it: %s", name,
+                                users.data);
                 vmenv_error_hint(err, "destroy the machines using it first");
                 vmenv_buf_free(&users);
                 return -1;

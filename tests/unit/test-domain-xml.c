@@ -66,7 +66,6 @@ static int parse_spec(const char *path, struct golden *g, char **why)
                 const char *w[5] = {0};
                 size_t nw;
 
-
                 while (*line == ' ' || *line == '\t')
                         line++;
                 if (!*line || *line == '#')
@@ -121,20 +120,22 @@ static int parse_spec(const char *path, struct golden *g, char **why)
                                 return -1;
                         }
                         g->disks[g->s.n_disks++] = (struct vmenv_disk_spec){
-                                keep(g, vmenv_strndup(val, (size_t)(sp - val))),
-                                keep(g, vmenv_strdup(sp + 1))};
+                            keep(g, vmenv_strndup(val, (size_t)(sp - val))),
+                            keep(g, vmenv_strdup(sp + 1))};
                 } else if (!strcmp(key, "port") && g->s.n_ports < VMENV_ARRAY_SIZE(g->ports)) {
                         if ((nw = words(g, val, w, 4)) != 4) {
                                 *why = vmenv_strdupf("port needs 4 words: %s", val);
                                 return -1;
                         }
                         g->ports[g->s.n_ports++] =
-                                (struct vmenv_port_map){w[0], atoi(w[1]), atoi(w[2]), w[3]};
+                            (struct vmenv_port_map){w[0], atoi(w[1]), atoi(w[2]), w[3]};
                 } else if (!strcmp(key, "fs") && g->s.n_fs < VMENV_ARRAY_SIZE(g->fs)) {
                         nw = words(g, val, w, 4);
-                        g->fs[g->s.n_fs++] = (struct vmenv_fs_spec){
-                                .type = w[0], .host_path = w[1], .tag = w[2],
-                                .readonly = nw > 3 && vmenv_streq(w[3], "ro")};
+                        g->fs[g->s.n_fs++] =
+                            (struct vmenv_fs_spec){.type = w[0],
+                                                   .host_path = w[1],
+                                                   .tag = w[2],
+                                                   .readonly = nw > 3 && vmenv_streq(w[3], "ro")};
                 } else {
                         *why = vmenv_strdupf("unknown key '%s'", key);
                         return -1;
@@ -216,8 +217,13 @@ static struct vmenv_disk_spec base_disk = {"/pool/disk.qcow2", "qcow2"};
 static void base_spec(struct vmenv_domain_spec *s, struct vmenv_port_map *ports, size_t n_ports)
 {
         *s = (struct vmenv_domain_spec){
-                .name = "vmenv-bad", .memory = 512u << 20, .cpus = 1,
-                .disks = &base_disk, .n_disks = 1, .ports = ports, .n_ports = n_ports,
+            .name = "vmenv-bad",
+            .memory = 512u << 20,
+            .cpus = 1,
+            .disks = &base_disk,
+            .n_disks = 1,
+            .ports = ports,
+            .n_ports = n_ports,
         };
 }
 
@@ -227,17 +233,40 @@ static void change(size_t i, struct vmenv_domain_spec *s)
         static struct vmenv_disk_spec vmdk = {"/pool/disk.vmdk", "vmdk"};
         static struct vmenv_fs_spec nfs = {"/src", "src", "nfs", false};
         switch (i) {
-        case 0: s->memory = 1000; break;
-        case 1: s->cpus = 0; break;
-        case 2: s->network = "bridge"; break;
-        case 3: s->network = "nat"; break;
-        case 4: s->graphics = "rdp"; break;
-        case 5: s->cpu_mode = "host-model' foo='"; break;
-        case 6: s->initrd = "/boot/initrd"; break;
-        case 7: s->machine_type = "pc-i440fx-7.2"; break;
-        case 8: s->name = ""; break;
-        case 9: s->disks = &vmdk; break;
-        case 10: s->fs = &nfs; s->n_fs = 1; break;
+        case 0:
+                s->memory = 1000;
+                break;
+        case 1:
+                s->cpus = 0;
+                break;
+        case 2:
+                s->network = "bridge";
+                break;
+        case 3:
+                s->network = "nat";
+                break;
+        case 4:
+                s->graphics = "rdp";
+                break;
+        case 5:
+                s->cpu_mode = "host-model' foo='";
+                break;
+        case 6:
+                s->initrd = "/boot/initrd";
+                break;
+        case 7:
+                s->machine_type = "pc-i440fx-7.2";
+                break;
+        case 8:
+                s->name = "";
+                break;
+        case 9:
+                s->disks = &vmdk;
+                break;
+        case 10:
+                s->fs = &nfs;
+                s->n_fs = 1;
+                break;
         }
 }
 
@@ -248,15 +277,16 @@ static void bad_cases(void)
                 struct vmenv_port_map port;
                 const char *want; /* substring of the error */
         } bad_ports[] = {
-                {"host port 0", {"127.0.0.1", 0, 22, "tcp"}, "host port 0 is out of range"},
-                {"host port 65536", {"127.0.0.1", 65536, 22, "tcp"}, "out of range"},
-                {"guest port -1", {"127.0.0.1", 2222, -1, "tcp"}, "guest port -1"},
-                {"protocol sctp", {"127.0.0.1", 2222, 22, "sctp"}, "unknown protocol 'sctp'"},
-                {"host_ip a name", {"localhost", 2222, 22, "tcp"}, "'localhost'"},
-                {"host_ip with a comma (option injection)",
-                 {"127.0.0.1,hostfwd=tcp::1-:1", 2222, 22, "tcp"}, "is not an IPv4 address"},
-                {"host_ip IPv6 without passt", {"::1", 2222, 22, "tcp"}, "not an IPv4"},
-                {"host_ip empty", {"", 2222, 22, "tcp"}, "is not an IP"},
+            {"host port 0", {"127.0.0.1", 0, 22, "tcp"}, "host port 0 is out of range"},
+            {"host port 65536", {"127.0.0.1", 65536, 22, "tcp"}, "out of range"},
+            {"guest port -1", {"127.0.0.1", 2222, -1, "tcp"}, "guest port -1"},
+            {"protocol sctp", {"127.0.0.1", 2222, 22, "sctp"}, "unknown protocol 'sctp'"},
+            {"host_ip a name", {"localhost", 2222, 22, "tcp"}, "'localhost'"},
+            {"host_ip with a comma (option injection)",
+             {"127.0.0.1,hostfwd=tcp::1-:1", 2222, 22, "tcp"},
+             "is not an IPv4 address"},
+            {"host_ip IPv6 without passt", {"::1", 2222, 22, "tcp"}, "not an IPv4"},
+            {"host_ip empty", {"", 2222, 22, "tcp"}, "is not an IP"},
         };
         for (size_t i = 0; i < VMENV_ARRAY_SIZE(bad_ports); i++) {
                 struct vmenv_port_map p = bad_ports[i].port;
@@ -266,7 +296,8 @@ static void bad_cases(void)
 
                 base_spec(&s, &p, 1);
                 xml = vmenv_libvirt_domain_xml(&s, NULL, &err);
-                ok(!xml && err.code == VMENV_EXIT_CONFIG && err.msg && strstr(err.msg, bad_ports[i].want),
+                ok(!xml && err.code == VMENV_EXIT_CONFIG && err.msg &&
+                       strstr(err.msg, bad_ports[i].want),
                    "refused: %s", bad_ports[i].what);
                 if (xml || !err.msg || !strstr(err.msg, bad_ports[i].want))
                         printf("#   got: %s\n", err.msg ? err.msg : "(rendered)");
@@ -275,13 +306,15 @@ static void bad_cases(void)
         }
 
         {
-                struct vmenv_port_map two[] = {{NULL, 2222, 22, NULL}, {"127.0.0.1", 2222, 80, "tcp"}};
+                struct vmenv_port_map two[] = {{NULL, 2222, 22, NULL},
+                                               {"127.0.0.1", 2222, 80, "tcp"}};
                 struct vmenv_domain_spec s;
                 vmenv_error err = VMENV_ERROR_INIT;
                 char *xml;
                 base_spec(&s, two, 2);
                 xml = vmenv_libvirt_domain_xml(&s, NULL, &err);
-                ok(!xml && err.msg && strstr(err.msg, "forwarded twice"), "refused: same host port twice");
+                ok(!xml && err.msg && strstr(err.msg, "forwarded twice"),
+                   "refused: same host port twice");
                 free(xml);
                 vmenv_error_clear(&err);
                 two[1].protocol = "udp";
@@ -306,17 +339,17 @@ static void bad_cases(void)
         static const struct {
                 const char *what, *want;
         } bad[] = {
-                {"memory below 1 MiB", "less than 1 MiB"},
-                {"zero cpus", "cpus 0"},
-                {"unknown network mode", "unknown network mode 'bridge'"},
-                {"nat without a network", "needs a libvirt network"},
-                {"unknown graphics", "unknown graphics 'rdp'"},
-                {"unknown cpu mode", "unknown cpu mode"},
-                {"initrd without kernel", "needs a kernel"},
-                {"pc machine with commandline networking", "needs a q35"},
-                {"no name", "name is missing"},
-                {"unknown disk format", "unknown disk format 'vmdk'"},
-                {"unknown shared folder type", "unknown shared folder type 'nfs'"},
+            {"memory below 1 MiB", "less than 1 MiB"},
+            {"zero cpus", "cpus 0"},
+            {"unknown network mode", "unknown network mode 'bridge'"},
+            {"nat without a network", "needs a libvirt network"},
+            {"unknown graphics", "unknown graphics 'rdp'"},
+            {"unknown cpu mode", "unknown cpu mode"},
+            {"initrd without kernel", "needs a kernel"},
+            {"pc machine with commandline networking", "needs a q35"},
+            {"no name", "name is missing"},
+            {"unknown disk format", "unknown disk format 'vmdk'"},
+            {"unknown shared folder type", "unknown shared folder type 'nfs'"},
         };
         for (size_t i = 0; i < VMENV_ARRAY_SIZE(bad); i++) {
                 struct vmenv_port_map p = {NULL, 2222, 22, NULL};
@@ -343,7 +376,8 @@ static void bad_cases(void)
                 base_spec(&s, &p, 1);
                 s.title = long_title;
                 xml = vmenv_libvirt_domain_xml(&s, NULL, &err);
-                ok(!xml && err.msg && strstr(err.msg, "title is longer"), "refused: a 5000-byte title");
+                ok(!xml && err.msg && strstr(err.msg, "title is longer"),
+                   "refused: a 5000-byte title");
                 free(xml);
                 vmenv_error_clear(&err);
         }

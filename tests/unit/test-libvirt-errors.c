@@ -16,9 +16,10 @@ static void expect(const char *uri, int code, const char *msg_part, const char *
         struct vmenv_provider *p = vmenv_provider_libvirt.open(uri, &err);
 
         ok(!p && err.code == code && err.msg && strstr(err.msg, msg_part) && err.hint &&
-                   strstr(err.hint, hint_part),
+               strstr(err.hint, hint_part),
            "%s: exit %d, hint about '%s'", uri, code, hint_part);
-        printf("#   %s\n#   hint: %s\n", err.msg ? err.msg : "(none)", err.hint ? err.hint : "(none)");
+        printf("#   %s\n#   hint: %s\n", err.msg ? err.msg : "(none)",
+               err.hint ? err.hint : "(none)");
         if (p)
                 vmenv_provider_libvirt.close(p);
         vmenv_error_clear(&err);
@@ -30,7 +31,8 @@ int main(void)
         struct vmenv_provider *p;
 
         expect("qemu:///system?socket=/nonexistent/libvirt-sock", VMENV_EXIT_UNAVAILABLE,
-               "cannot connect to 'qemu:///system?socket=/nonexistent/libvirt-sock'", "libvirtd -d");
+               "cannot connect to 'qemu:///system?socket=/nonexistent/libvirt-sock'",
+               "libvirtd -d");
         expect("bogus:///nothing", VMENV_EXIT_UNAVAILABLE, "no connection driver", "check the URI");
         if (access("/usr/bin/ssh", X_OK) == 0)
                 expect("qemu+ssh://127.0.0.1:1/system?no_tty=1&no_verify=1", VMENV_EXIT_UNAVAILABLE,
@@ -43,14 +45,14 @@ int main(void)
         if (p) {
                 enum vmenv_vm_state st = VMENV_VM_OTHER;
                 ok(vmenv_provider_libvirt.state(p, "test", &st, &err) == 0 &&
-                           st == VMENV_VM_RUNNING,
+                       st == VMENV_VM_RUNNING,
                    "it is test:///default (its domain 'test' runs)");
                 ok(vmenv_provider_libvirt.state(p, "no-such-domain", &st, &err) == 0 &&
-                           st == VMENV_VM_NOT_CREATED,
+                       st == VMENV_VM_NOT_CREATED,
                    "a missing domain is 'not created', not an error");
                 is_str(vmenv_vm_state_name(st), "not created", "state name");
                 ok(vmenv_provider_libvirt.start(p, "no-such-domain", &err) < 0 &&
-                           err.code == VMENV_EXIT_NOINPUT && strstr(err.msg, "'no-such-domain'"),
+                       err.code == VMENV_EXIT_NOINPUT && strstr(err.msg, "'no-such-domain'"),
                    "start of a missing domain names it, exit 66");
                 vmenv_error_clear(&err);
                 vmenv_provider_libvirt.close(p);

@@ -5,8 +5,8 @@
  * forward. Everything it creates is removed at the end. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -67,7 +67,8 @@ static int free_port(void)
 
 static bool port_accepts(int port)
 {
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                                 .sin_port = htons((uint16_t)port)};
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         bool okc = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
@@ -93,35 +94,36 @@ static enum vmenv_vm_state state_of(struct vmenv_provider *p, const char *name)
  * one line. The guest sends nothing anywhere: it only answers the host's
  * forwarded connections inside QEMU's user network. */
 static const char initramfs_script[] =
-        "set -e\n"
-        "d=\"$1/initramfs\"; k=\"$2\"\n"
-        "mkdir -p \"$d/bin\" \"$d/proc\" \"$d/sys\" \"$d/dev\" \"$d/mods\"\n"
-        "cp /bin/busybox \"$d/bin/busybox\"\n"
-        ": > \"$d/mods/order\"\n"
-        "for f in $(for m in virtio_pci virtio_net; do modprobe -S \"$k\" --show-depends $m; done |\n"
-        "           awk '$1==\"insmod\"{print $2}'); do\n"
-        "  b=$(basename \"$f\"); grep -qx \"$b\" \"$d/mods/order\" && continue\n"
-        "  cp \"$f\" \"$d/mods/\"; echo \"$b\" >> \"$d/mods/order\"\n"
-        "done\n"
-        "cat > \"$d/init\" <<'EOF'\n"
-        "#!/bin/busybox sh\n"
-        "/bin/busybox --install -s /bin\n"
-        "mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev\n"
-        "for m in $(cat /mods/order); do insmod /mods/$m; done\n"
-        "i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done\n"
-        "ip link set lo up; ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0\n"
-        "printf '#!/bin/sh\\necho vmenv-guest-ok\\n' > /hello; chmod +x /hello\n"
-        "ip addr show eth0 | grep -q 10.0.2.15 && echo vmenv-guest-net-up\n"
-        "exec nc -ll -p 22 -e /hello\n"
-        "EOF\n"
-        "chmod +x \"$d/init\"\n"
-        "(cd \"$d\" && find . | cpio -o -H newc --quiet | gzip -1) > \"$1/initrd.img\"\n"
-        "rm -rf \"$d\"\n";
+    "set -e\n"
+    "d=\"$1/initramfs\"; k=\"$2\"\n"
+    "mkdir -p \"$d/bin\" \"$d/proc\" \"$d/sys\" \"$d/dev\" \"$d/mods\"\n"
+    "cp /bin/busybox \"$d/bin/busybox\"\n"
+    ": > \"$d/mods/order\"\n"
+    "for f in $(for m in virtio_pci virtio_net; do modprobe -S \"$k\" --show-depends $m; done |\n"
+    "           awk '$1==\"insmod\"{print $2}'); do\n"
+    "  b=$(basename \"$f\"); grep -qx \"$b\" \"$d/mods/order\" && continue\n"
+    "  cp \"$f\" \"$d/mods/\"; echo \"$b\" >> \"$d/mods/order\"\n"
+    "done\n"
+    "cat > \"$d/init\" <<'EOF'\n"
+    "#!/bin/busybox sh\n"
+    "/bin/busybox --install -s /bin\n"
+    "mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev\n"
+    "for m in $(cat /mods/order); do insmod /mods/$m; done\n"
+    "i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done\n"
+    "ip link set lo up; ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0\n"
+    "printf '#!/bin/sh\\necho vmenv-guest-ok\\n' > /hello; chmod +x /hello\n"
+    "ip addr show eth0 | grep -q 10.0.2.15 && echo vmenv-guest-net-up\n"
+    "exec nc -ll -p 22 -e /hello\n"
+    "EOF\n"
+    "chmod +x \"$d/init\"\n"
+    "(cd \"$d\" && find . | cpio -o -H newc --quiet | gzip -1) > \"$1/initrd.img\"\n"
+    "rm -rf \"$d\"\n";
 
 /* Connects to 127.0.0.1:port and returns the first line the guest sends. */
 static char *read_banner(int port)
 {
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                                 .sin_port = htons((uint16_t)port)};
         struct timeval tv = {.tv_sec = 3};
         char buf[128] = "";
@@ -157,20 +159,20 @@ static bool log_has(const char *path, const char *needle, int tenths)
 
 static void cleanup(void)
 {
-        _cleanup_free_ char *out = runf(
-                "(virsh -q -c \"$URI\" destroy %1$s; virsh -q -c \"$URI\" undefine %1$s;"
-                "for v in $(virsh -q -c \"$URI\" vol-list %2$s 2>/dev/null | awk '{print $1}'); do"
-                "  virsh -q -c \"$URI\" vol-delete --pool %2$s $v; done;"
-                "virsh -q -c \"$URI\" pool-destroy %2$s; virsh -q -c \"$URI\" pool-undefine %2$s;"
-                "rm -rf %3$s) >/dev/null 2>&1",
-                dom_name, pool_name, tmp);
+        _cleanup_free_ char *out =
+            runf("(virsh -q -c \"$URI\" destroy %1$s; virsh -q -c \"$URI\" undefine %1$s;"
+                 "for v in $(virsh -q -c \"$URI\" vol-list %2$s 2>/dev/null | awk '{print $1}'); do"
+                 "  virsh -q -c \"$URI\" vol-delete --pool %2$s $v; done;"
+                 "virsh -q -c \"$URI\" pool-destroy %2$s; virsh -q -c \"$URI\" pool-undefine %2$s;"
+                 "rm -rf %3$s) >/dev/null 2>&1",
+                 dom_name, pool_name, tmp);
 }
 
-#define CHECK(call, what)                                                                        \
-        do {                                                                                     \
-                vmenv_error_clear(&err);                                                         \
-                if (!ok((call) == 0, "%s", what))                                                \
-                        printf("#   error: %s\n", err.msg ? err.msg : "(none)");                 \
+#define CHECK(call, what)                                                                          \
+        do {                                                                                       \
+                vmenv_error_clear(&err);                                                           \
+                if (!ok((call) == 0, "%s", what))                                                  \
+                        printf("#   error: %s\n", err.msg ? err.msg : "(none)");                   \
         } while (0)
 
 int main(void)
@@ -206,9 +208,10 @@ int main(void)
         if (!(p = ops->open(uri, &err)) && geteuid() == 0 && err.code == VMENV_EXIT_UNAVAILABLE) {
                 /* As .ci does: no systemd here, start the daemons ourselves. */
                 free(out);
-                out = run("(pgrep -x virtlogd || virtlogd -d; pgrep -x libvirtd || libvirtd -d;"
-                          " for i in $(seq 50); do virsh -c \"$URI\" version && break; sleep 0.2; done)"
-                          " >/dev/null 2>&1");
+                out = run(
+                    "(pgrep -x virtlogd || virtlogd -d; pgrep -x libvirtd || libvirtd -d;"
+                    " for i in $(seq 50); do virsh -c \"$URI\" version && break; sleep 0.2; done)"
+                    " >/dev/null 2>&1");
                 vmenv_error_clear(&err);
                 p = ops->open(uri, &err);
         }
@@ -229,8 +232,11 @@ int main(void)
                         if (setgid(65534) < 0 || setuid(65534) < 0)
                                 _exit(100);
                         q = ops->open("qemu:///system", &e);
-                        _exit(q ? 101 : e.code == VMENV_EXIT_NOPERM && e.hint &&
-                                                strstr(e.hint, "qemu:///session") ? 0 : e.code);
+                        _exit(q ? 101
+                              : e.code == VMENV_EXIT_NOPERM && e.hint &&
+                                      strstr(e.hint, "qemu:///session")
+                                  ? 0
+                                  : e.code);
                 }
                 waitpid(pid, &status, 0);
                 ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
@@ -268,8 +274,9 @@ int main(void)
               "image_ensure uploads the base into a new pool");
         ok(base_path && vmenv_startswith(base_path, pool_path), "the base is in the test pool (%s)",
            base_path ? base_path : "");
-        CHECK(ops->image_ensure(p, NULL, "test-base.img", "/nonexistent", "qcow2", &base_path2, &err),
-              "image_ensure of an existing volume does nothing");
+        CHECK(
+            ops->image_ensure(p, NULL, "test-base.img", "/nonexistent", "qcow2", &base_path2, &err),
+            "image_ensure of an existing volume does nothing");
         is_str(base_path2, base_path, "same path the second time");
         free(out);
         out = runf("qemu-img info --output=json %s", base_path ? base_path : "/x");
@@ -281,7 +288,8 @@ int main(void)
         free(out);
         out = runf("qemu-img info --output=json %s", ov_path ? ov_path : "/x");
         {
-                _cleanup_free_ char *want = vmenv_strdupf("\"backing-filename\": \"%s\"", base_path);
+                _cleanup_free_ char *want =
+                    vmenv_strdupf("\"backing-filename\": \"%s\"", base_path);
                 struct stat st = {0};
                 ok(strstr(out, want) != NULL, "overlay is backed by the base");
                 ok(strstr(out, "\"virtual-size\": 21474836480") != NULL,
@@ -300,13 +308,14 @@ int main(void)
         ok(strstr(out, "\"virtual-size\": 32212254720") != NULL, "grown overlay is 30 GiB");
 
         vmenv_error_clear(&err);
-        ok(ops->volume_delete(p, NULL, "test-base.img", &err) < 0 && err.code == VMENV_EXIT_FAILURE &&
-                   strstr(err.msg, "'test-disk.img'") && strstr(err.msg, "'test-big.img'"),
+        ok(ops->volume_delete(p, NULL, "test-base.img", &err) < 0 &&
+               err.code == VMENV_EXIT_FAILURE && strstr(err.msg, "'test-disk.img'") &&
+               strstr(err.msg, "'test-big.img'"),
            "volume_delete refuses a base in use, naming the overlays");
         printf("#   %s\n", err.msg ? err.msg : "");
         CHECK(ops->volume_list(p, NULL, "test-", &names, &err), "volume_list");
         ok(vmenv_strv_len(names) == 3 && vmenv_streq(names[0], "test-base.img") &&
-                   vmenv_streq(names[2], "test-disk.img"),
+               vmenv_streq(names[2], "test-disk.img"),
            "volume_list gives the three volumes, sorted");
         vmenv_strv_free(names);
         names = NULL;
@@ -318,35 +327,48 @@ int main(void)
         initrd = vmenv_path_join(tmp, "initrd.img");
         serial = vmenv_path_join(tmp, "serial.log");
         free(out);
-        out = runf("k=$(ls /boot/vmlinuz-* | head -1); cp \"$k\" %s && echo \"${k#/boot/vmlinuz-}\"",
-                   kernel);
+        out =
+            runf("k=$(ls /boot/vmlinuz-* | head -1); cp \"$k\" %s && echo \"${k#/boot/vmlinuz-}\"",
+                 kernel);
         {
                 _cleanup_free_ char *script = vmenv_path_join(tmp, "mkinitramfs.sh");
                 _cleanup_free_ char *o2 = NULL;
                 char *nl = strchr(out, '\n');
                 if (nl)
                         *nl = '\0';
-                if (vmenv_write_file_atomic(script, initramfs_script, strlen(initramfs_script), 0644,
-                                            &err) == 0)
+                if (vmenv_write_file_atomic(script, initramfs_script, strlen(initramfs_script),
+                                            0644, &err) == 0)
                         o2 = runf("sh %s %s %s 2>&1", script, tmp, out);
                 vmenv_error_clear(&err);
                 have_initrd = vmenv_path_exists(initrd);
                 if (!have_initrd)
-                        printf("# no initramfs (%s): the guest network is not checked\n", o2 ? o2 : "");
+                        printf("# no initramfs (%s): the guest network is not checked\n",
+                               o2 ? o2 : "");
         }
         port = free_port();
         {
                 struct vmenv_disk_spec disk = {.path = ov_path, .format = "qcow2"};
-                struct vmenv_port_map fwd = {.host_ip = "127.0.0.1", .host_port = port,
-                                             .guest_port = 22, .protocol = "tcp"};
+                struct vmenv_port_map fwd = {
+                    .host_ip = "127.0.0.1", .host_port = port, .guest_port = 22, .protocol = "tcp"};
                 struct vmenv_domain_spec s = {
-                        .name = dom_name, .title = "vmenv: test/default", .project_dir = tmp,
-                        .machine = "default", .memory = 256ULL << 20, .cpus = 1, .kvm = h.kvm,
-                        .disks = &disk, .n_disks = 1, .serial_log = serial, .kernel = kernel,
-                        .initrd = have_initrd ? initrd : NULL,
-                        .cmdline = "console=ttyS0", .ports = &fwd, .n_ports = 1,
+                    .name = dom_name,
+                    .title = "vmenv: test/default",
+                    .project_dir = tmp,
+                    .machine = "default",
+                    .memory = 256ULL << 20,
+                    .cpus = 1,
+                    .kvm = h.kvm,
+                    .disks = &disk,
+                    .n_disks = 1,
+                    .serial_log = serial,
+                    .kernel = kernel,
+                    .initrd = have_initrd ? initrd : NULL,
+                    .cmdline = "console=ttyS0",
+                    .ports = &fwd,
+                    .n_ports = 1,
                 };
-                ok(state_of(p, dom_name) == VMENV_VM_NOT_CREATED, "state before define: not created");
+                ok(state_of(p, dom_name) == VMENV_VM_NOT_CREATED,
+                   "state before define: not created");
                 CHECK(ops->define(p, &s, &err), "define");
                 ok(state_of(p, dom_name) == VMENV_VM_SHUTOFF, "state after define: shutoff");
                 s.memory = 300ULL << 20;
@@ -355,12 +377,14 @@ int main(void)
         {
                 /* A missing emulator is "unavailable", with what to install. */
                 struct vmenv_domain_spec bad = {
-                        .name = dom_name, .memory = 128ULL << 20, .cpus = 1,
-                        .emulator = "/nonexistent/qemu-system-x86_64",
+                    .name = dom_name,
+                    .memory = 128ULL << 20,
+                    .cpus = 1,
+                    .emulator = "/nonexistent/qemu-system-x86_64",
                 };
                 vmenv_error_clear(&err);
                 ok(ops->define(p, &bad, &err) < 0 && err.code == VMENV_EXIT_UNAVAILABLE &&
-                           err.hint && strstr(err.hint, "qemu-system-x86"),
+                       err.hint && strstr(err.hint, "qemu-system-x86"),
                    "a missing emulator: exit 69 and a hint to install QEMU");
                 printf("#   %s\n", err.msg ? err.msg : "(none)");
         }
@@ -394,7 +418,8 @@ int main(void)
                         usleep(500000);
                 }
                 ok(banner && strstr(banner, "vmenv-guest-ok"),
-                   "127.0.0.1:%d reaches the guest's port 22 (got '%s')", port, banner ? banner : "");
+                   "127.0.0.1:%d reaches the guest's port 22 (got '%s')", port,
+                   banner ? banner : "");
         }
         CHECK(ops->suspend(p, dom_name, &err), "suspend");
         ok(state_of(p, dom_name) == VMENV_VM_PAUSED, "state: paused");
@@ -417,14 +442,15 @@ int main(void)
         CHECK(ops->volume_delete(p, NULL, "test-disk.img", &err), "delete overlay");
         CHECK(ops->volume_delete(p, NULL, "test-big.img", &err), "delete the other overlay");
         CHECK(ops->volume_delete(p, NULL, "test-base.img", &err), "delete the base once unused");
-        CHECK(ops->volume_delete(p, NULL, "test-base.img", &err), "delete of a missing volume is fine");
+        CHECK(ops->volume_delete(p, NULL, "test-base.img", &err),
+              "delete of a missing volume is fine");
         CHECK(ops->volume_list(p, NULL, "", &names, &err), "volume_list");
         ok(vmenv_strv_len(names) == 0, "the pool is empty");
         vmenv_strv_free(names);
 
         vmenv_error_clear(&err);
         ok(ops->volume_list(p, "vmenv-no-such-pool", "", &names, &err) < 0 &&
-                   err.code == VMENV_EXIT_NOINPUT,
+               err.code == VMENV_EXIT_NOINPUT,
            "a named pool that does not exist is an error");
         vmenv_error_clear(&err);
         vmenv_host_info_clear(&h);
