@@ -31,10 +31,20 @@ void vmenv_constraint_free(struct vmenv_constraint *c);
 
 /* ---- downloads (box-fetch.c) ------------------------------------------ */
 
+enum vmenv_fetch_event {
+        VMENV_FETCH_GROWING,   /* the file now holds size bytes */
+        VMENV_FETCH_RESTARTED, /* the file was truncated: earlier bytes are void */
+};
+
 struct vmenv_fetch_opts {
         bool insecure;       /* do not verify TLS peers */
         const char *cacert;  /* CA bundle file, or NULL */
         bool quiet;          /* no progress output */
+        /* Optional: called as the download file grows, so a consumer can
+         * read it while it is written (box add extracts while downloading).
+         * path is the file being written; it is renamed when complete. */
+        void (*on_data)(void *data, const char *path, uint64_t size, enum vmenv_fetch_event ev);
+        void *on_data_arg;
 };
 
 /* Downloads url (http, https, file) into the download cache under
@@ -134,6 +144,14 @@ void vmenv_box_meta_clear(struct vmenv_box_meta *m);
  * VMENV_EXIT_DATA; nothing is written outside dest. */
 int vmenv_box_archive_extract(const char *archive, const char *dest, struct vmenv_box_meta *meta,
                               vmenv_error *err);
+/* The same, reading from a callback (a file that may still be growing):
+ * read returns the number of bytes, 0 at the end, -1 to abort. */
+struct vmenv_box_reader {
+        long (*read)(void *data, void *buf, size_t len);
+        void *data;
+};
+int vmenv_box_archive_extract_from(const struct vmenv_box_reader *r, const char *dest,
+                                   struct vmenv_box_meta *meta, vmenv_error *err);
 /* Validates an extracted box folder (metadata.json + images). */
 int vmenv_box_dir_validate(const char *dir, struct vmenv_box_meta *meta, vmenv_error *err);
 

@@ -146,27 +146,69 @@ static int copy_data(struct archive *a, struct archive *w, const char *raw, uint
         }
 }
 
+static struct archive *reader_new(void)
+{
+        struct archive *a = archive_read_new();
+        if (!a)
+                abort();
+        archive_read_support_filter_all(a);
+        archive_read_support_format_tar(a);
+        archive_read_support_format_zip(a);
+        return a;
+}
+
+static int extract_all(struct archive *a, const char *dest, struct vmenv_box_meta *meta,
+                       vmenv_error *err);
+
 int vmenv_box_archive_extract(const char *path, const char *dest, struct vmenv_box_meta *meta,
                               vmenv_error *err)
 {
-        _cleanup_(archive_freep) struct archive *a = archive_read_new();
+        _cleanup_(archive_freep) struct archive *a = reader_new();
+
+        if (archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK)
+                return archive_fail(a, "open box archive", err);
+        return extract_all(a, dest, meta, err);
+}
+
+struct cb_reader {
+        const struct vmenv_box_reader *r;
+        char *buf;
+};
+
+static la_ssize_t cb_read(struct archive *a, void *data, const void **out)
+{
+        struct cb_reader *c = data;
+        long n = c->r->read(c->r->data, c->buf, 1 << 20);
+        *out = c->buf;
+        if (n < 0)
+                archive_set_error(a, ECANCELED, "reading the box was aborted");
+        return n;
+}
+
+int vmenv_box_archive_extract_from(const struct vmenv_box_reader *r, const char *dest,
+                                   struct vmenv_box_meta *meta, vmenv_error *err)
+{
+        _cleanup_(archive_freep) struct archive *a = reader_new();
+        _cleanup_free_ char *buf = vmenv_malloc(1 << 20);
+        struct cb_reader c = {r, buf};
+
+        if (archive_read_open(a, &c, NULL, cb_read, NULL) != ARCHIVE_OK)
+                return archive_fail(a, "open box archive", err);
+        return extract_all(a, dest, meta, err);
+}
+
+static int extract_all(struct archive *a, const char *dest, struct vmenv_box_meta *meta,
+                       vmenv_error *err)
+{
         _cleanup_(archive_write_freep) struct archive *w = archive_write_disk_new();
         char **seen = NULL;
         size_t n_members = 0;
         int r = -1;
 
-        archive_read_support_filter_all(a);
-        archive_read_support_format_tar(a);
-        archive_read_support_format_zip(a);
         /* Our own checks run first; these are the second line of defence. */
         archive_write_disk_set_options(w, ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                                                   ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                                  ARCHIVE_EXTRACT_NO_OVERWRITE |
-                                                  ARCHIVE_EXTRACT_SPARSE);
-        if (archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK) {
-                archive_fail(a, "open box archive", err);
-                goto out;
-        }
+                                                  ARCHIVE_EXTRACT_NO_OVERWRITE);
         for (;;) {
                 struct archive_entry *e;
                 _cleanup_free_ char *name = NULL, *full = NULL;

@@ -290,6 +290,8 @@ struct dl {
         int write_errno;
         char etag[HEADER_MAX], last_modified[HEADER_MAX], content_range[HEADER_MAX];
         const char *sidecar;
+        const char *path;
+        const struct vmenv_fetch_opts *opts;
         const char *label;
         bool tty, quiet;
         uint64_t t0, last_draw;
@@ -374,6 +376,9 @@ static size_t dl_write(char *p, size_t size, size_t n, void *data)
                         }
                         EVP_DigestInit_ex(d->md, EVP_MD_CTX_get0_md(d->md), NULL);
                         d->have = 0;
+                        if (d->opts && d->opts->on_data)
+                                d->opts->on_data(d->opts->on_data_arg, d->path, 0,
+                                                 VMENV_FETCH_RESTARTED);
                 }
                 write_sidecar(d);
         }
@@ -390,6 +395,8 @@ static size_t dl_write(char *p, size_t size, size_t n, void *data)
                 left -= (size_t)w;
                 d->have += (uint64_t)w;
         }
+        if (d->opts && d->opts->on_data)
+                d->opts->on_data(d->opts->on_data_arg, d->path, d->have, VMENV_FETCH_GROWING);
         return n * size;
 }
 
@@ -511,7 +518,8 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                 _cleanup_(curl_freep) CURL *c = curl_easy_init();
                 _cleanup_(slist_freep) struct curl_slist *hdrs = NULL;
                 _cleanup_close_ int fd = -1;
-                struct dl d = {.url = url, .sidecar = sidecar, .label = base_name(url)};
+                struct dl d = {.url = url, .sidecar = sidecar, .path = part, .opts = opts,
+                               .label = base_name(url)};
                 char etag[HEADER_MAX] = "", lm[HEADER_MAX] = "";
                 char errbuf[CURL_ERROR_SIZE];
                 struct stat st;
@@ -534,6 +542,9 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                         if (ftruncate(fd, 0) < 0)
                                 return vmenv_error_errno(err, 0, errno, "cannot write '%s'", part);
                 }
+                if (opts && opts->on_data)
+                        opts->on_data(opts->on_data_arg, part, d.have,
+                                      attempt ? VMENV_FETCH_RESTARTED : VMENV_FETCH_GROWING);
                 d.curl = c;
                 d.fd = fd;
                 d.md = md;
@@ -588,6 +599,8 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                         }
                         if (ftruncate(fd, 0) < 0)
                                 return vmenv_error_errno(err, 0, errno, "cannot write '%s'", part);
+                        if (opts && opts->on_data)
+                                opts->on_data(opts->on_data_arg, part, 0, VMENV_FETCH_RESTARTED);
                         unlink(sidecar);
                         continue;
                 }

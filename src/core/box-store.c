@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -454,6 +455,8 @@ static void iso_now(char *buf, size_t len)
 struct install {
         const char *name, *version;
         const char *file;     /* archive or image */
+        char *extracted;      /* or: a folder in tmp/ already extracted (taken) */
+        struct vmenv_box_meta *meta; /* its metadata (taken) */
         bool is_image;
         const char *source, *catalog, *digest;
         bool force;
@@ -507,7 +510,7 @@ static int image_box(const char *tmp, const char *image, struct vmenv_box_meta *
 }
 
 /* Called with the box lock held. */
-static struct vmenv_box *install(const struct install *in, vmenv_error *err)
+static struct vmenv_box *install(struct install *in, vmenv_error *err)
 {
         _cleanup_free_ char *home = vmenv_home(), *tmproot = vmenv_path_join(home, "tmp");
         _cleanup_free_ char *tmp = NULL, *final = version_dir(in->name, in->version);
@@ -515,19 +518,31 @@ static struct vmenv_box *install(const struct install *in, vmenv_error *err)
         struct vmenv_box_meta m = {0};
         struct vmenv_box *b = NULL;
         vmenv_error ignore = VMENV_ERROR_INIT;
+        uint64_t t0, t1;
 
-        if (vmenv_mkdir_p(tmproot, 0755, err) < 0)
-                return NULL;
-        tmp = vmenv_strdupf("%s/box-XXXXXX", tmproot);
-        if (!mkdtemp(tmp)) {
-                vmenv_error_errno(err, 0, errno, "cannot create a folder in '%s'", tmproot);
-                return NULL;
+        t0 = vmenv_now_ns();
+        if (in->extracted) {
+                tmp = in->extracted;
+                in->extracted = NULL;
+                m = *in->meta;
+                memset(in->meta, 0, sizeof(*in->meta));
+        } else {
+                if (vmenv_mkdir_p(tmproot, 0755, err) < 0)
+                        return NULL;
+                tmp = vmenv_strdupf("%s/box-XXXXXX", tmproot);
+                if (!mkdtemp(tmp)) {
+                        vmenv_error_errno(err, 0, errno, "cannot create a folder in '%s'", tmproot);
+                        return NULL;
+                }
+                if ((in->is_image ? image_box(tmp, in->file, &m, err)
+                                  : vmenv_box_archive_extract(in->file, tmp, &m, err)) < 0)
+                        goto fail;
         }
-        if ((in->is_image ? image_box(tmp, in->file, &m, err)
-                          : vmenv_box_archive_extract(in->file, tmp, &m, err)) < 0)
-                goto fail;
+        t1 = vmenv_now_ns();
         if (write_vmenv_json(tmp, in, &m, err) < 0 || fsync_tree(tmp, 0, err) < 0)
                 goto fail;
+        vmenv_debug("box '%s' (%s): extracted in %.2f s, synced in %.2f s", in->name, in->version,
+                    (double)(t1 - t0) / 1e9, (double)(vmenv_now_ns() - t1) / 1e9);
         parent = vmenv_strndup(final, strlen(final) - strlen("/libvirt"));
         if (vmenv_mkdir_p(parent, 0755, err) < 0)
                 goto fail;
@@ -571,6 +586,140 @@ fail:
                 rmdir(ndir);
         }
         return NULL;
+}
+
+/* Extraction while downloading: a thread reads the download file as it
+ * grows and extracts it into tmp/, so the two overlap. The result is used
+ * only if the download completes and its digest is right; if the download
+ * restarts from zero, the box is extracted again from the finished file. */
+struct follow {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        char *path;
+        uint64_t size, off;
+        bool done, failed, restarted;
+        int fd;
+        char *dest;
+        struct vmenv_box_meta meta;
+        vmenv_error err;
+        int rc;
+};
+
+static void follow_on_data(void *data, const char *path, uint64_t size, enum vmenv_fetch_event ev)
+{
+        struct follow *f = data;
+        pthread_mutex_lock(&f->mu);
+        if (!f->path)
+                f->path = vmenv_strdup(path);
+        if (ev == VMENV_FETCH_RESTARTED)
+                f->restarted = true;
+        else
+                f->size = size;
+        pthread_cond_broadcast(&f->cv);
+        pthread_mutex_unlock(&f->mu);
+}
+
+static long follow_read(void *data, void *buf, size_t len)
+{
+        struct follow *f = data;
+        uint64_t avail;
+        ssize_t n;
+
+        pthread_mutex_lock(&f->mu);
+        while (!f->failed && !f->restarted && !f->done && (!f->path || f->off >= f->size))
+                pthread_cond_wait(&f->cv, &f->mu);
+        if (f->failed || f->restarted || (f->done && !f->path)) {
+                pthread_mutex_unlock(&f->mu);
+                return -1;
+        }
+        avail = f->size - f->off;
+        if (f->fd < 0)
+                f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+        pthread_mutex_unlock(&f->mu);
+        if (avail == 0)
+                return 0; /* done, all read */
+        if (f->fd < 0)
+                return -1;
+        if (avail < len)
+                len = (size_t)avail;
+        do
+                n = pread(f->fd, buf, len, (off_t)f->off);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0)
+                return -1;
+        f->off += (uint64_t)n;
+        return n;
+}
+
+static void *follow_thread(void *data)
+{
+        struct follow *f = data;
+        struct vmenv_box_reader r = {follow_read, f};
+        f->rc = vmenv_box_archive_extract_from(&r, f->dest, &f->meta, &f->err);
+        return NULL;
+}
+
+/* Downloads url while extracting it into a new folder in tmp/. On success
+ * *extracted and *meta hold the result, or *extracted is NULL when the box
+ * must be extracted from *file afterwards (the download restarted). */
+static int fetch_and_extract(const char *url, const char *cs, const struct vmenv_fetch_opts *fo,
+                             char **file, char **digest, char **extracted,
+                             struct vmenv_box_meta *meta, vmenv_error *err)
+{
+        _cleanup_free_ char *home = vmenv_home(), *tmproot = vmenv_path_join(home, "tmp");
+        struct vmenv_fetch_opts o = fo ? *fo : (struct vmenv_fetch_opts){0};
+        struct follow f = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .fd = -1};
+        vmenv_error ignore = VMENV_ERROR_INIT;
+        pthread_t th;
+        int r;
+
+        *extracted = NULL;
+        if (vmenv_mkdir_p(tmproot, 0755, err) < 0)
+                return -1;
+        f.dest = vmenv_strdupf("%s/box-XXXXXX", tmproot);
+        if (!mkdtemp(f.dest)) {
+                vmenv_error_errno(err, 0, errno, "cannot create a folder in '%s'", tmproot);
+                free(f.dest);
+                return -1;
+        }
+        o.on_data = follow_on_data;
+        o.on_data_arg = &f;
+        if (pthread_create(&th, NULL, follow_thread, &f) != 0)
+                abort();
+        r = vmenv_fetch(url, cs, &o, file, digest, err);
+        pthread_mutex_lock(&f.mu);
+        if (r < 0)
+                f.failed = true;
+        else
+                f.done = true;
+        pthread_cond_broadcast(&f.cv);
+        pthread_mutex_unlock(&f.mu);
+        pthread_join(th, NULL);
+        if (f.fd >= 0)
+                close(f.fd);
+        if (r == 0 && f.rc < 0 && !f.restarted) {
+                /* the archive itself is bad: that is the error */
+                vmenv_error_move(err, &f.err);
+                unlink(*file);
+                free(*file);
+                free(*digest);
+                *file = *digest = NULL;
+                r = -1;
+        }
+        if (r == 0 && f.rc == 0 && !f.restarted) {
+                *extracted = TAKE_PTR(f.dest);
+                *meta = f.meta;
+                memset(&f.meta, 0, sizeof(f.meta));
+        }
+        if (f.dest) {
+                vmenv_rm_rf(f.dest, &ignore);
+                vmenv_error_clear(&ignore);
+                free(f.dest);
+        }
+        vmenv_box_meta_clear(&f.meta);
+        vmenv_error_clear(&f.err);
+        free(f.path);
+        return r;
 }
 
 enum kind { KIND_NAME, KIND_CATALOG, KIND_BOXFILE, KIND_IMAGE };
@@ -637,6 +786,7 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
         _cleanup_(lock_closep) int lock = -1;
         struct vmenv_box *b;
         struct install in = {0};
+        struct vmenv_box_meta meta = {0};
         bool downloaded = false;
         int r;
 
@@ -657,7 +807,10 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
                         name = src;
                 kind = KIND_CATALOG;
         } else if (kind == KIND_CATALOG) {
-                catalog_url = vmenv_strdup(src);
+                /* recorded for 'outdated'/'update': make a path valid anywhere */
+                char *abs = vmenv_is_url(src) ? NULL : realpath(src, NULL);
+                catalog_url = vmenv_strdup(abs ? abs : src);
+                free(abs);
         }
 
         if (kind == KIND_CATALOG) {
@@ -713,7 +866,13 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
                         return load_box(store_name, version, dir, err);
                 }
         }
-        if (vmenv_is_url(url)) {
+        if (vmenv_is_url(url) && kind != KIND_IMAGE) {
+                if (fetch_and_extract(url, cs, &o->fetch, &file, &digest, &in.extracted, &meta,
+                                      err) < 0)
+                        goto fail;
+                in.meta = &meta;
+                downloaded = true;
+        } else if (vmenv_is_url(url)) {
                 if (vmenv_fetch(url, cs, &o->fetch, &file, &digest, err) < 0)
                         goto fail;
                 downloaded = true;
@@ -755,6 +914,13 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
                 goto fail;
         return b;
 fail:
+        vmenv_box_meta_clear(&meta);
+        if (in.extracted) {
+                vmenv_error ignore = VMENV_ERROR_INIT;
+                vmenv_rm_rf(in.extracted, &ignore);
+                vmenv_error_clear(&ignore);
+                free(in.extracted);
+        }
         vmenv_error_prefix(err, "cannot add box '%s' (%s)", store_name, version);
         return NULL;
 }
