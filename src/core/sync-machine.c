@@ -55,8 +55,7 @@ int vmenv_machine_sync_ssh(struct vmenv_project *p, const struct vmenv_machine_c
                 r = vmenv_sync_folder(s, local, f->guest, ex, true, NULL, &st, err);
                 vmenv_strv_free(ex);
                 if (r < 0)
-                        return vmenv_error_prefix(err, "machine '%s': cannot sync '%s' to '%s'",
-                                                  m->name, f->host, f->guest);
+                        return vmenv_error_prefix(err, "machine '%s'", m->name);
                 vmenv_info("%s: %s <- %s (rsync: %zu sent, %zu deleted)", m->name, f->guest,
                            f->host, st.sent, st.deleted);
         }

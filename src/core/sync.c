@@ -100,27 +100,25 @@ static int list_remote(struct vmenv_ssh *s, const char *guest_dir, bool as_root,
         if ((efd = err_file(err)) < 0)
                 return -1;
         if (vmenv_ssh_exec(s, cmd, NULL, 0, ofd, efd, &status, err) < 0)
-                return vmenv_error_prefix(err, "cannot list guest folder '%s'", guest_dir);
+                return vmenv_error_prefix(err, "cannot list the guest folder");
         if (status != 0) {
                 _cleanup_free_ char *tail = err_tail(efd);
                 return vmenv_error_set(err, VMENV_EXIT_FAILURE,
-                                       "cannot list guest folder '%s': exit status %d: %s",
-                                       guest_dir, status, tail);
+                                       "cannot list the guest folder: exit status %d: %s", status,
+                                       tail);
         }
         if ((size = lseek(ofd, 0, SEEK_END)) < 0)
                 return vmenv_error_errno(err, VMENV_EXIT_IO, errno, "cannot read the listing");
         if ((uint64_t)size > VMENV_SYNC_MAX_LISTING)
                 return vmenv_error_set(err, VMENV_EXIT_DATA,
-                                       "the listing of guest folder '%s' is larger than %u MiB",
-                                       guest_dir, VMENV_SYNC_MAX_LISTING >> 20);
+                                       "the guest folder's listing is larger than %u MiB",
+                                       VMENV_SYNC_MAX_LISTING >> 20);
         if (size == 0)
                 return 0;
         data = vmenv_malloc((size_t)size);
         if (pread(ofd, data, (size_t)size, 0) != size)
                 return vmenv_error_errno(err, VMENV_EXIT_IO, errno, "cannot read the listing");
-        if (vmenv_sync_parse_listing(data, (size_t)size, out, err) < 0)
-                return vmenv_error_prefix(err, "guest folder '%s'", guest_dir);
-        return 0;
+        return vmenv_sync_parse_listing(data, (size_t)size, out, err);
 }
 
 /* libarchive writes into a growing memory buffer. */
@@ -334,7 +332,7 @@ int vmenv_sync_folder(struct vmenv_ssh *s, const char *local_dir, const char *gu
         if (vmenv_sync_walk(local_dir, exclude, &local, err) < 0)
                 return -1;
         if (list_remote(s, guest_dir, as_root, &remote, err) < 0)
-                goto out;
+                goto fail;
         vmenv_sync_plan_make(&local, &remote, exclude, &plan);
         vmenv_debug("sync: '%s' -> '%s': %zu local, %zu remote, %zu to send (%llu bytes), %zu to "
                     "delete, listed in %.3f s",
@@ -344,18 +342,21 @@ int vmenv_sync_folder(struct vmenv_ssh *s, const char *local_dir, const char *gu
         dels = vmenv_sync_delete_cmds(guest_dir, plan.del, plan.n_del, as_root, SYNC_MAX_CMD);
         for (char **c = dels; c && *c; c++)
                 if (run(s, *c, NULL, 0, "delete files in the guest", err) < 0)
-                        goto out;
+                        goto fail;
         st.deleted = plan.n_del;
         st.unchanged = plan.n_unchanged;
         /* Nothing changed and the folder is there: no second round trip. */
         if (plan.n_send > 0 || !remote.exists) {
                 if (send_plan(s, local_dir, guest_dir, &plan, as_root, owner, &st, err) < 0)
-                        goto out;
+                        goto fail;
         }
         vmenv_debug("sync: done in %.3f s", (double)(vmenv_now_ns() - t0) / 1e9);
         if (stats)
                 *stats = st;
         r = 0;
+        goto out;
+fail:
+        vmenv_error_prefix(err, "cannot sync '%s' to guest folder '%s'", local_dir, guest_dir);
 out:
         vmenv_strv_free(dels);
         vmenv_sync_plan_free(&plan);
