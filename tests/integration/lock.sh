@@ -159,6 +159,32 @@ expect_eq "an oversized lock exits 78" 78 "$RC"
 cp "$T_TMP/good.lock" vmenv.lock
 
 check "nothing was downloaded into the store" -- test ! -d "$VMENV_HOME/boxes/vmenv-VAGRANTSLASH-tiny"
+
+# --- a one-machine project with a direct .box URL and no checksum: locked by
+# URL and the sha256 of the file (downloaded once, not stored)
+Q=$T_TMP/direct
+mkdir -p "$Q"
+cat > "$Q/vmenv.yaml" <<YAML
+box: mine
+box_url: $BASE/tiny-1.0.0.box
+YAML
+run_vmenv -C "$Q" lock
+expect_eq "lock of a direct .box URL" "default: mine 0 (new)" "$OUT"
+check "its entry has the URL and the file's sha256, no catalog" -- python3 - <<PY
+import json
+e = json.load(open("$Q/vmenv.lock"))["machines"]["default"]
+assert e["url"] == "$BASE/tiny-1.0.0.box", e
+assert e["checksum"] == "sha256:$(sha256 "$W/tiny-1.0.0.box")", e
+assert "catalog" not in e and e["version"] == "0", e
+PY
+check "the checksum download was not kept in the store" -- test ! -d "$VMENV_HOME/boxes/mine"
+OLD=$(sha256 "$W/tiny-1.0.0.box")
+cp "$W/tiny-1.1.0.box" "$W/tiny-1.0.0.box"
+run_vmenv -C "$Q" lock
+expect_eq "a changed file behind the same URL is not noticed by a plain lock" "no changes" "$OUT"
+run_vmenv -C "$Q" lock --update
+expect_eq "--update rehashes it and shows both checksums" \
+    "default: mine 0 checksum sha256:$OLD → sha256:$(sha256 "$W/tiny-1.0.0.box")" "$OUT"
 check "no temporary files are left beside the lock" -- \
     test "$(find "$P" -name 'vmenv.lock.tmp*' | wc -l)" -eq 0
 
