@@ -1179,7 +1179,7 @@ static int check_forwards(struct pctx *p, const struct vmenv_config *c, struct m
                     strcmp(a->f->host_ip, b->f->host_ip))
                         continue;
                 fail_at(p, b->f->where.line, b->f->where.column,
-                        "%s[%zu].host: host port %d/%s on %s is already forwarded by machine '%s'",
+                        "%s[%zu]: host port %d/%s on %s is already forwarded by machine '%s'",
                         st[b->machine].fwd_prefix, b->index, b->f->host, b->f->protocol,
                         b->f->host_ip, c->machines[a->machine].name);
                 if (a->machine != b->machine && a->f->where.line == b->f->where.line)
