@@ -129,6 +129,11 @@ int vmenv_libvirt_error(vmenv_error *err, const char *fmt, ...)
                         code = VMENV_EXIT_NOPERM;
                         hint =
                             "join the group 'libvirt' (then log in again), or use qemu:///session";
+                } else if (contains(msg, "Cannot access storage file") &&
+                           contains(msg, "Permission denied")) {
+                        code = VMENV_EXIT_NOPERM;
+                        hint = "QEMU runs as its own user (libvirt-qemu under qemu:///system): "
+                               "every folder above the file must be searchable by it (chmod o+x)";
                 } else if (e->code == VIR_ERR_NO_CONNECT) {
                         code = VMENV_EXIT_UNAVAILABLE;
                         hint = "check the URI; the libvirt driver for it may not be installed";

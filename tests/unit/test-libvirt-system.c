@@ -345,6 +345,30 @@ int main(void)
                         printf("# no initramfs (%s): the guest network is not checked\n",
                                o2 ? o2 : "");
         }
+        if (vmenv_streq(uri, "qemu:///system")) {
+                /* A disk QEMU's user cannot reach: the hint says why. */
+                _cleanup_free_ char *priv = vmenv_path_join(tmp, "private");
+                _cleanup_free_ char *img = vmenv_path_join(priv, "disk.qcow2");
+                struct vmenv_disk_spec disk = {.path = img, .format = "qcow2"};
+                struct vmenv_domain_spec s = {
+                    .name = dom_name,
+                    .memory = 128ULL << 20,
+                    .cpus = 1,
+                    .kvm = h.kvm,
+                    .disks = &disk,
+                    .n_disks = 1,
+                };
+                free(out);
+                out = runf("mkdir -m 0700 %s && qemu-img create -q -f qcow2 %s 1G", priv, img);
+                CHECK(ops->define(p, &s, &err), "define a domain whose disk is in a 0700 folder");
+                vmenv_error_clear(&err);
+                ok(ops->start(p, dom_name, &err) < 0 && err.code == VMENV_EXIT_NOPERM && err.hint &&
+                       strstr(err.hint, "chmod o+x"),
+                   "start: exit 77 with a hint about the folder's permissions");
+                printf("#   %s\n", err.msg ? err.msg : "(none)");
+                vmenv_error_clear(&err);
+                CHECK(ops->undefine(p, dom_name, &err), "undefine it");
+        }
         port = free_port();
         {
                 struct vmenv_disk_spec disk = {.path = ov_path, .format = "qcow2"};
