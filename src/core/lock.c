@@ -19,7 +19,7 @@
 
 #define MAX_FIELD 8192
 #define MAX_DEPTH 8
-#define UPDATE_HINT "run 'vmenv lock --update' and commit vmenv.lock"
+#define LOCK_HINT "run 'vmenv lock' and commit vmenv.lock"
 
 static void json_putp(json_object **o)
 {
@@ -443,7 +443,7 @@ struct vmenv_lock *vmenv_lock_parse(const char *text, size_t len, const char *pa
                         return NULL;
                 if (c && !config_machine(c, name)) {
                         rd_error(&r, e->line, "machine '%s' is not in vmenv.yaml", name);
-                        vmenv_error_hint(err, UPDATE_HINT);
+                        vmenv_error_hint(err, LOCK_HINT);
                         return NULL;
                 }
         }
@@ -846,10 +846,12 @@ static const char *lock_name(const struct vmenv_lock *l)
         return l && l->path ? l->path : VMENV_LOCK_FILE;
 }
 
-static int drift(const struct vmenv_lock *l, const struct vmenv_lock_entry *e, vmenv_error *err,
-                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int drift(const struct vmenv_lock *l, const struct vmenv_lock_entry *e, vmenv_error *err,
-                 const char *fmt, ...)
+/* A difference between lock and vmenv.yaml. The hint re-resolves only the
+ * machine concerned (when there is one), so the others stay as locked. */
+static int drift(const struct vmenv_lock *l, const struct vmenv_lock_entry *e, const char *machine,
+                 vmenv_error *err, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int drift(const struct vmenv_lock *l, const struct vmenv_lock_entry *e, const char *machine,
+                 vmenv_error *err, const char *fmt, ...)
 {
         va_list ap;
         _cleanup_free_ char *msg = NULL;
@@ -860,7 +862,9 @@ static int drift(const struct vmenv_lock *l, const struct vmenv_lock_entry *e, v
                 vmenv_error_set(err, VMENV_EXIT_CONFIG, "%s:%u: %s", lock_name(l), e->line, msg);
         else
                 vmenv_error_set(err, VMENV_EXIT_CONFIG, "%s: %s", lock_name(l), msg);
-        return vmenv_error_hint(err, UPDATE_HINT);
+        if (!machine)
+                return vmenv_error_hint(err, LOCK_HINT);
+        return vmenv_error_hint(err, "run 'vmenv lock --update %s' and commit vmenv.lock", machine);
 }
 
 static char *lock_dir(const struct vmenv_lock *l)
@@ -879,28 +883,30 @@ int vmenv_lock_check_machine(const struct vmenv_lock *l, const struct vmenv_mach
         enum src_kind kind = machine_kind(dir, m, &src);
 
         if (!e)
-                return drift(l, NULL, err, "machine '%s' is not in the lock", m->name);
+                return drift(l, NULL, m->name, err, "machine '%s' is not in the lock", m->name);
         if (strcmp(e->box, m->box))
-                return drift(l, e, err, "'%s' is locked to box '%s' but vmenv.yaml says '%s'",
-                             m->name, e->box, m->box);
+                return drift(l, e, m->name, err,
+                             "'%s' is locked to box '%s' but vmenv.yaml says '%s'", m->name, e->box,
+                             m->box);
         if (!(con = vmenv_constraint_parse(m->box_version, err)))
                 return vmenv_error_prefix(err, "machine '%s'", m->name);
         if (kind == SRC_BOX) {
                 const char *want = vmenv_constraint_exact(con) ? vmenv_constraint_exact(con) : "0";
                 if (vmenv_version_compare(want, e->version))
-                        return drift(l, e, err,
+                        return drift(l, e, m->name, err,
                                      "'%s' is locked to %s %s but vmenv.yaml asks for version %s",
                                      m->name, e->box, e->version, want);
                 if (strcmp(e->url, src))
-                        return drift(l, e, err, "'%s' is locked to '%s' but vmenv.yaml says '%s'",
-                                     m->name, e->url, src);
+                        return drift(l, e, m->name, err,
+                                     "'%s' is locked to '%s' but vmenv.yaml says '%s'", m->name,
+                                     e->url, src);
         } else {
                 if (!vmenv_constraint_match(con, e->version))
-                        return drift(l, e, err,
+                        return drift(l, e, m->name, err,
                                      "'%s' is locked to %s %s, which box_version '%s' excludes",
                                      m->name, e->box, e->version, m->box_version);
                 if (kind == SRC_CATALOG && !vmenv_streq(e->catalog, src))
-                        return drift(l, e, err,
+                        return drift(l, e, m->name, err,
                                      "'%s' is locked to catalog '%s' but vmenv.yaml says '%s'",
                                      m->name, e->catalog ? e->catalog : "(none)", src);
         }
@@ -909,13 +915,13 @@ int vmenv_lock_check_machine(const struct vmenv_lock *l, const struct vmenv_mach
                 _cleanup_free_ char *cs = checksum_norm(m->box_checksum, &ce);
                 vmenv_error_clear(&ce);
                 if (!checksum_eq(cs ? cs : m->box_checksum, e->checksum))
-                        return drift(l, e, err,
+                        return drift(l, e, m->name, err,
                                      "'%s' is locked with checksum %s but vmenv.yaml says %s",
                                      m->name, e->checksum, m->box_checksum);
         }
         if (strcmp(norm_arch(e->architecture), vmenv_host_arch()))
-                return drift(l, e, err, "'%s' is locked to a box for %s; this host is %s", m->name,
-                             e->architecture, vmenv_host_arch());
+                return drift(l, e, m->name, err, "'%s' is locked to a box for %s; this host is %s",
+                             m->name, e->architecture, vmenv_host_arch());
         return 0;
 }
 
@@ -924,8 +930,8 @@ int vmenv_lock_check(const struct vmenv_lock *l, const struct vmenv_config *c, b
 {
         for (size_t i = 0; i < l->n_entries; i++)
                 if (!config_machine(c, l->entries[i].machine))
-                        return drift(l, &l->entries[i], err, "machine '%s' is not in vmenv.yaml",
-                                     l->entries[i].machine);
+                        return drift(l, &l->entries[i], NULL, err,
+                                     "machine '%s' is not in vmenv.yaml", l->entries[i].machine);
         for (size_t i = 0; i < c->n_machines; i++)
                 if (vmenv_lock_check_machine(l, &c->machines[i], err) < 0)
                         return -1;
@@ -934,7 +940,7 @@ int vmenv_lock_check(const struct vmenv_lock *l, const struct vmenv_config *c, b
                 if (vmenv_lock_config_digest(c, &digest, err) < 0)
                         return -1;
                 if (!checksum_eq(digest, l->config_digest))
-                        return drift(l, NULL, err,
+                        return drift(l, NULL, NULL, err,
                                      "vmenv.yaml changed since the lock was written "
                                      "(locked %s, now %s)",
                                      l->config_digest, digest);
@@ -944,7 +950,7 @@ int vmenv_lock_check(const struct vmenv_lock *l, const struct vmenv_config *c, b
                         const char *want =
                             m->box_version && *m->box_version ? m->box_version : NULL;
                         if (!vmenv_streq(e->constraint, want))
-                                return drift(l, e, err,
+                                return drift(l, e, NULL, err,
                                              "'%s' was locked for box_version '%s', vmenv.yaml "
                                              "now says '%s'",
                                              m->name, e->constraint ? e->constraint : "",
@@ -1040,7 +1046,8 @@ int vmenv_lock_verify_box(const struct vmenv_lock *l, const struct vmenv_machine
                 vmenv_error_set(err, VMENV_EXIT_DATA,
                                 "box '%s' is version %s but %s locks '%s' to %s", box->name,
                                 box->version, lock_name(l), m->name, e->version);
-                return vmenv_error_hint(err, UPDATE_HINT);
+                return vmenv_error_hint(err, "run 'vmenv lock --update %s' and commit vmenv.lock",
+                                        m->name);
         }
         if (!checksum_eq(box->digest, e->checksum)) {
                 vmenv_error_set(err, VMENV_EXIT_DATA,

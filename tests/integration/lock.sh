@@ -107,7 +107,7 @@ run_vmenv lock --check
 expect_eq "a constraint that excludes the lock exits 78" 78 "$RC"
 check "the error names the file, line and versions" -- \
     grep -q "vmenv.lock:[0-9]*: 'web' is locked to vmenv/tiny 1.2.0, which box_version '>= 2' excludes" <<<"$ERR"
-check "and says to run vmenv lock --update" -- grep -q "hint: run 'vmenv lock --update'" <<<"$ERR"
+check "and says to run vmenv lock --update for that machine" -- grep -qx "hint: run 'vmenv lock --update web' and commit vmenv.lock" <<<"$ERR"
 run_vmenv lock
 expect_eq "plain lock re-resolves what no longer fits" "web: vmenv/tiny 1.2.0 → 2.0.0" "$OUT"
 sed -i 's/">= 2"/"~> 1.0"/' vmenv.yaml
