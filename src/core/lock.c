@@ -1234,12 +1234,16 @@ int vmenv_lock_report(const struct vmenv_lock *l, const struct vmenv_machine_con
                                  "%s' and 'vmenv up %s')",
                                  m->name, e->box, r.running, r.running_older ? "older" : "newer",
                                  e->version, m->name, m->name);
-        if (r.lock_older)
+        if (r.lock_older) {
+                _cleanup_free_ char *by = m->box_version && *m->box_version
+                                              ? vmenv_strdupf("allowed by '%s'", m->box_version)
+                                              : vmenv_strdup("available");
                 vmenv_buf_printf(&msg,
-                                 "%s%s: vmenv.lock pins %s %s; %s is allowed by '%s' (run "
+                                 "%s%s: vmenv.lock pins %s %s; %s is %s (run "
                                  "'vmenv lock --update %s')",
-                                 msg.len ? "\n" : "", m->name, e->box, e->version, r.newest,
-                                 m->box_version ? m->box_version : ">= 0", m->name);
+                                 msg.len ? "\n" : "", m->name, e->box, e->version, r.newest, by,
+                                 m->name);
+        }
         if (msg.len)
                 r.message = vmenv_buf_steal(&msg);
         *out = r;
