@@ -111,6 +111,24 @@ int vmenv_machine_sync(struct vmenv_project *p, const struct vmenv_machine_confi
 int vmenv_machine_sync_ssh(struct vmenv_project *p, const struct vmenv_machine_config *m,
                            struct vmenv_ssh *s, vmenv_error *err);
 
+/* Watching host folders for rsync-auto. _new blocks SIGINT and SIGTERM
+ * (they become a clean stop of _wait); _free restores the signal mask. */
+struct vmenv_sync_watch;
+struct vmenv_sync_watch *vmenv_sync_watch_new(vmenv_error *err);
+void vmenv_sync_watch_free(struct vmenv_sync_watch *w);
+/* Watches dir and every folder under it that is not excluded; events for
+ * it mark dirty[tag]. */
+int vmenv_sync_watch_add(struct vmenv_sync_watch *w, const char *dir, char *const *exclude,
+                         size_t tag, vmenv_error *err);
+/* Waits for changes, then for debounce_ms of quiet (at most 2 s in all).
+ * Returns 1 with dirty[0..n_tags) set, 0 on SIGINT/SIGTERM, -1 on error. */
+int vmenv_sync_watch_wait(struct vmenv_sync_watch *w, int debounce_ms, bool *dirty,
+                          size_t n_tags, vmenv_error *err);
+
+/* The excludes vmenv_machine_sync uses for a folder: the folder's own plus
+ * ".vmenv/" (vmenv's state, private keys included). A new vector. */
+char **vmenv_sync_folder_excludes(char *const *exclude);
+
 /* True for folders synced by vmenv_machine_sync (type rsync, not disabled). */
 bool vmenv_sync_folder_is_rsync(const char *type, bool disabled);
 

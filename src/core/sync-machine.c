@@ -15,12 +15,12 @@
  * never leaves the host. */
 static const char *const default_excludes[] = {".vmenv/", NULL};
 
-static char **folder_excludes(const struct vmenv_synced_folder *f)
+char **vmenv_sync_folder_excludes(char *const *exclude)
 {
         char **v = NULL;
         for (const char *const *d = default_excludes; *d; d++)
                 vmenv_strv_push(&v, vmenv_strdup(*d));
-        for (char **e = f->exclude; e && *e; e++)
+        for (char *const *e = exclude; e && *e; e++)
                 vmenv_strv_push(&v, vmenv_strdup(*e));
         return v;
 }
@@ -51,7 +51,7 @@ int vmenv_machine_sync_ssh(struct vmenv_project *p, const struct vmenv_machine_c
                         return vmenv_error_set(err, VMENV_EXIT_NOINPUT,
                                                "machine '%s': synced folder '%s' is not a folder",
                                                m->name, f->host);
-                ex = folder_excludes(f);
+                ex = vmenv_sync_folder_excludes(f->exclude);
                 r = vmenv_sync_folder(s, local, f->guest, ex, true, NULL, &st, err);
                 vmenv_strv_free(ex);
                 if (r < 0)

@@ -167,6 +167,49 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 chmod 755 "$T_TMP/unreadable/sub"
 
+# --- watching, as rsync-auto does --------------------------------------------
+WSRC=$T_TMP/wsrc
+WDST=$T_TMP/guest/watched
+mkdir -p "$WSRC/a"; echo 1 >"$WSRC/a/one"
+"$DRIVER" -p "$SSHD_PORT" -i "$SSHD_KEY" -x '*.tmp' -w 100 "$WSRC" "$WDST" \
+    >"$T_TMP/watch.out" 2>"$T_TMP/watch.err" &
+WPID=$!
+on_exit "kill $WPID 2>/dev/null"
+wait_lines() { # wait_lines N: until the watcher has printed N stats lines (20 s max)
+    local i
+    for i in $(seq 200); do
+        [ "$(wc -l <"$T_TMP/watch.out")" -ge "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+check "watch: initial sync" -- wait_lines 1
+mkdir -p "$WSRC/new/sub"; echo 2 >"$WSRC/new/sub/two"
+check "watch: a new folder tree is synced" -- wait_lines 2
+sleep 0.3
+same_tree "watch: guest mirrors the host after the first change" "$WSRC" "$WDST"
+echo 3 >"$WSRC/new/sub/three"
+check "watch: a change inside a folder created after start is seen" -- wait_lines 3
+sleep 0.3
+check "watch: the new file arrived" -- test -f "$WDST/new/sub/three"
+for i in $(seq 50); do echo "$i" >"$WSRC/a/burst-$i"; done
+check "watch: a burst of 50 writes is synced" -- wait_lines 4
+sleep 1
+n=$(wc -l <"$T_TMP/watch.out")
+ok $([ "$n" -le 5 ] && echo 0 || echo 1) "watch: the burst is folded into one or two syncs ($((n - 3)))"
+same_tree "watch: guest mirrors the host after the burst" "$WSRC" "$WDST"
+echo ignored >"$WSRC/a/x.tmp"
+sleep 1
+expect_eq "watch: changes to excluded files do not trigger a sync" "$n" "$(wc -l <"$T_TMP/watch.out")"
+rm -r "$WSRC/new"
+check "watch: a deleted folder is mirrored" -- wait_lines $((n + 1))
+sleep 0.3
+check "watch: the folder is gone in the guest" -- test ! -e "$WDST/new"
+kill -TERM "$WPID"
+wait "$WPID"
+expect_eq "watch: SIGTERM ends it cleanly" "0" "$?"
+[ -s "$T_TMP/watch.err" ] && sed 's/^/# watcher: /' "$T_TMP/watch.err"
+
 # --- busybox applets only (a tiny guest) ---------------------------------------
 if [ -x /bin/busybox ]; then
     BBDST=$T_TMP/guest/busybox
