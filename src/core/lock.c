@@ -966,6 +966,7 @@ int vmenv_lock_ensure(const struct vmenv_config *c, const struct vmenv_lock_opts
         _cleanup_(vmenv_lock_freep) struct vmenv_lock *l = NULL;
         _cleanup_free_ char *path = vmenv_lock_path(c);
         bool frozen = o && o->frozen;
+        vmenv_error werr = VMENV_ERROR_INIT;
 
         if (vmenv_lock_load(c, &l, err) < 0)
                 return -1;
@@ -977,11 +978,16 @@ int vmenv_lock_ensure(const struct vmenv_config *c, const struct vmenv_lock_opts
                 }
                 if (vmenv_lock_update(c, NULL, false, NULL, o, &l, NULL, err) < 0)
                         return -1;
-                if (vmenv_lock_save(l, path, err) < 0)
-                        return -1;
+                /* A read-only checkout can still be brought up: the lock is
+                 * then used for this run only. */
+                if (vmenv_lock_save(l, path, &werr) < 0) {
+                        vmenv_warn("%s; going on without recording the lock", werr.msg);
+                        vmenv_error_clear(&werr);
+                } else {
+                        vmenv_info("wrote %s", path);
+                }
                 free(l->path);
                 l->path = vmenv_strdup(path);
-                vmenv_info("wrote %s", path);
         }
         if (vmenv_lock_check(l, c, frozen, err) < 0)
                 return -1;

@@ -324,6 +324,19 @@ static void test_lock_flow(void)
                 vmenv_error_clear(&err);
                 project_clear(&f);
         }
+        {
+                /* an unwritable project still comes up, with the lock in memory */
+                _cleanup_free_ char *blocker =
+                    vmenv_strdupf("%s.tmp.%ld", lock_path, (long)getpid());
+                sh("mkdir -p %s", blocker);
+                ok(vmenv_lock_ensure(&p.c, &lopts, &l2, &err) == 0 && l2 &&
+                       !vmenv_path_exists(lock_path),
+                   "ensure goes on when vmenv.lock cannot be written");
+                vmenv_lock_free(l2);
+                l2 = NULL;
+                vmenv_error_clear(&err);
+                sh("rmdir %s", blocker);
+        }
         spew(lock_path, text);
 
         /* --- 1.2.0 appears: the lock and the pin stay at 1.1.0 */
