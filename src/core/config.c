@@ -390,8 +390,13 @@ static int get_size(struct pctx *p, const struct ynode *n, const char *key, uint
 
         if (n->type != Y_SCALAR || is_null(n))
                 return fail(p, n, key, "expected a size like 512M or 2G, got %s", type_name(n));
+        if (n->s[0] == '-')
+                return fail(p, n, key, "a size cannot be negative, got \"%s\"", n->s);
         if (vmenv_parse_size(n->s, &v) < 0)
                 return fail(p, n, key, "expected a size like 512M or 2G, got \"%s\"", n->s);
+        if (v == 0)
+                return fail(p, n, key, "a size cannot be zero; use at least %s",
+                            (fmt_size(min, lo, sizeof(lo)), lo));
         fmt_size(min, lo, sizeof(lo));
         fmt_size(max, hi, sizeof(hi));
         if (v < min) {
