@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -452,6 +453,39 @@ static void iso_now(char *buf, size_t len)
         strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Folders in tmp/ are named box-<pid>-XXXXXX; those of processes that are
+ * gone (killed mid-add) are removed by the next add. */
+static char *tmp_folder(const char *tmproot, vmenv_error *err)
+{
+        DIR *d = opendir(tmproot);
+        struct dirent *de;
+        char *p;
+
+        while (d && (de = readdir(d))) {
+                long pid;
+                char *end;
+                if (strncmp(de->d_name, "box-", 4) && strncmp(de->d_name, "old-", 4))
+                        continue;
+                pid = strtol(de->d_name + 4, &end, 10);
+                if (*end == '-' && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+                        _cleanup_free_ char *stale = vmenv_path_join(tmproot, de->d_name);
+                        vmenv_error ignore = VMENV_ERROR_INIT;
+                        vmenv_debug("removing '%s' left by an interrupted add", stale);
+                        vmenv_rm_rf(stale, &ignore);
+                        vmenv_error_clear(&ignore);
+                }
+        }
+        if (d)
+                closedir(d);
+        p = vmenv_strdupf("%s/box-%ld-XXXXXX", tmproot, (long)getpid());
+        if (!mkdtemp(p)) {
+                vmenv_error_errno(err, 0, errno, "cannot create a folder in '%s'", tmproot);
+                free(p);
+                return NULL;
+        }
+        return p;
+}
+
 struct install {
         const char *name, *version;
         const char *file;     /* archive or image */
@@ -529,11 +563,8 @@ static struct vmenv_box *install(struct install *in, vmenv_error *err)
         } else {
                 if (vmenv_mkdir_p(tmproot, 0755, err) < 0)
                         return NULL;
-                tmp = vmenv_strdupf("%s/box-XXXXXX", tmproot);
-                if (!mkdtemp(tmp)) {
-                        vmenv_error_errno(err, 0, errno, "cannot create a folder in '%s'", tmproot);
+                if (!(tmp = tmp_folder(tmproot, err)))
                         return NULL;
-                }
                 if ((in->is_image ? image_box(tmp, in->file, &m, err)
                                   : vmenv_box_archive_extract(in->file, tmp, &m, err)) < 0)
                         goto fail;
@@ -553,7 +584,7 @@ static struct vmenv_box *install(struct install *in, vmenv_error *err)
                         vmenv_error_hint(err, "use --force to replace it");
                         goto fail;
                 }
-                old = vmenv_strdupf("%s/old-XXXXXX", tmproot);
+                old = vmenv_strdupf("%s/old-%ld-XXXXXX", tmproot, (long)getpid());
                 if (!mkdtemp(old) || rename(final, old) < 0) {
                         vmenv_error_errno(err, 0, errno, "cannot replace '%s'", final);
                         goto fail;
@@ -676,12 +707,8 @@ static int fetch_and_extract(const char *url, const char *cs, const struct vmenv
         *extracted = NULL;
         if (vmenv_mkdir_p(tmproot, 0755, err) < 0)
                 return -1;
-        f.dest = vmenv_strdupf("%s/box-XXXXXX", tmproot);
-        if (!mkdtemp(f.dest)) {
-                vmenv_error_errno(err, 0, errno, "cannot create a folder in '%s'", tmproot);
-                free(f.dest);
+        if (!(f.dest = tmp_folder(tmproot, err)))
                 return -1;
-        }
         o.on_data = follow_on_data;
         o.on_data_arg = &f;
         if (pthread_create(&th, NULL, follow_thread, &f) != 0)
@@ -697,15 +724,9 @@ static int fetch_and_extract(const char *url, const char *cs, const struct vmenv
         pthread_join(th, NULL);
         if (f.fd >= 0)
                 close(f.fd);
-        if (r == 0 && f.rc < 0 && !f.restarted) {
-                /* the archive itself is bad: that is the error */
-                vmenv_error_move(err, &f.err);
-                unlink(*file);
-                free(*file);
-                free(*digest);
-                *file = *digest = NULL;
-                r = -1;
-        }
+        /* If streaming extraction failed (a bad archive, or a zip that needs
+         * seeking), the caller extracts from the finished file, which gives
+         * the definitive error. */
         if (r == 0 && f.rc == 0 && !f.restarted) {
                 *extracted = TAKE_PTR(f.dest);
                 *meta = f.meta;

@@ -208,6 +208,21 @@ expect_eq "the box was downloaded once" 1 "$(grep -c "GET /tiny-1.1.0.box" "$SRV
 run_vmenv box add "file://$W/tiny.box" --name test/file --checksum "sha256:$SUM"
 expect_eq "file:// URL" 0 "$RC"
 
+# --- archives over HTTP: hostile, zip, xz (extracted while downloading)
+python3 "$VMENV_SRCDIR/tests/fixtures/hostile/gen.py" "$T_TMP/hostile"
+cp "$T_TMP"/hostile/{symlink.tar,good.zip,good.tar.xz} "$W/"
+BEFORE=$(store_listing)
+run_vmenv box add "$BASE/symlink.tar" --name evil/http
+expect_eq "a hostile box over HTTP exits 65" 65 "$RC"
+case $ERR in *"member 'box.img' is a symbolic link: links are not allowed"*) ok 0 "hostile over HTTP: message";; *) ok 1 "hostile: $ERR";; esac
+expect_eq "store unchanged after a hostile box" "$BEFORE" "$(store_listing)"
+expect_eq "no temp debris after a hostile box" 0 "$(tmp_debris)"
+check "the hostile download is not kept" -- test -z "$(ls "$VMENV_HOME/cache" | grep -v '^$')"
+run_vmenv box add "$BASE/good.zip" --name fmt/zip
+expect_eq "a zip box over HTTP" 0 "$RC"
+run_vmenv box add "$BASE/good.tar.xz" --name fmt/xz
+expect_eq "an xz box over HTTP" 0 "$RC"
+
 # --- disk full: a small tmpfs as VMENV_HOME (needs mount; skipped without)
 FULL=$T_TMP/full
 mkdir -p "$FULL"
