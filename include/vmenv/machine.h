@@ -12,6 +12,7 @@
 #include "vmenv/state.h"
 
 struct vmenv_ssh;
+struct vmenv_lock;
 
 /* A project with its provider connection open. */
 struct vmenv_project {
@@ -41,6 +42,7 @@ struct vmenv_up_opts {
         bool insecure;      /* TLS for box downloads */
         bool timings;       /* print phase timings */
         bool frozen;        /* vmenv.lock must match exactly */
+        const struct vmenv_lock *lock; /* from vmenv_lock_ensure; NULL: no lock */
 };
 
 /* Creates, boots, resumes or does nothing, as the state requires. */

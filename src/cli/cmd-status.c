@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "vmenv/cleanup.h"
+#include "vmenv/lock.h"
 #include "vmenv/machine.h"
 
 static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmenv_error *err)
@@ -12,6 +13,7 @@ static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, 
         _cleanup_free_ const struct vmenv_machine_config **ms = NULL;
         struct vmenv_project *p;
         json_object *arr = NULL;
+        struct vmenv_lock *lock = NULL;
         size_t n = 0;
         int r = 0;
 
@@ -21,6 +23,12 @@ static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, 
                 return -1;
         if (ctx->json)
                 arr = json_object_new_array();
+        /* a lock that cannot be read is said by 'up'; status still reports */
+        {
+                vmenv_error le = VMENV_ERROR_INIT;
+                if (vmenv_lock_load(ctx->config, &lock, &le) < 0)
+                        vmenv_error_clear(&le);
+        }
         for (size_t i = 0; i < n && r == 0; i++) {
                 enum vmenv_vm_state vs;
                 _cleanup_free_ char *domain = vmenv_domain_name(ctx->config, ms[i]->name);
@@ -38,6 +46,20 @@ static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, 
                         printf("%-20s %-14s (%s)\n", ms[i]->name, vmenv_vm_state_name(vs),
                                ms[i]->box);
                 }
+                {
+                        struct vmenv_machine_state *st = vmenv_state_load(ctx->config, ms[i]->name, err);
+                        struct vmenv_lock_report rep = {0};
+                        if (!st) {
+                                r = -1;
+                                break;
+                        }
+                        /* offline: pass fetch options instead of NULL to also ask the catalog */
+                        if (vmenv_lock_report(lock, ms[i], st->exists ? st->box_version : NULL, NULL,
+                                              &rep, err) == 0 && rep.message && !arr)
+                                printf("  %s\n", rep.message);
+                        vmenv_lock_report_clear(&rep);
+                        vmenv_state_free(st);
+                }
         }
         if (arr) {
                 if (r == 0)
@@ -46,6 +68,7 @@ static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, 
                 json_object_put(arr);
         }
         vmenv_project_close(p);
+        vmenv_lock_free(lock);
         return r;
 }
 

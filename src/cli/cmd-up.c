@@ -6,6 +6,8 @@
 
 #include "cli.h"
 #include "vmenv/cleanup.h"
+#include "vmenv/box.h"
+#include "vmenv/lock.h"
 #include "vmenv/machine.h"
 #include "vmenv/util.h"
 
@@ -42,6 +44,7 @@ static int cmd_up_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmen
         struct vmenv_project *p;
         size_t n = 0;
         int failed = 0;
+        struct vmenv_lock *lock = NULL;
 
         if (o.provision && o.no_provision)
                 return vmenv_error_set(err, VMENV_EXIT_USAGE,
@@ -53,6 +56,14 @@ static int cmd_up_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmen
         }
         if (vmenv_project_select(ctx->config, args->argc, args->argv, &ms, &n, err) < 0)
                 goto out;
+        {
+                /* before any machine starts: a bad or stale lock stops everything */
+                struct vmenv_fetch_opts fo = {.insecure = o.insecure};
+                struct vmenv_lock_opts lo = {.fetch = &fo, .frozen = o.frozen};
+                if (vmenv_lock_ensure(ctx->config, &lo, &lock, err) < 0)
+                        goto out;
+                o.lock = lock;
+        }
         if (!(p = vmenv_cli_project(ctx, err)))
                 goto out;
         jobs = vmenv_calloc(n, sizeof(*jobs));
@@ -78,6 +89,7 @@ static int cmd_up_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmen
         }
         vmenv_project_close(p);
 out:
+        vmenv_lock_free(lock);
         vmenv_strv_free(o.provision_with);
         return failed || err->msg ? -1 : 0;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vmenv/box.h"
+#include "vmenv/lock.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/log.h"
 #include "vmenv/machine.h"
@@ -571,9 +572,16 @@ static int create_machine(struct vmenv_project *p, const struct vmenv_machine_co
         struct vmenv_box_opts bo = {.fetch.insecure = o->insecure};
         uint64_t t0 = vmenv_now_ns();
 
-        if (!(box = vmenv_box_ensure(m->box, m->box_version, m->box_url, m->box_checksum, &bo,
-                                     err)))
+        struct vmenv_lock_pin pin = {0};
+
+        if (vmenv_lock_pin(o->lock, m, &pin, err) < 0)
+                return -1;
+        box = vmenv_box_ensure(pin.name, pin.constraint, pin.url, pin.checksum, &bo, err);
+        vmenv_lock_pin_clear(&pin);
+        if (!box)
                 return vmenv_error_prefix(err, "cannot get box '%s' for '%s'", m->box, m->name);
+        if (vmenv_lock_verify_box(o->lock, m, box, err) < 0)
+                return vmenv_error_prefix(err, "cannot create '%s'", m->name);
         free(st->box_name);
         free(st->box_version);
         free(st->box_volume);
