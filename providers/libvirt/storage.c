@@ -221,6 +221,26 @@ static int upload(virConnectPtr conn, virStorageVolPtr vol, int fd, uint64_t siz
         return 0;
 }
 
+/* Waits while the pool has an upload running (libvirt refuses to refresh it
+ * then), so a volume that another vmenv is still filling is not used
+ * half-written. Up to UPLOAD_WAIT_S; any other refresh failure ends the
+ * wait, since it says nothing about uploads. */
+#define UPLOAD_WAIT_S 1800
+static void wait_uploads(virStoragePoolPtr pool)
+{
+        for (int i = 0; i < UPLOAD_WAIT_S * 5; i++) {
+                virErrorPtr e;
+                if (virStoragePoolRefresh(pool, 0) == 0)
+                        return;
+                e = virGetLastError();
+                if (!e || !e->message || !strstr(e->message, "asynchronous jobs"))
+                        return;
+                if (i == 0)
+                        vmenv_debug("waiting for an upload into the pool to finish");
+                usleep(200000);
+        }
+}
+
 int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, const char *name,
                                const char *local_path, const char *format, char **path,
                                vmenv_error *err)
@@ -243,6 +263,15 @@ int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, 
         if (!(pool = vmenv_libvirt_pool_get(p, pool_name, err)))
                 return -1;
         if ((vol = vol_find(pool, name, &missing, err))) {
+                /* Perhaps still being uploaded by another vmenv. */
+                virStorageVolFree(vol);
+                wait_uploads(pool);
+                if (!(vol = vol_find(pool, name, &missing, err)))
+                        return missing ? vmenv_error_set(err, VMENV_EXIT_FAILURE,
+                                                         "volume '%s' vanished: its upload by "
+                                                         "another vmenv failed",
+                                                         name)
+                                       : -1;
                 if (!(*path = vol_path(vol, name, err)))
                         return -1;
                 return 0;
@@ -272,9 +301,11 @@ int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, 
                     (uint64_t)st.st_size, name);
         if (!(vol = virStorageVolCreateXML(pool, xml, 0))) {
                 /* Another vmenv created it meanwhile. */
-                if (vmenv_libvirt_last_error_is(VIR_ERR_STORAGE_VOL_EXIST) &&
-                    (vol = virStorageVolLookupByName(pool, name)))
-                        return (*path = vol_path(vol, name, err)) ? 0 : -1;
+                if (vmenv_libvirt_last_error_is(VIR_ERR_STORAGE_VOL_EXIST)) {
+                        wait_uploads(pool);
+                        if ((vol = virStorageVolLookupByName(pool, name)))
+                                return (*path = vol_path(vol, name, err)) ? 0 : -1;
+                }
                 return vmenv_libvirt_error(err, "cannot create volume '%s'", name);
         }
         if (upload(p->conn, vol, fd, (uint64_t)st.st_size, local_path, name, err) < 0) {

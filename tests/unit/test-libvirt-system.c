@@ -283,6 +283,38 @@ int main(void)
         ok(strstr(out, "\"virtual-size\": 21474836480") && strstr(out, "\"format\": \"qcow2\""),
            "uploaded base is the same qcow2 (20 GiB virtual)");
 
+        {
+                /* Two vmenv processes import the same raw image at once:
+                 * both succeed, and neither uses a half-uploaded volume. */
+                _cleanup_free_ char *raw = vmenv_path_join(tmp, "race.raw");
+                _cleanup_free_ char *o2 = runf("head -c 268435456 /dev/urandom > %s", raw);
+                pid_t kids[2];
+                int good = 0;
+                for (int i = 0; i < 2; i++) {
+                        if ((kids[i] = fork()) == 0) {
+                                vmenv_error e = VMENV_ERROR_INIT;
+                                struct vmenv_provider *q = ops->open(uri, &e);
+                                char *vp = NULL, *o3 = NULL;
+                                int rc = 1;
+                                if (q && ops->image_ensure(q, NULL, "test-race.raw", raw, "raw",
+                                                           &vp, &e) == 0) {
+                                        o3 = runf("cmp %s %s && echo same", raw, vp);
+                                        rc = strstr(o3, "same") ? 0 : 2;
+                                } else {
+                                        printf("#   child: %s\n", e.msg ? e.msg : "");
+                                }
+                                _exit(rc);
+                        }
+                }
+                for (int i = 0; i < 2; i++) {
+                        int status = 0;
+                        waitpid(kids[i], &status, 0);
+                        good += WIFEXITED(status) && WEXITSTATUS(status) == 0;
+                }
+                ok(good == 2, "two concurrent imports both see the complete image (%d of 2)", good);
+                CHECK(ops->volume_delete(p, NULL, "test-race.raw", &err), "delete it");
+                unlink(raw);
+        }
         CHECK(ops->overlay_create(p, NULL, "test-disk.img", "test-base.img", 0, &ov_path, &err),
               "overlay_create");
         free(out);
