@@ -329,6 +329,11 @@ int vmenv_sync_folder(struct vmenv_ssh *s, const char *local_dir, const char *gu
         if (guest_dir[0] != '/')
                 return vmenv_error_set(err, VMENV_EXIT_CONFIG,
                                        "guest folder '%s' is not an absolute path", guest_dir);
+        /* Mirroring deletes what the host lacks: never the guest's root. */
+        if (guest_dir[strspn(guest_dir, "/")] == '\0')
+                return vmenv_error_set(err, VMENV_EXIT_CONFIG,
+                                       "refusing to sync into the guest's root folder '%s'",
+                                       guest_dir);
         if (vmenv_sync_walk(local_dir, exclude, &local, err) < 0)
                 return -1;
         if (list_remote(s, guest_dir, as_root, &remote, err) < 0)

@@ -159,6 +159,9 @@ ok $([ "$RC" -ne 0 ] && grep -q "blocker/sub" <<<"$ERR" && echo 0 || echo 1) \
 sync_run "$SRC" "relative/path"
 ok $([ "$RC" -eq 78 ] && grep -q "not an absolute path" <<<"$ERR" && echo 0 || echo 1) \
     "a relative guest folder is refused"
+sync_run "$SRC" "//"
+ok $([ "$RC" -eq 78 ] && grep -q "root folder" <<<"$ERR" && echo 0 || echo 1) \
+    "the guest's root folder is refused"
 mkdir -p "$T_TMP/unreadable/sub"; chmod 000 "$T_TMP/unreadable/sub"
 sync_run "$T_TMP/unreadable" "$T_TMP/guest/unreadable"
 # root reads anything: only meaningful when the test runs unprivileged.
