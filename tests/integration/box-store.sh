@@ -149,6 +149,13 @@ if [ "$RC" -eq 70 ] && [[ $ERR == *"not built yet"* ]]; then
     ok 0 "# SKIP vmenv.yaml parser not built yet"
 else
     expect_eq "box outdated in a project" "box 'test/cat' (1.0) is up to date" "$OUT"
+    run_vmenv box remove test/cat --box-version 1.1
+    printf 'box: test/cat\nbox_version: ">= 1.0"\nbox_url: %s\n' "$T_TMP/srv/test/cat.json" > vmenv.yaml
+    run_vmenv box outdated
+    expect_eq "box outdated in a project, newer in range" "box 'test/cat' (1.0) is outdated: 1.1 is available" "$OUT"
+    run_vmenv box update
+    expect_eq "box update in a project" "box 'test/cat' (1.1) is the newest matching '>= 1.0'" "$OUT"
+    check "1.1 is stored again" -- test -d "$VMENV_HOME/boxes/test-VAGRANTSLASH-cat/1.1/libvirt"
 fi
 cd ..
 
