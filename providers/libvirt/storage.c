@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "image-check.h"
 #include "libvirt-private.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/log.h"
@@ -254,10 +255,6 @@ int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, 
 
         if (!format)
                 format = "qcow2";
-        if (!vmenv_streq(format, "qcow2") && !vmenv_streq(format, "raw"))
-                return vmenv_error_set(err, VMENV_EXIT_DATA,
-                                       "unsupported image format '%s' of '%s' (use qcow2 or raw)",
-                                       format, local_path);
         if (check_name("volume", name, err) < 0)
                 return -1;
         if (!(pool = vmenv_libvirt_pool_get(p, pool_name, err)))
@@ -279,6 +276,8 @@ int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, 
         if (!missing)
                 return -1;
 
+        if (vmenv_libvirt_check_image(local_path, format, err) < 0)
+                return -1;
         if ((fd = open(local_path, O_RDONLY | O_CLOEXEC)) < 0)
                 return vmenv_error_errno(err, VMENV_EXIT_NOINPUT, errno, "cannot open image '%s'",
                                          local_path);

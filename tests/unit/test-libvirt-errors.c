@@ -6,7 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../providers/libvirt/image-check.h"
 #include "tap.h"
+#include "vmenv/cleanup.h"
 #include "vmenv/provider.h"
 #include "vmenv/util.h"
 
@@ -23,6 +25,65 @@ static void expect(const char *uri, int code, const char *msg_part, const char *
         if (p)
                 vmenv_provider_libvirt.close(p);
         vmenv_error_clear(&err);
+}
+
+/* Box images that name other host files are refused before upload. */
+static void image_checks(void)
+{
+        char dir[] = "/tmp/vmenv-image-check.XXXXXX";
+        static const struct {
+                const char *what, *make, *format;
+                int code; /* 0: accepted */
+                const char *msg;
+        } cases[] = {
+            {"plain qcow2", "qemu-img create -q -f qcow2 $D/a 1G", "qcow2", 0, NULL},
+            {"qcow2 with a backing file",
+             "qemu-img create -q -f raw $D/b.base 1M && qemu-img create -q -f qcow2 -F raw -b "
+             "$D/b.base $D/a",
+             "qcow2", VMENV_EXIT_DATA, "names a backing file"},
+            {"qcow2 with an external data file",
+             "qemu-img create -q -f qcow2 -o data_file=$D/a.data $D/a 1M", "qcow2", VMENV_EXIT_DATA,
+             "external file"},
+            {"raw said to be qcow2", "head -c 4096 /dev/zero > $D/a", "qcow2", VMENV_EXIT_DATA,
+             "is not one"},
+            {"qcow2 said to be raw (shown as bytes)", "qemu-img create -q -f qcow2 $D/a 1G", "raw",
+             0, NULL},
+            {"vmdk", "qemu-img create -q -f vmdk $D/a 1G", "vmdk", VMENV_EXIT_DATA,
+             "unsupported image format 'vmdk'"},
+            {"a missing file", "true", "qcow2", VMENV_EXIT_NOINPUT, "cannot open image"},
+        };
+
+        if (!mkdtemp(dir)) {
+                ok(0, "temporary folder");
+                return;
+        }
+        setenv("D", dir, 1);
+        for (size_t i = 0; i < VMENV_ARRAY_SIZE(cases); i++) {
+                _cleanup_free_ char *cmd =
+                    vmenv_strdupf("rm -f $D/*; %s >/dev/null 2>&1", cases[i].make);
+                _cleanup_free_ char *img = vmenv_path_join(dir, "a");
+                vmenv_error err = VMENV_ERROR_INIT;
+                int r;
+
+                if (system(cmd) != 0) {
+                        ok(1, "%s # SKIP cannot make it with qemu-img", cases[i].what);
+                        continue;
+                }
+                r = vmenv_libvirt_check_image(img, cases[i].format, &err);
+                if (cases[i].code == 0)
+                        ok(r == 0, "accepted: %s", cases[i].what);
+                else
+                        ok(r < 0 && err.code == cases[i].code && strstr(err.msg, cases[i].msg),
+                           "refused: %s", cases[i].what);
+                if (err.msg)
+                        printf("#   %s\n", err.msg);
+                vmenv_error_clear(&err);
+        }
+        {
+                _cleanup_free_ char *rm = vmenv_strdupf("rm -rf %s", dir);
+                if (system(rm) != 0)
+                        printf("# cannot remove %s\n", dir);
+        }
 }
 
 int main(void)
@@ -58,5 +119,6 @@ int main(void)
                 vmenv_provider_libvirt.close(p);
         }
         vmenv_error_clear(&err);
+        image_checks();
         return done_testing();
 }
