@@ -2,19 +2,22 @@
 # 127.0.0.1 started by the test, small real boxes, store snapshots.
 SERVER_PY="$VMENV_SRCDIR/tests/fixtures/http/server.py"
 
-# start_server MODE [RATE]: sets PORT, BASE, SRV_LOG; serves $T_TMP/www
+# start_server MODE [RATE [TLS-CERT TLS-KEY]]: sets PORT, BASE, SRV_LOG;
+# serves $T_TMP/www
 start_server() {
     mkdir -p "$T_TMP/www"
     SRV_LOG="$T_TMP/server.log"
     : > "$SRV_LOG"
     rm -f "$T_TMP/port"
+    local tls=() scheme=http
+    if [ $# -ge 4 ]; then tls=(--tls "$3" "$4"); scheme=https; fi
     python3 "$SERVER_PY" --root "$T_TMP/www" --port-file "$T_TMP/port" --log "$SRV_LOG" \
-        --mode "$1" --rate "${2:-0}" &
+        --mode "$1" --rate "${2:-0}" "${tls[@]}" &
     local pid=$!
     on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
     for _ in $(seq 100); do [ -s "$T_TMP/port" ] && break; sleep 0.05; done
     PORT=$(cat "$T_TMP/port")
-    BASE="http://127.0.0.1:$PORT"
+    BASE="$scheme://127.0.0.1:$PORT"
 }
 # server_control mode NAME | rate N
 server_control() { curl -sf "$BASE/control/$1/$2" >/dev/null; }
