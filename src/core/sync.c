@@ -22,8 +22,25 @@
 #define SYNC_BATCH_BYTES (32u << 20)
 /* Longest shell command we send (OpenSSH accepts far more). */
 #define SYNC_MAX_CMD (64u << 10)
+/* A batch bigger than this (one big file) goes to a temporary file. */
+#define SYNC_SPILL_BYTES (64u << 20)
 /* How much of the guest's stderr goes into an error message. */
 #define SYNC_ERR_TAIL 2048
+
+static int write_all(int fd, const void *p, size_t n)
+{
+        const char *c = p;
+        while (n > 0) {
+                ssize_t w = write(fd, c, n);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0)
+                        return -1;
+                c += w;
+                n -= (size_t)w;
+        }
+        return 0;
+}
 
 /* stderr of a guest command lands in an anonymous file so its tail can be
  * quoted in the error; a pipe could fill up and stall the session. */
@@ -121,26 +138,56 @@ static int list_remote(struct vmenv_ssh *s, const char *guest_dir, bool as_root,
         return vmenv_sync_parse_listing(data, (size_t)size, out, err);
 }
 
-/* libarchive writes into a growing memory buffer. */
-static la_ssize_t buf_write(struct archive *a, void *data, const void *p, size_t n)
-{
-        vmenv_buf_add(data, p, n);
-        return (la_ssize_t)n;
-}
-
+/* libarchive writes into a growing memory buffer; a batch that outgrows
+ * SYNC_SPILL_BYTES (one big file) moves to an unlinked temporary file that
+ * is mapped for sending, so a large file is never held on the heap. */
 struct tar_batch {
         struct archive *a;
         struct vmenv_buf buf;
+        int fd;             /* spill file, or -1 */
+        size_t len;         /* bytes written in all */
+        void *map;
+        int werr;           /* errno of a failed spill write */
 };
+
+static la_ssize_t batch_write(struct archive *a, void *data, const void *p, size_t n)
+{
+        struct tar_batch *t = data;
+
+        if (t->fd < 0 && t->buf.len + n > SYNC_SPILL_BYTES) {
+                const char *dir = getenv("TMPDIR");
+                t->fd = open(dir && *dir ? dir : "/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                if (t->fd < 0 || write_all(t->fd, t->buf.data, t->buf.len) < 0) {
+                        t->werr = errno;
+                        archive_set_error(a, errno, "cannot write a temporary file");
+                        return -1;
+                }
+                vmenv_buf_free(&t->buf);
+        }
+        if (t->fd >= 0) {
+                if (write_all(t->fd, p, n) < 0) {
+                        t->werr = errno;
+                        archive_set_error(a, errno, "cannot write a temporary file");
+                        return -1;
+                }
+        } else {
+                vmenv_buf_add(&t->buf, p, n);
+        }
+        t->len += n;
+        return (la_ssize_t)n;
+}
 
 static int batch_open(struct tar_batch *t, vmenv_error *err)
 {
+        t->fd = -1;
+        t->len = 0;
+        t->werr = 0;
         t->a = archive_write_new();
         /* GNU format: long names and big files, raw bytes in names (no
          * charset conversion), understood by GNU and busybox tar. */
         if (archive_write_set_format_gnutar(t->a) != ARCHIVE_OK ||
             archive_write_set_bytes_in_last_block(t->a, 1) != ARCHIVE_OK ||
-            archive_write_open(t->a, &t->buf, NULL, buf_write, NULL) != ARCHIVE_OK) {
+            archive_write_open(t->a, t, NULL, batch_write, NULL) != ARCHIVE_OK) {
                 vmenv_error_set(err, VMENV_EXIT_SOFTWARE, "cannot start a tar stream: %s",
                                 archive_error_string(t->a));
                 archive_write_free(t->a);
@@ -150,11 +197,31 @@ static int batch_open(struct tar_batch *t, vmenv_error *err)
         return 0;
 }
 
+/* The finished stream, in memory or mapped from the spill file. */
+static const void *batch_data(struct tar_batch *t, vmenv_error *err)
+{
+        if (t->fd < 0)
+                return t->buf.data ? t->buf.data : "";
+        t->map = mmap(NULL, t->len, PROT_READ, MAP_SHARED, t->fd, 0);
+        if (t->map == MAP_FAILED) {
+                t->map = NULL;
+                vmenv_error_errno(err, VMENV_EXIT_IO, errno, "cannot map a temporary file");
+                return NULL;
+        }
+        return t->map;
+}
+
 static void batch_free(struct tar_batch *t)
 {
         if (t->a)
                 archive_write_free(t->a);
         t->a = NULL;
+        if (t->map)
+                munmap(t->map, t->len);
+        t->map = NULL;
+        if (t->fd >= 0)
+                close(t->fd);
+        t->fd = -1;
         vmenv_buf_free(&t->buf);
 }
 
@@ -273,7 +340,7 @@ static int send_plan(struct vmenv_ssh *s, const char *local_dir, const char *gue
                      const struct vmenv_sync_plan *plan, bool as_root, const char *owner,
                      struct vmenv_sync_stats *st, vmenv_error *err)
 {
-        struct tar_batch t = {0};
+        struct tar_batch t = {.fd = -1};
         size_t i = 0;
         int r = 0;
 
@@ -285,7 +352,9 @@ static int send_plan(struct vmenv_ssh *s, const char *local_dir, const char *gue
 
                 if ((r = batch_open(&t, err)) < 0)
                         break;
-                while (i < plan->n_send && t.buf.len < SYNC_BATCH_BYTES) {
+                const void *data;
+
+                while (i < plan->n_send && t.len < SYNC_BATCH_BYTES) {
                         bool skipped;
                         if ((r = add_entry(&t, local_dir, plan->send[i], &skipped, &st->bytes,
                                            err)) < 0)
@@ -304,9 +373,14 @@ static int send_plan(struct vmenv_ssh *s, const char *local_dir, const char *gue
                                             archive_error_string(t.a));
                         break;
                 }
+                if (!(data = batch_data(&t, err))) {
+                        r = -1;
+                        break;
+                }
                 cmd = extract_cmd(guest_dir, as_root, owner, i == plan->n_send);
-                vmenv_debug("sync: batch of %zu entries, %zu bytes of tar", in_batch, t.buf.len);
-                r = run(s, cmd, t.buf.data, t.buf.len, "extract the files in the guest", err);
+                vmenv_debug("sync: batch of %zu entries, %zu bytes of tar%s", in_batch, t.len,
+                            t.fd >= 0 ? " (from a temporary file)" : "");
+                r = run(s, cmd, data, t.len, "extract the files in the guest", err);
                 batch_free(&t);
                 if (i == plan->n_send)
                         break;

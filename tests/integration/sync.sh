@@ -170,6 +170,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 chmod 755 "$T_TMP/unreadable/sub"
 
+# --- a file bigger than a memory batch goes through a temporary file -------------
+BIG=$T_TMP/bigsrc
+mkdir -p "$BIG"; truncate -s 70M "$BIG/sparse.img"; printf end >>"$BIG/sparse.img"
+echo small >"$BIG/small"
+sync_run -v "$BIG" "$T_TMP/guest/big"
+expect_eq "a 70 MB file syncs" "0 bytes=73400329" "$RC $(echo "$OUT" | grep -o 'bytes=[0-9]*')"
+check "it went through a temporary file, not the heap" -- grep -q "from a temporary file" <<<"$ERR"
+check "the big file arrives intact" -- cmp "$BIG/sparse.img" "$T_TMP/guest/big/sparse.img"
+rm -rf "$BIG" "$T_TMP/guest/big"
+
 # --- watching, as rsync-auto does --------------------------------------------
 WSRC=$T_TMP/wsrc
 WDST=$T_TMP/guest/watched
