@@ -513,6 +513,7 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
         /* One writer per partial: a second download of the same URL waits. */
         if ((lock = vmenv_lock_file(lockp, true, err)) < 0)
                 return -1;
+        unlink(done); /* a finished download nobody extracted (crash): stale */
 
         for (int attempt = 0; attempt < 2; attempt++) {
                 _cleanup_(curl_freep) CURL *c = curl_easy_init();
