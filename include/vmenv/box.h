@@ -37,9 +37,9 @@ enum vmenv_fetch_event {
 };
 
 struct vmenv_fetch_opts {
-        bool insecure;       /* do not verify TLS peers */
-        const char *cacert;  /* CA bundle file, or NULL */
-        bool quiet;          /* no progress output */
+        bool insecure;      /* do not verify TLS peers */
+        const char *cacert; /* CA bundle file, or NULL */
+        bool quiet;         /* no progress output */
         /* Optional: called as the download file grows, so a consumer can
          * read it while it is written (box add extracts while downloading).
          * path is the file being written; it is renamed when complete. */
@@ -55,8 +55,8 @@ struct vmenv_fetch_opts {
 int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_opts *opts,
                 char **path, char **digest, vmenv_error *err);
 /* A small document (catalog) into memory, at most max bytes. */
-int vmenv_fetch_memory(const char *url, size_t max, const struct vmenv_fetch_opts *opts,
-                       char **out, size_t *len, vmenv_error *err);
+int vmenv_fetch_memory(const char *url, size_t max, const struct vmenv_fetch_opts *opts, char **out,
+                       size_t *len, vmenv_error *err);
 /* Resolves a possibly relative reference against a base URL or path. */
 char *vmenv_url_resolve(const char *base, const char *ref, vmenv_error *err);
 /* True for "http://", "https://" and "file://" references. */
@@ -87,7 +87,7 @@ struct vmenv_catalog_version {
 };
 
 struct vmenv_catalog {
-        char *source;        /* URL or path it was read from */
+        char *source; /* URL or path it was read from */
         char *name;
         char *description;
         struct vmenv_catalog_version *versions;
@@ -111,8 +111,8 @@ struct vmenv_catalog *vmenv_catalog_fetch(const char *url_or_path,
 /* The newest version matching constraint (NULL = any) with a libvirt
  * provider for arch (NULL = this host; "x86_64" and "amd64" are the same; a
  * provider without architecture matches). VMENV_EXIT_NOINPUT if none. */
-int vmenv_catalog_resolve(const struct vmenv_catalog *c, const char *constraint,
-                          const char *arch, struct vmenv_box_ref *out, vmenv_error *err);
+int vmenv_catalog_resolve(const struct vmenv_catalog *c, const char *constraint, const char *arch,
+                          struct vmenv_box_ref *out, vmenv_error *err);
 void vmenv_catalog_free(struct vmenv_catalog *c);
 void vmenv_box_ref_clear(struct vmenv_box_ref *r);
 /* This host's architecture in catalog terms ("amd64", "arm64", ...). */
@@ -121,19 +121,18 @@ const char *vmenv_host_arch(void);
 /* ---- images (image.c) ------------------------------------------------- */
 
 /* Reads the header: "qcow2" (virtual size at offset 24) or "raw" (file size). */
-int vmenv_image_probe(const char *path, char **format, uint64_t *virtual_size,
-                      vmenv_error *err);
+int vmenv_image_probe(const char *path, char **format, uint64_t *virtual_size, vmenv_error *err);
 
 /* ---- archives (box-archive.c) ----------------------------------------- */
 
 #define VMENV_BOX_MAX_IMAGE (256ull << 30)
-#define VMENV_BOX_MAX_SMALL (1u << 20)  /* metadata.json, Vagrantfile, others */
+#define VMENV_BOX_MAX_SMALL (1u << 20) /* metadata.json, Vagrantfile, others */
 #define VMENV_BOX_MAX_MEMBERS 256
 
 struct vmenv_box_meta {
-        char *format;         /* of the first disk: "qcow2" or "raw" */
+        char *format;          /* of the first disk: "qcow2" or "raw" */
         uint64_t virtual_size; /* bytes, from the first image's header */
-        char **images;        /* file names relative to the box folder */
+        char **images;         /* file names relative to the box folder */
 };
 void vmenv_box_meta_clear(struct vmenv_box_meta *m);
 
@@ -158,16 +157,16 @@ int vmenv_box_dir_validate(const char *dir, struct vmenv_box_meta *meta, vmenv_e
 /* ---- the store (box-store.c) ------------------------------------------ */
 
 struct vmenv_box {
-        char *name;          /* "vmenv/tiny" */
-        char *version;       /* "1.0.0"; "0" for unversioned local boxes */
-        char *dir;           /* .../boxes/vmenv-VAGRANTSLASH-tiny/1.0.0/libvirt */
-        char **images;       /* absolute paths; images[0] is the boot disk */
-        char *format;        /* "qcow2" or "raw" (of images[0]) */
+        char *name;            /* "vmenv/tiny" */
+        char *version;         /* "1.0.0"; "0" for unversioned local boxes */
+        char *dir;             /* .../boxes/vmenv-VAGRANTSLASH-tiny/1.0.0/libvirt */
+        char **images;         /* absolute paths; images[0] is the boot disk */
+        char *format;          /* "qcow2" or "raw" (of images[0]) */
         uint64_t virtual_size; /* bytes */
-        char *source;        /* URL or path it came from, may be NULL */
-        char *catalog;       /* catalog URL it was resolved from, may be NULL */
-        char *digest;        /* "sha256:HEX" of the downloaded file, may be NULL */
-        char *added;         /* ISO 8601 UTC */
+        char *source;          /* URL or path it came from, may be NULL */
+        char *catalog;         /* catalog URL it was resolved from, may be NULL */
+        char *digest;          /* "sha256:HEX" of the downloaded file, may be NULL */
+        char *added;           /* ISO 8601 UTC */
 };
 void vmenv_box_free(struct vmenv_box *b);
 void vmenv_boxes_free(struct vmenv_box **v, size_t n);
@@ -205,9 +204,9 @@ struct vmenv_box *vmenv_box_add(const char *source, const char *constraint,
 /* What 'vmenv up' calls: the stored box if one matches, otherwise catalog →
  * download → extract → store, under the box's lock. box_url may be NULL (a
  * catalog at $VMENV_BOX_SERVER/<name>.json), a catalog URL, or a .box URL. */
-struct vmenv_box *vmenv_box_ensure(const char *name, const char *constraint,
-                                   const char *box_url, const char *checksum,
-                                   const struct vmenv_box_opts *opts, vmenv_error *err);
+struct vmenv_box *vmenv_box_ensure(const char *name, const char *constraint, const char *box_url,
+                                   const char *checksum, const struct vmenv_box_opts *opts,
+                                   vmenv_error *err);
 
 /* Removes one version (or all when version is NULL); refuses while in use
  * unless force. */

@@ -13,17 +13,17 @@
 #include "vmenv/util.h"
 
 static const struct vmenv_opt box_opts[] = {
-        {"box-version", 0, "VERSION", "version constraint (add) or exact version (remove)"},
-        {"checksum", 0, "TYPE:HEX", "expected digest of the box file (add)"},
-        {"name", 0, "NAME", "store name for a .box file, image or catalog (add)"},
-        {"insecure", 0, NULL, "do not verify TLS certificates"},
-        {"cacert", 0, "FILE", "CA certificates to verify TLS peers with"},
-        {"force", 'f', NULL, "replace a stored version (add); remove even if in use (remove)"},
-        {"all", 0, NULL, "remove every version (remove)"},
-        {"dry-run", 0, NULL, "only say what would be removed (prune)"},
-        {"global", 0, NULL, "check every stored box, not the project's (outdated)"},
-        {"box", 0, "NAME", "update only this stored box (update)"},
-        {0},
+    {"box-version", 0, "VERSION", "version constraint (add) or exact version (remove)"},
+    {"checksum", 0, "TYPE:HEX", "expected digest of the box file (add)"},
+    {"name", 0, "NAME", "store name for a .box file, image or catalog (add)"},
+    {"insecure", 0, NULL, "do not verify TLS certificates"},
+    {"cacert", 0, "FILE", "CA certificates to verify TLS peers with"},
+    {"force", 'f', NULL, "replace a stored version (add); remove even if in use (remove)"},
+    {"all", 0, NULL, "remove every version (remove)"},
+    {"dry-run", 0, NULL, "only say what would be removed (prune)"},
+    {"global", 0, NULL, "check every stored box, not the project's (outdated)"},
+    {"box", 0, "NAME", "update only this stored box (update)"},
+    {0},
 };
 
 struct sub {
@@ -88,7 +88,8 @@ static json_object *box_json(const struct vmenv_box *b)
                 json_object_array_add(imgs, json_object_new_string(*s));
         json_object_object_add(o, "images", imgs);
         json_object_object_add(o, "source", b->source ? json_object_new_string(b->source) : NULL);
-        json_object_object_add(o, "catalog", b->catalog ? json_object_new_string(b->catalog) : NULL);
+        json_object_object_add(o, "catalog",
+                               b->catalog ? json_object_new_string(b->catalog) : NULL);
         json_object_object_add(o, "checksum", b->digest ? json_object_new_string(b->digest) : NULL);
         json_object_object_add(o, "added", b->added ? json_object_new_string(b->added) : NULL);
         return o;
@@ -105,7 +106,8 @@ static int box_list(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_err
                 json_object *arr = json_object_new_array();
                 for (size_t i = 0; i < n; i++)
                         json_object_array_add(arr, box_json(v[i]));
-                puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+                puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+                                                             JSON_C_TO_STRING_SPACED));
                 json_object_put(arr);
         } else if (n == 0) {
                 vmenv_info("there are no boxes in the store; add one with 'vmenv box add'");
@@ -126,7 +128,8 @@ static int box_remove(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_e
         const char *only = NULL;
 
         if (all && version)
-                return vmenv_error_set(err, VMENV_EXIT_USAGE, "--all and --box-version exclude each other");
+                return vmenv_error_set(err, VMENV_EXIT_USAGE,
+                                       "--all and --box-version exclude each other");
         if (vmenv_box_list(&v, &n, err) < 0)
                 return -1;
         for (size_t i = 0; i < n; i++)
@@ -136,8 +139,10 @@ static int box_remove(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_e
                 }
         if (!version && !all && count > 1) {
                 vmenv_boxes_free(v, n);
-                vmenv_error_set(err, VMENV_EXIT_USAGE, "box '%s' has %zu versions in the store", name, count);
-                return vmenv_error_hint(err, "choose one with --box-version, or remove them all with --all");
+                vmenv_error_set(err, VMENV_EXIT_USAGE, "box '%s' has %zu versions in the store",
+                                name, count);
+                return vmenv_error_hint(
+                    err, "choose one with --box-version, or remove them all with --all");
         }
         {
                 _cleanup_free_ char *ver = vmenv_strdup(version ? version : all ? NULL : only);
@@ -170,7 +175,8 @@ static int box_prune(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_er
                 if ((r = vmenv_box_in_use(v[i]->name, v[i]->version, &used, &who, err)) < 0)
                         break;
                 if (used) {
-                        printf("keeping box '%s' (%s): used by '%s'\n", v[i]->name, v[i]->version, who);
+                        printf("keeping box '%s' (%s): used by '%s'\n", v[i]->name, v[i]->version,
+                               who);
                         continue;
                 }
                 if (dry) {
@@ -207,12 +213,14 @@ static char *catalog_newest(const char *catalog, const char *constraint,
 static char *project_catalog(const struct vmenv_machine_config *m)
 {
         const char *server = getenv("VMENV_BOX_SERVER");
-        if (m->box_url && (vmenv_endswith(m->box_url, ".json") || !vmenv_endswith(m->box_url, ".box")))
+        if (m->box_url &&
+            (vmenv_endswith(m->box_url, ".json") || !vmenv_endswith(m->box_url, ".box")))
                 return vmenv_strdup(m->box_url);
         if (vmenv_is_url(m->box) && vmenv_endswith(m->box, ".json"))
                 return vmenv_strdup(m->box);
         if (server && *server)
-                return vmenv_strdupf("%s%s%s.json", server, vmenv_endswith(server, "/") ? "" : "/", m->box);
+                return vmenv_strdupf("%s%s%s.json", server, vmenv_endswith(server, "/") ? "" : "/",
+                                     m->box);
         return NULL;
 }
 
@@ -257,7 +265,8 @@ static int box_outdated(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv
                         bool newest = i + 1 == n || strcmp(v[i]->name, v[i + 1]->name);
                         if (!newest)
                                 continue;
-                        if (v[i]->catalog && !(latest = catalog_newest(v[i]->catalog, NULL, &o.fetch, err)))
+                        if (v[i]->catalog &&
+                            !(latest = catalog_newest(v[i]->catalog, NULL, &o.fetch, err)))
                                 r = -1;
                         else
                                 report(v[i]->name, v[i]->version, latest, arr);
@@ -284,7 +293,8 @@ static int box_outdated(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv
                 vmenv_config_free(c);
         }
         if (arr && r == 0)
-                puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+                puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+                                                             JSON_C_TO_STRING_SPACED));
         json_object_put(arr);
         return r;
 }
@@ -302,8 +312,9 @@ static int box_update(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_e
                 if (!cur)
                         return -1;
                 if (!cur->catalog) {
-                        vmenv_error_set(err, VMENV_EXIT_NOINPUT,
-                                        "box '%s' was not added from a catalog, so it has no updates", only);
+                        vmenv_error_set(
+                            err, VMENV_EXIT_NOINPUT,
+                            "box '%s' was not added from a catalog, so it has no updates", only);
                         vmenv_box_free(cur);
                         return -1;
                 }
@@ -327,7 +338,8 @@ static int box_update(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_e
                                 printf("box '%s': no catalog to check\n", m->box);
                                 continue;
                         }
-                        if (!(b = vmenv_box_ensure(m->box, m->box_version, cat, m->box_checksum, &o, err))) {
+                        if (!(b = vmenv_box_ensure(m->box, m->box_version, cat, m->box_checksum, &o,
+                                                   err))) {
                                 r = -1;
                                 break;
                         }
@@ -341,13 +353,22 @@ static int box_update(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_e
 }
 
 static const struct sub subs[] = {
-        {"add", {"box-version", "checksum", "name", "insecure", "cacert", "force"}, 1, 2,
-         "add NAME|URL|PATH [--box-version C] [--checksum TYPE:HEX] [--name NAME] | add NAME PATH", box_add},
-        {"list", {NULL}, 0, 0, "list [--json]", box_list},
-        {"remove", {"box-version", "all", "force"}, 1, 1, "remove NAME [--box-version V | --all] [-f]", box_remove},
-        {"prune", {"dry-run"}, 0, 0, "prune [--dry-run]", box_prune},
-        {"outdated", {"global", "insecure", "cacert"}, 0, 0, "outdated [--global]", box_outdated},
-        {"update", {"box", "insecure", "cacert"}, 0, 0, "update [--box NAME]", box_update},
+    {"add",
+     {"box-version", "checksum", "name", "insecure", "cacert", "force"},
+     1,
+     2,
+     "add NAME|URL|PATH [--box-version C] [--checksum TYPE:HEX] [--name NAME] | add NAME PATH",
+     box_add},
+    {"list", {NULL}, 0, 0, "list [--json]", box_list},
+    {"remove",
+     {"box-version", "all", "force"},
+     1,
+     1,
+     "remove NAME [--box-version V | --all] [-f]",
+     box_remove},
+    {"prune", {"dry-run"}, 0, 0, "prune [--dry-run]", box_prune},
+    {"outdated", {"global", "insecure", "cacert"}, 0, 0, "outdated [--global]", box_outdated},
+    {"update", {"box", "insecure", "cacert"}, 0, 0, "update [--box NAME]", box_update},
 };
 
 static int cmd_box_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmenv_error *err)
@@ -366,7 +387,8 @@ static int cmd_box_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vme
                 vmenv_error_set(err, VMENV_EXIT_USAGE, "unknown box command '%s'", args->argv[0]);
                 if ((best = vmenv_did_you_mean(args->argv[0], names)))
                         return vmenv_error_hint(err, "did you mean 'vmenv box %s'?", best);
-                return vmenv_error_hint(err, "the box commands are add, list, remove, prune, outdated, update");
+                return vmenv_error_hint(
+                    err, "the box commands are add, list, remove, prune, outdated, update");
         }
         for (int i = 0; i < args->n_opts; i++) {
                 const char *o = args->opts[i].name;
@@ -376,35 +398,39 @@ static int cmd_box_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vme
                 for (size_t j = 0; j < VMENV_ARRAY_SIZE(s->opts) && s->opts[j]; j++)
                         fits = fits || !strcmp(s->opts[j], o);
                 if (!fits) {
-                        vmenv_error_set(err, VMENV_EXIT_USAGE, "option '--%s' does not apply to 'box %s'",
-                                        o, s->name);
+                        vmenv_error_set(err, VMENV_EXIT_USAGE,
+                                        "option '--%s' does not apply to 'box %s'", o, s->name);
                         return vmenv_error_hint(err, "usage: vmenv box %s", s->usage);
                 }
         }
-        if (ctx->json && strcmp(s->name, "list") && strcmp(s->name, "outdated") && strcmp(s->name, "add"))
-                return vmenv_error_set(err, VMENV_EXIT_USAGE, "'vmenv box %s' has no --json output", s->name);
+        if (ctx->json && strcmp(s->name, "list") && strcmp(s->name, "outdated") &&
+            strcmp(s->name, "add"))
+                return vmenv_error_set(err, VMENV_EXIT_USAGE, "'vmenv box %s' has no --json output",
+                                       s->name);
         if (args->argc - 1 < s->min_args || args->argc - 1 > s->max_args) {
-                vmenv_error_set(err, VMENV_EXIT_USAGE, "wrong number of arguments for 'box %s'", s->name);
+                vmenv_error_set(err, VMENV_EXIT_USAGE, "wrong number of arguments for 'box %s'",
+                                s->name);
                 return vmenv_error_hint(err, "usage: vmenv box %s", s->usage);
         }
         return s->run(ctx, args, err) < 0 ? -1 : 0;
 }
 
 const struct vmenv_cmd vmenv_cmd_box = {
-        .name = "box",
-        .usage = "add|list|remove|prune|outdated|update [ARGS...]",
-        .summary = "manage the boxes in the per-user store",
-        .help = "subcommands:\n"
-                "  add NAME|URL|PATH   add a box from a catalog name or URL, a .box file or URL,\n"
-                "                      or a disk image ('box add NAME ./disk.qcow2')\n"
-                "  list                the stored boxes (--json)\n"
-                "  remove NAME         remove a box (--box-version V or --all; -f if in use)\n"
-                "  prune               remove all but the newest version of each box, keeping used ones\n"
-                "  outdated            compare the project's boxes (or --global: all) with their catalogs\n"
-                "  update              download the newest matching versions (--box NAME: one box)",
-        .opts = box_opts,
-        .min_args = 1,
-        .max_args = 3,
-        .flags = VMENV_CMD_JSON,
-        .run = cmd_box_run,
+    .name = "box",
+    .usage = "add|list|remove|prune|outdated|update [ARGS...]",
+    .summary = "manage the boxes in the per-user store",
+    .help =
+        "subcommands:\n"
+        "  add NAME|URL|PATH   add a box from a catalog name or URL, a .box file or URL,\n"
+        "                      or a disk image ('box add NAME ./disk.qcow2')\n"
+        "  list                the stored boxes (--json)\n"
+        "  remove NAME         remove a box (--box-version V or --all; -f if in use)\n"
+        "  prune               remove all but the newest version of each box, keeping used ones\n"
+        "  outdated            compare the project's boxes (or --global: all) with their catalogs\n"
+        "  update              download the newest matching versions (--box NAME: one box)",
+    .opts = box_opts,
+    .min_args = 1,
+    .max_args = 3,
+    .flags = VMENV_CMD_JSON,
+    .run = cmd_box_run,
 };

@@ -6,6 +6,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -32,12 +33,14 @@ static bool is_image_name(const char *name)
                vmenv_endswith(name, ".raw");
 }
 
-static int unsafe(vmenv_error *err, const char *fmt, const char *member)
+__attribute__((format(printf, 2, 3))) static int unsafe(vmenv_error *err, const char *fmt, ...)
 {
         _cleanup_free_ char *what = NULL;
-        _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wformat-nonliteral\"")
-        what = vmenv_strdupf(fmt, member);
-        _Pragma("GCC diagnostic pop")
+        va_list ap;
+
+        va_start(ap, fmt);
+        what = vmenv_vstrdupf(fmt, ap);
+        va_end(ap);
         return vmenv_error_set(err, VMENV_EXIT_DATA, "unsafe box archive: %s", what);
 }
 
@@ -50,7 +53,8 @@ static int check_name(const char *raw, char **out, vmenv_error *err)
         char *p;
 
         if (!raw)
-                return vmenv_error_set(err, VMENV_EXIT_DATA, "unsafe box archive: a member has no name");
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "unsafe box archive: a member has no name");
         if (strlen(raw) > MAX_NAME)
                 return unsafe(err, "member name '%.64s...' is too long", raw);
         if (raw[0] == '/')
@@ -74,7 +78,10 @@ static int check_name(const char *raw, char **out, vmenv_error *err)
                         return unsafe(err, "member '%s' has a '..' component", raw);
                 for (size_t i = 0; i < n; i++)
                         if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f || p[i] == '\\')
-                                return unsafe(err, "member '%s' has a control character or backslash in its name", raw);
+                                return unsafe(
+                                    err,
+                                    "member '%s' has a control character or backslash in its name",
+                                    raw);
                 p += n;
                 if (*p == '/')
                         p++;
@@ -207,8 +214,8 @@ static int extract_all(struct archive *a, const char *dest, struct vmenv_box_met
 
         /* Our own checks run first; these are the second line of defence. */
         archive_write_disk_set_options(w, ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                                  ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                                  ARCHIVE_EXTRACT_NO_OVERWRITE);
+                                              ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                              ARCHIVE_EXTRACT_NO_OVERWRITE);
         for (;;) {
                 struct archive_entry *e;
                 _cleanup_free_ char *name = NULL, *full = NULL;
@@ -248,7 +255,8 @@ static int extract_all(struct archive *a, const char *dest, struct vmenv_box_met
                 if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size_is_set(e) &&
                     (uint64_t)archive_entry_size(e) > limit) {
                         vmenv_error_set(err, VMENV_EXIT_DATA,
-                                        "unsafe box archive: member '%s' is larger than the limit of %llu bytes",
+                                        "unsafe box archive: member '%s' is larger than the limit "
+                                        "of %llu bytes",
                                         raw, (unsigned long long)limit);
                         goto out;
                 }
@@ -261,8 +269,7 @@ static int extract_all(struct archive *a, const char *dest, struct vmenv_box_met
                         archive_fail(w, "write box contents", err);
                         goto out;
                 }
-                if (archive_entry_filetype(e) == AE_IFREG &&
-                    copy_data(a, w, raw, limit, err) < 0)
+                if (archive_entry_filetype(e) == AE_IFREG && copy_data(a, w, raw, limit, err) < 0)
                         goto out;
                 if (archive_write_finish_entry(w) < ARCHIVE_WARN) {
                         archive_fail(w, "write box contents", err);
@@ -308,7 +315,8 @@ static int check_disk(const char *dir, const char *path, const char *declared,
 
         if (!flat_name_ok(path))
                 return vmenv_error_set(err, VMENV_EXIT_DATA,
-                                       "invalid box: disk path '%s' must be a plain file name", path);
+                                       "invalid box: disk path '%s' must be a plain file name",
+                                       path);
         if (strcmp(declared, "qcow2") && strcmp(declared, "raw"))
                 return vmenv_error_set(err, VMENV_EXIT_DATA,
                                        "invalid box: disk '%s' has format '%s', not qcow2 or raw",
@@ -316,13 +324,15 @@ static int check_disk(const char *dir, const char *path, const char *declared,
         full = vmenv_path_join(dir, path);
         if (lstat(full, &st) < 0 || !S_ISREG(st.st_mode))
                 return vmenv_error_set(err, VMENV_EXIT_DATA,
-                                       "invalid box: disk '%s' named in metadata.json is missing", path);
+                                       "invalid box: disk '%s' named in metadata.json is missing",
+                                       path);
         if (vmenv_image_probe(full, &format, &size, err) < 0)
                 return vmenv_error_prefix(err, "invalid box");
         if (strcmp(format, declared))
-                return vmenv_error_set(err, VMENV_EXIT_DATA,
-                                       "invalid box: image '%s' is declared %s but its header says %s",
-                                       path, declared, format);
+                return vmenv_error_set(
+                    err, VMENV_EXIT_DATA,
+                    "invalid box: image '%s' is declared %s but its header says %s", path, declared,
+                    format);
         for (char **s = m->images; s && *s; s++)
                 if (!strcmp(*s, path))
                         return vmenv_error_set(err, VMENV_EXIT_DATA,
@@ -364,9 +374,10 @@ int vmenv_box_dir_validate(const char *dir, struct vmenv_box_meta *meta, vmenv_e
         }
         json_tokener_free(tok);
         if (!root || jerr != json_tokener_success)
-                return vmenv_error_set(err, VMENV_EXIT_DATA,
-                                       "invalid box: metadata.json is not valid JSON: %s",
-                                       json_tokener_error_desc(jerr != json_tokener_success ? jerr : json_tokener_error_parse_unexpected));
+                return vmenv_error_set(
+                    err, VMENV_EXIT_DATA, "invalid box: metadata.json is not valid JSON: %s",
+                    json_tokener_error_desc(
+                        jerr != json_tokener_success ? jerr : json_tokener_error_parse_unexpected));
         if (!json_object_is_type(root, json_type_object))
                 return vmenv_error_set(err, VMENV_EXIT_DATA,
                                        "invalid box: metadata.json is not a JSON object");
@@ -382,9 +393,10 @@ int vmenv_box_dir_validate(const char *dir, struct vmenv_box_meta *meta, vmenv_e
                 size_t n;
                 if (!json_object_is_type(disks, json_type_array) ||
                     (n = json_object_array_length(disks)) == 0 || n > MAX_DISKS) {
-                        return vmenv_error_set(err, VMENV_EXIT_DATA,
-                                               "invalid box: 'disks' in metadata.json must be a list of 1 to %d disks",
-                                               MAX_DISKS);
+                        return vmenv_error_set(
+                            err, VMENV_EXIT_DATA,
+                            "invalid box: 'disks' in metadata.json must be a list of 1 to %d disks",
+                            MAX_DISKS);
                 }
                 for (size_t i = 0; i < n; i++) {
                         json_object *d = json_object_array_get_idx(disks, i), *p, *f;
@@ -393,8 +405,9 @@ int vmenv_box_dir_validate(const char *dir, struct vmenv_box_meta *meta, vmenv_e
                             !json_object_object_get_ex(d, "path", &p) ||
                             !json_object_is_type(p, json_type_string)) {
                                 vmenv_box_meta_clear(&m);
-                                return vmenv_error_set(err, VMENV_EXIT_DATA,
-                                                       "invalid box: disk %zu in metadata.json has no 'path'", i + 1);
+                                return vmenv_error_set(
+                                    err, VMENV_EXIT_DATA,
+                                    "invalid box: disk %zu in metadata.json has no 'path'", i + 1);
                         }
                         if (json_object_object_get_ex(d, "format", &f) &&
                             json_object_is_type(f, json_type_string))
@@ -408,8 +421,9 @@ int vmenv_box_dir_validate(const char *dir, struct vmenv_box_meta *meta, vmenv_e
                 const char *fmt = "qcow2";
                 if (json_object_object_get_ex(root, "format", &format)) {
                         if (!json_object_is_type(format, json_type_string))
-                                return vmenv_error_set(err, VMENV_EXIT_DATA,
-                                                       "invalid box: 'format' in metadata.json is not a string");
+                                return vmenv_error_set(
+                                    err, VMENV_EXIT_DATA,
+                                    "invalid box: 'format' in metadata.json is not a string");
                         fmt = json_object_get_string(format);
                 }
                 if (check_disk(dir, "box.img", fmt, &m, err) < 0) {

@@ -48,9 +48,9 @@ int vmenv_checksum_parse(const char *s, char **type, char **hex, vmenv_error *er
         for (const char *const *c = checksum_types; *c; c++)
                 known = known || !strcmp(*c, t);
         if (!known || !(md = EVP_get_digestbyname(t)))
-                return vmenv_error_set(err, VMENV_EXIT_USAGE,
-                                       "unknown checksum type '%s': use sha256, sha384, sha512, sha1 or md5",
-                                       t);
+                return vmenv_error_set(
+                    err, VMENV_EXIT_USAGE,
+                    "unknown checksum type '%s': use sha256, sha384, sha512, sha1 or md5", t);
         h = vmenv_strdup(colon + 1);
         for (char *p = h; *p; p++) {
                 if (!isxdigit((unsigned char)*p))
@@ -108,7 +108,8 @@ static int hash_fd(int fd, uint64_t upto, EVP_MD_CTX *md, const char *path, vmen
                 if (n < 0)
                         return vmenv_error_errno(err, 0, errno, "cannot read '%s'", path);
                 if (n == 0)
-                        return vmenv_error_set(err, VMENV_EXIT_IO, "'%s' shrank while reading", path);
+                        return vmenv_error_set(err, VMENV_EXIT_IO, "'%s' shrank while reading",
+                                               path);
                 EVP_DigestUpdate(md, buf, (size_t)n);
                 off += (uint64_t)n;
         }
@@ -157,7 +158,8 @@ char *vmenv_url_resolve(const char *base, const char *ref, vmenv_error *err)
             curl_url_set(u, CURLUPART_URL, ref, 0) != CURLUE_OK ||
             curl_url_get(u, CURLUPART_URL, &res, 0) != CURLUE_OK) {
                 curl_url_cleanup(u);
-                vmenv_error_set(err, VMENV_EXIT_DATA, "cannot resolve '%s' against '%s'", ref, base);
+                vmenv_error_set(err, VMENV_EXIT_DATA, "cannot resolve '%s' against '%s'", ref,
+                                base);
                 return NULL;
         }
         out = vmenv_strdup(res);
@@ -238,8 +240,8 @@ static size_t mem_write(char *p, size_t size, size_t n, void *data)
         return n * size;
 }
 
-int vmenv_fetch_memory(const char *url, size_t max, const struct vmenv_fetch_opts *opts,
-                       char **out, size_t *len, vmenv_error *err)
+int vmenv_fetch_memory(const char *url, size_t max, const struct vmenv_fetch_opts *opts, char **out,
+                       size_t *len, vmenv_error *err)
 {
         _cleanup_(curl_freep) CURL *c = NULL;
         struct membuf m = {.max = max};
@@ -283,10 +285,10 @@ struct dl {
         const char *url;
         int fd;
         EVP_MD_CTX *md;
-        uint64_t offset;     /* bytes of the partial we asked to resume from */
-        uint64_t have;       /* bytes now in the file */
+        uint64_t offset; /* bytes of the partial we asked to resume from */
+        uint64_t have;   /* bytes now in the file */
         bool started;
-        bool http_error;     /* status >= 400: body discarded */
+        bool http_error; /* status >= 400: body discarded */
         int write_errno;
         char etag[HEADER_MAX], last_modified[HEADER_MAX], content_range[HEADER_MAX];
         const char *sidecar;
@@ -344,7 +346,8 @@ static int write_sidecar(struct dl *d)
         if (d->etag[0])
                 json_object_object_add(o, "etag", json_object_new_string(d->etag));
         if (d->last_modified[0])
-                json_object_object_add(o, "last_modified", json_object_new_string(d->last_modified));
+                json_object_object_add(o, "last_modified",
+                                       json_object_new_string(d->last_modified));
         text = vmenv_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
         json_object_put(o);
         r = vmenv_write_file_atomic(d->sidecar, text, strlen(text), 0644, &e);
@@ -461,7 +464,8 @@ static bool read_sidecar(const char *path, const char *url, char *etag, char *lm
         }
         if (!(o = json_tokener_parse(text)))
                 return false;
-        if (json_object_object_get_ex(o, "url", &v) && vmenv_streq(json_object_get_string(v), url)) {
+        if (json_object_object_get_ex(o, "url", &v) &&
+            vmenv_streq(json_object_get_string(v), url)) {
                 if (json_object_object_get_ex(o, "etag", &v))
                         snprintf(etag, HEADER_MAX, "%s", json_object_get_string(v));
                 if (json_object_object_get_ex(o, "last_modified", &v))
@@ -519,7 +523,10 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                 _cleanup_(curl_freep) CURL *c = curl_easy_init();
                 _cleanup_(slist_freep) struct curl_slist *hdrs = NULL;
                 _cleanup_close_ int fd = -1;
-                struct dl d = {.url = url, .sidecar = sidecar, .path = part, .opts = opts,
+                struct dl d = {.url = url,
+                               .sidecar = sidecar,
+                               .path = part,
+                               .opts = opts,
                                .label = base_name(url)};
                 char etag[HEADER_MAX] = "", lm[HEADER_MAX] = "";
                 char errbuf[CURL_ERROR_SIZE];
@@ -567,7 +574,8 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                         snprintf(range, sizeof(range), "%llu-", (unsigned long long)d.offset);
                         curl_easy_setopt(c, CURLOPT_RANGE, range);
                         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-                        vmenv_debug("resuming '%s' at %llu bytes", url, (unsigned long long)d.offset);
+                        vmenv_debug("resuming '%s' at %llu bytes", url,
+                                    (unsigned long long)d.offset);
                 }
                 rc = curl_easy_perform(c);
                 curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -577,7 +585,8 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                         unlink(part);
                         unlink(sidecar);
                         return vmenv_error_errno(err, vmenv_exit_for_errno(d.write_errno),
-                                                 d.write_errno, "cannot save download of '%s'", url);
+                                                 d.write_errno, "cannot save download of '%s'",
+                                                 url);
                 }
                 if (status == 416 && d.offset) {
                         /* "Range not satisfiable": the partial may already be
@@ -616,8 +625,9 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                 if (rc != CURLE_OK) {
                         curl_failed(rc, errbuf, url, err);
                         if (d.have)
-                                vmenv_error_hint(err, "%llu bytes are kept; run the command again to resume",
-                                                 (unsigned long long)d.have);
+                                vmenv_error_hint(
+                                    err, "%llu bytes are kept; run the command again to resume",
+                                    (unsigned long long)d.have);
                         else {
                                 unlink(part);
                                 unlink(sidecar);
@@ -628,7 +638,8 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                 {
                         char size[32], rate[32];
                         human((double)d.have, size, sizeof(size));
-                        human(secs > 0 ? (double)(d.have - d.offset) / secs : 0, rate, sizeof(rate));
+                        human(secs > 0 ? (double)(d.have - d.offset) / secs : 0, rate,
+                              sizeof(rate));
                         if (!quiet)
                                 vmenv_info("downloaded %s: %s in %.1f s (%s/s)%s", d.label, size,
                                            secs, rate, d.offset ? ", resumed" : "");
@@ -636,7 +647,8 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                 got = md_final_hex(md);
                 goto complete;
         }
-        return vmenv_error_set(err, VMENV_EXIT_NETWORK, "cannot download '%s': the server keeps refusing the range request",
+        return vmenv_error_set(err, VMENV_EXIT_NETWORK,
+                               "cannot download '%s': the server keeps refusing the range request",
                                url);
 complete:
         if (want_hex && strcmp(got, want_hex)) {
@@ -645,7 +657,8 @@ complete:
                 vmenv_error_set(err, VMENV_EXIT_DATA,
                                 "checksum mismatch for '%s': expected %s:%s, got %s:%s", url, type,
                                 want_hex, type, got);
-                return vmenv_error_hint(err, "the download was deleted; check the checksum or the URL");
+                return vmenv_error_hint(err,
+                                        "the download was deleted; check the checksum or the URL");
         }
         if (rename(part, done) < 0)
                 return vmenv_error_errno(err, 0, errno, "cannot rename '%s'", part);

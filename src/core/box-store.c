@@ -138,7 +138,8 @@ static struct vmenv_box *load_box(const char *name, const char *version, const c
                 if (json_object_object_get_ex(o, "images", &imgs) &&
                     json_object_is_type(imgs, json_type_array))
                         for (size_t i = 0; i < json_object_array_length(imgs); i++) {
-                                const char *f = json_object_get_string(json_object_array_get_idx(imgs, i));
+                                const char *f =
+                                    json_object_get_string(json_object_array_get_idx(imgs, i));
                                 if (f && !strchr(f, '/'))
                                         vmenv_strv_push(&b->images, vmenv_path_join(dir, f));
                         }
@@ -229,7 +230,8 @@ struct vmenv_box *vmenv_box_find(const char *name, const char *constraint, vmenv
 
 static int cmp_boxes(const void *a, const void *b)
 {
-        const struct vmenv_box *x = *(struct vmenv_box *const *)a, *y = *(struct vmenv_box *const *)b;
+        const struct vmenv_box *x = *(struct vmenv_box *const *)a,
+                               *y = *(struct vmenv_box *const *)b;
         int r = strcmp(x->name, y->name);
         return r ? r : vmenv_version_compare(x->version, y->version);
 }
@@ -307,7 +309,8 @@ int vmenv_box_in_use(const char *name, const char *version, bool *in_use, char *
                         continue;
                 *in_use = true;
                 if (who)
-                        *who = vmenv_strdupf("%s:%s", jstr(e, "project_dir") ? jstr(e, "project_dir") : "?",
+                        *who = vmenv_strdupf("%s:%s",
+                                             jstr(e, "project_dir") ? jstr(e, "project_dir") : "?",
                                              jstr(e, "machine") ? jstr(e, "machine") : "?");
                 return 0;
         }
@@ -362,8 +365,8 @@ int vmenv_box_remove(const char *name, const char *version, bool force, vmenv_er
                                 break;
                         if (used) {
                                 vmenv_error_set(err, VMENV_EXIT_FAILURE,
-                                                "box '%s' (%s) is in use by machine '%s'", name,
-                                                *v, who);
+                                                "box '%s' (%s) is in use by machine '%s'", name, *v,
+                                                who);
                                 vmenv_error_hint(err, "destroy the machine first, or use -f");
                                 r = -1;
                                 break;
@@ -432,7 +435,8 @@ static int copy_file(const char *from, const char *to, vmenv_error *err)
         if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
                 return vmenv_error_errno(err, 0, errno, "cannot create '%s'", to);
         for (left = st.st_size; left > 0;) {
-                ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)(left > (1 << 30) ? (1 << 30) : left), 0);
+                ssize_t n = copy_file_range(in, NULL, out, NULL,
+                                            (size_t)(left > (1 << 30) ? (1 << 30) : left), 0);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
@@ -488,8 +492,8 @@ static char *tmp_folder(const char *tmproot, vmenv_error *err)
 
 struct install {
         const char *name, *version;
-        const char *file;     /* archive or image */
-        char *extracted;      /* or: a folder in tmp/ already extracted (taken) */
+        const char *file;            /* archive or image */
+        char *extracted;             /* or: a folder in tmp/ already extracted (taken) */
         struct vmenv_box_meta *meta; /* its metadata (taken) */
         bool is_image;
         const char *source, *catalog, *digest;
@@ -535,8 +539,9 @@ static int image_box(const char *tmp, const char *image, struct vmenv_box_meta *
                 return -1;
         if (copy_file(image, dst, err) < 0)
                 return -1;
-        meta = vmenv_strdupf("{\"provider\": \"libvirt\", \"format\": \"%s\", \"virtual_size\": %llu}\n",
-                             format, (unsigned long long)((size + (1ull << 30) - 1) >> 30));
+        meta = vmenv_strdupf(
+            "{\"provider\": \"libvirt\", \"format\": \"%s\", \"virtual_size\": %llu}\n", format,
+            (unsigned long long)((size + (1ull << 30) - 1) >> 30));
         mpath = vmenv_path_join(tmp, "metadata.json");
         if (vmenv_write_file_atomic(mpath, meta, strlen(meta), 0644, err) < 0)
                 return -1;
@@ -579,8 +584,9 @@ static struct vmenv_box *install(struct install *in, vmenv_error *err)
                 goto fail;
         if (vmenv_path_exists(final)) {
                 if (!in->force) {
-                        vmenv_error_set(err, VMENV_EXIT_DATA, "box '%s' (%s) is already in the store",
-                                        in->name, in->version);
+                        vmenv_error_set(err, VMENV_EXIT_DATA,
+                                        "box '%s' (%s) is already in the store", in->name,
+                                        in->version);
                         vmenv_error_hint(err, "use --force to replace it");
                         goto fail;
                 }
@@ -612,7 +618,8 @@ fail:
                 vmenv_error_clear(&ignore);
         }
         if (parent) {
-                _cleanup_free_ char *ndir = vmenv_strndup(parent, (size_t)(strrchr(parent, '/') - parent));
+                _cleanup_free_ char *ndir =
+                    vmenv_strndup(parent, (size_t)(strrchr(parent, '/') - parent));
                 rmdir(parent);
                 rmdir(ndir);
         }
@@ -699,7 +706,8 @@ static int fetch_and_extract(const char *url, const char *cs, const struct vmenv
 {
         _cleanup_free_ char *home = vmenv_home(), *tmproot = vmenv_path_join(home, "tmp");
         struct vmenv_fetch_opts o = fo ? *fo : (struct vmenv_fetch_opts){0};
-        struct follow f = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .fd = -1};
+        struct follow f = {
+            .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .fd = -1};
         vmenv_error ignore = VMENV_ERROR_INIT;
         pthread_t th;
         int r;
@@ -753,14 +761,15 @@ static bool path_ends(const char *s, const char *suffix)
 
 static enum kind classify(const char *src)
 {
-        static const char *const boxes[] = {".box", ".tar", ".tar.gz", ".tgz", ".tar.xz",
-                                            ".tar.zst", ".zip", NULL};
+        static const char *const boxes[] = {".box",    ".tar",     ".tar.gz", ".tgz",
+                                            ".tar.xz", ".tar.zst", ".zip",    NULL};
         static const char *const images[] = {".qcow2", ".img", ".raw", NULL};
         bool url = vmenv_is_url(src);
 
         if (!url && !vmenv_path_exists(src) && !strchr(src, '/'))
                 return KIND_NAME;
-        if (!url && vmenv_box_name_valid(src) && !vmenv_path_exists(src) && !vmenv_startswith(src, "./"))
+        if (!url && vmenv_box_name_valid(src) && !vmenv_path_exists(src) &&
+            !vmenv_startswith(src, "./"))
                 return KIND_NAME;
         if (path_ends(src, ".json"))
                 return KIND_CATALOG;
@@ -816,10 +825,11 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
         if (kind == KIND_NAME) {
                 const char *server = getenv("VMENV_BOX_SERVER");
                 if (!server || !*server) {
-                        vmenv_error_set(err, VMENV_EXIT_NOINPUT,
-                                        "box '%s' is not in the store and no catalog is known for it",
-                                        src);
-                        vmenv_error_hint(err, "set box_url in vmenv.yaml, run 'vmenv box add URL', or set VMENV_BOX_SERVER");
+                        vmenv_error_set(
+                            err, VMENV_EXIT_NOINPUT,
+                            "box '%s' is not in the store and no catalog is known for it", src);
+                        vmenv_error_hint(err, "set box_url in vmenv.yaml, run 'vmenv box add URL', "
+                                              "or set VMENV_BOX_SERVER");
                         return NULL;
                 }
                 catalog_url = vmenv_strdupf("%s%s%s.json", server,
@@ -852,7 +862,8 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
                         cs = vmenv_strdupf("%s:%s", ref.checksum_type, ref.checksum);
                 vmenv_box_ref_clear(&ref);
                 if (!store_name) {
-                        vmenv_error_set(err, VMENV_EXIT_DATA, "catalog '%s' has no 'name'", catalog_url);
+                        vmenv_error_set(err, VMENV_EXIT_DATA, "catalog '%s' has no 'name'",
+                                        catalog_url);
                         vmenv_error_hint(err, "give the box a name with --name");
                         return NULL;
                 }
@@ -949,8 +960,8 @@ fail:
 struct vmenv_box *vmenv_box_add(const char *source, const char *constraint,
                                 const struct vmenv_box_opts *opts, vmenv_error *err)
 {
-        return add_source(source, opts ? opts->name : NULL, constraint, opts ? opts->checksum : NULL,
-                          opts, err);
+        return add_source(source, opts ? opts->name : NULL, constraint,
+                          opts ? opts->checksum : NULL, opts, err);
 }
 
 struct vmenv_box *vmenv_box_ensure(const char *name, const char *constraint, const char *box_url,

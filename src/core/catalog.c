@@ -65,8 +65,8 @@ static int get_str(json_object *o, const char *key, const char *where, char **ou
         if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
                 return 0;
         if (!json_object_is_type(v, json_type_string))
-                return vmenv_error_set(err, VMENV_EXIT_DATA, "invalid catalog: %s'%s' is not a string",
-                                       where, key);
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "invalid catalog: %s'%s' is not a string", where, key);
         if (json_object_get_string_len(v) > MAX_FIELD)
                 return vmenv_error_set(err, VMENV_EXIT_DATA, "invalid catalog: %s'%s' is too long",
                                        where, key);
@@ -80,14 +80,17 @@ static int parse_provider(json_object *o, struct vmenv_catalog_provider *p, cons
         json_object *v;
 
         if (!json_object_is_type(o, json_type_object))
-                return vmenv_error_set(err, VMENV_EXIT_DATA, "invalid catalog: %sprovider is not an object", where);
-        if (get_str(o, "name", where, &p->name, err) < 0 || get_str(o, "url", where, &p->url, err) < 0 ||
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "invalid catalog: %sprovider is not an object", where);
+        if (get_str(o, "name", where, &p->name, err) < 0 ||
+            get_str(o, "url", where, &p->url, err) < 0 ||
             get_str(o, "checksum_type", where, &p->checksum_type, err) < 0 ||
             get_str(o, "checksum", where, &p->checksum, err) < 0 ||
             get_str(o, "architecture", where, &p->architecture, err) < 0)
                 return -1;
         if (!p->name)
-                return vmenv_error_set(err, VMENV_EXIT_DATA, "invalid catalog: %sprovider has no 'name'", where);
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "invalid catalog: %sprovider has no 'name'", where);
         if (json_object_object_get_ex(o, "default_architecture", &v))
                 p->default_architecture = json_object_get_boolean(v);
         return 0;
@@ -114,7 +117,9 @@ struct vmenv_catalog *vmenv_catalog_parse(const char *text, size_t len, const ch
         json_tokener_free(tok);
         if (!root) {
                 vmenv_error_set(err, VMENV_EXIT_DATA, "invalid catalog: not valid JSON: %s",
-                                json_tokener_error_desc(jerr == json_tokener_continue ? json_tokener_error_parse_eof : jerr));
+                                json_tokener_error_desc(jerr == json_tokener_continue
+                                                            ? json_tokener_error_parse_eof
+                                                            : jerr));
                 return NULL;
         }
         if (!json_object_is_type(root, json_type_object)) {
@@ -145,14 +150,16 @@ struct vmenv_catalog *vmenv_catalog_parse(const char *text, size_t len, const ch
 
                 c->n_versions = i + 1;
                 if (!json_object_is_type(v, json_type_object)) {
-                        vmenv_error_set(err, VMENV_EXIT_DATA, "invalid catalog: version %zu is not an object", i + 1);
+                        vmenv_error_set(err, VMENV_EXIT_DATA,
+                                        "invalid catalog: version %zu is not an object", i + 1);
                         return NULL;
                 }
                 if (get_str(v, "version", "", &cv->version, err) < 0)
                         return NULL;
                 if (!cv->version || !vmenv_version_valid(cv->version)) {
                         vmenv_error_set(err, VMENV_EXIT_DATA,
-                                        "invalid catalog: version %zu has no valid 'version'", i + 1);
+                                        "invalid catalog: version %zu has no valid 'version'",
+                                        i + 1);
                         return NULL;
                 }
                 where = vmenv_strdupf("version '%s': ", cv->version);
@@ -161,9 +168,10 @@ struct vmenv_catalog *vmenv_catalog_parse(const char *text, size_t len, const ch
                         continue;
                 if (!json_object_is_type(provs, json_type_array) ||
                     (np = json_object_array_length(provs)) > MAX_PROVIDERS) {
-                        vmenv_error_set(err, VMENV_EXIT_DATA,
-                                        "invalid catalog: %s'providers' must be a list of at most %d",
-                                        where, MAX_PROVIDERS);
+                        vmenv_error_set(
+                            err, VMENV_EXIT_DATA,
+                            "invalid catalog: %s'providers' must be a list of at most %d", where,
+                            MAX_PROVIDERS);
                         return NULL;
                 }
                 cv->providers = vmenv_calloc(np, sizeof(*cv->providers));
@@ -195,10 +203,11 @@ struct vmenv_catalog *vmenv_catalog_fetch(const char *url_or_path,
 
 const char *vmenv_host_arch(void)
 {
-        static const struct { const char *uname, *arch; } map[] = {
-                {"x86_64", "amd64"}, {"aarch64", "arm64"}, {"i686", "i386"},
-                {"i386", "i386"},    {"armv7l", "armhf"},  {"ppc64le", "ppc64le"},
-                {"s390x", "s390x"},  {"riscv64", "riscv64"},
+        static const struct {
+                const char *uname, *arch;
+        } map[] = {
+            {"x86_64", "amd64"}, {"aarch64", "arm64"},   {"i686", "i386"},   {"i386", "i386"},
+            {"armv7l", "armhf"}, {"ppc64le", "ppc64le"}, {"s390x", "s390x"}, {"riscv64", "riscv64"},
         };
         struct utsname u;
         if (uname(&u) == 0)
@@ -217,8 +226,8 @@ static const char *norm_arch(const char *a)
         return a;
 }
 
-int vmenv_catalog_resolve(const struct vmenv_catalog *c, const char *constraint,
-                          const char *arch, struct vmenv_box_ref *out, vmenv_error *err)
+int vmenv_catalog_resolve(const struct vmenv_catalog *c, const char *constraint, const char *arch,
+                          struct vmenv_box_ref *out, vmenv_error *err)
 {
         struct vmenv_constraint *con = vmenv_constraint_parse(constraint, err);
         const struct vmenv_catalog_version *best = NULL;
@@ -258,7 +267,8 @@ int vmenv_catalog_resolve(const struct vmenv_catalog *c, const char *constraint,
                                 c->name ? c->name : "?", c->source ? c->source : "catalog",
                                 constraint && *constraint ? constraint : "any", want);
                 if (!any_libvirt)
-                        vmenv_error_hint(err, "the catalog has no matching version with a libvirt provider");
+                        vmenv_error_hint(
+                            err, "the catalog has no matching version with a libvirt provider");
                 return -1;
         }
         memset(out, 0, sizeof(*out));
@@ -267,7 +277,8 @@ int vmenv_catalog_resolve(const struct vmenv_catalog *c, const char *constraint,
         out->name = vmenv_strdup(c->name);
         out->version = vmenv_strdup(best->version);
         if (best_p->checksum && *best_p->checksum) {
-                out->checksum_type = vmenv_strdup(best_p->checksum_type ? best_p->checksum_type : "sha256");
+                out->checksum_type =
+                    vmenv_strdup(best_p->checksum_type ? best_p->checksum_type : "sha256");
                 out->checksum = vmenv_strdup(best_p->checksum);
         }
         return 0;

@@ -56,9 +56,9 @@ int vmenv_image_probe(const char *path, char **format, uint64_t *virtual_size, v
                                                path, (unsigned long long)size);
                 /* A backing file would let a box read any file on the host. */
                 if (be64(h + 8) != 0)
-                        return vmenv_error_set(err, VMENV_EXIT_DATA,
-                                               "image '%s' has a backing file, which a box may not have",
-                                               path);
+                        return vmenv_error_set(
+                            err, VMENV_EXIT_DATA,
+                            "image '%s' has a backing file, which a box may not have", path);
                 *format = vmenv_strdup("qcow2");
                 *virtual_size = size;
                 return 0;

@@ -192,8 +192,7 @@ static char *pessimistic_upper(const char *v)
 
 struct vmenv_constraint *vmenv_constraint_parse(const char *text, vmenv_error *err)
 {
-        _cleanup_(vmenv_constraint_freep) struct vmenv_constraint *c =
-                vmenv_calloc(1, sizeof(*c));
+        _cleanup_(vmenv_constraint_freep) struct vmenv_constraint *c = vmenv_calloc(1, sizeof(*c));
         const char *s = text;
 
         if (!text)
@@ -277,13 +276,26 @@ bool vmenv_constraint_match(const struct vmenv_constraint *c, const char *versio
                 int r = vmenv_version_compare(version, c->clauses[i].version);
                 bool okay;
                 switch (c->clauses[i].op) {
-                case OP_EQ: okay = r == 0; break;
-                case OP_NE: okay = r != 0; break;
-                case OP_GT: okay = r > 0; break;
-                case OP_LT: okay = r < 0; break;
-                case OP_GE: okay = r >= 0; break;
-                case OP_LE: okay = r <= 0; break;
-                default: okay = false;
+                case OP_EQ:
+                        okay = r == 0;
+                        break;
+                case OP_NE:
+                        okay = r != 0;
+                        break;
+                case OP_GT:
+                        okay = r > 0;
+                        break;
+                case OP_LT:
+                        okay = r < 0;
+                        break;
+                case OP_GE:
+                        okay = r >= 0;
+                        break;
+                case OP_LE:
+                        okay = r <= 0;
+                        break;
+                default:
+                        okay = false;
                 }
                 if (!okay)
                         return false;

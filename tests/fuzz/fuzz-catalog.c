@@ -10,8 +10,8 @@
 
 /* The fuzzing build instruments only the target file, not the core library,
  * so the code under test is compiled in here to give libFuzzer coverage. */
-#include "../../src/core/version.c"
 #include "../../src/core/catalog.c"
+#include "../../src/core/version.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -19,8 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         static const char *const constraints[] = {NULL, ">= 1.0, < 2", "~> 1.2", "!= 0"};
         vmenv_error err = VMENV_ERROR_INIT;
-        struct vmenv_catalog *c = vmenv_catalog_parse((const char *)data, size,
-                                                      "http://127.0.0.1/b/c.json", &err);
+        struct vmenv_catalog *c =
+            vmenv_catalog_parse((const char *)data, size, "http://127.0.0.1/b/c.json", &err);
         vmenv_error_clear(&err);
         if (c) {
                 for (size_t i = 0; i < sizeof(constraints) / sizeof(constraints[0]); i++) {
@@ -33,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         {
                 const char *nl = memchr(data, '\n', size);
-                char *line = vmenv_strndup((const char *)data, nl ? (size_t)(nl - (const char *)data) : size);
+                char *line = vmenv_strndup((const char *)data,
+                                           nl ? (size_t)(nl - (const char *)data) : size);
                 struct vmenv_constraint *k = vmenv_constraint_parse(line, &err);
                 vmenv_error_clear(&err);
                 if (k) {

@@ -19,7 +19,8 @@ static int stray_entries(const char *dir)
         if (!d)
                 return -1;
         while ((de = readdir(d)))
-                if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, "dest"))
+                if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+                    strcmp(de->d_name, "dest"))
                         n++;
         closedir(d);
         return n;
@@ -69,7 +70,8 @@ int main(void)
                         if (r < 0)
                                 printf("#   error: %s\n", err.msg);
                 } else {
-                        int good = r < 0 && err.msg && strstr(err.msg, want) && err.code == VMENV_EXIT_DATA;
+                        int good = r < 0 && err.msg && strstr(err.msg, want) &&
+                                   err.code == VMENV_EXIT_DATA;
                         ok(good, "%s is refused", line);
                         if (!good)
                                 printf("#   want: %s\n#   got:  %s (code %d)\n", want,
