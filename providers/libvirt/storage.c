@@ -242,13 +242,36 @@ static void wait_uploads(virStoragePoolPtr pool)
         }
 }
 
+/* Serialises imports of one volume among this user's vmenv processes and
+ * threads (flock conflicts between separate opens, even in one process):
+ * the volume exists from its creation on, long before its upload ends, so
+ * "exists" alone cannot mean "ready". Other users of a shared system pool
+ * are covered by wait_uploads(). */
+static int upload_lock(struct vmenv_provider *p, virStoragePoolPtr pool, const char *vol,
+                       vmenv_error *err)
+{
+        _cleanup_free_ char *home = vmenv_home();
+        _cleanup_free_ char *dir = vmenv_path_join(home, "locks");
+        _cleanup_free_ char *key = NULL, *path = NULL;
+        const char *pname = virStoragePoolGetName(pool);
+        uint64_t h = 0xcbf29ce484222325u; /* FNV-1a: a short, fixed-length file name */
+
+        key = vmenv_strdupf("%s\n%s\n%s", p->uri, pname ? pname : "", vol);
+        for (const unsigned char *c = (const unsigned char *)key; *c; c++)
+                h = (h ^ *c) * 0x100000001b3u;
+        path = vmenv_strdupf("%s/upload-%016" PRIx64 ".lock", dir, h);
+        if (vmenv_mkdir_p(dir, 0700, err) < 0)
+                return -1;
+        return vmenv_lock_file(path, true, err);
+}
+
 int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, const char *name,
                                const char *local_path, const char *format, char **path,
                                vmenv_error *err)
 {
         _cleanup_pool_ virStoragePoolPtr pool = NULL;
         _cleanup_vol_ virStorageVolPtr vol = NULL;
-        _cleanup_close_ int fd = -1;
+        _cleanup_close_ int fd = -1, lock = -1;
         _cleanup_free_ char *xml = NULL, *ename = NULL;
         struct stat st;
         bool missing;
@@ -259,8 +282,10 @@ int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, 
                 return -1;
         if (!(pool = vmenv_libvirt_pool_get(p, pool_name, err)))
                 return -1;
+        if ((lock = upload_lock(p, pool, name, err)) < 0)
+                return vmenv_error_prefix(err, "cannot import '%s'", local_path);
         if ((vol = vol_find(pool, name, &missing, err))) {
-                /* Perhaps still being uploaded by another vmenv. */
+                /* Perhaps still being uploaded by another user's vmenv. */
                 virStorageVolFree(vol);
                 wait_uploads(pool);
                 if (!(vol = vol_find(pool, name, &missing, err)))

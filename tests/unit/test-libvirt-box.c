@@ -129,6 +129,8 @@ int main(void)
         snprintf(dom_name, sizeof(dom_name), "vmenv-test-box-%ld", (long)getpid());
         {
                 _cleanup_free_ char *pool_path = vmenv_path_join(tmp, "pool");
+                _cleanup_free_ char *home = vmenv_path_join(tmp, "home");
+                setenv("VMENV_HOME", home, 1);
                 setenv("VMENV_POOL", pool_name, 1);
                 setenv("VMENV_POOL_PATH", pool_path, 1);
         }

@@ -201,6 +201,10 @@ int main(void)
         snprintf(pool_name, sizeof(pool_name), "vmenv-test-%ld", (long)getpid());
         snprintf(dom_name, sizeof(dom_name), "vmenv-test-%ld", (long)getpid());
         pool_path = vmenv_path_join(tmp, "pool");
+        {
+                _cleanup_free_ char *home = vmenv_path_join(tmp, "home");
+                setenv("VMENV_HOME", home, 1); /* upload locks go there */
+        }
         setenv("VMENV_POOL", pool_name, 1);
         setenv("VMENV_POOL_PATH", pool_path, 1);
         atexit(cleanup);
