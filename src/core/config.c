@@ -138,9 +138,15 @@ static int tree_add(struct pctx *p, struct ynode **stack, int depth, struct ynod
                         if (par->kids[i]->len == node->len &&
                             !memcmp(par->kids[i]->s, node->s, node->len)) {
                                 unsigned first = par->kids[i]->line;
-                                fail_at(p, node->line, node->col,
-                                        "%s%s%s: duplicate key (first given on line %u)", where,
-                                        *where ? "." : "", node->s, first);
+                                if (depth == 2 && !strcmp(where, "machines"))
+                                        fail_at(p, node->line, node->col,
+                                                "machines.%s: machine '%s' is defined twice "
+                                                "(first on line %u)",
+                                                node->s, node->s, first);
+                                else
+                                        fail_at(p, node->line, node->col,
+                                                "%s%s%s: duplicate key (first given on line %u)",
+                                                where, *where ? "." : "", node->s, first);
                                 ynode_free(node);
                                 return -1;
                         }
