@@ -12,9 +12,9 @@
 #define MAX_WORD 1024
 
 static const struct vmenv_opt init_opts[] = {
-        {"force", 'f', NULL, "overwrite an existing vmenv.yaml"},
-        {"box-url", 0, "URL", "where the box comes from (a catalog or a .box)"},
-        {0},
+    {"force", 'f', NULL, "overwrite an existing vmenv.yaml"},
+    {"box-url", 0, "URL", "where the box comes from (a catalog or a .box)"},
+    {0},
 };
 
 /* A YAML double-quoted scalar: safe for any text the user passes. */
@@ -91,11 +91,11 @@ static int cmd_init_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vm
         struct vmenv_config *check;
 
         if (!*box || strlen(box) > MAX_WORD)
-                return vmenv_error_set(err, VMENV_EXIT_USAGE, "the box name must be 1 to %d characters",
-                                       MAX_WORD);
+                return vmenv_error_set(err, VMENV_EXIT_USAGE,
+                                       "the box name must be 1 to %d characters", MAX_WORD);
         if (box_url && (!*box_url || strlen(box_url) > MAX_WORD))
-                return vmenv_error_set(err, VMENV_EXIT_USAGE, "--box-url must be 1 to %d characters",
-                                       MAX_WORD);
+                return vmenv_error_set(err, VMENV_EXIT_USAGE,
+                                       "--box-url must be 1 to %d characters", MAX_WORD);
         if (vmenv_path_exists("vmenv.yaml") && !vmenv_args_has(args, "force")) {
                 vmenv_error_set(err, VMENV_EXIT_FAILURE, "'vmenv.yaml' already exists");
                 return vmenv_error_hint(err, "run 'vmenv init -f' to overwrite it");
@@ -112,13 +112,13 @@ static int cmd_init_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vm
 }
 
 const struct vmenv_cmd vmenv_cmd_init = {
-        .name = "init",
-        .usage = "[-f] [--box-url URL] [BOX]",
-        .summary = "write a commented vmenv.yaml in this folder",
-        .help = "BOX defaults to " DEFAULT_BOX ". The file validates as written; edit it and\n"
-                "run 'vmenv validate' to check your changes.",
-        .opts = init_opts,
-        .min_args = 0,
-        .max_args = 1,
-        .run = cmd_init_run,
+    .name = "init",
+    .usage = "[-f] [--box-url URL] [BOX]",
+    .summary = "write a commented vmenv.yaml in this folder",
+    .help = "BOX defaults to " DEFAULT_BOX ". The file validates as written; edit it and\n"
+            "run 'vmenv validate' to check your changes.",
+    .opts = init_opts,
+    .min_args = 0,
+    .max_args = 1,
+    .run = cmd_init_run,
 };

@@ -8,8 +8,7 @@
 #include "vmenv/config.h"
 #include "vmenv/util.h"
 
-static int cmd_validate_run(struct vmenv_ctx *ctx, const struct vmenv_args *args,
-                            vmenv_error *err)
+static int cmd_validate_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmenv_error *err)
 {
         const struct vmenv_config *c = ctx->config;
         const char *base;
@@ -29,9 +28,9 @@ static int cmd_validate_run(struct vmenv_ctx *ctx, const struct vmenv_args *args
 }
 
 const struct vmenv_cmd vmenv_cmd_validate = {
-        .name = "validate",
-        .usage = "[--json]",
-        .summary = "check vmenv.yaml and show the resolved settings",
-        .flags = VMENV_CMD_PROJECT | VMENV_CMD_JSON,
-        .run = cmd_validate_run,
+    .name = "validate",
+    .usage = "[--json]",
+    .summary = "check vmenv.yaml and show the resolved settings",
+    .flags = VMENV_CMD_PROJECT | VMENV_CMD_JSON,
+    .run = cmd_validate_run,
 };

@@ -38,8 +38,7 @@ static json_object *jprov(const struct vmenv_provisioner *v)
         json_object *o = json_object_new_object();
 
         json_object_object_add(o, "name", jstr(v->name));
-        json_object_object_add(o, "kind",
-                               jstr(v->kind == VMENV_PROV_FILE ? "file" : "shell"));
+        json_object_object_add(o, "kind", jstr(v->kind == VMENV_PROV_FILE ? "file" : "shell"));
         json_object_object_add(o, "run", jstr(run_name(v->run)));
         if (v->kind == VMENV_PROV_FILE) {
                 json_object_object_add(o, "source", jstr(v->source));
@@ -51,8 +50,7 @@ static json_object *jprov(const struct vmenv_provisioner *v)
                 json_object_object_add(o, "args", jstrv(v->args));
                 for (size_t i = 0; i < v->n_env; i++)
                         json_object_object_add(env, v->env[i].name,
-                                               jstr(v->env[i].sensitive ? "***"
-                                                                        : v->env[i].value));
+                                               jstr(v->env[i].sensitive ? "***" : v->env[i].value));
                 json_object_object_add(o, "env", env);
                 json_object_object_add(o, "privileged", json_object_new_boolean(v->privileged));
         }
@@ -85,7 +83,8 @@ static json_object *jmachine(const struct vmenv_machine_config *m)
                 json_object_object_add(fo, "host", json_object_new_int(f->host));
                 json_object_object_add(fo, "host_ip", jstr(f->host_ip));
                 json_object_object_add(fo, "protocol", jstr(f->protocol));
-                json_object_object_add(fo, "auto_correct", json_object_new_boolean(f->auto_correct));
+                json_object_object_add(fo, "auto_correct",
+                                       json_object_new_boolean(f->auto_correct));
                 json_object_object_add(fo, "id", jstr(f->id));
                 json_object_array_add(a, fo);
         }
@@ -143,7 +142,7 @@ char *vmenv_config_to_json(const struct vmenv_config *c)
                 json_object_array_add(a, jmachine(&c->machines[i]));
         json_object_object_add(root, "machines", a);
         out = vmenv_strdup(json_object_to_json_string_ext(
-                root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+            root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(root);
         return out;
 }

@@ -235,15 +235,15 @@ static int yaml_tree(struct pctx *p, const char *text, size_t len, struct ynode 
                         n->len = ev.data.scalar.length;
                         n->s = vmenv_strndup((const char *)ev.data.scalar.value, n->len);
                         n->s[n->len] = '\0';
-                        n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-                                   !ev.data.scalar.tag;
+                        n->plain =
+                            ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev.data.scalar.tag;
                         r = tree_add(p, stack, depth, &root, n);
                         break;
                 case YAML_SEQUENCE_START_EVENT:
                 case YAML_MAPPING_START_EVENT:
                         anchor = ev.type == YAML_SEQUENCE_START_EVENT
-                                         ? (const char *)ev.data.sequence_start.anchor
-                                         : (const char *)ev.data.mapping_start.anchor;
+                                     ? (const char *)ev.data.sequence_start.anchor
+                                     : (const char *)ev.data.mapping_start.anchor;
                         if (anchor)
                                 break;
                         if (depth >= VMENV_CONFIG_MAX_DEPTH) {
@@ -266,10 +266,9 @@ static int yaml_tree(struct pctx *p, const char *text, size_t len, struct ynode 
                         break;
                 }
                 if (anchor && r == 0)
-                        r = fail_at(p, (unsigned)ev.start_mark.line + 1,
-                                    (unsigned)ev.start_mark.column + 1,
-                                    "YAML anchors (&%s) are not supported: write the value out",
-                                    anchor);
+                        r = fail_at(
+                            p, (unsigned)ev.start_mark.line + 1, (unsigned)ev.start_mark.column + 1,
+                            "YAML anchors (&%s) are not supported: write the value out", anchor);
                 yaml_event_delete(&ev);
         }
         yaml_parser_delete(&ps);
@@ -311,8 +310,8 @@ static int get_str(struct pctx *p, const struct ynode *n, const char *key, char 
 }
 
 /* A string from a closed set; the hint lists the set. */
-static int get_enum(struct pctx *p, const struct ynode *n, const char *key,
-                    const char *const *set, char **out)
+static int get_enum(struct pctx *p, const struct ynode *n, const char *key, const char *const *set,
+                    char **out)
 {
         _cleanup_free_ char *v = NULL;
         struct vmenv_buf b = {0};
@@ -636,28 +635,28 @@ VMENV_DEFINE_CLEANUP(struct vmenv_config, vmenv_config_free)
 /* ---- schema ---- */
 
 static const char *const machine_keys[] = {
-        "box", "box_version", "box_url", "box_checksum", "cpus", "memory", "disk", "hostname",
-        "boot_timeout", "network", "forwarded_ports", "synced_folders", "provision", "ssh",
-        "kernel", "initrd", "cmdline", "libvirt", "primary", "machines", NULL};
-static const char *const forward_keys[] = {"guest", "host", "host_ip", "protocol",
-                                           "auto_correct", "id", NULL};
+    "box",      "box_version",  "box_url", "box_checksum",    "cpus",           "memory",    "disk",
+    "hostname", "boot_timeout", "network", "forwarded_ports", "synced_folders", "provision", "ssh",
+    "kernel",   "initrd",       "cmdline", "libvirt",         "primary",        "machines",  NULL};
+static const char *const forward_keys[] = {"guest",        "host", "host_ip", "protocol",
+                                           "auto_correct", "id",   NULL};
 static const char *const folder_keys[] = {"host", "guest", "type", "exclude", "disabled", NULL};
-static const char *const prov_keys[] = {"name", "shell", "script", "args", "env",
-                                        "privileged", "run", "file", "source", "destination",
-                                        NULL};
+static const char *const prov_keys[] = {"name",   "shell",       "script", "args",
+                                        "env",    "privileged",  "run",    "file",
+                                        "source", "destination", NULL};
 static const char *const file_keys[] = {"source", "destination", NULL};
 static const char *const env_keys[] = {"value", "sensitive", NULL};
 static const char *const ssh_keys[] = {"user", "port", "private_key", NULL};
-static const char *const libvirt_keys[] = {"uri", "machine_type", "cpu_mode", "storage_pool",
-                                           "video", "graphics", NULL};
+static const char *const libvirt_keys[] = {"uri",   "machine_type", "cpu_mode", "storage_pool",
+                                           "video", "graphics",     NULL};
 static const char *const protocols[] = {"tcp", "udp", NULL};
 static const char *const folder_types[] = {"rsync", "9p", "virtiofs", NULL};
 static const char *const networks[] = {"user", "nat", NULL};
 static const char *const runs[] = {"once", "always", "never", NULL};
 static const char *const cpu_modes[] = {"host-passthrough", "host-model", "maximum", "custom",
                                         NULL};
-static const char *const videos[] = {"none", "virtio", "vga", "qxl", "cirrus", "bochs",
-                                      "ramfb", NULL};
+static const char *const videos[] = {"none",   "virtio", "vga",   "qxl",
+                                     "cirrus", "bochs",  "ramfb", NULL};
 static const char *const graphics_set[] = {"none", "vnc", "spice", NULL};
 
 static int parse_forward(struct pctx *p, const struct ynode *n, const char *path,
@@ -901,8 +900,7 @@ static int parse_prov(struct pctx *p, const struct ynode *n, const char *path, s
 
 static int parse_list(struct pctx *p, const struct ynode *n, const char *path, size_t max,
                       size_t elem, void **out, size_t *count,
-                      int (*one)(struct pctx *, const struct ynode *, const char *, size_t,
-                                 void *))
+                      int (*one)(struct pctx *, const struct ynode *, const char *, size_t, void *))
 {
         char *arr;
 
@@ -926,20 +924,17 @@ static int parse_list(struct pctx *p, const struct ynode *n, const char *path, s
         return 0;
 }
 
-static int one_forward(struct pctx *p, const struct ynode *n, const char *path, size_t i,
-                       void *out)
+static int one_forward(struct pctx *p, const struct ynode *n, const char *path, size_t i, void *out)
 {
         return parse_forward(p, n, path, out);
 }
 
-static int one_folder(struct pctx *p, const struct ynode *n, const char *path, size_t i,
-                      void *out)
+static int one_folder(struct pctx *p, const struct ynode *n, const char *path, size_t i, void *out)
 {
         return parse_folder(p, n, path, out);
 }
 
-static int one_prov(struct pctx *p, const struct ynode *n, const char *path, size_t i,
-                    void *out)
+static int one_prov(struct pctx *p, const struct ynode *n, const char *path, size_t i, void *out)
 {
         return parse_prov(p, n, path, i, out);
 }
@@ -1066,8 +1061,8 @@ static int apply_key(struct pctx *p, struct vmenv_machine_config *m, struct msta
         }
         if (!strcmp(key, "synced_folders")) {
                 folders_free(m);
-                return parse_list(p, v, kp, MAX_FOLDERS, sizeof(*m->folders),
-                                  (void **)&m->folders, &m->n_folders, one_folder);
+                return parse_list(p, v, kp, MAX_FOLDERS, sizeof(*m->folders), (void **)&m->folders,
+                                  &m->n_folders, one_folder);
         }
         if (!strcmp(key, "provision")) {
                 provs_free(m);
@@ -1097,8 +1092,9 @@ static int apply_key(struct pctx *p, struct vmenv_machine_config *m, struct msta
                 return parse_libvirt(p, v, kp, &m->libvirt);
         if (!strcmp(key, "primary")) {
                 if (!*prefix)
-                        return fail(p, k, kp, "'primary' marks one of several machines: put it "
-                                              "under machines.NAME");
+                        return fail(p, k, kp,
+                                    "'primary' marks one of several machines: put it "
+                                    "under machines.NAME");
                 return get_bool(p, v, kp, &m->primary);
         }
         if (!strcmp(key, "machines")) {
@@ -1213,8 +1209,9 @@ static int build_config(struct pctx *p, const struct ynode *root, struct vmenv_c
                 return vmenv_error_hint(p->err, "run 'vmenv init' to write a starting point");
         }
         if (root->type != Y_MAP)
-                return fail(p, root, NULL, "expected a mapping of keys (box: ..., memory: ...), "
-                                           "got %s",
+                return fail(p, root, NULL,
+                            "expected a mapping of keys (box: ..., memory: ...), "
+                            "got %s",
                             type_name(root));
         for (size_t i = 0; i < root->n; i += 2)
                 if (!strcmp(root->kids[i]->s, "machines"))
@@ -1381,7 +1378,8 @@ char *vmenv_config_find(const char *start, vmenv_error *err)
                         return vmenv_strdup(env);
                 _cleanup_free_ char *cwd = getcwd(NULL, 0);
                 if (!cwd) {
-                        vmenv_error_errno(err, VMENV_EXIT_IO, errno, "cannot get the current folder");
+                        vmenv_error_errno(err, VMENV_EXIT_IO, errno,
+                                          "cannot get the current folder");
                         return NULL;
                 }
                 return vmenv_path_join(cwd, env);
@@ -1391,7 +1389,8 @@ char *vmenv_config_find(const char *start, vmenv_error *err)
         } else {
                 _cleanup_free_ char *cwd = getcwd(NULL, 0);
                 if (!cwd) {
-                        vmenv_error_errno(err, VMENV_EXIT_IO, errno, "cannot get the current folder");
+                        vmenv_error_errno(err, VMENV_EXIT_IO, errno,
+                                          "cannot get the current folder");
                         return NULL;
                 }
                 dir = start ? vmenv_path_join(cwd, start) : TAKE_PTR(cwd);

@@ -58,7 +58,7 @@ static void test_defaults(void)
         ok(m->ssh.private_key == NULL, "no private key by default");
         is_str(m->libvirt.machine_type, "q35", "libvirt.machine_type defaults to q35");
         ok(!m->libvirt.uri && !m->libvirt.cpu_mode && !m->libvirt.storage_pool &&
-                   !m->libvirt.video && !m->libvirt.graphics,
+               !m->libvirt.video && !m->libvirt.graphics,
            "other libvirt settings default to unset");
         ok(!m->primary && !m->n_forwards && !m->n_folders && !m->n_provisioners,
            "no ports, folders or provisioners by default");
@@ -69,46 +69,46 @@ static void test_defaults(void)
 }
 
 static const char every_key[] =
-        "box: vmenv/tiny\n"
-        "box_version: \">= 1.0, < 2\"\n"
-        "box_url: https://example.org/catalog.json\n"
-        "box_checksum: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
-        "cpus: 2\n"
-        "memory: 1.5G\n"
-        "disk: 20G\n"
-        "hostname: build.example\n"
-        "boot_timeout: 120\n"
-        "network: nat\n"
-        "forwarded_ports:\n"
-        "  - { guest: 80, host: 8080 }\n"
-        "  - { guest: 53, host: 5353, host_ip: \"::1\", protocol: udp, auto_correct: true, id: dns }\n"
-        "synced_folders:\n"
-        "  - { host: ., guest: /vagrant, type: rsync, exclude: [.git, build] }\n"
-        "  - { host: data, guest: /data, type: 9p, disabled: true }\n"
-        "provision:\n"
-        "  - name: deps\n"
-        "    shell: |\n"
-        "      apk add nginx\n"
-        "    env: { A: one, TOKEN: { value: s3cret, sensitive: true }, EMPTY: }\n"
-        "    privileged: false\n"
-        "  - script: setup.sh\n"
-        "    args: [--fast, \"two words\"]\n"
-        "    run: always\n"
-        "  - file: { source: nginx.conf, destination: /etc/nginx/nginx.conf }\n"
-        "    run: never\n"
-        "  - file: motd\n"
-        "    destination: /etc/motd\n"
-        "ssh: { user: alpine, port: 2222, private_key: /keys/id }\n"
-        "kernel: vmlinuz\n"
-        "initrd: initrd.img\n"
-        "cmdline: console=ttyS0\n"
-        "libvirt:\n"
-        "  uri: qemu:///session\n"
-        "  machine_type: pc\n"
-        "  cpu_mode: host-model\n"
-        "  storage_pool: fast\n"
-        "  video: virtio\n"
-        "  graphics: vnc\n";
+    "box: vmenv/tiny\n"
+    "box_version: \">= 1.0, < 2\"\n"
+    "box_url: https://example.org/catalog.json\n"
+    "box_checksum: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+    "cpus: 2\n"
+    "memory: 1.5G\n"
+    "disk: 20G\n"
+    "hostname: build.example\n"
+    "boot_timeout: 120\n"
+    "network: nat\n"
+    "forwarded_ports:\n"
+    "  - { guest: 80, host: 8080 }\n"
+    "  - { guest: 53, host: 5353, host_ip: \"::1\", protocol: udp, auto_correct: true, id: dns }\n"
+    "synced_folders:\n"
+    "  - { host: ., guest: /vagrant, type: rsync, exclude: [.git, build] }\n"
+    "  - { host: data, guest: /data, type: 9p, disabled: true }\n"
+    "provision:\n"
+    "  - name: deps\n"
+    "    shell: |\n"
+    "      apk add nginx\n"
+    "    env: { A: one, TOKEN: { value: s3cret, sensitive: true }, EMPTY: }\n"
+    "    privileged: false\n"
+    "  - script: setup.sh\n"
+    "    args: [--fast, \"two words\"]\n"
+    "    run: always\n"
+    "  - file: { source: nginx.conf, destination: /etc/nginx/nginx.conf }\n"
+    "    run: never\n"
+    "  - file: motd\n"
+    "    destination: /etc/motd\n"
+    "ssh: { user: alpine, port: 2222, private_key: /keys/id }\n"
+    "kernel: vmlinuz\n"
+    "initrd: initrd.img\n"
+    "cmdline: console=ttyS0\n"
+    "libvirt:\n"
+    "  uri: qemu:///session\n"
+    "  machine_type: pc\n"
+    "  cpu_mode: host-model\n"
+    "  storage_pool: fast\n"
+    "  video: virtio\n"
+    "  graphics: vnc\n";
 
 static void test_every_key(void)
 {
@@ -145,8 +145,7 @@ static void test_every_key(void)
            "a forward records where it was written");
         ok(m->n_folders == 2, "two synced folders");
         is_str(m->folders[0].type, "rsync", "folder type");
-        ok(vmenv_strv_len(m->folders[0].exclude) == 2 &&
-                   !strcmp(m->folders[0].exclude[1], "build"),
+        ok(vmenv_strv_len(m->folders[0].exclude) == 2 && !strcmp(m->folders[0].exclude[1], "build"),
            "exclude list");
         ok(m->folders[1].disabled && !strcmp(m->folders[1].type, "9p"), "disabled 9p folder");
         ok(m->n_provisioners == 4, "four provisioners");
@@ -156,8 +155,7 @@ static void test_every_key(void)
         ok(!p->privileged, "privileged: false");
         ok(p->run == VMENV_RUN_ONCE, "run defaults to once");
         ok(p->n_env == 3, "three env variables");
-        ok(!strcmp(p->env[0].name, "A") && !strcmp(p->env[0].value, "one") &&
-                   !p->env[0].sensitive,
+        ok(!strcmp(p->env[0].name, "A") && !strcmp(p->env[0].value, "one") && !p->env[0].sensitive,
            "plain env value");
         ok(!strcmp(p->env[1].value, "s3cret") && p->env[1].sensitive, "sensitive env value");
         is_str(p->env[2].value, "", "an empty env value");
@@ -175,7 +173,7 @@ static void test_every_key(void)
         ok(p->run == VMENV_RUN_NEVER, "run: never");
         p = &m->provisioners[3];
         ok(p->kind == VMENV_PROV_FILE && !strcmp(p->source, "motd") &&
-                   !strcmp(p->destination, "/etc/motd"),
+               !strcmp(p->destination, "/etc/motd"),
            "the short form 'file: SRC' + destination");
         is_str(m->ssh.user, "alpine", "ssh.user");
         ok(m->ssh.port == 2222, "ssh.port");
@@ -195,26 +193,27 @@ static void test_every_key(void)
 static void test_inheritance(void)
 {
         vmenv_error err = VMENV_ERROR_INIT;
-        struct vmenv_config *c = parse("box: vmenv/tiny\n"
-                                       "memory: 1G\n"
-                                       "cpus: 2\n"
-                                       "synced_folders: [{ host: ., guest: /vagrant }]\n"
-                                       "provision: [{ shell: echo top }]\n"
-                                       "ssh: { user: alpine, port: 2200 }\n"
-                                       "libvirt: { machine_type: pc, video: vga }\n"
-                                       "machines:\n"
-                                       "  web:\n"
-                                       "    primary: true\n"
-                                       "    memory: 2G\n"
-                                       "    synced_folders: []\n"
-                                       "    ssh: { port: 2222 }\n"
-                                       "    libvirt: { video: none, graphics: spice }\n"
-                                       "  db: {}\n"
-                                       "  cache:\n"
-                                       "    box: other/box\n"
-                                       "    hostname: redis\n"
-                                       "    provision: [{ shell: echo mine }, { shell: echo two }]\n",
-                                       &err);
+        struct vmenv_config *c =
+            parse("box: vmenv/tiny\n"
+                  "memory: 1G\n"
+                  "cpus: 2\n"
+                  "synced_folders: [{ host: ., guest: /vagrant }]\n"
+                  "provision: [{ shell: echo top }]\n"
+                  "ssh: { user: alpine, port: 2200 }\n"
+                  "libvirt: { machine_type: pc, video: vga }\n"
+                  "machines:\n"
+                  "  web:\n"
+                  "    primary: true\n"
+                  "    memory: 2G\n"
+                  "    synced_folders: []\n"
+                  "    ssh: { port: 2222 }\n"
+                  "    libvirt: { video: none, graphics: spice }\n"
+                  "  db: {}\n"
+                  "  cache:\n"
+                  "    box: other/box\n"
+                  "    hostname: redis\n"
+                  "    provision: [{ shell: echo mine }, { shell: echo two }]\n",
+                  &err);
         const struct vmenv_machine_config *web, *db, *cache;
 
         if (!ok(c != NULL, "a file with three machines parses")) {
@@ -234,11 +233,10 @@ static void test_inheritance(void)
            "provision list replaced, not appended");
         ok(db->n_provisioners == 1 && !strcmp(db->provisioners[0].inline_text, "echo top"),
            "provision list inherited");
-        ok(web->ssh.port == 2222 && !strcmp(web->ssh.user, "alpine"),
-           "ssh merges key by key");
+        ok(web->ssh.port == 2222 && !strcmp(web->ssh.user, "alpine"), "ssh merges key by key");
         ok(db->ssh.port == 2200, "ssh inherited whole");
         ok(!strcmp(web->libvirt.machine_type, "pc") && !web->libvirt.video &&
-                   !strcmp(web->libvirt.graphics, "spice"),
+               !strcmp(web->libvirt.graphics, "spice"),
            "libvirt merges key by key, 'none' clears");
         ok(!strcmp(db->libvirt.video, "vga"), "libvirt inherited");
         is_str(cache->box, "other/box", "box override");
@@ -264,11 +262,21 @@ static void test_names(void)
                 const char *name;
                 bool valid;
         } cases[] = {
-                {"web", true},     {"a", true},       {"0db", true},      {"web-1", true},
-                {"a-b-c", true},   {"", false},       {"Web", false},     {"-web", false},
-                {"web-", false},   {"we_b", false},   {"we.b", false},    {"wéb", false},
-                {"web 1", false},  {"abcdefghijklmnopqrstuvwxyz012345", true},
-                {"abcdefghijklmnopqrstuvwxyz0123456", false},
+            {"web", true},
+            {"a", true},
+            {"0db", true},
+            {"web-1", true},
+            {"a-b-c", true},
+            {"", false},
+            {"Web", false},
+            {"-web", false},
+            {"web-", false},
+            {"we_b", false},
+            {"we.b", false},
+            {"wéb", false},
+            {"web 1", false},
+            {"abcdefghijklmnopqrstuvwxyz012345", true},
+            {"abcdefghijklmnopqrstuvwxyz0123456", false},
         };
 
         for (size_t i = 0; i < VMENV_ARRAY_SIZE(cases); i++)
@@ -282,54 +290,56 @@ static void test_errors(void)
         static const struct {
                 const char *yaml, *want;
         } cases[] = {
-                {"box: b\nmemory: lots\n",
-                 "78 vmenv.yaml:2:9: memory: expected a size like 512M or 2G, got \"lots\""},
-                {"box: b\nmachines:\n  web:\n    memory: 8M\n",
-                 "78 vmenv.yaml:4:13: machines.web.memory: 8M is less than the minimum of 16M"},
-                {"box: b\nmemory: 2T\n",
-                 "78 vmenv.yaml:2:9: memory: 2T is more than the maximum of 1T"},
-                {"box: b\nmemory: 1024\n",
-                 "78 vmenv.yaml:2:9: memory: 1024 bytes is less than the minimum of 16M; did "
-                 "you mean 1024M?"},
-                {"box: b\ndisk: 17T\n", "78 vmenv.yaml:2:7: disk: 17T is more than the maximum of 16T"},
-                {"box: b\ncpus: 0\n", "78 vmenv.yaml:2:7: cpus: 0 is out of range (1 to 256)"},
-                {"box: b\ncpus: 257\n", "78 vmenv.yaml:2:7: cpus: 257 is out of range (1 to 256)"},
-                {"box: b\ncpus: two\n", "78 vmenv.yaml:2:7: cpus: expected a number of CPUs, got \"two\""},
-                {"box: b\ncpus: [1]\n", "78 vmenv.yaml:2:7: cpus: expected a number of CPUs, got a list"},
-                {"box: b\nmemroy: 1G\n",
-                 "78 vmenv.yaml:2:1: memroy: unknown key; did you mean 'memory'?"},
-                {"box: b\nbox: c\n",
-                 "78 vmenv.yaml:2:1: box: duplicate key (first given on line 1)"},
-                {"machines:\n  web: {}\n", "78 vmenv.yaml:2:3: machines.web: machine 'web' has no box"},
-                {"memory: 1G\n", "78 vmenv.yaml:1:1: no box: say which box to boot"},
-                {"box: b\nmachines:\n  Web: {}\n",
-                 "78 vmenv.yaml:3:3: machines.Web: invalid machine name: use a-z, 0-9 and '-', "
-                 "starting with a letter or digit, at most 32 characters, not ending in '-'"},
-                {"box: b\nnetwork: bridge\n",
-                 "78 vmenv.yaml:2:10: network: \"bridge\" is not one of user or nat"},
-                {"box: b\nforwarded_ports: [{guest: 80, host: 70000}]\n",
-                 "78 vmenv.yaml:2:37: forwarded_ports[0].host: 70000 is out of range (1 to 65535)"},
-                {"box: b\nmachines:\n  a: {forwarded_ports: [{guest: 80, host: 8080}]}\n"
-                 "  b: {forwarded_ports: [{guest: 81, host: 8080}]}\n",
-                 "78 vmenv.yaml:4:25: machines.b.forwarded_ports[0]: host port 8080/tcp on "
-                 "127.0.0.1 is already forwarded by machine 'a'"},
-                {"box: b\nprovision: [{shell: x, script: y}]\n",
-                 "78 vmenv.yaml:2:24: provision[0]: give either 'shell' or 'script', not both"},
-                {"box: b\nprovision: [{file: {source: a}}]\n",
-                 "78 vmenv.yaml:2:14: provision[0]: a file provisioner needs a 'destination'"},
-                {"box: b\nprovision: [{shell: x, run: twice}]\n",
-                 "78 vmenv.yaml:2:29: provision[0].run: \"twice\" is not one of once, always or never"},
-                {"a: &x 1\n",
-                 "78 vmenv.yaml:1:4: YAML anchors (&x) are not supported: write the value out"},
-                {"box: [\n", "78 vmenv.yaml:2:1: invalid YAML: did not find expected node content "
-                             "(while parsing a flow node started on line 2)"},
-                {"", "78 vmenv.yaml:1:1: the file is empty"},
-                {"- box\n", "78 vmenv.yaml:1:1: expected a mapping of keys (box: ..., memory: ...), got a list"},
-                {"box: b\nmachines:\n  a: {primary: true}\n  b: {primary: true}\n",
-                 "78 vmenv.yaml:4:3: machines.b.primary: machine 'a' is already primary"},
-                {"box: b\nprimary: true\n",
-                 "78 vmenv.yaml:2:1: primary: 'primary' marks one of several machines: put it "
-                 "under machines.NAME"},
+            {"box: b\nmemory: lots\n",
+             "78 vmenv.yaml:2:9: memory: expected a size like 512M or 2G, got \"lots\""},
+            {"box: b\nmachines:\n  web:\n    memory: 8M\n",
+             "78 vmenv.yaml:4:13: machines.web.memory: 8M is less than the minimum of 16M"},
+            {"box: b\nmemory: 2T\n",
+             "78 vmenv.yaml:2:9: memory: 2T is more than the maximum of 1T"},
+            {"box: b\nmemory: 1024\n",
+             "78 vmenv.yaml:2:9: memory: 1024 bytes is less than the minimum of 16M; did "
+             "you mean 1024M?"},
+            {"box: b\ndisk: 17T\n", "78 vmenv.yaml:2:7: disk: 17T is more than the maximum of 16T"},
+            {"box: b\ncpus: 0\n", "78 vmenv.yaml:2:7: cpus: 0 is out of range (1 to 256)"},
+            {"box: b\ncpus: 257\n", "78 vmenv.yaml:2:7: cpus: 257 is out of range (1 to 256)"},
+            {"box: b\ncpus: two\n",
+             "78 vmenv.yaml:2:7: cpus: expected a number of CPUs, got \"two\""},
+            {"box: b\ncpus: [1]\n",
+             "78 vmenv.yaml:2:7: cpus: expected a number of CPUs, got a list"},
+            {"box: b\nmemroy: 1G\n",
+             "78 vmenv.yaml:2:1: memroy: unknown key; did you mean 'memory'?"},
+            {"box: b\nbox: c\n", "78 vmenv.yaml:2:1: box: duplicate key (first given on line 1)"},
+            {"machines:\n  web: {}\n", "78 vmenv.yaml:2:3: machines.web: machine 'web' has no box"},
+            {"memory: 1G\n", "78 vmenv.yaml:1:1: no box: say which box to boot"},
+            {"box: b\nmachines:\n  Web: {}\n",
+             "78 vmenv.yaml:3:3: machines.Web: invalid machine name: use a-z, 0-9 and '-', "
+             "starting with a letter or digit, at most 32 characters, not ending in '-'"},
+            {"box: b\nnetwork: bridge\n",
+             "78 vmenv.yaml:2:10: network: \"bridge\" is not one of user or nat"},
+            {"box: b\nforwarded_ports: [{guest: 80, host: 70000}]\n",
+             "78 vmenv.yaml:2:37: forwarded_ports[0].host: 70000 is out of range (1 to 65535)"},
+            {"box: b\nmachines:\n  a: {forwarded_ports: [{guest: 80, host: 8080}]}\n"
+             "  b: {forwarded_ports: [{guest: 81, host: 8080}]}\n",
+             "78 vmenv.yaml:4:25: machines.b.forwarded_ports[0]: host port 8080/tcp on "
+             "127.0.0.1 is already forwarded by machine 'a'"},
+            {"box: b\nprovision: [{shell: x, script: y}]\n",
+             "78 vmenv.yaml:2:24: provision[0]: give either 'shell' or 'script', not both"},
+            {"box: b\nprovision: [{file: {source: a}}]\n",
+             "78 vmenv.yaml:2:14: provision[0]: a file provisioner needs a 'destination'"},
+            {"box: b\nprovision: [{shell: x, run: twice}]\n",
+             "78 vmenv.yaml:2:29: provision[0].run: \"twice\" is not one of once, always or never"},
+            {"a: &x 1\n",
+             "78 vmenv.yaml:1:4: YAML anchors (&x) are not supported: write the value out"},
+            {"box: [\n", "78 vmenv.yaml:2:1: invalid YAML: did not find expected node content "
+                         "(while parsing a flow node started on line 2)"},
+            {"", "78 vmenv.yaml:1:1: the file is empty"},
+            {"- box\n",
+             "78 vmenv.yaml:1:1: expected a mapping of keys (box: ..., memory: ...), got a list"},
+            {"box: b\nmachines:\n  a: {primary: true}\n  b: {primary: true}\n",
+             "78 vmenv.yaml:4:3: machines.b.primary: machine 'a' is already primary"},
+            {"box: b\nprimary: true\n",
+             "78 vmenv.yaml:2:1: primary: 'primary' marks one of several machines: put it "
+             "under machines.NAME"},
         };
 
         for (size_t i = 0; i < VMENV_ARRAY_SIZE(cases); i++)
@@ -357,7 +367,8 @@ static void test_limits(void)
         for (int i = 0; i < 40; i++)
                 vmenv_buf_puts(&b, "[");
         c = vmenv_config_parse(b.data, b.len, "vmenv.yaml", &err);
-        ok(!c && err.msg && strstr(err.msg, "nested too deeply"), "nesting beyond the limit is refused");
+        ok(!c && err.msg && strstr(err.msg, "nested too deeply"),
+           "nesting beyond the limit is refused");
         vmenv_buf_free(&b);
         vmenv_error_clear(&err);
 
@@ -429,7 +440,7 @@ static void test_find(void)
 
         found = vmenv_config_find(root, &err);
         ok(!found && err.code == VMENV_EXIT_CONFIG && err.hint &&
-                   !strcmp(err.hint, "run 'vmenv init' to create one"),
+               !strcmp(err.hint, "run 'vmenv init' to create one"),
            "not found: config error with the init hint");
         vmenv_error_clear(&err);
 
@@ -437,7 +448,7 @@ static void test_find(void)
                 _cleanup_free_ char *odd = vmenv_strdupf("%s/___", root);
                 _cleanup_free_ char *oddyaml = vmenv_strdupf("%s/vmenv.yaml", odd);
                 _cleanup_free_ char *longdir =
-                        vmenv_strdupf("%s/A-Very-Long-Project-Name-Indeed-2024", root);
+                    vmenv_strdupf("%s/A-Very-Long-Project-Name-Indeed-2024", root);
                 _cleanup_free_ char *longyaml = vmenv_strdupf("%s/vmenv.yaml", longdir);
                 vmenv_mkdir_p(odd, 0755, &err);
                 vmenv_mkdir_p(longdir, 0755, &err);
@@ -474,15 +485,15 @@ static void test_json(void)
         m = json_object_array_get_idx(json_object_object_get(root, "machines"), 0);
         ok(json_object_get_int64(json_object_object_get(m, "memory")) == 1536ll << 20,
            "memory in bytes");
-        v = json_object_object_get(json_object_array_get_idx(json_object_object_get(m, "provision"), 0),
-                                   "env");
+        v = json_object_object_get(
+            json_object_array_get_idx(json_object_object_get(m, "provision"), 0), "env");
         is_str(json_object_get_string(json_object_object_get(v, "TOKEN")), "***",
                "sensitive values are hidden");
         is_str(json_object_get_string(json_object_object_get(v, "A")), "one",
                "other values are shown");
         ok(!strstr(json, "s3cret"), "the secret appears nowhere");
-        is_str(json_object_get_string(json_object_object_get(
-                       json_object_object_get(m, "ssh"), "user")),
+        is_str(json_object_get_string(
+                   json_object_object_get(json_object_object_get(m, "ssh"), "user")),
                "alpine", "nested settings");
         json_object_put(root);
         vmenv_config_free(c);
