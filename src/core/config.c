@@ -1161,11 +1161,28 @@ static int fwd_cmp(const void *a, const void *b)
                 return x->f->host < y->f->host ? -1 : 1;
         if ((r = strcmp(x->f->protocol, y->f->protocol)))
                 return r;
-        if ((r = strcmp(x->f->host_ip, y->f->host_ip)))
-                return r;
         if (x->machine != y->machine)
                 return x->machine < y->machine ? -1 : 1;
         return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Two listening addresses that cannot both bind one port: the same address
+ * (however written), or a wildcard covering the other (:: is dual-stack). */
+static bool ip_overlap(const char *a, const char *b)
+{
+        unsigned char x[16], y[16];
+        int fx = strchr(a, ':') ? AF_INET6 : AF_INET, fy = strchr(b, ':') ? AF_INET6 : AF_INET;
+        static const unsigned char zero[16];
+
+        if (inet_pton(fx, a, x) != 1 || inet_pton(fy, b, y) != 1)
+                return !strcmp(a, b);
+        if (fx == fy && !memcmp(x, y, fx == AF_INET ? 4 : 16))
+                return true;
+        if ((fx == AF_INET6 && !memcmp(x, zero, 16)) || (fy == AF_INET6 && !memcmp(y, zero, 16)))
+                return true;
+        if (fx == AF_INET && fy == AF_INET)
+                return !memcmp(x, zero, 4) || !memcmp(y, zero, 4);
+        return false;
 }
 
 static int check_forwards(struct pctx *p, const struct vmenv_config *c, struct mstate *st)
@@ -1179,21 +1196,33 @@ static int check_forwards(struct pctx *p, const struct vmenv_config *c, struct m
         for (size_t i = 0; i < c->n_machines; i++)
                 for (size_t j = 0; j < c->machines[i].n_forwards; j++)
                         refs[n++] = (struct fwd_ref){&c->machines[i].forwards[j], i, j};
+        /* Groups of one host port and protocol, each in file order. */
         qsort(refs, n, sizeof(*refs), fwd_cmp);
-        for (size_t i = 1; i < n; i++) {
-                const struct fwd_ref *a = &refs[i - 1], *b = &refs[i];
-                if (a->f->host != b->f->host || strcmp(a->f->protocol, b->f->protocol) ||
-                    strcmp(a->f->host_ip, b->f->host_ip))
-                        continue;
-                fail_at(p, b->f->where.line, b->f->where.column,
-                        "%s[%zu]: host port %d/%s on %s is already forwarded by machine '%s'",
-                        st[b->machine].fwd_prefix, b->index, b->f->host, b->f->protocol,
-                        b->f->host_ip, c->machines[a->machine].name);
-                if (a->machine != b->machine && a->f->where.line == b->f->where.line)
-                        return vmenv_error_hint(p->err,
-                                                "the top-level forwarded_ports apply to every "
-                                                "machine: move them under machines.NAME");
-                return vmenv_error_hint(p->err, "pick another host port");
+        for (size_t g = 0, e; g < n; g = e) {
+                for (e = g + 1; e < n && refs[e].f->host == refs[g].f->host &&
+                                !strcmp(refs[e].f->protocol, refs[g].f->protocol);
+                     e++)
+                        ;
+                for (size_t i = g + 1; i < e; i++)
+                        for (size_t j = g; j < i; j++) {
+                                const struct fwd_ref *a = &refs[j], *b = &refs[i];
+                                if (!ip_overlap(a->f->host_ip, b->f->host_ip))
+                                        continue;
+                                fail_at(p, b->f->where.line, b->f->where.column,
+                                        "%s[%zu]: host port %d/%s on %s is already forwarded "
+                                        "by machine '%s'%s%s",
+                                        st[b->machine].fwd_prefix, b->index, b->f->host,
+                                        b->f->protocol, b->f->host_ip, c->machines[a->machine].name,
+                                        strcmp(a->f->host_ip, b->f->host_ip) ? " on " : "",
+                                        strcmp(a->f->host_ip, b->f->host_ip) ? a->f->host_ip : "");
+                                if (a->machine != b->machine &&
+                                    a->f->where.line == b->f->where.line)
+                                        return vmenv_error_hint(
+                                            p->err, "the top-level forwarded_ports apply to "
+                                                    "every machine: move them under "
+                                                    "machines.NAME");
+                                return vmenv_error_hint(p->err, "pick another host port");
+                        }
         }
         return 0;
 }
