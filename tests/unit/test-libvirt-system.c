@@ -5,6 +5,7 @@
  * forward. Everything it creates is removed at the end. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <glob.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -88,36 +89,15 @@ static enum vmenv_vm_state state_of(struct vmenv_provider *p, const char *name)
         return st;
 }
 
-/* Builds TMP/initrd.img: busybox, the virtio-net modules of the kernel
- * being booted (in modprobe's order), and an /init that configures eth0 the
- * way QEMU's user network expects (10.0.2.15) and answers on port 22 with
- * one line. The guest sends nothing anywhere: it only answers the host's
- * forwarded connections inside QEMU's user network. */
-static const char initramfs_script[] =
-    "set -e\n"
-    "d=\"$1/initramfs\"; k=\"$2\"\n"
-    "mkdir -p \"$d/bin\" \"$d/proc\" \"$d/sys\" \"$d/dev\" \"$d/mods\"\n"
-    "cp /bin/busybox \"$d/bin/busybox\"\n"
-    ": > \"$d/mods/order\"\n"
-    "for f in $(for m in virtio_pci virtio_net; do modprobe -S \"$k\" --show-depends $m; done |\n"
-    "           awk '$1==\"insmod\"{print $2}'); do\n"
-    "  b=$(basename \"$f\"); grep -qx \"$b\" \"$d/mods/order\" && continue\n"
-    "  cp \"$f\" \"$d/mods/\"; echo \"$b\" >> \"$d/mods/order\"\n"
-    "done\n"
-    "cat > \"$d/init\" <<'EOF'\n"
-    "#!/bin/busybox sh\n"
-    "/bin/busybox --install -s /bin\n"
-    "mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev\n"
-    "for m in $(cat /mods/order); do insmod /mods/$m; done\n"
-    "i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done\n"
-    "ip link set lo up; ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0\n"
-    "printf '#!/bin/sh\\necho vmenv-guest-ok\\n' > /hello; chmod +x /hello\n"
-    "ip addr show eth0 | grep -q 10.0.2.15 && echo vmenv-guest-net-up\n"
-    "exec nc -ll -p 22 -e /hello\n"
-    "EOF\n"
-    "chmod +x \"$d/init\"\n"
-    "(cd \"$d\" && find . | cpio -o -H newc --quiet | gzip -1) > \"$1/initrd.img\"\n"
-    "rm -rf \"$d\"\n";
+static char *first_glob(const char *pattern)
+{
+        glob_t g;
+        char *r = NULL;
+        if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0)
+                r = vmenv_strdup(g.gl_pathv[0]);
+        globfree(&g);
+        return r;
+}
 
 /* Connects to 127.0.0.1:port and returns the first line the guest sends. */
 static char *read_banner(int port)
@@ -184,7 +164,9 @@ int main(void)
         _cleanup_free_ char *base_path = NULL, *base_path2 = NULL, *ov_path = NULL,
                             *ov_path2 = NULL, *big_path = NULL, *kernel = NULL, *serial = NULL,
                             *initrd = NULL;
-        bool have_initrd = false;
+        _cleanup_free_ char *key = NULL;
+        bool have_initrd = false, have_ssh = false;
+        int banner_port;
         char **names = NULL;
         struct vmenv_host_info h = {0};
         int port;
@@ -368,19 +350,26 @@ int main(void)
             runf("k=$(ls /boot/vmlinuz-* | head -1); cp \"$k\" %s && echo \"${k#/boot/vmlinuz-}\"",
                  kernel);
         {
-                _cleanup_free_ char *script = vmenv_path_join(tmp, "mkinitramfs.sh");
+                /* A tiny initramfs: busybox, the virtio-net modules and,
+                 * with dropbear installed, an SSH server that accepts the
+                 * Vagrant insecure key (tests/integration/libvirt-initramfs.sh). */
+                const char *src = getenv("VMENV_SRCDIR");
+                _cleanup_free_ char *key_src =
+                    first_glob("/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant");
                 _cleanup_free_ char *o2 = NULL;
                 char *nl = strchr(out, '\n');
                 if (nl)
                         *nl = '\0';
-                if (vmenv_write_file_atomic(script, initramfs_script, strlen(initramfs_script),
-                                            0644, &err) == 0)
-                        o2 = runf("sh %s %s %s 2>&1", script, tmp, out);
-                vmenv_error_clear(&err);
+                key = vmenv_path_join(tmp, "key");
+                if (key_src)
+                        o2 = runf("cp %s %s && chmod 0600 %s", key_src, key, key);
+                free(o2);
+                o2 = runf("sh %s/tests/integration/libvirt-initramfs.sh %s %s %s%s 2>&1",
+                          src ? src : ".", tmp, out, key_src ? key_src : "", key_src ? ".pub" : "");
                 have_initrd = vmenv_path_exists(initrd);
+                have_ssh = strstr(o2, "ssh=yes") != NULL;
                 if (!have_initrd)
-                        printf("# no initramfs (%s): the guest network is not checked\n",
-                               o2 ? o2 : "");
+                        printf("# no initramfs (%s): the guest network is not checked\n", o2);
         }
         if (vmenv_streq(uri, "qemu:///system")) {
                 /* A disk QEMU's user cannot reach: the hint says why. */
@@ -407,10 +396,21 @@ int main(void)
                 CHECK(ops->undefine(p, dom_name, &err), "undefine it");
         }
         port = free_port();
+        do
+                banner_port = free_port();
+        while (banner_port == port);
         {
                 struct vmenv_disk_spec disk = {.path = ov_path, .format = "qcow2"};
-                struct vmenv_port_map fwd = {
-                    .host_ip = "127.0.0.1", .host_port = port, .guest_port = 22, .protocol = "tcp"};
+                struct vmenv_port_map fwd[] = {
+                    {.host_ip = "127.0.0.1",
+                     .host_port = port,
+                     .guest_port = 22,
+                     .protocol = "tcp"},
+                    {.host_ip = "127.0.0.1",
+                     .host_port = banner_port,
+                     .guest_port = 2200,
+                     .protocol = "tcp"},
+                };
                 struct vmenv_domain_spec s = {
                     .name = dom_name,
                     .title = "vmenv: test/default",
@@ -425,8 +425,8 @@ int main(void)
                     .kernel = kernel,
                     .initrd = have_initrd ? initrd : NULL,
                     .cmdline = "console=ttyS0",
-                    .ports = &fwd,
-                    .n_ports = 1,
+                    .ports = fwd,
+                    .n_ports = 2,
                 };
                 ok(state_of(p, dom_name) == VMENV_VM_NOT_CREATED,
                    "state before define: not created");
@@ -467,20 +467,41 @@ int main(void)
         if (have_initrd) {
                 /* End to end through the <qemu:commandline> network: the
                  * virtio-net device at pcie.0 slot 0x10 works in the guest
-                 * and the host forward reaches the guest's port 22. */
+                 * and both host forwards reach the guest. */
                 bool up = log_has(serial, "vmenv-guest-net-up", 600);
                 _cleanup_free_ char *banner = NULL;
                 ok(up, "the guest finds its virtio-net device and configures eth0");
                 for (int i = 0; up && i < 20; i++) {
                         free(banner);
-                        banner = read_banner(port);
+                        banner = read_banner(banner_port);
                         if (strstr(banner, "vmenv-guest-ok"))
                                 break;
                         usleep(500000);
                 }
                 ok(banner && strstr(banner, "vmenv-guest-ok"),
-                   "127.0.0.1:%d reaches the guest's port 22 (got '%s')", port,
+                   "127.0.0.1:%d reaches the guest's port 2200 (got '%s')", banner_port,
                    banner ? banner : "");
+                if (have_ssh) {
+                        _cleanup_free_ char *o3 = NULL;
+                        uint64_t t0 = vmenv_now_ns();
+                        for (int i = 0; i < 30; i++) {
+                                free(o3);
+                                o3 = runf("ssh -q -o StrictHostKeyChecking=no "
+                                          "-o UserKnownHostsFile=/dev/null -o BatchMode=yes "
+                                          "-o ConnectTimeout=5 -o IdentitiesOnly=yes -i %s -p %d "
+                                          "vagrant@127.0.0.1 'echo vmenv-ssh-ok; id -un' 2>&1",
+                                          key, port);
+                                if (strstr(o3, "vmenv-ssh-ok"))
+                                        break;
+                                sleep(1);
+                        }
+                        ok(strstr(o3, "vmenv-ssh-ok\nvagrant") != NULL,
+                           "ssh -p %d vagrant@127.0.0.1 logs in with the insecure key", port);
+                        printf("# ssh answered after %.1f s more\n",
+                               (double)(vmenv_now_ns() - t0) / 1e9);
+                } else {
+                        ok(1, "ssh login # SKIP no dropbear or no Vagrant key");
+                }
         }
         CHECK(ops->suspend(p, dom_name, &err), "suspend");
         ok(state_of(p, dom_name) == VMENV_VM_PAUSED, "state: paused");
