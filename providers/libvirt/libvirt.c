@@ -66,13 +66,23 @@ static bool contains(const char *s, const char *needle)
         return s && strstr(s, needle);
 }
 
+/* QEMU's own words inside libvirt's "internal error: qemu unexpectedly
+ * closed the monitor: <timestamp> qemu-system-x86_64: <message>", or NULL. */
+static const char *qemu_message(const char *msg)
+{
+        const char *a = strstr(msg, "qemu unexpectedly closed the monitor: "), *b;
+        if (!a || !(a = strstr(a, " qemu-system-")) || !(b = strstr(a + 1, ": ")))
+                return NULL;
+        return b + 2;
+}
+
 int vmenv_libvirt_error(vmenv_error *err, const char *fmt, ...)
 {
         virErrorPtr e = virGetLastError();
         _cleanup_free_ char *what = NULL;
         const char *msg = e && e->message ? e->message : "unknown libvirt error";
         int code = VMENV_EXIT_FAILURE;
-        const char *hint = NULL;
+        const char *hint = NULL, *qemu;
         va_list ap;
 
         va_start(ap, fmt);
@@ -151,7 +161,10 @@ int vmenv_libvirt_error(vmenv_error *err, const char *fmt, ...)
                         hint = "install virtiofsd, or use a 9p or rsync synced folder";
                 }
         }
-        vmenv_error_set(err, code, "%s: %s", what, msg);
+        if ((qemu = qemu_message(msg)))
+                vmenv_error_set(err, code, "%s: QEMU exited: %s", what, qemu);
+        else
+                vmenv_error_set(err, code, "%s: %s", what, msg);
         if (hint)
                 vmenv_error_hint(err, "%s", hint);
         return -1;

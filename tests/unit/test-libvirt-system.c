@@ -395,6 +395,39 @@ int main(void)
                 vmenv_error_clear(&err);
                 CHECK(ops->undefine(p, dom_name, &err), "undefine it");
         }
+        {
+                /* A forwarded host port someone else holds: exit 1 with a
+                 * hint, and the domain does not stay half-started. */
+                struct sockaddr_in a = {.sin_family = AF_INET,
+                                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                socklen_t len = sizeof(a);
+                int busy = socket(AF_INET, SOCK_STREAM, 0);
+                struct vmenv_port_map fwd = {.host_ip = "127.0.0.1", .guest_port = 22};
+                struct vmenv_domain_spec s = {
+                    .name = dom_name,
+                    .memory = 128ULL << 20,
+                    .cpus = 1,
+                    .kvm = h.kvm,
+                    .kernel = kernel,
+                    .ports = &fwd,
+                    .n_ports = 1,
+                };
+                if (busy >= 0 && bind(busy, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+                    listen(busy, 1) == 0 && getsockname(busy, (struct sockaddr *)&a, &len) == 0) {
+                        fwd.host_port = ntohs(a.sin_port);
+                        CHECK(ops->define(p, &s, &err), "define a domain forwarding a busy port");
+                        vmenv_error_clear(&err);
+                        ok(ops->start(p, dom_name, &err) < 0 && err.code == VMENV_EXIT_FAILURE &&
+                               err.hint && strstr(err.hint, "forwarded host port"),
+                           "start: the busy port is named with a hint");
+                        printf("#   %s\n", err.msg ? err.msg : "(none)");
+                        vmenv_error_clear(&err);
+                        ok(state_of(p, dom_name) == VMENV_VM_SHUTOFF, "and the domain is shut off");
+                        CHECK(ops->undefine(p, dom_name, &err), "undefine it");
+                }
+                if (busy >= 0)
+                        close(busy);
+        }
         port = free_port();
         do
                 banner_port = free_port();
