@@ -417,6 +417,11 @@ int vmenv_libvirt_overlay_create(struct vmenv_provider *p, const char *pool_name
         return (*path = vol_path(vol, name, err)) ? 0 : -1;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 int vmenv_libvirt_volume_delete(struct vmenv_provider *p, const char *pool_name, const char *name,
                                 vmenv_error *err)
 {
@@ -424,7 +429,7 @@ int vmenv_libvirt_volume_delete(struct vmenv_provider *p, const char *pool_name,
         _cleanup_vol_ virStorageVolPtr vol = NULL;
         _cleanup_free_ char *vpath = NULL, *epath = NULL;
         virStorageVolPtr *vols = NULL;
-        struct vmenv_buf users = {0};
+        char **users = NULL;
         bool missing;
         int n;
 
@@ -448,18 +453,23 @@ int vmenv_libvirt_volume_delete(struct vmenv_provider *p, const char *pool_name,
                         _cleanup_free_ char *backing =
                             xml_find(x, "<backingStore>", "<path>", "</path>");
                         if (vmenv_streq(backing, epath))
-                                vmenv_buf_printf(&users, "%s'%s'", users.len ? ", " : "", other);
+                                vmenv_strv_push(&users, vmenv_strdupf("'%s'", other));
                         free(x);
                 }
                 virStorageVolFree(vols[i]);
         }
         free(vols);
-        if (users.len) {
+        if (users) {
+                struct vmenv_buf list = {0};
+                qsort(users, vmenv_strv_len(users), sizeof(char *), cmp_str);
+                for (char **u = users; *u; u++)
+                        vmenv_buf_printf(&list, "%s%s", u == users ? "" : ", ", *u);
                 vmenv_error_set(err, VMENV_EXIT_FAILURE,
                                 "cannot delete volume '%s': overlays still use it: %s", name,
-                                users.data);
+                                list.data);
                 vmenv_error_hint(err, "destroy the machines using it first");
-                vmenv_buf_free(&users);
+                vmenv_buf_free(&list);
+                vmenv_strv_free(users);
                 return -1;
         }
         if (virStorageVolDelete(vol, 0) < 0) {
@@ -468,11 +478,6 @@ int vmenv_libvirt_volume_delete(struct vmenv_provider *p, const char *pool_name,
                 return vmenv_libvirt_error(err, "cannot delete volume '%s'", name);
         }
         return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-        return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 int vmenv_libvirt_volume_list(struct vmenv_provider *p, const char *pool_name, const char *prefix,
