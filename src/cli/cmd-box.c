@@ -9,6 +9,8 @@
 #include "vmenv/box.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/config.h"
+#include "vmenv/lock.h"
+#include "vmenv/state.h"
 #include "vmenv/log.h"
 #include "vmenv/util.h"
 
@@ -278,8 +280,26 @@ static int box_outdated(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv
                         json_object_put(arr);
                         return -1;
                 }
+                struct vmenv_lock *lock = NULL;
+                if (vmenv_lock_load(c, &lock, err) < 0) {
+                        vmenv_config_free(c);
+                        json_object_put(arr);
+                        return -1;
+                }
                 for (size_t i = 0; i < c->n_machines && r == 0; i++) {
                         const struct vmenv_machine_config *m = &c->machines[i];
+                        struct vmenv_machine_state *st = vmenv_state_load(c, m->name, err);
+                        struct vmenv_lock_report rep = {0};
+                        if (!st || vmenv_lock_report(lock, m, st->exists ? st->box_version : NULL,
+                                                     &o.fetch, &rep, err) < 0) {
+                                vmenv_state_free(st);
+                                r = -1;
+                                break;
+                        }
+                        if (rep.message && !arr)
+                                printf("%s\n", rep.message);
+                        vmenv_lock_report_clear(&rep);
+                        vmenv_state_free(st);
                         _cleanup_free_ char *cat = project_catalog(m), *latest = NULL;
                         vmenv_error e = VMENV_ERROR_INIT;
                         struct vmenv_box *b = vmenv_box_find(m->box, m->box_version, &e);
@@ -290,6 +310,7 @@ static int box_outdated(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv
                                 report(m->box, b ? b->version : NULL, latest, arr);
                         vmenv_box_free(b);
                 }
+                vmenv_lock_free(lock);
                 vmenv_config_free(c);
         }
         if (arr && r == 0)
