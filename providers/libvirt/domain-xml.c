@@ -53,9 +53,18 @@ static bool one_of(const char *s, const char *const *list)
 
 static int check_value(const char *what, const char *s, vmenv_error *err)
 {
-        if (s && strlen(s) > MAX_VALUE)
+        if (!s)
+                return 0;
+        if (strlen(s) > MAX_VALUE)
                 return vmenv_error_set(err, VMENV_EXIT_CONFIG, "%s is longer than %d bytes", what,
                                        MAX_VALUE);
+        /* XML 1.0 cannot carry control characters, escaped or not, and
+         * libvirt refuses a title with a line break. */
+        for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+                if (*c < 0x20 || *c == 0x7f)
+                        return vmenv_error_set(err, VMENV_EXIT_CONFIG,
+                                               "%s contains a control character (0x%02x)", what,
+                                               *c);
         return 0;
 }
 

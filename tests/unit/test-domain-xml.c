@@ -231,6 +231,7 @@ static void base_spec(struct vmenv_domain_spec *s, struct vmenv_port_map *ports,
 static void change(size_t i, struct vmenv_domain_spec *s)
 {
         static struct vmenv_disk_spec vmdk = {"/pool/disk.vmdk", "vmdk"};
+        static struct vmenv_disk_spec esc_disk = {"/pool/\033[31mred.qcow2", "qcow2"};
         static struct vmenv_fs_spec nfs = {"/src", "src", "nfs", false};
         switch (i) {
         case 0:
@@ -266,6 +267,12 @@ static void change(size_t i, struct vmenv_domain_spec *s)
         case 10:
                 s->fs = &nfs;
                 s->n_fs = 1;
+                break;
+        case 11:
+                s->title = "vmenv: a\nb";
+                break;
+        case 12:
+                s->disks = &esc_disk;
                 break;
         }
 }
@@ -350,6 +357,8 @@ static void bad_cases(void)
             {"no name", "name is missing"},
             {"unknown disk format", "unknown disk format 'vmdk'"},
             {"unknown shared folder type", "unknown shared folder type 'nfs'"},
+            {"a line break in the title", "title contains a control character (0x0a)"},
+            {"an escape in a disk path", "disk path contains a control character (0x1b)"},
         };
         for (size_t i = 0; i < VMENV_ARRAY_SIZE(bad); i++) {
                 struct vmenv_port_map p = {NULL, 2222, 22, NULL};
