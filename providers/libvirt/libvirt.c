@@ -67,10 +67,13 @@ static bool contains(const char *s, const char *needle)
 }
 
 /* QEMU's own words inside libvirt's "internal error: qemu unexpectedly
- * closed the monitor: <timestamp> qemu-system-x86_64: <message>", or NULL. */
+ * closed the monitor: <timestamp> qemu-system-x86_64: <message>" (or
+ * "process exited while connecting to monitor: …"), or NULL. */
 static const char *qemu_message(const char *msg)
 {
         const char *a = strstr(msg, "qemu unexpectedly closed the monitor: "), *b;
+        if (!a)
+                a = strstr(msg, "process exited while connecting to monitor: ");
         if (!a || !(a = strstr(a, " qemu-system-")) || !(b = strstr(a + 1, ": ")))
                 return NULL;
         return b + 2;

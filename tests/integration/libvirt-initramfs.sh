@@ -3,8 +3,9 @@
 # for the host kernel KVER: busybox, the virtio-net modules in modprobe's
 # order, and, when dropbear is installed and PUBKEY is given, dropbear with a
 # 'vagrant' user that accepts PUBKEY. /init puts 10.0.2.15 on eth0 (QEMU's
-# user network), starts dropbear on port 22 and answers one line on port
-# 2200. The guest sends nothing anywhere: it only answers connections that
+# user network), mounts the shares tagged vmenv9p (9p) and vmenvvfs
+# (virtiofs) at /mnt/9p and /mnt/vfs when the domain has them, starts
+# dropbear on port 22 and answers one line on port 2200. The guest sends nothing anywhere: it only answers connections that
 # the host forwards into QEMU's user network.
 # Usage: libvirt-initramfs.sh OUT KVER [PUBKEY]
 set -eu
@@ -14,7 +15,8 @@ rm -rf "$d"
 mkdir -p "$d/bin" "$d/proc" "$d/sys" "$d/dev" "$d/mods" "$d/etc" "$d/tmp" "$d/var/run"
 cp /bin/busybox "$d/bin/busybox"
 : > "$d/mods/order"
-for f in $(for m in virtio_pci virtio_net; do modprobe -S "$k" --show-depends $m; done |
+for f in $(for m in virtio_pci virtio_net 9p 9pnet_virtio virtiofs; do
+             modprobe -S "$k" --show-depends $m 2>/dev/null; done |
            awk '$1=="insmod"{print $2}'); do
   b=$(basename "$f"); grep -qx "$b" "$d/mods/order" && continue
   cp "$f" "$d/mods/"; echo "$b" >> "$d/mods/order"
@@ -47,6 +49,19 @@ i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+
 ip link set lo up; ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0
 printf '#!/bin/sh\necho vmenv-guest-ok\n' > /hello; chmod +x /hello
 ip addr show eth0 | grep -q 10.0.2.15 && echo vmenv-guest-net-up
+mkdir -p /mnt/9p /mnt/vfs
+# the devices are probed asynchronously: retry for a few seconds
+i=0; while [ $i -lt 50 ]; do
+  mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 vmenv9p /mnt/9p 2>/dev/null &&
+    { echo vmenv-9p-mounted; break; }
+  grep -qs vmenv9p /sys/bus/virtio/drivers/9pnet_virtio/*/mount_tag || [ $i -lt 10 ] || break
+  sleep 0.1; i=$((i+1))
+done
+i=0; while [ $i -lt 50 ]; do
+  mount -t virtiofs vmenvvfs /mnt/vfs 2>/dev/null && { echo vmenv-virtiofs-mounted; break; }
+  [ $i -lt 10 ] || [ -e /sys/fs/virtiofs ] || break
+  sleep 0.1; i=$((i+1))
+done
 [ -x /usr/sbin/dropbear ] && /usr/sbin/dropbear -r /etc/dropbear/hostkey -p 22 -s -E
 exec nc -ll -p 2200 -e /hello
 EOF

@@ -166,6 +166,9 @@ int main(void)
                             *initrd = NULL;
         _cleanup_free_ char *key = NULL;
         bool have_initrd = false, have_ssh = false;
+        _cleanup_free_ char *share9p = NULL, *sharevfs = NULL;
+        struct vmenv_fs_spec shares[2];
+        size_t n_shares = 0;
         int banner_port;
         char **names = NULL;
         struct vmenv_host_info h = {0};
@@ -428,6 +431,27 @@ int main(void)
                 if (busy >= 0)
                         close(busy);
         }
+        /* Shared folders: a 9p one always, virtiofs where virtiofsd is
+         * installed and the URI is the system one. World-writable, since QEMU (or virtiofsd) writes
+         * as its own user. */
+        share9p = vmenv_path_join(tmp, "share9p");
+        sharevfs = vmenv_path_join(tmp, "sharevfs");
+        free(out);
+        out = runf("mkdir -m 0777 %s %s && echo from-host > %s/hello && echo from-host > %s/hello"
+                   " && chmod 0644 %s/hello %s/hello",
+                   share9p, sharevfs, share9p, sharevfs, share9p, sharevfs);
+        {
+                shares[0] =
+                    (struct vmenv_fs_spec){.host_path = share9p, .tag = "vmenv9p", .type = "9p"};
+                n_shares = 1;
+                /* libvirt 9.0 runs virtiofsd only for privileged domains */
+                if (vmenv_path_exists("/usr/lib/qemu/virtiofsd") &&
+                    vmenv_streq(uri, "qemu:///system")) {
+                        shares[1] = (struct vmenv_fs_spec){
+                            .host_path = sharevfs, .tag = "vmenvvfs", .type = "virtiofs"};
+                        n_shares = 2;
+                }
+        }
         port = free_port();
         do
                 banner_port = free_port();
@@ -460,6 +484,8 @@ int main(void)
                     .cmdline = "console=ttyS0",
                     .ports = fwd,
                     .n_ports = 2,
+                    .fs = shares,
+                    .n_fs = n_shares,
                 };
                 ok(state_of(p, dom_name) == VMENV_VM_NOT_CREATED,
                    "state before define: not created");
@@ -532,6 +558,32 @@ int main(void)
                            "ssh -p %d vagrant@127.0.0.1 logs in with the insecure key", port);
                         printf("# ssh answered after %.1f s more\n",
                                (double)(vmenv_now_ns() - t0) / 1e9);
+                        for (size_t i = 0; i < n_shares; i++) {
+                                /* The guest's unprivileged user reads the
+                                 * host's file and writes a new one. */
+                                const char *mnt = i == 0 ? "/mnt/9p" : "/mnt/vfs";
+                                const char *host = i == 0 ? share9p : sharevfs;
+                                _cleanup_free_ char *back = NULL, *bpath = NULL;
+                                vmenv_error e4 = VMENV_ERROR_INIT;
+                                free(o3);
+                                o3 =
+                                    runf("ssh -q -o StrictHostKeyChecking=no "
+                                         "-o UserKnownHostsFile=/dev/null -o BatchMode=yes "
+                                         "-o IdentitiesOnly=yes -i %s -p %d vagrant@127.0.0.1 "
+                                         "'cat %s/hello && echo from-guest > %s/new && echo wrote' "
+                                         "2>&1",
+                                         key, port, mnt, mnt);
+                                ok(strstr(o3, "from-host\nwrote") != NULL,
+                                   "%s share: the guest's user reads the host's file and writes",
+                                   shares[i].type);
+                                if (!strstr(o3, "wrote"))
+                                        printf("#   %s", o3);
+                                bpath = vmenv_path_join(host, "new");
+                                if (vmenv_read_file(bpath, 4096, &back, NULL, &e4) < 0)
+                                        vmenv_error_clear(&e4);
+                                ok(back && vmenv_streq(back, "from-guest\n"),
+                                   "%s share: the host sees the guest's file", shares[i].type);
+                        }
                 } else {
                         ok(1, "ssh login # SKIP no dropbear or no Vagrant key");
                 }
