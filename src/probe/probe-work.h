@@ -1,0 +1,51 @@
+/* The probe's workloads, kept apart from its main() so the unit tests can
+ * check that each one does the work it claims. No vmenv dependency: the
+ * probe is linked statically and copied into guests and containers. */
+#ifndef VMENV_PROBE_WORK_H
+#define VMENV_PROBE_WORK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What one timed sample did: elapsed time, amount of work (bytes, calls,
+ * processes or files) and a checksum of that work, so every target can be
+ * seen to have done the same thing. */
+struct probe_result {
+        uint64_t ns;
+        uint64_t work;
+        uint64_t checksum;
+};
+
+#define PROBE_FNV_OFFSET 0xcbf29ce484222325ULL
+#define PROBE_FNV_PRIME 0x100000001b3ULL
+/* The exit status the spawned child returns, checked by the parent. */
+#define PROBE_CHILD_STATUS 42
+
+uint64_t probe_now_ns(void);
+/* FNV-1a 64 continued from h over n bytes. */
+uint64_t probe_fnv1a(uint64_t h, const void *p, size_t n);
+/* Fills buf with the xorshift64 stream started at seed (8 bytes per step,
+ * little-endian). */
+void probe_fill(void *buf, size_t n, uint64_t seed);
+
+/* Each returns 0, or -1 with errno set. */
+/* FNV-1a over a bytes-long xorshift buffer, passes times (the hash carries
+ * over from pass to pass); checksum = the final hash. */
+int probe_cpu(size_t bytes, unsigned passes, struct probe_result *r);
+/* memcpy of a bytes-long buffer, passes times; checksum = FNV-1a of the
+ * destination (equal to that of the source when the copies were done). */
+int probe_mem(size_t bytes, unsigned passes, struct probe_result *r);
+/* calls getppid system calls through syscall(); checksum = sum of results. */
+int probe_syscall(unsigned calls, struct probe_result *r);
+/* n times fork, exec self_exe with "--child", wait; checksum = number of
+ * children that exited with PROBE_CHILD_STATUS. */
+int probe_spawn(const char *self_exe, unsigned n, struct probe_result *r);
+/* Writes bytes of xorshift data to a new file in dir, fsync, drops it from
+ * the page cache, reads it back; checksum (both) = FNV-1a of what was read.
+ * The file is removed. */
+int probe_disk(const char *dir, size_t bytes, struct probe_result *wr, struct probe_result *rd);
+/* Creates n files in a new folder in dir (file i holds i % 13 bytes), stats
+ * each, unlinks each; checksum = sum of st_size seen. Leaves nothing. */
+int probe_meta(const char *dir, unsigned n, struct probe_result *r);
+
+#endif
