@@ -56,4 +56,23 @@ int vmenv_ssh_upload(struct vmenv_ssh *s, const char *local_path, const char *re
 int vmenv_ssh_keygen(const char *priv_path, const char *comment, char **pub_line,
                      vmenv_error *err);
 
+/* Like vmenv_ssh_upload, from an open file read to its end (streamed). */
+int vmenv_ssh_upload_fd(struct vmenv_ssh *s, int fd, const char *remote_path, int mode,
+                        vmenv_error *err);
+
+/* "SHA256:..." of a key line "TYPE BASE64 [comment]", for messages; NULL if
+ * the line is not a key. */
+char *vmenv_ssh_host_key_fingerprint(const char *key_line);
+
+/* First boot: appends new_pub_line to ~/.ssh/authorized_keys of the logged-in
+ * user and removes the line holding old_pub_line's key (NULL: the key this
+ * session logged in with), via a temporary file and mv; modes 0600/0700. */
+int vmenv_ssh_replace_insecure_key(struct vmenv_ssh *s, const char *new_pub_line,
+                                   const char *old_pub_line, vmenv_error *err);
+
+/* Vagrant's insecure private key: $VMENV_INSECURE_KEY, else the Debian
+ * 'vagrant' package's keys/vagrant (newest), else
+ * ~/.vagrant.d/insecure_private_key. */
+char *vmenv_insecure_key_path(vmenv_error *err);
+
 #endif
