@@ -34,6 +34,7 @@ struct vmenv_ssh {
         int port;
         char *user;
         char *key_path;
+        int fd; /* ours: libssh does not close a socket given by SSH_OPTIONS_FD */
 };
 
 static void ssh_keyp(ssh_key *k)
@@ -64,6 +65,8 @@ void vmenv_ssh_free(struct vmenv_ssh *s)
                 ssh_disconnect(s->session);
                 ssh_free(s->session);
         }
+        if (s->fd >= 0)
+                close(s->fd);
         free(s->host);
         free(s->user);
         free(s->key_path);
@@ -244,13 +247,14 @@ static int tcp_connect(const char *host, int port, int timeout_ms, vmenv_error *
 static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int timeout_ms,
                                       char **seen_host_key, bool *fatal, vmenv_error *err)
 {
+        _cleanup_close_ int fd = -1; /* declared first: closed after ssh_free */
         _cleanup_(ssh_sessionp) ssh_session session = NULL;
         _cleanup_key_ ssh_key priv = NULL;
         _cleanup_key_ ssh_key srv = NULL;
         _cleanup_free_ char *algos = NULL, *seen = NULL;
         struct vmenv_ssh *s;
         long usec = (long)timeout_ms * 1000;
-        int fd, rc, off = 0;
+        int rc, off = 0;
         const char *user = t->user ? t->user : "vagrant";
 
         *fatal = false;
@@ -289,7 +293,6 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
         }
         if ((fd = tcp_connect(t->host, t->port, timeout_ms, err)) < 0)
                 return NULL;
-        /* libssh owns the socket from here and closes it in ssh_free. */
         ssh_options_set(session, SSH_OPTIONS_FD, &fd);
         if (ssh_connect(session) != SSH_OK) {
                 const char *e = ssh_get_error(session);
@@ -336,6 +339,7 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
         s->port = t->port;
         s->user = vmenv_strdup(user);
         s->key_path = vmenv_strdup(t->key_path);
+        s->fd = TAKE_FD(fd);
         if (seen_host_key)
                 *seen_host_key = TAKE_PTR(seen);
         return s;
