@@ -11,9 +11,11 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pty.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -624,6 +626,147 @@ static void test_connect_errors(const char *key)
         vmenv_error_clear(&err);
 }
 
+/* Dropbear 2022.83, the tiny box's server, with the RSA insecure key: it
+ * reads /root/.ssh/authorized_keys, so it runs in a mount namespace of its
+ * own where a temporary folder is bind-mounted over /root. */
+static pid_t start_dropbear(int dport, const char *dbroot, const char *rsa_host,
+                            const char *ed_host)
+{
+        _cleanup_free_ char *log = vmenv_path_join(tmp, "dropbear.log");
+        _cleanup_free_ char *pidf = vmenv_path_join(tmp, "dropbear.pid");
+        _cleanup_free_ char *listen = vmenv_strdupf("127.0.0.1:%d", dport);
+        pid_t pid = fork();
+
+        if (pid < 0)
+                bail("fork");
+        if (pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+                if (fd >= 0)
+                        dup2(fd, STDERR_FILENO);
+                if (unshare(CLONE_NEWNS) < 0 ||
+                    mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                    mount(dbroot, "/root", NULL, MS_BIND, NULL) < 0) {
+                        perror("namespace");
+                        _exit(126);
+                }
+                if (ed_host)
+                        execl("/usr/sbin/dropbear", "dropbear", "-F", "-E", "-s", "-r", rsa_host,
+                              "-r", ed_host, "-p", listen, "-P", pidf, (char *)NULL);
+                else
+                        execl("/usr/sbin/dropbear", "dropbear", "-F", "-E", "-s", "-r", rsa_host,
+                              "-p", listen, "-P", pidf, (char *)NULL);
+                _exit(127);
+        }
+        for (int i = 0; i < 100; i++) {
+                if (port_open(dport))
+                        return pid;
+                usleep(50000);
+        }
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        return -1;
+}
+
+static void test_dropbear(void)
+{
+        vmenv_error err = VMENV_ERROR_INIT;
+        _cleanup_free_ char *dbroot = vmenv_path_join(tmp, "dbroot");
+        _cleanup_free_ char *ak = vmenv_path_join(dbroot, ".ssh/authorized_keys");
+        _cleanup_free_ char *sshdir = vmenv_path_join(dbroot, ".ssh");
+        _cleanup_free_ char *rsa_host = vmenv_path_join(tmp, "db_rsa"), *ed_host = vmenv_path_join(tmp, "db_ed");
+        _cleanup_free_ char *ikey = NULL, *ipub = NULL, *ipub_path = NULL, *newkey = NULL, *newpub = NULL;
+        _cleanup_free_ char *seen = NULL, *seen2 = NULL, *out = NULL, *after = NULL;
+        struct vmenv_ssh_target t;
+        struct vmenv_ssh *s;
+        int dport = free_port(), st = -1, r;
+        pid_t pid;
+
+        if (access("/usr/sbin/dropbear", X_OK) < 0) {
+                ok(1, "# SKIP dropbear: no /usr/sbin/dropbear (apt-get install dropbear-bin)");
+                return;
+        }
+        /* the real insecure key when the vagrant package is there */
+        ikey = vmenv_insecure_key_path(&err);
+        vmenv_error_clear(&err);
+        if (ikey)
+                ipub_path = vmenv_strdupf("%s.pub", ikey);
+        if (!ikey || access(ipub_path, R_OK) < 0) {
+                free(ikey), free(ipub_path);
+                ikey = vmenv_path_join(tmp, "db_insecure");
+                sh("ssh-keygen -q -t rsa -b 2048 -m PEM -N '' -f '%s'", ikey);
+                ipub_path = vmenv_strdupf("%s.pub", ikey);
+        }
+        ipub = slurp(ipub_path, NULL);
+        if (!ipub || vmenv_mkdir_p(sshdir, 0700, &err) < 0)
+                bail("dropbear setup");
+        ipub[strcspn(ipub, "\n")] = '\0'; /* and no final newline in the file */
+        spew(ak, ipub);
+        sh("dropbearkey -t rsa -s 2048 -f '%s' >/dev/null 2>&1 && dropbearkey -t ed25519 -f '%s' >/dev/null 2>&1",
+           rsa_host, ed_host);
+
+        /* RSA host key only first: TOFU with an "ssh-rsa" key over rsa-sha2 */
+        if ((pid = start_dropbear(dport, dbroot, rsa_host, NULL)) < 0) {
+                ok(0, "dropbear: starts on 127.0.0.1:%d (see dropbear.log)", dport);
+                return;
+        }
+        t = (struct vmenv_ssh_target){.host = "127.0.0.1", .port = dport, .user = "root",
+                                      .key_path = ikey, .connect_timeout_ms = 5000};
+        s = vmenv_ssh_wait(&t, vmenv_now_ns() + 10000000000ull, &seen, NULL, &err);
+        ok(s != NULL, "dropbear: RSA insecure key logs in (%s)", err.msg ? err.msg : "");
+        ok(seen && vmenv_startswith(seen, "ssh-rsa "), "dropbear: RSA host key recorded as ssh-rsa");
+        vmenv_ssh_free(s);
+        t.known_host_key = seen;
+        s = vmenv_ssh_connect(&t, &seen2, &err);
+        ok(s != NULL && vmenv_streq(seen, seen2), "dropbear: recorded RSA host key accepted again (%s)",
+           err.msg ? err.msg : "");
+        vmenv_ssh_free(s);
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        vmenv_error_clear(&err);
+
+        /* both host keys: the recorded RSA one is still the one negotiated */
+        if ((pid = start_dropbear(dport, dbroot, rsa_host, ed_host)) < 0)
+                bail("dropbear did not restart");
+        free(seen2), seen2 = NULL;
+        s = vmenv_ssh_connect(&t, &seen2, &err);
+        ok(s != NULL && vmenv_streq(seen, seen2),
+           "dropbear: with an ed25519 key added, the recorded RSA key is still used (%s)",
+           err.msg ? err.msg : "");
+        if (!s) {
+                kill(pid, SIGTERM);
+                waitpid(pid, NULL, 0);
+                return;
+        }
+        r = vmenv_ssh_capture(s, "echo hi; exit 2", 100, &out, &st, &err);
+        ok(r == 0 && st == 2 && vmenv_streq(out, "hi\n"), "dropbear: capture and exit status");
+        free(out), out = NULL;
+        r = vmenv_ssh_exec(s, "kill -TERM $$", NULL, 0, -1, -1, &st, &err);
+        ok(r == 0 && st == 143, "dropbear: a signal gives 128+n (got %d)", st);
+
+        newkey = vmenv_path_join(tmp, "db_new");
+        if (vmenv_ssh_keygen(newkey, "vmenv:dropbear", &newpub, &err) < 0)
+                bail(err.msg);
+        r = vmenv_ssh_replace_insecure_key(s, newpub, ipub, &err);
+        ok(r == 0, "dropbear: insecure key replaced (%s)", err.msg ? err.msg : "");
+        vmenv_ssh_free(s);
+        after = slurp(ak, NULL);
+        {
+                _cleanup_free_ char *want = vmenv_strdupf("%s\n", newpub);
+                is_str(after, want, "dropbear: authorized_keys holds only the new key");
+        }
+        t.known_host_key = seen;
+        s = vmenv_ssh_connect(&t, NULL, &err);
+        ok(s == NULL && err.code == VMENV_EXIT_NOPERM, "dropbear: insecure key refused afterwards");
+        vmenv_error_clear(&err);
+        t.key_path = newkey;
+        s = vmenv_ssh_connect(&t, NULL, &err);
+        ok(s != NULL, "dropbear: the new ed25519 key logs in (%s)", err.msg ? err.msg : "");
+        vmenv_ssh_free(s);
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        vmenv_error_clear(&err);
+}
+
 static int bench_exec(int argc, char **argv)
 {
         vmenv_error err = VMENV_ERROR_INIT;
@@ -716,6 +859,7 @@ int main(int argc, char **argv)
         test_host_key_changed(key, seen);
         test_wait(key);
         test_insecure_key_path();
+        test_dropbear();
 
         stop_sshd();
         r = vmenv_rm_rf(tmp, &err);
