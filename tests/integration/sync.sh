@@ -225,6 +225,9 @@ expect_eq "watch: SIGTERM ends it cleanly" "0" "$?"
 
 # --- busybox applets only (a tiny guest) ---------------------------------------
 if [ -x /bin/busybox ]; then
+    # shellcheck disable=SC2046
+    expect_eq "busybox guest: its sessions find busybox's tar" "$T_TMP/sshd/bb-bin/tar" \
+        "$(ssh $(sshd_ssh_opts "$SSHD_BB_KEY") root@127.0.0.1 'command -v tar' 2>&1)"
     BBDST=$T_TMP/guest/busybox
     OUT=$("$DRIVER" -p "$SSHD_PORT" -i "$SSHD_BB_KEY" "${EX[@]}" "$SRC" "$BBDST" 2>"$T_TMP/stderr"); RC=$?
     expect_eq "busybox guest: first sync" "0" "$RC"
