@@ -1,0 +1,158 @@
+#!/bin/bash
+# Builds vmenv/debian12 into $1 (called by boxes/build): debootstrap of Debian
+# 12 (bookworm) with systemd, OpenSSH (host keys generated at build time),
+# sudo, systemd-networkd DHCP on the first NIC, a serial console on ttyS0,
+# Debian's kernel, extlinux, and the Vagrant conventions (user vagrant, the
+# insecure key, passwordless sudo). Slow (it downloads ~200 MB of packages)
+# and not built in CI.
+#
+# Mirror: $VMENV_DEBIAN_MIRROR, else the first bookworm URI in apt's sources.
+set -euo pipefail
+out=$1
+version=${VMENV_BOX_VERSION:-1.0.0}
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export LC_ALL=C DEBIAN_FRONTEND=noninteractive
+
+disk_gib=8
+part_start=2048
+fs_uuid=3d1f0b7e-5c2a-4e8b-9f61-7a2b3c4d5e6f
+mbr=/usr/lib/syslinux/mbr/mbr.bin
+suite=bookworm
+
+for p in debootstrap extlinux mkfs.ext4 sfdisk losetup qemu-img gzip; do
+  command -v "$p" >/dev/null || { echo "build-debian12: '$p' not found (run scripts/install-deps)" >&2; exit 1; }
+done
+vagrant_pub=$(ls /usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub 2>/dev/null | sort -V | tail -1)
+[ -n "$vagrant_pub" ] || { echo "build-debian12: the Vagrant insecure key is missing (apt-get install vagrant)" >&2; exit 1; }
+
+mirror=${VMENV_DEBIAN_MIRROR:-}
+if [ -z "$mirror" ]; then
+  mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '
+    /^URIs:/ { uri = $2 } /^Suites:/ && / bookworm( |$)/ && uri != "" { print uri; exit }')
+fi
+if [ -z "$mirror" ]; then
+  mirror=$(awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }' /etc/apt/sources.list 2>/dev/null || true)
+fi
+mirror=${mirror:-http://deb.debian.org/debian}
+security=${VMENV_DEBIAN_SECURITY_MIRROR:-${mirror%/debian}/debian-security}
+
+work=${VMENV_DEBIAN12_WORK:-$(mktemp -d /var/tmp/vmenv-debian12.XXXXXX)}
+mkdir -p "$work"
+r=$work/root
+loopdev=
+cleanup() {
+  local m
+  for m in "$r/dev/pts" "$r/dev" "$r/proc" "$r/sys" "$work/mnt"; do
+    if mountpoint -q "$m" 2>/dev/null; then umount -l "$m" || true; fi
+  done
+  if [ -n "$loopdev" ]; then losetup -d "$loopdev" || true; fi
+  [ -n "${VMENV_DEBIAN12_KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "build-debian12: debootstrap $suite from $mirror into $r"
+include=systemd,systemd-sysv,systemd-resolved,udev,dbus,openssh-server,sudo,linux-image-amd64
+include=$include,initramfs-tools,ca-certificates,rsync,iproute2,procps,kmod,netbase,less,nano
+include=$include,libpam-systemd,apt-transport-https,gnupg
+debootstrap --variant=minbase --include="$include" "$suite" "$r" "$mirror"
+
+in_root() { chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C DEBIAN_FRONTEND=noninteractive "$@"; }
+
+cat >"$r/etc/apt/sources.list" <<SOURCES
+deb $mirror $suite main
+deb $mirror $suite-updates main
+deb $security $suite-security main
+SOURCES
+echo vmenv-debian12 >"$r/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\tvmenv-debian12\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$r/etc/hosts"
+printf 'UUID=%s\t/\text4\terrors=remount-ro\t0\t1\n' "$fs_uuid" >"$r/etc/fstab"
+
+# Network: DHCP on the first NIC by either naming scheme.
+mkdir -p "$r/etc/systemd/network"
+cat >"$r/etc/systemd/network/20-vmenv-dhcp.network" <<'NET'
+[Match]
+Name=en* eth*
+
+[Network]
+DHCP=yes
+
+[DHCPv4]
+UseDomains=yes
+NET
+mkdir -p "$r/etc/systemd/system/systemd-networkd-wait-online.service.d"
+cat >"$r/etc/systemd/system/systemd-networkd-wait-online.service.d/vmenv.conf" <<'WAIT'
+[Service]
+ExecStart=
+ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=30
+WAIT
+in_root systemctl enable systemd-networkd systemd-resolved ssh serial-getty@ttyS0.service
+ln -sf /run/systemd/resolve/stub-resolv.conf "$r/etc/resolv.conf"
+
+# OpenSSH: host keys now (generating them on first boot under TCG is slow),
+# keys only, no reverse DNS.
+rm -f "$r"/etc/ssh/ssh_host_*
+in_root ssh-keygen -A
+cat >"$r/etc/ssh/sshd_config.d/vmenv.conf" <<'SSHD'
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UseDNS no
+SSHD
+
+# Vagrant conventions.
+in_root useradd -m -u 1000 -U -s /bin/bash -c vagrant vagrant
+in_root usermod -p '*' vagrant
+install -d -m 0700 -o 1000 -g 1000 "$r/home/vagrant/.ssh"
+install -m 0600 -o 1000 -g 1000 "$vagrant_pub" "$r/home/vagrant/.ssh/authorized_keys"
+echo 'vagrant ALL=(ALL) NOPASSWD: ALL' >"$r/etc/sudoers.d/vagrant"
+chmod 0440 "$r/etc/sudoers.d/vagrant"
+
+# Each VM gets its own machine-id on first boot; no caches in the image.
+: >"$r/etc/machine-id"
+rm -f "$r/var/lib/dbus/machine-id"
+in_root apt-get clean
+rm -rf "$r"/var/lib/apt/lists/* "$r"/var/log/*.log "$r"/tmp/* "$r"/var/tmp/*
+
+kver=$(ls "$r/boot" | sed -n 's/^vmlinuz-//p' | sort -V | tail -1)
+[ -n "$kver" ] && [ -f "$r/boot/initrd.img-$kver" ] || { echo "build-debian12: no kernel/initrd in the image" >&2; exit 1; }
+mkdir -p "$r/boot/extlinux"
+cat >"$r/boot/extlinux/extlinux.conf" <<EXT
+DEFAULT debian
+PROMPT 0
+TIMEOUT 0
+SERIAL 0 115200
+LABEL debian
+  LINUX /boot/vmlinuz-$kver
+  INITRD /boot/initrd.img-$kver
+  APPEND root=UUID=$fs_uuid ro console=tty0 console=ttyS0,115200 net.ifnames=0
+EXT
+
+# Disk: MBR + one bootable ext4 partition, extlinux (as for the tiny box).
+for m in "$r/dev/pts" "$r/dev" "$r/proc" "$r/sys"; do
+  if mountpoint -q "$m"; then umount -l "$m"; fi
+done
+part_bytes=$(( (disk_gib << 30) - part_start * 512 ))
+truncate -s "$part_bytes" "$work/part.img"
+mkfs.ext4 -q -F -L vmenv-root -U "$fs_uuid" -E root_owner=0:0 -O ^64bit,^metadata_csum \
+  -d "$r" "$work/part.img"
+rm -f "$work/disk.img"
+truncate -s "${disk_gib}G" "$work/disk.img"
+echo "start=$part_start, type=83, bootable" | sfdisk -q --label dos "$work/disk.img" >/dev/null
+dd if="$work/part.img" of="$work/disk.img" bs=1M seek=1 conv=notrunc,sparse status=none
+rm -f "$work/part.img"
+dd if="$mbr" of="$work/disk.img" bs=440 count=1 conv=notrunc status=none
+mkdir -p "$work/mnt"
+loopdev=$(losetup -f --show -o $((part_start * 512)) --sizelimit "$part_bytes" "$work/disk.img")
+mount -t ext4 "$loopdev" "$work/mnt"
+extlinux --install "$work/mnt/boot/extlinux" >/dev/null 2>&1
+umount "$work/mnt"
+losetup -d "$loopdev"
+loopdev=
+
+d=$work/pkg
+rm -rf "$d"; mkdir -p "$d"
+qemu-img convert -f raw -O qcow2 "$work/disk.img" "$d/box.img"
+printf '{"provider":"libvirt","format":"qcow2","virtual_size":%d}\n' "$disk_gib" >"$d/metadata.json"
+box=vmenv-debian12-$version.box
+tar -C "$d" --sort=name --owner=0 --group=0 --numeric-owner -cf - metadata.json box.img | gzip -n >"$out/$box.tmp"
+mv "$out/$box.tmp" "$out/$box"
+echo "build-debian12: $out/$box (kernel $kver)"
