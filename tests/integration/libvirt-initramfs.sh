@@ -15,7 +15,7 @@ rm -rf "$d"
 mkdir -p "$d/bin" "$d/proc" "$d/sys" "$d/dev" "$d/mods" "$d/etc" "$d/tmp" "$d/var/run"
 cp /bin/busybox "$d/bin/busybox"
 : > "$d/mods/order"
-for f in $(for m in virtio_pci virtio_net 9p 9pnet_virtio virtiofs; do
+for f in $(for m in virtio_pci virtio_net virtio_rng 9p 9pnet_virtio virtiofs; do
              modprobe -S "$k" --show-depends $m 2>/dev/null; done |
            awk '$1=="insmod"{print $2}'); do
   b=$(basename "$f"); grep -qx "$b" "$d/mods/order" && continue
@@ -35,8 +35,11 @@ if [ -n "$pub" ] && command -v dropbear >/dev/null && command -v dropbearkey >/d
   printf 'root:x:0:\nvagrant:x:1000:\n' > "$d/etc/group"
   printf '/bin/sh\n' > "$d/etc/shells"
   cp "$pub" "$d/home/vagrant/.ssh/authorized_keys"
-  chmod 700 "$d/home/vagrant/.ssh"; chmod 600 "$d/home/vagrant/.ssh/authorized_keys"
-  chown -R 1000:1000 "$d/home/vagrant"
+  # owned by root in the archive (cpio -R, which works unprivileged too):
+  # dropbear accepts root-owned files and reads them as the user, so they
+  # must be readable by all (but writable by nobody else)
+  chmod 755 "$d/home/vagrant" "$d/home/vagrant/.ssh"
+  chmod 644 "$d/home/vagrant/.ssh/authorized_keys"
   ssh=yes
 fi
 
@@ -66,6 +69,6 @@ done
 exec nc -ll -p 2200 -e /hello
 EOF
 chmod +x "$d/init"
-(cd "$d" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initrd.img"
+(cd "$d" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$out/initrd.img"
 rm -rf "$d"
 echo "ssh=$ssh"

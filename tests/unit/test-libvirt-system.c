@@ -556,6 +556,10 @@ int main(void)
                         }
                         ok(strstr(o3, "vmenv-ssh-ok\nvagrant") != NULL,
                            "ssh -p %d vagrant@127.0.0.1 logs in with the insecure key", port);
+                        if (!strstr(o3, "vmenv-ssh-ok")) {
+                                _cleanup_free_ char *tail = runf("tail -n 25 %s", serial);
+                                printf("# ssh said: %s# serial console:\n%s", o3, tail);
+                        }
                         printf("# ssh answered after %.1f s more\n",
                                (double)(vmenv_now_ns() - t0) / 1e9);
                         for (size_t i = 0; i < n_shares; i++) {
