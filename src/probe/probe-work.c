@@ -87,9 +87,12 @@ int probe_mem(size_t bytes, unsigned passes, struct probe_result *r)
 
 int probe_syscall(unsigned calls, struct probe_result *r)
 {
+        /* The parent's pid differs between host, container and VM: count
+         * the calls that returned it, so the checksum is the same everywhere. */
+        long want = (long)getppid();
         uint64_t sum = 0, t0 = probe_now_ns();
         for (unsigned i = 0; i < calls; i++)
-                sum += (uint64_t)syscall(SYS_getppid);
+                sum += syscall(SYS_getppid) == want;
         r->ns = probe_now_ns() - t0;
         r->work = calls;
         r->checksum = sum;

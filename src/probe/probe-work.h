@@ -35,7 +35,8 @@ int probe_cpu(size_t bytes, unsigned passes, struct probe_result *r);
 /* memcpy of a bytes-long buffer, passes times; checksum = FNV-1a of the
  * destination (equal to that of the source when the copies were done). */
 int probe_mem(size_t bytes, unsigned passes, struct probe_result *r);
-/* calls getppid system calls through syscall(); checksum = sum of results. */
+/* calls getppid system calls through syscall(); checksum = the number of
+ * calls that returned the parent's pid. */
 int probe_syscall(unsigned calls, struct probe_result *r);
 /* n times fork, exec self_exe with "--child", wait; checksum = number of
  * children that exited with PROBE_CHILD_STATUS. */

@@ -1,0 +1,195 @@
+/* vmenv bench: the same workloads (vmenv-probe) and lifecycle costs measured
+ * on the host, in a container running the box's root filesystem and in the
+ * VM, reported side by side. No json-c or libvirt type here. */
+#ifndef VMENV_BENCH_H
+#define VMENV_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vmenv/error.h"
+
+/* ---- results ----------------------------------------------------------- */
+
+/* One measured value. Probe workloads carry the probe's elapsed ns and
+ * checksum; lifecycle figures carry ns = 0 and checksum NULL. */
+struct vmenv_bench_sample {
+        char *kind;     /* "cpu", "disk-write", "start-stopped", "idle-rss", ... */
+        int run;        /* 1-based */
+        double value;
+        char *unit;     /* "MiB/s", "ns/call", "ms", "bytes", ... */
+        uint64_t ns;
+        uint64_t work;
+        char *checksum; /* hex, or NULL */
+};
+
+/* Everything measured on one target. */
+struct vmenv_bench_result {
+        char *target;  /* "host", "container", "vm" */
+        char *label;   /* "container (bwrap)", "vm (TCG emulation)" */
+        struct vmenv_bench_sample *samples;
+        size_t n_samples;
+        char **info;   /* "key=value": runtime version, hypervisor mode, ... */
+        char **notes;  /* things a reader must know (how the disk is backed) */
+};
+
+struct vmenv_bench_report {
+        struct vmenv_bench_result **results; /* host first when measured */
+        size_t n_results;
+        char **host_info; /* "cpu=...", "kernel=...", "kvm=...", "cpus=..." */
+        char **warnings;  /* spreads above 10 %, checksum mismatches */
+        int runs;
+};
+
+struct vmenv_bench_result *vmenv_bench_result_new(const char *target, const char *label);
+void vmenv_bench_result_free(struct vmenv_bench_result *r);
+void vmenv_bench_report_free(struct vmenv_bench_report *r);
+void vmenv_bench_add(struct vmenv_bench_result *r, const char *kind, int run, double value,
+                     const char *unit);
+void vmenv_bench_add_info(struct vmenv_bench_result *r, const char *key, const char *value);
+
+/* Parses vmenv-probe's JSON lines (at most 4096 lines) into r. A "refused"
+ * line (a workload too short for the clock) is an error. */
+int vmenv_bench_parse_probe(const char *out, struct vmenv_bench_result *r, vmenv_error *err);
+
+/* ---- figures and statistics -------------------------------------------- */
+
+struct vmenv_bench_figure {
+        const char *kind;
+        const char *title;        /* "CPU (FNV-1a hash)" */
+        bool higher_is_better;    /* throughput; otherwise a time or a cost */
+        bool lifecycle;           /* not compared with the host */
+};
+/* The known figures, in report order; terminated by kind == NULL. */
+extern const struct vmenv_bench_figure vmenv_bench_figures[];
+const struct vmenv_bench_figure *vmenv_bench_figure_find(const char *kind);
+
+struct vmenv_bench_stats {
+        size_t n;
+        double median, min, max;
+        double spread; /* (max - min) / median, 0 for one sample */
+};
+/* Sorts v in place. n == 0 gives n = 0 and zeros. */
+void vmenv_bench_stats_of(double *v, size_t n, struct vmenv_bench_stats *s);
+/* Statistics of one kind in a result; false when it has no sample. */
+bool vmenv_bench_result_stats(const struct vmenv_bench_result *r, const char *kind,
+                              struct vmenv_bench_stats *s, const char **unit);
+/* How many times the host's cost the target's is (> 1: slower than the
+ * host): target/host for times, host/target for throughput. */
+double vmenv_bench_cost_ratio(const struct vmenv_bench_figure *f, double host, double target);
+/* Fills report->warnings: spreads above 10 %, checksums that differ
+ * between targets or runs for the same kind. */
+void vmenv_bench_check(struct vmenv_bench_report *report);
+
+/* ---- output ------------------------------------------------------------ */
+
+/* The human table: conditions, then one row per figure with each target's
+ * median, spread and ratio to the host. */
+void vmenv_bench_print_table(const struct vmenv_bench_report *report, FILE *f);
+/* Every raw sample, statistics, conditions and warnings as one JSON object. */
+char *vmenv_bench_json(const struct vmenv_bench_report *report);
+/* An SVG bar chart: workloads as cost ratios to the host (log scale), and
+ * lifecycle figures per target (log scale, labelled with absolute values).
+ * Every bar is a <rect class="bar" data-figure="KIND" data-target="T">. */
+char *vmenv_bench_svg(const struct vmenv_bench_report *report);
+
+/* ---- targets ----------------------------------------------------------- */
+
+struct vmenv_bench_opts {
+        int runs;                 /* --runs, default 5 */
+        const char *workloads;    /* probe kinds "cpu,mem,...", NULL = all */
+        double scale;             /* probe --scale, default 1 */
+        int idle_seconds;         /* lifecycle idle window, default 10 */
+        const char *probe_path;   /* the static vmenv-probe on the host */
+        const char *scratch_dir;  /* host folder on disk for host/container data */
+};
+
+/* A place where the workloads run. vmenv_bench_run() calls, in order:
+ * prepare, run (once, with every run and workload in one probe invocation),
+ * lifecycle (may be NULL: no lifecycle figures), cleanup (always, also
+ * after a failure; must accept a half-prepared target).
+ *
+ * What the VM target (written with the SSH module, include/vmenv/ssh.h)
+ * must do:
+ *   name "vm"; label "vm (KVM)" or "vm (TCG emulation)" — the hypervisor
+ *   mode as libvirt reports the domain type; add_info "hypervisor=kvm|tcg",
+ *   "qemu=VERSION", "libvirt=VERSION".
+ *   prepare: bring the machine up (as 'vmenv up'), connect, and copy
+ *     o->probe_path with vmenv_ssh_upload to e.g. /tmp/vmenv-probe (0755);
+ *     create a scratch folder on the guest's own disk (not a tmpfs: e.g.
+ *     /var/tmp/vmenv-bench, check with 'stat -f -c %T') for --dir.
+ *   run: vmenv_ssh_capture of "<probe> ARGS... --dir <guest scratch>" with
+ *     every word through vmenv_shell_quote; a limit such as 1 MiB on output;
+ *     a non-zero exit status is an error that quotes the probe's stderr.
+ *   lifecycle: add samples to r with vmenv_bench_add():
+ *     "start-stopped" (ms; halt, then time from 'up' of the stopped machine
+ *       to the first successful 'ssh -c true'), "start-cold" (ms; from no
+ *       machine at all: destroy + up + ssh -c true), one sample per run;
+ *     "idle-rss" and "idle-pss" (bytes; QEMU's pid from
+ *       /run/libvirt/qemu/DOMAIN.pid, Rss/Pss of /proc/PID/smaps_rollup
+ *       after the guest settled), "disk-added" (bytes allocated by the
+ *       machine's overlay: st_blocks * 512), "idle-cpu" (ms of utime+stime
+ *       of QEMU over o->idle_seconds, from /proc/PID/stat);
+ *     vmenv_bench_lifecycle_procs() measures the last three given the pid.
+ *   cleanup: remove the probe and scratch folder; leave the machine as the
+ *     user had it (halt it again if it was stopped). */
+struct vmenv_bench_target {
+        const char *name;
+        char *label;
+        void *data;
+        int (*prepare)(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o,
+                       struct vmenv_bench_result *r, vmenv_error *err);
+        /* Runs the probe with args (not including the program or --dir: the
+         * target adds its own) and returns its stdout in *out. */
+        int (*run)(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o,
+                   char *const args[], char **out, vmenv_error *err);
+        int (*lifecycle)(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o,
+                         struct vmenv_bench_result *r, vmenv_error *err);
+        void (*cleanup)(struct vmenv_bench_target *t);
+};
+/* Runs cleanup and frees the label and the struct; NULL is fine. */
+void vmenv_bench_target_free(struct vmenv_bench_target *t);
+
+/* The host itself: the probe runs from o->probe_path, data in a fresh
+ * folder under o->scratch_dir. */
+struct vmenv_bench_target *vmenv_bench_host_target_new(void);
+
+/* A container whose root filesystem is image (qcow2 or raw, MBR-partitioned
+ * or a bare filesystem; a .box is unpacked first), mounted read-only.
+ * runtime is "podman", "docker", "bwrap" or NULL to pick the first that
+ * actually starts a container here. Needs root (loop mount). */
+struct vmenv_bench_target *vmenv_bench_container_target_new(const char *image,
+                                                            const char *runtime,
+                                                            vmenv_error *err);
+
+/* The offset in bytes of the first Linux partition of a raw disk image
+ * (MBR), or 0 when the image has no partition table. */
+int vmenv_bench_partition_offset(const char *raw_path, uint64_t *offset, vmenv_error *err);
+
+/* Samples idle-rss, idle-pss (sums over pid and its descendants),
+ * idle-cpu (their utime+stime over idle_seconds) for an instance whose
+ * processes are pid and its descendants; run is the sample's run number. */
+int vmenv_bench_lifecycle_procs(int pid, int idle_seconds, int run,
+                                struct vmenv_bench_result *r, vmenv_error *err);
+
+/* The filesystem type of path ("ext4", "tmpfs", "overlay", ...), for the
+ * notes that say where each target's disk workload wrote. */
+const char *vmenv_bench_fs_type(const char *path);
+
+/* Host facts recorded with every report: CPU model, kernel, cores, KVM. */
+char **vmenv_bench_host_info(void);
+
+/* Runs every target (a failing target stops the bench with its error) and
+ * fills *report. */
+int vmenv_bench_run(struct vmenv_bench_target **targets, size_t n_targets,
+                    const struct vmenv_bench_opts *o, struct vmenv_bench_report **report,
+                    vmenv_error *err);
+
+/* Runs argv (no shell) and captures stdout (at most max bytes) and the
+ * tail of stderr; a non-zero exit is an error quoting stderr. Exported for
+ * the targets and tests. */
+int vmenv_bench_spawn(char *const argv[], size_t max, char **out, vmenv_error *err);
+
+#endif
