@@ -497,12 +497,19 @@ static int write_all(int fd, const char *p, size_t n)
         return 0;
 }
 
-static volatile sig_atomic_t winch_seen;
+/* Set by signal handlers while a terminal is in raw mode: the loop sees them
+ * and returns, so the terminal is restored on every way out. */
+static volatile sig_atomic_t winch_seen, stop_seen;
 
 static void on_winch(int sig)
 {
         (void)sig;
         winch_seen = 1;
+}
+
+static void on_stop(int sig)
+{
+        stop_seen = sig;
 }
 
 static void send_window_size(ssh_channel ch)
@@ -616,6 +623,9 @@ static int channel_pump(struct vmenv_ssh *s, ssh_channel ch, struct exit_info *x
                         winch_seen = 0;
                         send_window_size(ch);
                 }
+                if (io->pty && stop_seen)
+                        return vmenv_error_set(err, VMENV_EXIT_FAILURE, "%s interrupted by SIG%s",
+                                               what, sigabbrev_np(stop_seen));
                 if (busy)
                         continue;
                 pfd[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
@@ -776,11 +786,12 @@ int vmenv_ssh_shell(struct vmenv_ssh *s, const char *cmd, int *exit_status, vmen
         struct ssh_channel_callbacks_struct cb;
         struct exit_info x;
         struct termios saved, raw;
-        struct sigaction sa = {.sa_handler = on_winch}, old_sa;
+        struct sigaction sa = {.sa_handler = on_winch}, sa_stop = {.sa_handler = on_stop};
+        struct sigaction old_sa, old_term, old_hup;
         struct io io = {.in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO};
         bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
         int r, status = 0;
-        const char *what = cmd ? "the command" : "the shell";
+        _cleanup_free_ char *what = cmd ? vmenv_strdupf("'%.60s'", cmd) : vmenv_strdup("the shell");
 
         if (!(ch = open_channel(s, &cb, &x, err)))
                 return -1;
@@ -799,17 +810,22 @@ int vmenv_ssh_shell(struct vmenv_ssh *s, const char *cmd, int *exit_status, vmen
                 return vmenv_error_set(err, VMENV_EXIT_NETWORK, "cannot start %s on %s:%d: %s",
                                        what, s->host, s->port, ssh_get_error(s->session));
         if (tty) {
+                sigemptyset(&sa.sa_mask);
+                sigemptyset(&sa_stop.sa_mask);
+                winch_seen = stop_seen = 0;
+                sigaction(SIGWINCH, &sa, &old_sa);
+                sigaction(SIGTERM, &sa_stop, &old_term);
+                sigaction(SIGHUP, &sa_stop, &old_hup);
                 raw = saved;
                 cfmakeraw(&raw);
                 tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
-                sigemptyset(&sa.sa_mask);
-                sigaction(SIGWINCH, &sa, &old_sa);
-                winch_seen = 0;
                 io.pty = true;
         }
         r = channel_pump(s, ch, &x, &io, what, &status, err);
         if (tty) {
                 sigaction(SIGWINCH, &old_sa, NULL);
+                sigaction(SIGTERM, &old_term, NULL);
+                sigaction(SIGHUP, &old_hup, NULL);
                 tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);
         }
         if (r < 0)

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -363,6 +364,58 @@ static void test_shell_pty(struct vmenv_ssh *s)
         ok(memcmp(&before.c_lflag, &after.c_lflag, sizeof(before.c_lflag)) == 0 &&
                    before.c_iflag == after.c_iflag && before.c_oflag == after.c_oflag,
            "shell: terminal modes restored afterwards");
+        /* the window grows while the command runs: SIGWINCH is forwarded */
+        {
+                int in2 = dup(0), out2 = dup(1);
+                pid_t resizer;
+                fflush(stdout);
+                fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+                dup2(slave, 0);
+                dup2(fo, 1);
+                resizer = fork();
+                if (resizer == 0) {
+                        struct winsize big = {.ws_row = 44, .ws_col = 155};
+                        usleep(300000);
+                        ioctl(master, TIOCSWINSZ, &big);
+                        kill(getppid(), SIGWINCH);
+                        _exit(0);
+                }
+                r = vmenv_ssh_shell(s, "sleep 1.5; stty size", &st, &err);
+                waitpid(resizer, NULL, 0);
+                dup2(in2, 0);
+                dup2(out2, 1);
+                close(in2), close(out2), close(fo);
+                free(got);
+                got = slurp(out, NULL);
+                ok(r == 0 && got && strstr(got, "44 155"), "shell: a window size change reaches the guest");
+                vmenv_error_clear(&err);
+        }
+        /* SIGTERM while in raw mode: the shell returns, the terminal is back */
+        {
+                int in2 = dup(0), out2 = dup(1);
+                pid_t killer;
+                fflush(stdout);
+                fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+                dup2(slave, 0);
+                dup2(fo, 1);
+                killer = fork();
+                if (killer == 0) {
+                        usleep(500000);
+                        kill(getppid(), SIGTERM);
+                        _exit(0);
+                }
+                r = vmenv_ssh_shell(s, "sleep 30", &st, &err);
+                tcgetattr(0, &after);
+                waitpid(killer, NULL, 0);
+                dup2(in2, 0);
+                dup2(out2, 1);
+                close(in2), close(out2), close(fo);
+                ok(r < 0 && err.msg && strstr(err.msg, "interrupted"),
+                   "shell: SIGTERM ends the shell with an error (%s)", err.msg ? err.msg : "");
+                ok(before.c_lflag == after.c_lflag && before.c_iflag == after.c_iflag,
+                   "shell: terminal modes restored after SIGTERM");
+                vmenv_error_clear(&err);
+        }
         close(master), close(slave);
         unsetenv("TERM");
         vmenv_error_clear(&err);
