@@ -49,7 +49,7 @@ int probe_cpu(size_t bytes, unsigned passes, struct probe_result *r)
         unsigned char *buf = malloc(bytes ? bytes : 1);
         if (!buf)
                 return -1;
-        probe_fill(buf, bytes, 0x9e3779b97f4a7c15ULL);
+        probe_fill(buf, bytes, PROBE_SEED_CPU);
         uint64_t h = PROBE_FNV_OFFSET, t0 = probe_now_ns();
         for (unsigned p = 0; p < passes; p++)
                 h = probe_fnv1a(h, buf, bytes);
@@ -69,7 +69,7 @@ int probe_mem(size_t bytes, unsigned passes, struct probe_result *r)
                 errno = ENOMEM;
                 return -1;
         }
-        probe_fill(src, bytes, 0x2545f4914f6cdd1dULL);
+        probe_fill(src, bytes, PROBE_SEED_MEM);
         memset(dst, 0, bytes); /* fault the pages in before timing */
         uint64_t t0 = probe_now_ns();
         for (unsigned p = 0; p < passes; p++) {
@@ -153,7 +153,7 @@ int probe_disk(const char *dir, size_t bytes, struct probe_result *wr, struct pr
         }
         if (!(buf = malloc(bytes ? bytes : 1)))
                 return -1;
-        probe_fill(buf, bytes, 0xd1b54a32d192ed03ULL);
+        probe_fill(buf, bytes, PROBE_SEED_DISK);
         if ((fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0600)) < 0)
                 goto fail;
 

@@ -18,6 +18,11 @@ struct probe_result {
 
 #define PROBE_FNV_OFFSET 0xcbf29ce484222325ULL
 #define PROBE_FNV_PRIME 0x100000001b3ULL
+/* Seeds of the buffers each workload fills (public so tests can recompute
+ * the expected checksums independently). */
+#define PROBE_SEED_CPU 0x9e3779b97f4a7c15ULL
+#define PROBE_SEED_MEM 0x2545f4914f6cdd1dULL
+#define PROBE_SEED_DISK 0xd1b54a32d192ed03ULL
 /* The exit status the spawned child returns, checked by the parent. */
 #define PROBE_CHILD_STATUS 42
 

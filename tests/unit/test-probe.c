@@ -1,0 +1,119 @@
+/* vmenv-probe's workloads do the work they claim: each checksum is compared
+ * with an independent computation (FNV-1a and xorshift written again here
+ * from their definitions), and the disk and file workloads leave nothing. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "probe-work.h"
+#include "tap.h"
+
+static uint64_t ref_fnv(uint64_t h, const unsigned char *p, size_t n)
+{
+        while (n--) {
+                h ^= *p++;
+                h *= 1099511628211ULL; /* 2^40 + 2^8 + 0xb3 */
+        }
+        return h;
+}
+
+/* xorshift64 (13, 7, 17), each state emitted low byte first */
+static unsigned char *ref_buf(size_t n, uint64_t seed)
+{
+        unsigned char *b = malloc(n + 8);
+        uint64_t x = seed;
+        for (size_t i = 0; i < n; i += 8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                memcpy(b + i, &x, 8); /* little-endian host */
+        }
+        return b;
+}
+
+static int dir_entries(const char *path)
+{
+        DIR *d = opendir(path);
+        int n = 0;
+        struct dirent *de;
+        if (!d)
+                return -1;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                        n++;
+        closedir(d);
+        return n;
+}
+
+int main(int argc, char **argv)
+{
+        if (argc > 1 && !strcmp(argv[1], "--child"))
+                return PROBE_CHILD_STATUS; /* what vmenv-probe does */
+
+        /* FNV-1a 64 reference vectors */
+        ok(probe_fnv1a(PROBE_FNV_OFFSET, "", 0) == 0xcbf29ce484222325ULL, "fnv1a of ''");
+        ok(probe_fnv1a(PROBE_FNV_OFFSET, "a", 1) == 0xaf63dc4c8601ec8cULL, "fnv1a of 'a'");
+        ok(probe_fnv1a(PROBE_FNV_OFFSET, "foobar", 6) == 0x85944171f73967e8ULL, "fnv1a of 'foobar'");
+
+        unsigned char fill[1001], *ref = ref_buf(sizeof(fill), 12345);
+        probe_fill(fill, sizeof(fill), 12345);
+        ok(memcmp(fill, ref, sizeof(fill)) == 0, "fill is the xorshift64 stream, odd length too");
+        free(ref);
+
+        struct probe_result r = {0}, r2 = {0};
+        ok(probe_cpu(100000, 3, &r) == 0, "cpu runs");
+        ref = ref_buf(100000, PROBE_SEED_CPU);
+        uint64_t h = PROBE_FNV_OFFSET;
+        for (int i = 0; i < 3; i++)
+                h = ref_fnv(h, ref, 100000);
+        free(ref);
+        ok(r.checksum == h, "cpu checksum is 3 chained FNV-1a passes over the buffer");
+        ok(r.work == 300000 && r.ns > 0, "cpu reports its work and time");
+
+        ok(probe_mem(1 << 20, 4, &r) == 0, "mem runs");
+        ref = ref_buf(1 << 20, PROBE_SEED_MEM);
+        ok(r.checksum == ref_fnv(PROBE_FNV_OFFSET, ref, 1 << 20),
+           "mem checksum: the destination holds the source");
+        free(ref);
+        ok(r.work == 4u << 20, "mem work is bytes x passes");
+
+        ok(probe_syscall(5000, &r) == 0 && r.checksum == 5000 && r.work == 5000,
+           "syscall: every getppid returned the parent");
+
+        ok(probe_spawn("/proc/self/exe", 5, &r) == 0 && r.checksum == 5 && r.work == 5,
+           "spawn: 5 children ran and exited %d", PROBE_CHILD_STATUS);
+        ok(probe_spawn("/bin/false", 3, &r) == 0 && r.checksum == 0,
+           "spawn: children that fail are not counted");
+
+        char dir[] = "/var/tmp/vmenv-test-probe.XXXXXX";
+        if (!mkdtemp(dir)) {
+                ok(0, "mkdtemp: %s", strerror(errno));
+                return done_testing();
+        }
+        ok(probe_disk(dir, 3000000, &r, &r2) == 0, "disk runs");
+        ref = ref_buf(3000000, PROBE_SEED_DISK);
+        h = ref_fnv(PROBE_FNV_OFFSET, ref, 3000000);
+        free(ref);
+        ok(r.checksum == h && r2.checksum == h, "disk: what was read back is what was written");
+        ok(r.work == 3000000 && r2.work == 3000000 && r.ns > 0 && r2.ns > 0, "disk work and time");
+        ok(dir_entries(dir) == 0, "disk leaves no file");
+
+        ok(probe_meta(dir, 100, &r) == 0, "meta runs");
+        uint64_t sizes = 0;
+        for (unsigned i = 0; i < 100; i++)
+                sizes += i % 13;
+        ok(r.checksum == sizes && r.work == 100, "meta: stat saw every file's size");
+        ok(dir_entries(dir) == 0, "meta leaves no file");
+
+        char missing[4200];
+        snprintf(missing, sizeof(missing), "%s/nope", dir);
+        errno = 0;
+        ok(probe_meta(missing, 10, &r) < 0 && errno == ENOENT, "meta in a missing folder fails");
+        ok(probe_disk(missing, 1000, &r, &r2) < 0 && errno == ENOENT,
+           "disk in a missing folder fails");
+        rmdir(dir);
+        return done_testing();
+}
