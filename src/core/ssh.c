@@ -613,9 +613,8 @@ static int channel_pump(struct vmenv_ssh *s, ssh_channel ch, struct exit_info *x
                                 in_off += (size_t)w;
                         else
                                 pend_off += (size_t)w;
+                        /* the next read waits for poll: stdin may be a terminal */
                         busy = true;
-                        if (!io->in)
-                                in_ready = true; /* rest of the chunk, or try the next */
                 }
                 if (ssh_channel_is_eof(ch) || ssh_channel_is_closed(ch))
                         break;

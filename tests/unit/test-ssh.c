@@ -332,6 +332,50 @@ static void test_shell_pipe(struct vmenv_ssh *s)
         vmenv_error_clear(&err);
 }
 
+/* stdin a pipe fed slowly: lines are answered as they come, not at EOF */
+static void test_shell_slow_pipe(struct vmenv_ssh *s)
+{
+        vmenv_error err = VMENV_ERROR_INIT;
+        _cleanup_free_ char *out = vmenv_path_join(tmp, "slow.out");
+        _cleanup_free_ char *got = NULL;
+        int p[2], in2 = dup(0), out2 = dup(1), fo, st = -1, r;
+        pid_t writer;
+
+        if (pipe(p) < 0)
+                bail("pipe");
+        writer = fork();
+        if (writer == 0) {
+                close(p[0]);
+                if (write(p[1], "echo one\n", 9) != 9)
+                        _exit(1);
+                usleep(400000);
+                if (write(p[1], "echo two; exit 6\n", 17) != 17)
+                        _exit(1);
+                usleep(4000000); /* EOF comes late: the exit must not wait for it */
+                _exit(0);
+        }
+        close(p[1]);
+        fflush(stdout);
+        fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(p[0], 0);
+        dup2(fo, 1);
+        {
+                uint64_t t0 = vmenv_now_ns();
+                r = vmenv_ssh_shell(s, NULL, &st, &err);
+                dup2(in2, 0);
+                dup2(out2, 1);
+                close(in2), close(out2), close(fo), close(p[0]);
+                ok(r == 0 && st == 6 && secs_since(t0) < 3.0,
+                   "shell: a slow pipe is served line by line (status %d, %.2f s)", st,
+                   secs_since(t0));
+        }
+        kill(writer, SIGTERM);
+        waitpid(writer, NULL, 0);
+        got = slurp(out, NULL);
+        is_str(got, "one\ntwo\n", "shell: both lines ran");
+        vmenv_error_clear(&err);
+}
+
 static void test_shell_pty(struct vmenv_ssh *s)
 {
         vmenv_error err = VMENV_ERROR_INIT;
@@ -364,6 +408,33 @@ static void test_shell_pty(struct vmenv_ssh *s)
         ok(memcmp(&before.c_lflag, &after.c_lflag, sizeof(before.c_lflag)) == 0 &&
                    before.c_iflag == after.c_iflag && before.c_oflag == after.c_oflag,
            "shell: terminal modes restored afterwards");
+        /* typed input reaches the guest, and its answer comes back at once */
+        {
+                int in2 = dup(0), out2 = dup(1);
+                pid_t typist;
+                uint64_t t0 = vmenv_now_ns();
+                fflush(stdout);
+                fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+                dup2(slave, 0);
+                dup2(fo, 1);
+                typist = fork();
+                if (typist == 0) {
+                        usleep(300000);
+                        if (write(master, "abc\r", 4) != 4)
+                                _exit(1);
+                        _exit(0);
+                }
+                r = vmenv_ssh_shell(s, "read l; echo \"got-$l\"", &st, &err);
+                waitpid(typist, NULL, 0);
+                dup2(in2, 0);
+                dup2(out2, 1);
+                close(in2), close(out2), close(fo);
+                free(got);
+                got = slurp(out, NULL);
+                ok(r == 0 && st == 0 && got && strstr(got, "got-abc"),
+                   "shell: typed input is answered (%.2f s)", secs_since(t0));
+                vmenv_error_clear(&err);
+        }
         /* the window grows while the command runs: SIGWINCH is forwarded */
         {
                 int in2 = dup(0), out2 = dup(1);
@@ -903,6 +974,7 @@ int main(int argc, char **argv)
         test_capture(s);
         test_upload(s);
         test_shell_pipe(s);
+        test_shell_slow_pipe(s);
         test_shell_pty(s);
         vmenv_ssh_free(s);
 
