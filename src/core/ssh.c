@@ -147,8 +147,8 @@ static bool same_key(const char *a, const char *b)
 static char *hostkey_algorithms(const char *known)
 {
         static const char *const all[] = {
-                "ssh-ed25519",         "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384",
-                "ecdsa-sha2-nistp256", "rsa-sha2-512",        "rsa-sha2-256",
+            "ssh-ed25519",         "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384",
+            "ecdsa-sha2-nistp256", "rsa-sha2-512",        "rsa-sha2-256",
         };
         _cleanup_free_ char *type = NULL, *b64 = NULL;
         struct vmenv_buf b = {0};
@@ -184,8 +184,8 @@ static int timeout_ms_of(const struct vmenv_ssh_target *t)
 /* A TCP connection within timeout_ms; errors say "connection refused" etc. */
 static int tcp_connect(const char *host, int port, int timeout_ms, vmenv_error *err)
 {
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                                 .ai_flags = AI_NUMERICSERV};
+        struct addrinfo hints = {
+            .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
         struct addrinfo *res = NULL;
         char portstr[16];
         int r, fd = -1, last_errno = 0;
@@ -260,19 +260,18 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
         *fatal = false;
         if (!t->host || !t->key_path) {
                 *fatal = true;
-                return vmenv_error_set(err, VMENV_EXIT_SOFTWARE,
-                                       "ssh target without host or key"),
+                return vmenv_error_set(err, VMENV_EXIT_SOFTWARE, "ssh target without host or key"),
                        NULL;
         }
         /* The key first: an unreadable key is a local problem, said at once. */
         rc = ssh_pki_import_privkey_file(t->key_path, NULL, NULL, NULL, &priv);
         if (rc != SSH_OK) {
                 *fatal = true;
-                vmenv_error_set(err, access(t->key_path, R_OK) < 0 ? VMENV_EXIT_NOINPUT
-                                                                     : VMENV_EXIT_DATA,
-                                "cannot load private key '%s'%s", t->key_path,
-                                access(t->key_path, R_OK) < 0 ? ": no such file or no access"
-                                                              : ": not a usable key");
+                vmenv_error_set(
+                    err, access(t->key_path, R_OK) < 0 ? VMENV_EXIT_NOINPUT : VMENV_EXIT_DATA,
+                    "cannot load private key '%s'%s", t->key_path,
+                    access(t->key_path, R_OK) < 0 ? ": no such file or no access"
+                                                  : ": not a usable key");
                 return NULL;
         }
         if (!(session = ssh_new()))
@@ -297,25 +296,25 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
         if (ssh_connect(session) != SSH_OK) {
                 const char *e = ssh_get_error(session);
                 if (strstr(e, "imeout") || strstr(e, "timed out"))
-                        vmenv_error_set(err, VMENV_EXIT_NETWORK,
-                                        "%s:%d: banner exchange timed out", t->host, t->port);
+                        vmenv_error_set(err, VMENV_EXIT_NETWORK, "%s:%d: banner exchange timed out",
+                                        t->host, t->port);
                 else
                         vmenv_error_set(err, VMENV_EXIT_NETWORK, "%s:%d: ssh handshake failed: %s",
                                         t->host, t->port, e);
                 return NULL;
         }
         if (ssh_get_server_publickey(session, &srv) != SSH_OK || !(seen = key_line(srv))) {
-                vmenv_error_set(err, VMENV_EXIT_NETWORK, "%s:%d: no usable host key: %s",
-                                t->host, t->port, ssh_get_error(session));
+                vmenv_error_set(err, VMENV_EXIT_NETWORK, "%s:%d: no usable host key: %s", t->host,
+                                t->port, ssh_get_error(session));
                 return NULL;
         }
         if (t->known_host_key && !same_key(t->known_host_key, seen)) {
                 _cleanup_free_ char *was = vmenv_ssh_host_key_fingerprint(t->known_host_key);
                 _cleanup_free_ char *now = vmenv_ssh_host_key_fingerprint(seen);
                 *fatal = true;
-                vmenv_error_set(err, VMENV_EXIT_NOPERM, "host key of %s:%d changed (was %s, now %s)",
-                                t->host, t->port, was ? was : t->known_host_key,
-                                now ? now : seen);
+                vmenv_error_set(err, VMENV_EXIT_NOPERM,
+                                "host key of %s:%d changed (was %s, now %s)", t->host, t->port,
+                                was ? was : t->known_host_key, now ? now : seen);
                 vmenv_error_hint(err, "if the machine was re-created on purpose, run 'vmenv "
                                       "destroy' and 'vmenv up', or remove its recorded host key");
                 return NULL;
@@ -355,7 +354,8 @@ struct vmenv_ssh *vmenv_ssh_connect(const struct vmenv_ssh_target *t, char **see
 
 static void sleep_ms(uint64_t ms)
 {
-        struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+        struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+                              .tv_nsec = (long)(ms % 1000) * 1000000};
 
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
@@ -394,8 +394,7 @@ struct vmenv_ssh *vmenv_ssh_wait(const struct vmenv_ssh_target *t, uint64_t dead
                 vmenv_error_clear(&e);
                 s = connect_once(t, (int)try_ms, seen_host_key, &fatal, &e);
                 if (s) {
-                        vmenv_debug("ssh: %s:%d answered after %u tries", t->host, t->port,
-                                    tries);
+                        vmenv_debug("ssh: %s:%d answered after %u tries", t->host, t->port, tries);
                         return s;
                 }
                 vmenv_debug("ssh: try %u: %s", tries, e.msg);
@@ -439,9 +438,9 @@ static const struct {
         const char *name;
         int num;
 } signal_names[] = {
-        {"HUP", 1},   {"INT", 2},   {"QUIT", 3},  {"ILL", 4},   {"TRAP", 5},
-        {"ABRT", 6},  {"BUS", 7},   {"FPE", 8},   {"KILL", 9},  {"USR1", 10},
-        {"SEGV", 11}, {"USR2", 12}, {"PIPE", 13}, {"ALRM", 14}, {"TERM", 15},
+    {"HUP", 1},   {"INT", 2},   {"QUIT", 3},  {"ILL", 4},   {"TRAP", 5},
+    {"ABRT", 6},  {"BUS", 7},   {"FPE", 8},   {"KILL", 9},  {"USR1", 10},
+    {"SEGV", 11}, {"USR2", 12}, {"PIPE", 13}, {"ALRM", 14}, {"TERM", 15},
 };
 
 static void on_exit_status(ssh_session session, ssh_channel channel, int status, void *userdata)
@@ -452,8 +451,8 @@ static void on_exit_status(ssh_session session, ssh_channel channel, int status,
         x->status = status;
 }
 
-static void on_exit_signal(ssh_session session, ssh_channel channel, const char *signal,
-                           int core, const char *errmsg, const char *lang, void *userdata)
+static void on_exit_signal(ssh_session session, ssh_channel channel, const char *signal, int core,
+                           const char *errmsg, const char *lang, void *userdata)
 {
         struct exit_info *x = userdata;
 
@@ -542,8 +541,8 @@ static int channel_pump(struct vmenv_ssh *s, ssh_channel ch, struct exit_info *x
                 /* output first: it frees the peer's window */
                 for (int is_err = 0; is_err <= 1; is_err++) {
                         for (;;) {
-                                int got = ssh_channel_read_nonblocking(ch, buf, sizeof(buf),
-                                                                       is_err);
+                                int got =
+                                    ssh_channel_read_nonblocking(ch, buf, sizeof(buf), is_err);
                                 int fd = is_err ? io->err_fd : io->out_fd;
                                 if (got == SSH_ERROR)
                                         goto ssh_failed;
@@ -553,15 +552,15 @@ static int channel_pump(struct vmenv_ssh *s, ssh_channel ch, struct exit_info *x
                                 if (!is_err && io->cap) {
                                         if (io->cap->len + (size_t)got > io->cap_max)
                                                 return vmenv_error_set(
-                                                        err, VMENV_EXIT_DATA,
-                                                        "output of %s exceeds %zu bytes", what,
-                                                        io->cap_max);
+                                                    err, VMENV_EXIT_DATA,
+                                                    "output of %s exceeds %zu bytes", what,
+                                                    io->cap_max);
                                         vmenv_buf_add(io->cap, buf, (size_t)got);
                                 }
                                 if (fd >= 0 && write_all(fd, buf, (size_t)got) < 0)
-                                        return vmenv_error_errno(
-                                                err, VMENV_EXIT_IO, errno,
-                                                "cannot pass on the output of %s", what);
+                                        return vmenv_error_errno(err, VMENV_EXIT_IO, errno,
+                                                                 "cannot pass on the output of %s",
+                                                                 what);
                         }
                 }
                 /* input, as far as the peer's window allows */
@@ -585,8 +584,8 @@ static int channel_pump(struct vmenv_ssh *s, ssh_channel ch, struct exit_info *x
                                                 break;
                                         if (got < 0)
                                                 return vmenv_error_errno(
-                                                        err, VMENV_EXIT_IO, errno,
-                                                        "cannot read the input of %s", what);
+                                                    err, VMENV_EXIT_IO, errno,
+                                                    "cannot read the input of %s", what);
                                         pend_off = 0;
                                         pend_len = (size_t)got;
                                 }
@@ -636,11 +635,10 @@ static int channel_pump(struct vmenv_ssh *s, ssh_channel ch, struct exit_info *x
                         return vmenv_error_errno(err, VMENV_EXIT_IO, errno, "poll");
                 if (r > 0 && n > 1 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
                         in_ready = true;
-                if (r > 0 && (pfd[0].revents & (POLLHUP | POLLERR)) &&
-                    !(pfd[0].revents & POLLIN))
+                if (r > 0 && (pfd[0].revents & (POLLHUP | POLLERR)) && !(pfd[0].revents & POLLIN))
                         return vmenv_error_set(err, VMENV_EXIT_NETWORK,
-                                               "connection to %s:%d lost while running %s",
-                                               s->host, s->port, what);
+                                               "connection to %s:%d lost while running %s", s->host,
+                                               s->port, what);
         }
         /* the exit status travels just before the channel closes */
         ssh_channel_get_exit_status(ch);
@@ -653,8 +651,8 @@ static int channel_pump(struct vmenv_ssh *s, ssh_channel ch, struct exit_info *x
                 return 0;
         }
         return vmenv_error_set(err, VMENV_EXIT_NETWORK,
-                               "%s ended without an exit status (connection to %s:%d lost?)",
-                               what, s->host, s->port);
+                               "%s ended without an exit status (connection to %s:%d lost?)", what,
+                               s->host, s->port);
 ssh_failed:
         return vmenv_error_set(err, VMENV_EXIT_NETWORK, "ssh to %s:%d failed while running %s: %s",
                                s->host, s->port, what, ssh_get_error(s->session));
@@ -679,9 +677,9 @@ static ssh_channel open_channel(struct vmenv_ssh *s, struct ssh_channel_callback
                 abort();
         *x = (struct exit_info){.status = -1};
         *cb = (struct ssh_channel_callbacks_struct){
-                .userdata = x,
-                .channel_exit_status_function = on_exit_status,
-                .channel_exit_signal_function = on_exit_signal,
+            .userdata = x,
+            .channel_exit_status_function = on_exit_status,
+            .channel_exit_signal_function = on_exit_signal,
         };
         ssh_callbacks_init(cb);
         if (ssh_set_channel_callbacks(ch, cb) != SSH_OK || ssh_channel_open_session(ch) != SSH_OK) {
@@ -706,16 +704,16 @@ static int run(struct vmenv_ssh *s, const char *cmd, struct io *io, int *exit_st
         if (!(ch = open_channel(s, &cb, &x, err)))
                 return -1;
         if (ssh_channel_request_exec(ch, cmd) != SSH_OK)
-                return vmenv_error_set(err, VMENV_EXIT_NETWORK, "cannot run %s on %s:%d: %s",
-                                       what, s->host, s->port, ssh_get_error(s->session));
+                return vmenv_error_set(err, VMENV_EXIT_NETWORK, "cannot run %s on %s:%d: %s", what,
+                                       s->host, s->port, ssh_get_error(s->session));
         return channel_pump(s, ch, &x, io, what, exit_status, err);
 }
 
-int vmenv_ssh_exec(struct vmenv_ssh *s, const char *cmd, const void *stdin_data,
-                   size_t stdin_len, int out_fd, int err_fd, int *exit_status, vmenv_error *err)
+int vmenv_ssh_exec(struct vmenv_ssh *s, const char *cmd, const void *stdin_data, size_t stdin_len,
+                   int out_fd, int err_fd, int *exit_status, vmenv_error *err)
 {
-        struct io io = {.in = stdin_data, .in_len = stdin_len, .in_fd = -1, .out_fd = out_fd,
-                        .err_fd = err_fd};
+        struct io io = {
+            .in = stdin_data, .in_len = stdin_len, .in_fd = -1, .out_fd = out_fd, .err_fd = err_fd};
         int status = 0;
 
         if (!stdin_data)
@@ -766,8 +764,8 @@ int vmenv_ssh_upload_fd(struct vmenv_ssh *s, int fd, const char *remote_path, in
         return 0;
 }
 
-int vmenv_ssh_upload(struct vmenv_ssh *s, const char *local_path, const char *remote_path,
-                     int mode, vmenv_error *err)
+int vmenv_ssh_upload(struct vmenv_ssh *s, const char *local_path, const char *remote_path, int mode,
+                     vmenv_error *err)
 {
         _cleanup_close_ int fd = open(local_path, O_RDONLY | O_CLOEXEC);
 
@@ -836,8 +834,7 @@ int vmenv_ssh_shell(struct vmenv_ssh *s, const char *cmd, int *exit_status, vmen
 
 /* ---- keys ------------------------------------------------------------ */
 
-int vmenv_ssh_keygen(const char *priv_path, const char *comment, char **pub_line,
-                     vmenv_error *err)
+int vmenv_ssh_keygen(const char *priv_path, const char *comment, char **pub_line, vmenv_error *err)
 {
         _cleanup_key_ ssh_key key = NULL;
         _cleanup_free_ char *line = NULL, *pubpath = NULL, *tmp = NULL, *base = NULL;
@@ -921,15 +918,15 @@ int vmenv_ssh_replace_insecure_key(struct vmenv_ssh *s, const char *new_pub_line
         /* grep -v prints every kept line with its newline, so a file without a
          * final newline still gets the new key on a line of its own. */
         cmd = vmenv_strdupf(
-                "set -e; umask 077; d=\"$HOME/.ssh\"; f=\"$d/authorized_keys\"; "
-                "t=\"$d/authorized_keys.vmenv-tmp\"; mkdir -p \"$d\"; chmod 700 \"$d\"; "
-                "touch \"$f\"; "
-                "{ grep -v -F -e %s -e %s \"$f\" || [ $? -eq 1 ]; printf '%%s\\n' %s; } > \"$t\"; "
-                "chmod 600 \"$t\"; mv -f \"$t\" \"$f\"",
-                qnew, qold, qline);
+            "set -e; umask 077; d=\"$HOME/.ssh\"; f=\"$d/authorized_keys\"; "
+            "t=\"$d/authorized_keys.vmenv-tmp\"; mkdir -p \"$d\"; chmod 700 \"$d\"; "
+            "touch \"$f\"; "
+            "{ grep -v -F -e %s -e %s \"$f\" || [ $? -eq 1 ]; printf '%%s\\n' %s; } > \"$t\"; "
+            "chmod 600 \"$t\"; mv -f \"$t\" \"$f\"",
+            qnew, qold, qline);
         {
-                struct io io = {.in_fd = -1, .out_fd = -1, .err_fd = -1, .cap = &eb,
-                                .cap_max = 65536};
+                struct io io = {
+                    .in_fd = -1, .out_fd = -1, .err_fd = -1, .cap = &eb, .cap_max = 65536};
                 /* stderr is the interesting part: send it to stdout */
                 _cleanup_free_ char *full = vmenv_strdupf("{ %s; } 2>&1", cmd);
                 if (run(s, full, &io, &status, err) < 0) {
@@ -970,8 +967,8 @@ char *vmenv_insecure_key_path(vmenv_error *err)
                                NULL;
                 return vmenv_strdup(env);
         }
-        if (glob("/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant", 0, NULL,
-                 &g) == 0 &&
+        if (glob("/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant", 0, NULL, &g) ==
+                0 &&
             g.gl_pathc > 0) {
                 qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), version_cmp);
                 found = vmenv_strdup(g.gl_pathv[g.gl_pathc - 1]);

@@ -90,7 +90,8 @@ static int free_port(void)
 
 static bool port_open(int p)
 {
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p),
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)p),
                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
@@ -115,7 +116,8 @@ static void start_sshd(int delay_ms, bool wait_ready)
                         dup2(fd, STDERR_FILENO);
                 if (delay_ms > 0)
                         usleep((useconds_t)delay_ms * 1000);
-                execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", cfg, "-p", ps, (char *)NULL);
+                execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", cfg, "-p", ps,
+                      (char *)NULL);
                 _exit(127);
         }
         sshd_pid = pid;
@@ -140,8 +142,11 @@ static void stop_sshd(void)
 
 static struct vmenv_ssh_target target(const char *key, const char *known)
 {
-        return (struct vmenv_ssh_target){.host = "127.0.0.1", .port = port, .user = "root",
-                                         .key_path = key, .known_host_key = known,
+        return (struct vmenv_ssh_target){.host = "127.0.0.1",
+                                         .port = port,
+                                         .user = "root",
+                                         .key_path = key,
+                                         .known_host_key = known,
                                          .connect_timeout_ms = 5000};
 }
 
@@ -254,8 +259,8 @@ static void test_capture(struct vmenv_ssh *s)
 
         r = vmenv_ssh_capture(s, "head -c 100000 /dev/zero", 1000, &out, &st, &err);
         ok(r < 0 && out == NULL, "capture: output past the limit is an error");
-        ok(err.msg && strstr(err.msg, "exceeds 1000 bytes"), "capture: message names the limit (%s)",
-           err.msg ? err.msg : "");
+        ok(err.msg && strstr(err.msg, "exceeds 1000 bytes"),
+           "capture: message names the limit (%s)", err.msg ? err.msg : "");
         vmenv_error_clear(&err);
 
         r = vmenv_ssh_capture(s, "echo still-here", 100, &out, &st, &err);
@@ -291,8 +296,8 @@ static void test_upload(struct vmenv_ssh *s)
         cmd = vmenv_strdupf("sha256sum < %s | cut -d' ' -f1", q);
         vmenv_ssh_capture(s, cmd, 200, &sum, &status, &err);
         {
-                _cleanup_free_ char *c2 = vmenv_strdupf("sha256sum < '%s' | cut -d' ' -f1 > '%s/sum'",
-                                                        local, tmp);
+                _cleanup_free_ char *c2 =
+                    vmenv_strdupf("sha256sum < '%s' | cut -d' ' -f1 > '%s/sum'", local, tmp);
                 _cleanup_free_ char *p = vmenv_strdupf("%s/sum", tmp);
                 sh("%s", c2);
                 lsum = slurp(p, NULL);
@@ -393,8 +398,9 @@ static void test_shell_pty(struct vmenv_ssh *s)
         fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         dup2(slave, 0);
         dup2(fo, 1);
-        r = vmenv_ssh_shell(s, "echo \"term=$TERM\"; stty size; tty >/dev/null && echo on-a-tty; exit 7",
-                            &st, &err);
+        r = vmenv_ssh_shell(
+            s, "echo \"term=$TERM\"; stty size; tty >/dev/null && echo on-a-tty; exit 7", &st,
+            &err);
         tcgetattr(0, &after);
         dup2(save_in, 0);
         dup2(save_out, 1);
@@ -406,7 +412,7 @@ static void test_shell_pty(struct vmenv_ssh *s)
         ok(got && strstr(got, "33 111"), "shell: window size is passed");
         ok(got && strstr(got, "on-a-tty"), "shell: the command runs on a remote tty");
         ok(memcmp(&before.c_lflag, &after.c_lflag, sizeof(before.c_lflag)) == 0 &&
-                   before.c_iflag == after.c_iflag && before.c_oflag == after.c_oflag,
+               before.c_iflag == after.c_iflag && before.c_oflag == after.c_oflag,
            "shell: terminal modes restored afterwards");
         /* typed input reaches the guest, and its answer comes back at once */
         {
@@ -458,7 +464,8 @@ static void test_shell_pty(struct vmenv_ssh *s)
                 close(in2), close(out2), close(fo);
                 free(got);
                 got = slurp(out, NULL);
-                ok(r == 0 && got && strstr(got, "44 155"), "shell: a window size change reaches the guest");
+                ok(r == 0 && got && strstr(got, "44 155"),
+                   "shell: a window size change reaches the guest");
                 vmenv_error_clear(&err);
         }
         /* SIGTERM while in raw mode: the shell returns, the terminal is back */
@@ -503,7 +510,8 @@ static void test_host_keys(const char *key, char **first_seen)
 
         s = vmenv_ssh_connect(&t, &seen, &err);
         ok(s != NULL, "tofu: first contact is accepted (%s)", err.msg ? err.msg : "");
-        ok(seen && hostpub && vmenv_startswith(hostpub, seen) && vmenv_startswith(seen, "ssh-ed25519 AAAA"),
+        ok(seen && hostpub && vmenv_startswith(hostpub, seen) &&
+               vmenv_startswith(seen, "ssh-ed25519 AAAA"),
            "tofu: the server's key is returned as TYPE BASE64 (%s)", seen ? seen : "(null)");
         vmenv_ssh_free(s);
 
@@ -515,8 +523,8 @@ static void test_host_keys(const char *key, char **first_seen)
 
         /* the fingerprint is OpenSSH's */
         {
-                _cleanup_free_ char *c = vmenv_strdupf("ssh-keygen -lf '%s' | cut -d' ' -f2 > '%s/fp'",
-                                                       hostpub_path, tmp);
+                _cleanup_free_ char *c = vmenv_strdupf(
+                    "ssh-keygen -lf '%s' | cut -d' ' -f2 > '%s/fp'", hostpub_path, tmp);
                 _cleanup_free_ char *p = vmenv_strdupf("%s/fp", tmp);
                 sh("%s", c);
                 want_fp = slurp(p, NULL);
@@ -540,7 +548,8 @@ static void test_host_key_changed(const char *key, const char *old_seen)
         uint64_t t0;
 
         stop_sshd();
-        sh("rm -f '%s/host_key' '%s/host_key.pub' && ssh-keygen -q -t ed25519 -N '' -f '%s/host_key'",
+        sh("rm -f '%s/host_key' '%s/host_key.pub' && ssh-keygen -q -t ed25519 -N '' -f "
+           "'%s/host_key'",
            tmp, tmp, tmp);
         start_sshd(0, true);
         s = vmenv_ssh_connect(&t, &seen, &err);
@@ -582,7 +591,8 @@ static void test_keygen_and_replace(const char *first_key)
         ok(pub && vmenv_startswith(pub, "ssh-ed25519 AAAA") && vmenv_endswith(pub, " vmenv:test"),
            "keygen: public line is 'ssh-ed25519 BASE64 comment'");
         filepub = slurp(newpub_path, NULL);
-        ok(filepub && pub && strncmp(filepub, pub, strlen(pub)) == 0, "keygen: .pub holds the line");
+        ok(filepub && pub && strncmp(filepub, pub, strlen(pub)) == 0,
+           "keygen: .pub holds the line");
         {
                 _cleanup_free_ char *c = vmenv_strdupf("ssh-keygen -y -f '%s' > /dev/null", newkey);
                 ok(system(c) == 0, "keygen: OpenSSH reads the private key");
@@ -656,14 +666,15 @@ static void test_wait(const char *key)
         el = secs_since(t0);
         ok(s == NULL && err.code == VMENV_EXIT_TEMPFAIL, "wait: closed port times out");
         ok(el >= 0.95 && el < 1.5, "wait: gives up at the deadline (%.2f s)", el);
-        ok(last && strstr(last, "connection refused"), "wait: last_error says connection refused (%s)",
-           last ? last : "(null)");
+        ok(last && strstr(last, "connection refused"),
+           "wait: last_error says connection refused (%s)", last ? last : "(null)");
         vmenv_error_clear(&err);
         free(last), last = NULL;
 
         /* a listener that never speaks: the per-try timeout bounds the wait */
         {
-                struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                struct sockaddr_in a = {.sin_family = AF_INET,
+                                        .sin_port = htons((uint16_t)port),
                                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
                 int one = 1;
                 lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -707,7 +718,8 @@ static void test_insecure_key_path(void)
 
         setenv("VMENV_INSECURE_KEY", want, 1);
         p = vmenv_insecure_key_path(&err);
-        ok(p == NULL && err.code == VMENV_EXIT_NOINPUT, "insecure key: a missing $VMENV_INSECURE_KEY is an error");
+        ok(p == NULL && err.code == VMENV_EXIT_NOINPUT,
+           "insecure key: a missing $VMENV_INSECURE_KEY is an error");
         vmenv_error_clear(&err);
         vmenv_mkdir_p(vd, 0700, &err);
         spew(want, "key\n");
@@ -718,7 +730,8 @@ static void test_insecure_key_path(void)
         setenv("HOME", fake, 1);
         p = vmenv_insecure_key_path(&err);
         {
-                _cleanup_free_ char *c = vmenv_strdupf("ls %s/vagrant-*/keys/vagrant >/dev/null 2>&1", pkg);
+                _cleanup_free_ char *c =
+                    vmenv_strdupf("ls %s/vagrant-*/keys/vagrant >/dev/null 2>&1", pkg);
                 if (system(c) == 0)
                         ok(p && vmenv_startswith(p, pkg) && vmenv_endswith(p, "/keys/vagrant"),
                            "insecure key: the vagrant package's key (%s)", p ? p : "(null)");
@@ -797,8 +810,10 @@ static void test_dropbear(void)
         _cleanup_free_ char *dbroot = vmenv_path_join(tmp, "dbroot");
         _cleanup_free_ char *ak = vmenv_path_join(dbroot, ".ssh/authorized_keys");
         _cleanup_free_ char *sshdir = vmenv_path_join(dbroot, ".ssh");
-        _cleanup_free_ char *rsa_host = vmenv_path_join(tmp, "db_rsa"), *ed_host = vmenv_path_join(tmp, "db_ed");
-        _cleanup_free_ char *ikey = NULL, *ipub = NULL, *ipub_path = NULL, *newkey = NULL, *newpub = NULL;
+        _cleanup_free_ char *rsa_host = vmenv_path_join(tmp, "db_rsa"),
+                            *ed_host = vmenv_path_join(tmp, "db_ed");
+        _cleanup_free_ char *ikey = NULL, *ipub = NULL, *ipub_path = NULL, *newkey = NULL,
+                            *newpub = NULL;
         _cleanup_free_ char *seen = NULL, *seen2 = NULL, *out = NULL, *after = NULL;
         struct vmenv_ssh_target t;
         struct vmenv_ssh *s;
@@ -825,7 +840,8 @@ static void test_dropbear(void)
                 bail("dropbear setup");
         ipub[strcspn(ipub, "\n")] = '\0'; /* and no final newline in the file */
         spew(ak, ipub);
-        sh("dropbearkey -t rsa -s 2048 -f '%s' >/dev/null 2>&1 && dropbearkey -t ed25519 -f '%s' >/dev/null 2>&1",
+        sh("dropbearkey -t rsa -s 2048 -f '%s' >/dev/null 2>&1 && dropbearkey -t ed25519 -f '%s' "
+           ">/dev/null 2>&1",
            rsa_host, ed_host);
 
         /* RSA host key only first: TOFU with an "ssh-rsa" key over rsa-sha2 */
@@ -833,16 +849,20 @@ static void test_dropbear(void)
                 ok(0, "dropbear: starts on 127.0.0.1:%d (see dropbear.log)", dport);
                 return;
         }
-        t = (struct vmenv_ssh_target){.host = "127.0.0.1", .port = dport, .user = "root",
-                                      .key_path = ikey, .connect_timeout_ms = 5000};
+        t = (struct vmenv_ssh_target){.host = "127.0.0.1",
+                                      .port = dport,
+                                      .user = "root",
+                                      .key_path = ikey,
+                                      .connect_timeout_ms = 5000};
         s = vmenv_ssh_wait(&t, vmenv_now_ns() + 10000000000ull, &seen, NULL, &err);
         ok(s != NULL, "dropbear: RSA insecure key logs in (%s)", err.msg ? err.msg : "");
-        ok(seen && vmenv_startswith(seen, "ssh-rsa "), "dropbear: RSA host key recorded as ssh-rsa");
+        ok(seen && vmenv_startswith(seen, "ssh-rsa "),
+           "dropbear: RSA host key recorded as ssh-rsa");
         vmenv_ssh_free(s);
         t.known_host_key = seen;
         s = vmenv_ssh_connect(&t, &seen2, &err);
-        ok(s != NULL && vmenv_streq(seen, seen2), "dropbear: recorded RSA host key accepted again (%s)",
-           err.msg ? err.msg : "");
+        ok(s != NULL && vmenv_streq(seen, seen2),
+           "dropbear: recorded RSA host key accepted again (%s)", err.msg ? err.msg : "");
         vmenv_ssh_free(s);
         kill(pid, SIGTERM);
         waitpid(pid, NULL, 0);
@@ -902,8 +922,8 @@ static int bench_exec(int argc, char **argv)
                 fprintf(stderr, "usage: test-ssh --exec PORT KEY CMD\n");
                 return 64;
         }
-        t = (struct vmenv_ssh_target){.host = "127.0.0.1", .port = atoi(argv[2]), .user = "root",
-                                      .key_path = argv[3]};
+        t = (struct vmenv_ssh_target){
+            .host = "127.0.0.1", .port = atoi(argv[2]), .user = "root", .key_path = argv[3]};
         if (!(s = vmenv_ssh_connect(&t, NULL, &err)) ||
             vmenv_ssh_exec(s, argv[4], NULL, 0, 1, 2, &st, &err) < 0) {
                 fprintf(stderr, "test-ssh: %s\n", err.msg);
