@@ -106,10 +106,12 @@ struct vmenv_bench_opts {
         const char *scratch_dir;  /* host folder on disk for host/container data */
 };
 
-/* A place where the workloads run. vmenv_bench_run() calls, in order:
- * prepare, run (once, with every run and workload in one probe invocation),
- * lifecycle (may be NULL: no lifecycle figures), cleanup (always, also
- * after a failure; must accept a half-prepared target).
+/* A place where the workloads run. vmenv_bench_run() calls prepare on
+ * every target, then run once per run and target, interleaved (run 1 on
+ * each target, then run 2, ...; each call is one probe invocation with
+ * --runs 1 and every workload), then lifecycle (may be NULL: no lifecycle
+ * figures), then cleanup (always, also after a failure; must accept a
+ * half-prepared target; frees data).
  *
  * What the VM target (written with the SSH module, include/vmenv/ssh.h)
  * must do:
@@ -178,7 +180,8 @@ int vmenv_bench_lifecycle_procs(int pid, int idle_seconds, int run,
  * notes that say where each target's disk workload wrote. */
 const char *vmenv_bench_fs_type(const char *path);
 
-/* Host facts recorded with every report: CPU model, kernel, cores, KVM. */
+/* Host facts recorded with every report: CPU model, kernel, cores, KVM
+ * (tried with KVM_CREATE_VM), memory, load average, date. */
 char **vmenv_bench_host_info(void);
 
 /* Runs every target (a failing target stops the bench with its error) and

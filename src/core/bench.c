@@ -564,6 +564,17 @@ char **vmenv_bench_host_info(void)
         long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
         vmenv_strv_push(&info, vmenv_strdupf("memory=%.1f GiB",
                                              (double)pages * (double)psz / (1024.0 * 1024 * 1024)));
+        _cleanup_free_ char *load = NULL;
+        if (vmenv_read_file("/proc/loadavg", 4096, &load, NULL, &e) == 0) {
+                /* the first three fields: 1, 5 and 15 minute load averages */
+                char *p = load;
+                for (int f = 0; f < 3 && p; f++)
+                        p = strchr(p + 1, ' ');
+                if (p)
+                        *p = 0;
+                vmenv_strv_push(&info, vmenv_strdupf("loadavg=%s", load));
+        }
+        vmenv_error_clear(&e);
         time_t now = time(NULL);
         char date[64];
         struct tm tm;
@@ -647,18 +658,19 @@ struct vmenv_bench_target *vmenv_bench_host_target_new(void)
 
 /* ---- the driver -------------------------------------------------------- */
 
-static int bench_one(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o,
-                     struct vmenv_bench_result *r, vmenv_error *err)
+/* One run of the workloads on t: the probe with --runs 1, its samples
+ * numbered run. */
+static int bench_run_once(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o, int run,
+                          struct vmenv_bench_result *r, vmenv_error *err)
 {
-        char runs[16], scale[32];
+        char scale[32];
         char *args[8];
-        size_t n = 0;
+        size_t n = 0, before = r->n_samples;
         _cleanup_free_ char *out = NULL;
 
-        snprintf(runs, sizeof(runs), "%d", o->runs);
         snprintf(scale, sizeof(scale), "%g", o->scale);
         args[n++] = (char *)"--runs";
-        args[n++] = runs;
+        args[n++] = (char *)"1";
         args[n++] = (char *)"--scale";
         args[n++] = scale;
         if (o->workloads) {
@@ -666,47 +678,70 @@ static int bench_one(struct vmenv_bench_target *t, const struct vmenv_bench_opts
                 args[n++] = (char *)o->workloads;
         }
         args[n] = NULL;
-
-        if (t->prepare && t->prepare(t, o, r, err) < 0)
-                return -1;
-        free(r->label);
-        r->label = vmenv_strdup(t->label);
-        vmenv_info("bench: running the workloads on %s (%d runs)", t->label, o->runs);
         if (t->run(t, o, args, &out, err) < 0)
                 return vmenv_error_prefix(err, "cannot run the probe");
         if (vmenv_bench_parse_probe(out, r, err) < 0)
                 return -1;
-        if (t->lifecycle) {
-                vmenv_info("bench: measuring lifecycle costs on %s", t->label);
-                if (t->lifecycle(t, o, r, err) < 0)
-                        return vmenv_error_prefix(err, "cannot measure lifecycle costs");
-        }
+        for (size_t i = before; i < r->n_samples; i++)
+                r->samples[i].run = run;
         return 0;
 }
 
+static void cleanup_all(struct vmenv_bench_target **targets, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                if (targets[i]->cleanup)
+                        targets[i]->cleanup(targets[i]);
+                targets[i]->cleanup = NULL;
+        }
+}
+
+/* Runs are interleaved (run 1 on every target, then run 2, ...) so a change
+ * in the host's load during the bench spreads over all targets instead of
+ * favouring the one measured in the quiet moment. */
 int vmenv_bench_run(struct vmenv_bench_target **targets, size_t n_targets,
                     const struct vmenv_bench_opts *o, struct vmenv_bench_report **report,
                     vmenv_error *err)
 {
         struct vmenv_bench_report *rep = vmenv_calloc(1, sizeof(*rep));
+        size_t i = 0;
+        int run = 0;
+
         rep->runs = o->runs;
         rep->host_info = vmenv_bench_host_info();
-        for (size_t i = 0; i < n_targets; i++) {
+        rep->results = vmenv_calloc(n_targets + 1, sizeof(*rep->results));
+        for (i = 0; i < n_targets; i++) {
                 struct vmenv_bench_target *t = targets[i];
                 struct vmenv_bench_result *r = vmenv_bench_result_new(t->name, t->label);
-                int rc = bench_one(t, o, r, err);
-                if (t->cleanup)
-                        t->cleanup(t);
-                t->cleanup = NULL;
-                if (rc < 0) {
-                        vmenv_bench_result_free(r);
-                        vmenv_bench_report_free(rep);
-                        return vmenv_error_prefix(err, "cannot bench on '%s'", t->label);
-                }
-                rep->results = vmenv_realloc(rep->results, (rep->n_results + 1) * sizeof(r));
                 rep->results[rep->n_results++] = r;
+                if (t->prepare && t->prepare(t, o, r, err) < 0)
+                        goto fail;
+                free(r->label);
+                r->label = vmenv_strdup(t->label);
         }
+        for (run = 1; run <= o->runs; run++)
+                for (i = 0; i < n_targets; i++) {
+                        vmenv_info("bench: run %d of %d on %s", run, o->runs, targets[i]->label);
+                        if (bench_run_once(targets[i], o, run, rep->results[i], err) < 0)
+                                goto fail;
+                }
+        for (i = 0; i < n_targets; i++) {
+                struct vmenv_bench_target *t = targets[i];
+                if (!t->lifecycle)
+                        continue;
+                vmenv_info("bench: measuring lifecycle costs on %s", t->label);
+                if (t->lifecycle(t, o, rep->results[i], err) < 0) {
+                        vmenv_error_prefix(err, "cannot measure lifecycle costs");
+                        goto fail;
+                }
+        }
+        cleanup_all(targets, n_targets);
         vmenv_bench_check(rep);
         *report = rep;
         return 0;
+fail:
+        vmenv_error_prefix(err, "cannot bench on '%s'", targets[i]->label);
+        cleanup_all(targets, n_targets);
+        vmenv_bench_report_free(rep);
+        return -1;
 }
