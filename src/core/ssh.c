@@ -232,6 +232,11 @@ static int tcp_connect(const char *host, int port, int timeout_ms, vmenv_error *
                         return vmenv_error_set(err, VMENV_EXIT_NETWORK,
                                                "cannot connect to %s:%d: connection refused", host,
                                                port);
+                if (last_errno == ECONNRESET || last_errno == EPIPE)
+                        return vmenv_error_set(
+                            err, VMENV_EXIT_NETWORK,
+                            "cannot connect to %s:%d: connection closed before the ssh banner",
+                            host, port);
                 if (last_errno == ETIMEDOUT)
                         return vmenv_error_set(err, VMENV_EXIT_NETWORK,
                                                "cannot connect to %s:%d: connection timed out",
@@ -298,6 +303,13 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
                 if (strstr(e, "imeout") || strstr(e, "timed out"))
                         vmenv_error_set(err, VMENV_EXIT_NETWORK, "%s:%d: banner exchange timed out",
                                         t->host, t->port);
+                else if (strstr(e, "reset by peer") || strstr(e, "disconnected") ||
+                         strstr(e, "closed"))
+                        /* what a QEMU port forward does while the guest has
+                         * no sshd yet: it accepts, then drops the connection */
+                        vmenv_error_set(err, VMENV_EXIT_NETWORK,
+                                        "%s:%d: connection closed before the ssh banner", t->host,
+                                        t->port);
                 else
                         vmenv_error_set(err, VMENV_EXIT_NETWORK, "%s:%d: ssh handshake failed: %s",
                                         t->host, t->port, e);

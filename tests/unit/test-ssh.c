@@ -695,6 +695,42 @@ static void test_wait(const char *key)
         free(last), last = NULL;
         t.connect_timeout_ms = 5000;
 
+        /* a port forward to a guest without sshd: accepted, then dropped */
+        {
+                struct sockaddr_in a = {.sin_family = AF_INET,
+                                        .sin_port = htons((uint16_t)port),
+                                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                int one = 1;
+                pid_t dropper;
+                lfd = socket(AF_INET, SOCK_STREAM, 0);
+                setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+                if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 16) < 0)
+                        bail("cannot listen");
+                dropper = fork();
+                if (dropper == 0) {
+                        for (;;) {
+                                int c = accept(lfd, NULL, NULL);
+                                struct linger lg = {.l_onoff = 1, .l_linger = 0};
+                                if (c < 0)
+                                        _exit(0);
+                                setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+                                close(c);
+                        }
+                }
+                close(lfd);
+                t0 = vmenv_now_ns();
+                s = vmenv_ssh_wait(&t, t0 + 800000000ull, NULL, &last, &err);
+                el = secs_since(t0);
+                kill(dropper, SIGTERM);
+                waitpid(dropper, NULL, 0);
+                ok(s == NULL && el < 1.3,
+                   "wait: an accepting-then-dropping port times out (%.2f s)", el);
+                ok(last && strstr(last, "connection closed before the ssh banner"),
+                   "wait: last_error says the connection was dropped (%s)", last ? last : "(null)");
+                vmenv_error_clear(&err);
+                free(last), last = NULL;
+        }
+
         /* sshd comes up a second later */
         start_sshd(1000, false);
         t0 = vmenv_now_ns();
