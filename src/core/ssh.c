@@ -331,7 +331,25 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
                                       "destroy' and 'vmenv up', or remove its recorded host key");
                 return NULL;
         }
-        rc = ssh_userauth_publickey(session, NULL, priv);
+        /* Non-blocking, so a guest that stalls after the key exchange cannot
+         * hold us past this try's budget (libssh waits forever here). */
+        {
+                uint64_t end = vmenv_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+                ssh_set_blocking(session, 0);
+                while ((rc = ssh_userauth_publickey(session, NULL, priv)) == SSH_AUTH_AGAIN) {
+                        uint64_t now = vmenv_now_ns();
+                        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+                        if (now >= end)
+                                break;
+                        poll(&pfd, 1, (int)((end - now) / 1000000 + 1));
+                }
+                ssh_set_blocking(session, 1);
+        }
+        if (rc == SSH_AUTH_AGAIN) {
+                vmenv_error_set(err, VMENV_EXIT_NETWORK, "%s:%d: authentication timed out", t->host,
+                                t->port);
+                return NULL;
+        }
         if (rc != SSH_AUTH_SUCCESS) {
                 if (rc == SSH_AUTH_ERROR)
                         vmenv_error_set(err, VMENV_EXIT_NETWORK,
