@@ -20,7 +20,7 @@ static int system_ssh(struct vmenv_ctx *ctx, const struct vmenv_machine_config *
 {
         _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
         _cleanup_free_ char *key = NULL, *kh = NULL, *khopt = NULL, *port = NULL, *dest = NULL;
-        _cleanup_free_ char **argv = NULL;
+        _cleanup_free_ const char **argv = NULL;
         int n = 0;
 
         if (!(st = vmenv_state_load(ctx->config, m->name, err)))
@@ -57,7 +57,7 @@ static int system_ssh(struct vmenv_ctx *ctx, const struct vmenv_machine_config *
                 argv[n++] = args->argv_extra[i];
         argv[n] = NULL;
         fflush(NULL);
-        execvp("ssh", argv);
+        execvp("ssh", (char *const *)argv);
         return vmenv_error_errno(err, VMENV_EXIT_UNAVAILABLE, errno, "cannot run 'ssh'");
 }
 

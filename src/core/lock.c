@@ -833,7 +833,8 @@ int vmenv_lock_resolve(const struct vmenv_config *c, const struct vmenv_machine_
 out:
         if (r < 0) {
                 vmenv_lock_entry_clear(&e);
-                return vmenv_error_prefix(err, "cannot lock the box of '%s'", m->name);
+                return vmenv_error_prefix(err, "cannot lock box '%s' of machine '%s'", m->box,
+                                          m->name);
         }
         *out = e;
         return 0;

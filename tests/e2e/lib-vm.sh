@@ -9,6 +9,8 @@ if ! virsh -c qemu:///system version >/dev/null 2>&1; then
     echo "1..0 # SKIP libvirtd is not running"; exit 0
 fi
 
+# QEMU runs as libvirt-qemu: it must traverse to the pool and the console log.
+chmod 0755 "$T_TMP"
 export VMENV_LIBVIRT_URI=qemu:///system
 export VMENV_POOL="vmenv-test-$$"
 export VMENV_POOL_PATH="$T_TMP/pool"

@@ -64,7 +64,7 @@ expect_eq "reload runs run: always but not the run-once ones done" "4
 4" "$(echo "$OUT" | tr -d ' ')"
 
 # a changed run-once provisioner is due again; the untouched ones are not
-sed -i 's/echo first >> \/tmp\/order/echo first-changed >> \/tmp\/order/' "$P/vmenv.yaml"
+sed -i 's/echo first >> \/var\/order/echo first-changed >> \/var\/order/' "$P/vmenv.yaml"
 run_vmenv -C "$P" halt
 run_vmenv -C "$P" up
 case $ERR in *"'first' changed since it last ran"*) ok 0 "a changed provisioner is said to be due again";; *) ok 1 "changed: $ERR";; esac

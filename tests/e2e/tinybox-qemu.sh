@@ -137,6 +137,7 @@ if [ $up -eq 0 ]; then
     check "/dev/vda1 is the root file system, mounted rw" -- \
         gssh "grep -q '^/dev/vda1 / ext4 rw' /proc/mounts"
     check "rsync is installed" -- gssh 'rsync --version'
+    check "/etc/os-release names the box" -- gssh 'grep -q "^ID=vmenv-tiny$" /etc/os-release'
     check "/tmp is writable" -- gssh 'echo x >/tmp/x && rm /tmp/x'
     check "the 9p and virtiofs modules are loaded for shared folders" -- \
         gssh 'grep -q "^9pnet_virtio " /proc/modules && grep -q "^virtiofs " /proc/modules'
