@@ -111,6 +111,15 @@ void vmenv_bench_print_table(const struct vmenv_bench_report *rep, FILE *f)
 
 /* ---- JSON -------------------------------------------------------------- */
 
+/* Six significant digits: the figures are not more precise than that, and
+ * json-c would otherwise print 17 ("431.27499999999998"). */
+static json_object *jdouble(double v)
+{
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%.6g", v);
+        return json_object_new_double_s(v, buf);
+}
+
 static json_object *kv_object(char **kv)
 {
         json_object *o = json_object_new_object();
@@ -158,13 +167,13 @@ char *vmenv_bench_json(const struct vmenv_bench_report *rep)
                                                json_object_new_boolean(f->higher_is_better));
                         json_object_object_add(o, "lifecycle", json_object_new_boolean(f->lifecycle));
                         json_object_object_add(o, "n", json_object_new_int((int)s.n));
-                        json_object_object_add(o, "median", json_object_new_double(s.median));
-                        json_object_object_add(o, "min", json_object_new_double(s.min));
-                        json_object_object_add(o, "max", json_object_new_double(s.max));
-                        json_object_object_add(o, "spread", json_object_new_double(s.spread));
+                        json_object_object_add(o, "median", jdouble(s.median));
+                        json_object_object_add(o, "min", jdouble(s.min));
+                        json_object_object_add(o, "max", jdouble(s.max));
+                        json_object_object_add(o, "spread", jdouble(s.spread));
                         double ratio = ratio_to_host(rep, f, r);
                         json_object_object_add(o, "ratio_to_host",
-                                               ratio > 0 ? json_object_new_double(ratio) : NULL);
+                                               ratio > 0 ? jdouble(ratio) : NULL);
                         json_object_object_add(figs, f->kind, o);
                 }
                 json_object_object_add(t, "figures", figs);
@@ -174,7 +183,7 @@ char *vmenv_bench_json(const struct vmenv_bench_report *rep)
                         json_object *o = json_object_new_object();
                         json_object_object_add(o, "kind", json_object_new_string(s->kind));
                         json_object_object_add(o, "run", json_object_new_int(s->run));
-                        json_object_object_add(o, "value", json_object_new_double(s->value));
+                        json_object_object_add(o, "value", jdouble(s->value));
                         json_object_object_add(o, "unit", json_object_new_string(s->unit));
                         if (s->checksum) {
                                 json_object_object_add(o, "ns", json_object_new_int64((int64_t)s->ns));
@@ -326,10 +335,13 @@ char *vmenv_bench_svg(const struct vmenv_bench_report *rep)
                         double ratio = ratio_to_host(rep, f, r);
                         char val[48], label[96];
                         fmt_value(val, sizeof(val), s.median, unit);
+                        char spread[24] = "";
+                        if (s.n > 1)
+                                snprintf(spread, sizeof(spread), " ±%.0f%%", s.spread * 100);
                         if (ratio > 0)
-                                snprintf(label, sizeof(label), "%.2fx  (%s)", ratio, val);
+                                snprintf(label, sizeof(label), "%.2fx  (%s%s)", ratio, val, spread);
                         else
-                                snprintf(label, sizeof(label), "%s (no host figure)", val);
+                                snprintf(label, sizeof(label), "%s%s (no host figure)", val, spread);
                         svg_bar(&body, &wa, y, f->kind, r, ratio > 0 ? ratio : wa.lo, label);
                         y += ROW_H;
                 }
@@ -397,6 +409,15 @@ char *vmenv_bench_svg(const struct vmenv_bench_report *rep)
 
         /* conditions, so a picture carries its context */
         y += 10;
+        size_t nwarn = vmenv_strv_len(rep->warnings);
+        if (nwarn) {
+                vmenv_buf_printf(&body,
+                                 "<text x=\"10\" y=\"%d\" class=\"cond\" fill=\"#b00\">%zu "
+                                 "warning%s (spread above 10 %% or different checksums): see the "
+                                 "table or --json</text>\n",
+                                 y, nwarn, nwarn > 1 ? "s" : "");
+                y += 15;
+        }
         for (char **p = rep->host_info; p && *p; p++) {
                 _cleanup_free_ char *t = vmenv_xml_escape(*p);
                 vmenv_buf_printf(&body, "<text x=\"10\" y=\"%d\" class=\"cond\">host %s</text>\n", y, t);
