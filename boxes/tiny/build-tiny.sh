@@ -35,9 +35,11 @@ if [ -z "$kver" ] || [ ! -d "/lib/modules/$kver" ]; then
   echo "build-tiny: no Debian kernel in /boot and /lib/modules (apt-get install linux-image-amd64)" >&2
   exit 1
 fi
-busybox_bin=$(command -v busybox)
-if ! file -L "$busybox_bin" 2>/dev/null | grep -q 'statically linked' && [ -x /bin/busybox ]; then
-  busybox_bin=/bin/busybox
+# busybox-static's binary: the initramfs has no libraries.
+busybox_bin=/bin/busybox
+if [ ! -x "$busybox_bin" ] || ldd "$busybox_bin" >/dev/null 2>&1; then
+  echo "build-tiny: $busybox_bin is not a static busybox (apt-get install busybox-static)" >&2
+  exit 1
 fi
 vagrant_pub=$(ls /usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub 2>/dev/null | sort -V | tail -1)
 if [ -z "$vagrant_pub" ]; then
@@ -125,6 +127,13 @@ install -m 0755 "$here/rcK" "$r/etc/init.d/rcK"
 install -m 0755 "$here/acpi-power" "$r/etc/acpi/PWRF/00000080"
 install -m 0755 "$here/udhcpc.script" "$r/usr/share/udhcpc/default.script"
 echo vmenv-tiny >"$r/etc/hostname"
+cat >"$r/etc/os-release" <<OSREL
+NAME="vmenv tiny"
+ID=vmenv-tiny
+ID_LIKE=busybox
+VERSION_ID=$version
+PRETTY_NAME="vmenv tiny test box $version (busybox, dropbear, Linux $kver)"
+OSREL
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tvmenv-tiny\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$r/etc/hosts"
 printf '/bin/sh\n/bin/ash\n' >"$r/etc/shells"
 : >"$r/etc/resolv.conf"
