@@ -48,6 +48,7 @@ void vmenv_bench_result_free(struct vmenv_bench_result *r);
 void vmenv_bench_report_free(struct vmenv_bench_report *r);
 void vmenv_bench_add(struct vmenv_bench_result *r, const char *kind, int run, double value,
                      const char *unit);
+/* Records key=value, replacing an earlier value of key. */
 void vmenv_bench_add_info(struct vmenv_bench_result *r, const char *key, const char *value);
 
 /* Parses vmenv-probe's JSON lines (at most 4096 lines) into r. A "refused"

@@ -412,7 +412,7 @@ char *vmenv_bench_svg(const struct vmenv_bench_report *rep)
         size_t nwarn = vmenv_strv_len(rep->warnings);
         if (nwarn) {
                 vmenv_buf_printf(&body,
-                                 "<text x=\"10\" y=\"%d\" class=\"cond\" fill=\"#b00\">%zu "
+                                 "<text x=\"10\" y=\"%d\" class=\"cond\" style=\"fill:#b00\">%zu "
                                  "warning%s (spread above 10 %% or different checksums): see the "
                                  "table or --json</text>\n",
                                  y, nwarn, nwarn > 1 ? "s" : "");

@@ -109,6 +109,14 @@ void vmenv_bench_add(struct vmenv_bench_result *r, const char *kind, int run, do
 
 void vmenv_bench_add_info(struct vmenv_bench_result *r, const char *key, const char *value)
 {
+        /* the last value wins: one probe invocation per run reports it again */
+        size_t klen = strlen(key);
+        for (char **p = r->info; p && *p; p++)
+                if (!strncmp(*p, key, klen) && (*p)[klen] == '=') {
+                        free(*p);
+                        *p = vmenv_strdupf("%s=%s", key, value);
+                        return;
+                }
         vmenv_strv_push(&r->info, vmenv_strdupf("%s=%s", key, value));
 }
 
