@@ -16,10 +16,10 @@
 /* One measured value. Probe workloads carry the probe's elapsed ns and
  * checksum; lifecycle figures carry ns = 0 and checksum NULL. */
 struct vmenv_bench_sample {
-        char *kind;     /* "cpu", "disk-write", "start-stopped", "idle-rss", ... */
-        int run;        /* 1-based */
+        char *kind; /* "cpu", "disk-write", "start-stopped", "idle-rss", ... */
+        int run;    /* 1-based */
         double value;
-        char *unit;     /* "MiB/s", "ns/call", "ms", "bytes", ... */
+        char *unit; /* "MiB/s", "ns/call", "ms", "bytes", ... */
         uint64_t ns;
         uint64_t work;
         char *checksum; /* hex, or NULL */
@@ -27,12 +27,12 @@ struct vmenv_bench_sample {
 
 /* Everything measured on one target. */
 struct vmenv_bench_result {
-        char *target;  /* "host", "container", "vm" */
-        char *label;   /* "container (bwrap)", "vm (TCG emulation)" */
+        char *target; /* "host", "container", "vm" */
+        char *label;  /* "container (bwrap)", "vm (TCG emulation)" */
         struct vmenv_bench_sample *samples;
         size_t n_samples;
-        char **info;   /* "key=value": runtime version, hypervisor mode, ... */
-        char **notes;  /* things a reader must know (how the disk is backed) */
+        char **info;  /* "key=value": runtime version, hypervisor mode, ... */
+        char **notes; /* things a reader must know (how the disk is backed) */
 };
 
 struct vmenv_bench_report {
@@ -59,9 +59,9 @@ int vmenv_bench_parse_probe(const char *out, struct vmenv_bench_result *r, vmenv
 
 struct vmenv_bench_figure {
         const char *kind;
-        const char *title;        /* "CPU (FNV-1a hash)" */
-        bool higher_is_better;    /* throughput; otherwise a time or a cost */
-        bool lifecycle;           /* not compared with the host */
+        const char *title;     /* "CPU (FNV-1a hash)" */
+        bool higher_is_better; /* throughput; otherwise a time or a cost */
+        bool lifecycle;        /* not compared with the host */
 };
 /* The known figures, in report order; terminated by kind == NULL. */
 extern const struct vmenv_bench_figure vmenv_bench_figures[];
@@ -99,12 +99,12 @@ char *vmenv_bench_svg(const struct vmenv_bench_report *report);
 /* ---- targets ----------------------------------------------------------- */
 
 struct vmenv_bench_opts {
-        int runs;                 /* --runs, default 5 */
-        const char *workloads;    /* probe kinds "cpu,mem,...", NULL = all */
-        double scale;             /* probe --scale, default 1 */
-        int idle_seconds;         /* lifecycle idle window, default 10 */
-        const char *probe_path;   /* the static vmenv-probe on the host */
-        const char *scratch_dir;  /* host folder on disk for host/container data */
+        int runs;                /* --runs, default 5 */
+        const char *workloads;   /* probe kinds "cpu,mem,...", NULL = all */
+        double scale;            /* probe --scale, default 1 */
+        int idle_seconds;        /* lifecycle idle window, default 10 */
+        const char *probe_path;  /* the static vmenv-probe on the host */
+        const char *scratch_dir; /* host folder on disk for host/container data */
 };
 
 /* A place where the workloads run. vmenv_bench_run() calls prepare on
@@ -163,8 +163,7 @@ struct vmenv_bench_target *vmenv_bench_host_target_new(void);
  * or a bare filesystem; a .box is unpacked first), mounted read-only.
  * runtime is "podman", "docker", "bwrap" or NULL to pick the first that
  * actually starts a container here. Needs root (loop mount). */
-struct vmenv_bench_target *vmenv_bench_container_target_new(const char *image,
-                                                            const char *runtime,
+struct vmenv_bench_target *vmenv_bench_container_target_new(const char *image, const char *runtime,
                                                             vmenv_error *err);
 
 /* The offset in bytes of the first Linux partition of a raw disk image
@@ -174,8 +173,8 @@ int vmenv_bench_partition_offset(const char *raw_path, uint64_t *offset, vmenv_e
 /* Samples idle-rss, idle-pss (sums over pid and its descendants),
  * idle-cpu (their utime+stime over idle_seconds) for an instance whose
  * processes are pid and its descendants; run is the sample's run number. */
-int vmenv_bench_lifecycle_procs(int pid, int idle_seconds, int run,
-                                struct vmenv_bench_result *r, vmenv_error *err);
+int vmenv_bench_lifecycle_procs(int pid, int idle_seconds, int run, struct vmenv_bench_result *r,
+                                vmenv_error *err);
 
 /* The filesystem type of path ("ext4", "tmpfs", "overlay", ...), for the
  * notes that say where each target's disk workload wrote. */

@@ -59,8 +59,8 @@ static int parse_int(const char *s, const char *what, int lo, int hi, int *out, 
         errno = 0;
         long v = strtol(s, &end, 10);
         if (errno || *end || end == s || v < lo || v > hi)
-                return vmenv_error_set(err, VMENV_EXIT_USAGE, "invalid %s '%s': want %d to %d", what,
-                                       s, lo, hi);
+                return vmenv_error_set(err, VMENV_EXIT_USAGE, "invalid %s '%s': want %d to %d",
+                                       what, s, lo, hi);
         *out = (int)v;
         return 0;
 }
@@ -74,7 +74,8 @@ static bool list_has(const char *list, const char *word)
         return false;
 }
 
-static int check_list(const char *list, const char *what, const char *const *known, vmenv_error *err)
+static int check_list(const char *list, const char *what, const char *const *known,
+                      vmenv_error *err)
 {
         _cleanup_free_ char *copy = vmenv_strdup(list);
         char *save = NULL, *w = strtok_r(copy, ",", &save);
@@ -105,8 +106,8 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
 {
         static const char *const target_names[] = {"host", "container", "vm", NULL};
         static const char *const kinds[] = {"cpu", "mem", "syscall", "spawn", "disk", "meta", NULL};
-        struct vmenv_bench_opts o = {.runs = 5, .scale = 1, .idle_seconds = 10,
-                                     .scratch_dir = "/var/tmp"};
+        struct vmenv_bench_opts o = {
+            .runs = 5, .scale = 1, .idle_seconds = 10, .scratch_dir = "/var/tmp"};
         const char *only = vmenv_args_get(a, "only"), *v;
         const char *image = vmenv_args_get(a, "image"), *plot = vmenv_args_get(a, "plot");
         const char *machine = a->argc > 0 ? a->argv[0] : NULL;
@@ -160,7 +161,7 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
                                                            ".box file)");
                 }
                 struct vmenv_bench_target *t = vmenv_bench_container_target_new(
-                        image, vmenv_args_get(a, "container-runtime"), err);
+                    image, vmenv_args_get(a, "container-runtime"), err);
                 if (!t) {
                         free_targets(targets, n);
                         return -1;
@@ -172,9 +173,11 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
                  * contract in include/vmenv/bench.h); until it is wired in,
                  * say so rather than silently skipping it. */
                 free_targets(targets, n);
-                vmenv_error_set(err, VMENV_EXIT_UNAVAILABLE, "the vm target is not available yet%s%s%s",
-                                machine ? " for '" : "", machine ? machine : "", machine ? "'" : "");
-                return vmenv_error_hint(err, "run 'vmenv bench --only host,container --image FILE'");
+                vmenv_error_set(err, VMENV_EXIT_UNAVAILABLE,
+                                "the vm target is not available yet%s%s%s", machine ? " for '" : "",
+                                machine ? machine : "", machine ? "'" : "");
+                return vmenv_error_hint(err,
+                                        "run 'vmenv bench --only host,container --image FILE'");
         }
 
         struct vmenv_bench_report *rep = NULL;
@@ -203,18 +206,18 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
 }
 
 const struct vmenv_cmd vmenv_cmd_bench = {
-        .name = "bench",
-        .usage = "[MACHINE] [--runs N] [--only host,container,vm] [--json] [--plot FILE.svg] "
-                 "[--container-runtime podman|docker|bwrap] [--image FILE]",
-        .summary = "measure workloads and lifecycle costs: host vs container vs VM",
-        .help = "Runs vmenv-probe (CPU, memory, syscalls, process creation, disk, small files)\n"
-                "on the host, in a container whose root filesystem is the box image (needs\n"
-                "root: the image is loop-mounted read-only) and in the VM, and reports the\n"
-                "median and spread of each figure with its ratio to the host. See\n"
-                "docs/bench.md for what each figure means.",
-        .opts = bench_opts,
-        .min_args = 0,
-        .max_args = 1,
-        .flags = VMENV_CMD_JSON,
-        .run = cmd_bench_run,
+    .name = "bench",
+    .usage = "[MACHINE] [--runs N] [--only host,container,vm] [--json] [--plot FILE.svg] "
+             "[--container-runtime podman|docker|bwrap] [--image FILE]",
+    .summary = "measure workloads and lifecycle costs: host vs container vs VM",
+    .help = "Runs vmenv-probe (CPU, memory, syscalls, process creation, disk, small files)\n"
+            "on the host, in a container whose root filesystem is the box image (needs\n"
+            "root: the image is loop-mounted read-only) and in the VM, and reports the\n"
+            "median and spread of each figure with its ratio to the host. See\n"
+            "docs/bench.md for what each figure means.",
+    .opts = bench_opts,
+    .min_args = 0,
+    .max_args = 1,
+    .flags = VMENV_CMD_JSON,
+    .run = cmd_bench_run,
 };

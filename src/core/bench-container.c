@@ -31,11 +31,11 @@ struct ctr {
         char *image;
         enum runtime want; /* RT_NONE: the first that works */
         enum runtime rt;
-        char *work;        /* our temporary folder: unpacked box, raw image, mount point */
-        char *root;        /* the mounted root filesystem */
+        char *work; /* our temporary folder: unpacked box, raw image, mount point */
+        char *root; /* the mounted root filesystem */
         bool mounted;
-        char *scratch;     /* on the host disk, bound in for the disk workloads */
-        char *docker_tag;  /* docker: the imported image */
+        char *scratch;    /* on the host disk, bound in for the disk workloads */
+        char *docker_tag; /* docker: the imported image */
 };
 
 /* ---- the image --------------------------------------------------------- */
@@ -49,8 +49,8 @@ int vmenv_bench_partition_offset(const char *raw_path, uint64_t *offset, vmenv_e
                                          "cannot open image '%s'", raw_path);
         ssize_t n = pread(fd, mbr, sizeof(mbr), 0);
         if (n != (ssize_t)sizeof(mbr))
-                return vmenv_error_set(err, VMENV_EXIT_DATA, "image '%s' is too small to hold a filesystem",
-                                       raw_path);
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "image '%s' is too small to hold a filesystem", raw_path);
         if (mbr[510] != 0x55 || mbr[511] != 0xaa) {
                 *offset = 0; /* a bare filesystem */
                 return 0;
@@ -83,8 +83,8 @@ int vmenv_bench_partition_offset(const char *raw_path, uint64_t *offset, vmenv_e
                         first_any = lba * 512;
         }
         if (!first_any)
-                return vmenv_error_set(err, VMENV_EXIT_DATA, "image '%s' has an empty partition table",
-                                       raw_path);
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "image '%s' has an empty partition table", raw_path);
         *offset = first_any;
         return 0;
 }
@@ -98,7 +98,8 @@ static char *image_format(const char *path, vmenv_error *err)
                 return NULL;
         json_object *o = json_tokener_parse(out), *f;
         char *fmt = NULL;
-        if (o && json_object_object_get_ex(o, "format", &f) && json_object_is_type(f, json_type_string))
+        if (o && json_object_object_get_ex(o, "format", &f) &&
+            json_object_is_type(f, json_type_string))
                 fmt = vmenv_strdup(json_object_get_string(f));
         json_object_put(o);
         if (!fmt)
@@ -112,8 +113,8 @@ static int mount_image(struct ctr *c, struct vmenv_bench_result *r, vmenv_error 
         _cleanup_free_ char *img = vmenv_strdup(c->image);
         if (vmenv_endswith(c->image, ".box")) {
                 /* A Vagrant box: the disk is box.img inside the archive. */
-                char *const argv[] = {(char *)"tar", (char *)"-xf", c->image, (char *)"-C", c->work,
-                                      (char *)"box.img", NULL};
+                char *const argv[] = {(char *)"tar", (char *)"-xf",     c->image, (char *)"-C",
+                                      c->work,       (char *)"box.img", NULL};
                 if (vmenv_bench_spawn(argv, 1 << 16, NULL, err) < 0)
                         return vmenv_error_prefix(err, "cannot unpack box '%s'", c->image);
                 free(img);
@@ -128,8 +129,13 @@ static int mount_image(struct ctr *c, struct vmenv_bench_result *r, vmenv_error 
                 raw = TAKE_PTR(img);
         } else {
                 raw = vmenv_path_join(c->work, "rootfs.raw");
-                char *const argv[] = {(char *)"qemu-img", (char *)"convert", (char *)"-O",
-                                      (char *)"raw", img, raw, NULL};
+                char *const argv[] = {(char *)"qemu-img",
+                                      (char *)"convert",
+                                      (char *)"-O",
+                                      (char *)"raw",
+                                      img,
+                                      raw,
+                                      NULL};
                 vmenv_info("bench: converting '%s' (%s) to a raw image", c->image, fmt);
                 if (vmenv_bench_spawn(argv, 1 << 16, NULL, err) < 0)
                         return vmenv_error_prefix(err, "cannot convert image '%s'", c->image);
@@ -167,11 +173,25 @@ static char **container_argv(const struct ctr *c, enum runtime rt, const char *p
 {
         char **v = NULL;
         if (rt == RT_BWRAP) {
-                const char *fixed[] = {"bwrap", "--ro-bind", c->root, "/", "--proc", "/proc",
-                                       "--dev", "/dev", "--tmpfs", "/tmp", "--unshare-all",
-                                       "--die-with-parent", "--new-session", "--clearenv",
-                                       "--setenv", "PATH", "/usr/sbin:/usr/bin:/sbin:/bin",
-                                       "--chdir", "/"};
+                const char *fixed[] = {"bwrap",
+                                       "--ro-bind",
+                                       c->root,
+                                       "/",
+                                       "--proc",
+                                       "/proc",
+                                       "--dev",
+                                       "/dev",
+                                       "--tmpfs",
+                                       "/tmp",
+                                       "--unshare-all",
+                                       "--die-with-parent",
+                                       "--new-session",
+                                       "--clearenv",
+                                       "--setenv",
+                                       "PATH",
+                                       "/usr/sbin:/usr/bin:/sbin:/bin",
+                                       "--chdir",
+                                       "/"};
                 for (size_t i = 0; i < VMENV_ARRAY_SIZE(fixed); i++)
                         vmenv_strv_push(&v, vmenv_strdup(fixed[i]));
                 if (probe) {
@@ -192,7 +212,8 @@ static char **container_argv(const struct ctr *c, enum runtime rt, const char *p
                 if (probe)
                         vmenv_strv_push(&v, vmenv_strdupf("--volume=%s:%s:ro", probe, GUEST_PROBE));
                 if (scratch)
-                        vmenv_strv_push(&v, vmenv_strdupf("--volume=%s:%s", scratch, GUEST_SCRATCH));
+                        vmenv_strv_push(&v,
+                                        vmenv_strdupf("--volume=%s:%s", scratch, GUEST_SCRATCH));
                 if (rt == RT_PODMAN) {
                         /* :O gives the read-only root a writable overlay */
                         vmenv_strv_push(&v, vmenv_strdup("--rootfs"));
@@ -210,7 +231,8 @@ static bool in_path(const char *prog)
 {
         const char *path = getenv("PATH");
         _cleanup_free_ char *copy = vmenv_strdup(path ? path : "/usr/bin:/bin");
-        for (char *save = NULL, *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        for (char *save = NULL, *d = strtok_r(copy, ":", &save); d;
+             d = strtok_r(NULL, ":", &save)) {
                 _cleanup_free_ char *p = vmenv_path_join(d, prog);
                 if (access(p, X_OK) == 0)
                         return true;
@@ -227,8 +249,8 @@ static int try_runtime(struct ctr *c, enum runtime rt, vmenv_error *err)
         if (rt == RT_DOCKER) {
                 /* docker runs images only: import the root filesystem as one. */
                 _cleanup_free_ char *tar = vmenv_path_join(c->work, "rootfs.tar");
-                char *const targv[] = {(char *)"tar", (char *)"-C", c->root, (char *)"-cf", tar,
-                                       (char *)".", NULL};
+                char *const targv[] = {(char *)"tar", (char *)"-C", c->root, (char *)"-cf",
+                                       tar,           (char *)".",  NULL};
                 if (vmenv_bench_spawn(targv, 1 << 16, NULL, err) < 0)
                         return -1;
                 _cleanup_free_ char *tag = vmenv_strdupf("vmenv-bench-rootfs:%ld", (long)getpid());
@@ -278,7 +300,8 @@ static int pick_runtime(struct ctr *c, struct vmenv_bench_result *r, vmenv_error
                                                   runtime_names[rt]);
                 }
                 _cleanup_free_ char *first = vmenv_strndup(e.msg, strcspn(e.msg, "\n"));
-                vmenv_strv_push(&r->notes, vmenv_strdupf("%s not used: %.200s", runtime_names[rt], first));
+                vmenv_strv_push(&r->notes,
+                                vmenv_strdupf("%s not used: %.200s", runtime_names[rt], first));
                 vmenv_error_clear(&e);
         }
         return vmenv_error_set(err, VMENV_EXIT_UNAVAILABLE,
@@ -302,7 +325,8 @@ static int ctr_prepare(struct vmenv_bench_target *t, const struct vmenv_bench_op
                 return -1;
         c->scratch = vmenv_path_join(c->work, "scratch");
         if (mkdir(c->scratch, 0777) < 0)
-                return vmenv_error_errno(err, VMENV_EXIT_IO, errno, "cannot create '%s'", c->scratch);
+                return vmenv_error_errno(err, VMENV_EXIT_IO, errno, "cannot create '%s'",
+                                         c->scratch);
 
         free(t->label);
         t->label = vmenv_strdupf("container (%s)", runtime_names[c->rt]);
@@ -311,11 +335,11 @@ static int ctr_prepare(struct vmenv_bench_target *t, const struct vmenv_bench_op
         vmenv_bench_add_info(r, "runtime_version", ver);
         vmenv_bench_add_info(r, "image", c->image);
         if (c->rt == RT_BWRAP)
-                vmenv_strv_push(&r->notes,
-                                vmenv_strdupf("writable layer: a bind mount of a folder on the host "
-                                              "disk (%s), not an overlay (this bubblewrap has no "
-                                              "--overlay); /tmp is a tmpfs",
-                                              vmenv_bench_fs_type(c->scratch)));
+                vmenv_strv_push(
+                    &r->notes, vmenv_strdupf("writable layer: a bind mount of a folder on the host "
+                                             "disk (%s), not an overlay (this bubblewrap has no "
+                                             "--overlay); /tmp is a tmpfs",
+                                             vmenv_bench_fs_type(c->scratch)));
         else
                 vmenv_strv_push(&r->notes, vmenv_strdupf("disk workloads write to a volume on the "
                                                          "host disk (%s)",
@@ -409,13 +433,14 @@ static int idle_engine(struct ctr *c, const struct vmenv_bench_opts *o,
         if (rc < 0)
                 return -1;
         id[strcspn(id, "\n")] = 0;
-        char *const iargv[] = {(char *)rt, (char *)"inspect", (char *)"--format",
-                               (char *)"{{.State.Pid}}", id, NULL};
+        char *const iargv[] = {
+            (char *)rt, (char *)"inspect", (char *)"--format", (char *)"{{.State.Pid}}", id, NULL};
         if ((rc = vmenv_bench_spawn(iargv, 4096, &pidtext, err)) == 0) {
                 rc = vmenv_bench_lifecycle_procs(atoi(pidtext), o->idle_seconds, 1, r, err);
-                vmenv_strv_push(&r->notes, vmenv_strdupf("idle figures count the container's "
-                                                         "processes, not %s's own daemon or monitor",
-                                                         rt));
+                vmenv_strv_push(&r->notes,
+                                vmenv_strdupf("idle figures count the container's "
+                                              "processes, not %s's own daemon or monitor",
+                                              rt));
         }
         char *const rargv[] = {(char *)rt, (char *)"rm", (char *)"-f", id, NULL};
         vmenv_error e = VMENV_ERROR_INIT;

@@ -46,8 +46,8 @@ static bool any_has(const struct vmenv_bench_report *rep, const char *kind)
 }
 
 /* The ratio to the host for a workload figure, 0 when there is none. */
-static double ratio_to_host(const struct vmenv_bench_report *rep, const struct vmenv_bench_figure *f,
-                            const struct vmenv_bench_result *r)
+static double ratio_to_host(const struct vmenv_bench_report *rep,
+                            const struct vmenv_bench_figure *f, const struct vmenv_bench_result *r)
 {
         const struct vmenv_bench_result *h = host_of(rep);
         struct vmenv_bench_stats hs, ts;
@@ -61,8 +61,9 @@ static double ratio_to_host(const struct vmenv_bench_report *rep, const struct v
 
 void vmenv_bench_print_table(const struct vmenv_bench_report *rep, FILE *f)
 {
-        fprintf(f, "vmenv bench: median of %d runs (spread = (max-min)/median); "
-                   "'x host' = time relative to the host, above 1 is slower\n",
+        fprintf(f,
+                "vmenv bench: median of %d runs (spread = (max-min)/median); "
+                "'x host' = time relative to the host, above 1 is slower\n",
                 rep->runs);
         for (char **p = rep->host_info; p && *p; p++)
                 fprintf(f, "  host %s\n", *p);
@@ -165,7 +166,8 @@ char *vmenv_bench_json(const struct vmenv_bench_report *rep)
                         json_object_object_add(o, "unit", json_object_new_string(unit));
                         json_object_object_add(o, "higher_is_better",
                                                json_object_new_boolean(f->higher_is_better));
-                        json_object_object_add(o, "lifecycle", json_object_new_boolean(f->lifecycle));
+                        json_object_object_add(o, "lifecycle",
+                                               json_object_new_boolean(f->lifecycle));
                         json_object_object_add(o, "n", json_object_new_int((int)s.n));
                         json_object_object_add(o, "median", jdouble(s.median));
                         json_object_object_add(o, "min", jdouble(s.min));
@@ -186,7 +188,8 @@ char *vmenv_bench_json(const struct vmenv_bench_report *rep)
                         json_object_object_add(o, "value", jdouble(s->value));
                         json_object_object_add(o, "unit", json_object_new_string(s->unit));
                         if (s->checksum) {
-                                json_object_object_add(o, "ns", json_object_new_int64((int64_t)s->ns));
+                                json_object_object_add(o, "ns",
+                                                       json_object_new_int64((int64_t)s->ns));
                                 json_object_object_add(o, "work",
                                                        json_object_new_int64((int64_t)s->work));
                                 json_object_object_add(o, "checksum",
@@ -199,8 +202,8 @@ char *vmenv_bench_json(const struct vmenv_bench_report *rep)
         }
         json_object_object_add(root, "targets", targets);
         json_object_object_add(root, "warnings", str_array(rep->warnings));
-        char *s = vmenv_strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
+        char *s = vmenv_strdup(json_object_to_json_string_ext(
+            root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(root);
         return s;
 }
@@ -286,7 +289,8 @@ static void svg_bar(struct vmenv_buf *b, const struct axis *a, int y, const char
         double x1 = v > 0 ? ax_x(a, v) : BAR_X + 2;
         if (x1 < BAR_X + 2)
                 x1 = BAR_X + 2;
-        vmenv_buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" class=\"target\">%s</text>\n",
+        vmenv_buf_printf(b,
+                         "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" class=\"target\">%s</text>\n",
                          LABEL_W, y + 13, tl);
         vmenv_buf_printf(b,
                          "<rect class=\"bar\" data-figure=\"%s\" data-target=\"%s\" x=\"%d\" "
@@ -341,7 +345,8 @@ char *vmenv_bench_svg(const struct vmenv_bench_report *rep)
                         if (ratio > 0)
                                 snprintf(label, sizeof(label), "%.2fx  (%s%s)", ratio, val, spread);
                         else
-                                snprintf(label, sizeof(label), "%s%s (no host figure)", val, spread);
+                                snprintf(label, sizeof(label), "%s%s (no host figure)", val,
+                                         spread);
                         svg_bar(&body, &wa, y, f->kind, r, ratio > 0 ? ratio : wa.lo, label);
                         y += ROW_H;
                 }
@@ -388,7 +393,8 @@ char *vmenv_bench_svg(const struct vmenv_bench_report *rep)
                                     s.median > 0 && (lo == 0 || s.median < lo))
                                         lo = s.median;
                         _cleanup_free_ char *title = vmenv_xml_escape(f->title);
-                        vmenv_buf_printf(&body, "<text x=\"10\" y=\"%d\" class=\"figure\">%s</text>\n",
+                        vmenv_buf_printf(&body,
+                                         "<text x=\"10\" y=\"%d\" class=\"figure\">%s</text>\n",
                                          y + 14, title);
                         y += ROW_H;
                         for (size_t i = 0; i < rep->n_results; i++) {
@@ -420,7 +426,8 @@ char *vmenv_bench_svg(const struct vmenv_bench_report *rep)
         }
         for (char **p = rep->host_info; p && *p; p++) {
                 _cleanup_free_ char *t = vmenv_xml_escape(*p);
-                vmenv_buf_printf(&body, "<text x=\"10\" y=\"%d\" class=\"cond\">host %s</text>\n", y, t);
+                vmenv_buf_printf(&body, "<text x=\"10\" y=\"%d\" class=\"cond\">host %s</text>\n",
+                                 y, t);
                 y += 15;
         }
         for (size_t i = 0; i < rep->n_results; i++)
@@ -429,7 +436,8 @@ char *vmenv_bench_svg(const struct vmenv_bench_report *rep)
                                 continue;
                         _cleanup_free_ char *l = vmenv_xml_escape(rep->results[i]->label);
                         _cleanup_free_ char *t = vmenv_xml_escape(*p);
-                        vmenv_buf_printf(&body, "<text x=\"10\" y=\"%d\" class=\"cond\">%s: %s</text>\n",
+                        vmenv_buf_printf(&body,
+                                         "<text x=\"10\" y=\"%d\" class=\"cond\">%s: %s</text>\n",
                                          y, l, t);
                         y += 15;
                 }

@@ -28,20 +28,20 @@
 #define STDERR_KEEP 2048
 
 const struct vmenv_bench_figure vmenv_bench_figures[] = {
-        {"cpu", "CPU: FNV-1a hash", true, false},
-        {"mem", "memory: memcpy bandwidth", true, false},
-        {"syscall", "syscall: getppid round trip", false, false},
-        {"spawn", "process: fork+exec+wait", false, false},
-        {"disk-write", "disk: write+fsync", true, false},
-        {"disk-read", "disk: read, cache dropped", true, false},
-        {"meta", "files: create+stat+unlink", true, false},
-        {"start-stopped", "start: stopped -> first command", false, true},
-        {"start-cold", "start: nothing -> first command", false, true},
-        {"idle-rss", "memory when idle (RSS)", false, true},
-        {"idle-pss", "memory when idle (PSS)", false, true},
-        {"disk-added", "disk a new instance adds", false, true},
-        {"idle-cpu", "host CPU time while idle", false, true},
-        {NULL, NULL, false, false},
+    {"cpu", "CPU: FNV-1a hash", true, false},
+    {"mem", "memory: memcpy bandwidth", true, false},
+    {"syscall", "syscall: getppid round trip", false, false},
+    {"spawn", "process: fork+exec+wait", false, false},
+    {"disk-write", "disk: write+fsync", true, false},
+    {"disk-read", "disk: read, cache dropped", true, false},
+    {"meta", "files: create+stat+unlink", true, false},
+    {"start-stopped", "start: stopped -> first command", false, true},
+    {"start-cold", "start: nothing -> first command", false, true},
+    {"idle-rss", "memory when idle (RSS)", false, true},
+    {"idle-pss", "memory when idle (PSS)", false, true},
+    {"disk-added", "disk a new instance adds", false, true},
+    {"idle-cpu", "host CPU time while idle", false, true},
+    {NULL, NULL, false, false},
 };
 
 const struct vmenv_bench_figure *vmenv_bench_figure_find(const char *kind)
@@ -158,9 +158,9 @@ int vmenv_bench_parse_probe(const char *out, struct vmenv_bench_result *r, vmenv
                 json_object *o = json_tokener_parse(line);
                 if (!o || !json_object_is_type(o, json_type_object)) {
                         json_object_put(o);
-                        return vmenv_error_set(err, VMENV_EXIT_DATA,
-                                               "probe output line %zu is not a JSON object: '%.80s'",
-                                               lineno, line);
+                        return vmenv_error_set(
+                            err, VMENV_EXIT_DATA,
+                            "probe output line %zu is not a JSON object: '%.80s'", lineno, line);
                 }
                 const char *type = jget_str(o, "type"), *kind = jget_str(o, "kind");
                 const char *unit = jget_str(o, "unit"), *sum = jget_str(o, "checksum");
@@ -267,7 +267,8 @@ void vmenv_bench_check(struct vmenv_bench_report *report)
                                 vmenv_strv_push(&report->warnings,
                                                 vmenv_strdupf("%s: '%s' spread %.0f %% over %zu "
                                                               "runs (above 10 %%)",
-                                                              r->label, f->kind, s.spread * 100, s.n));
+                                                              r->label, f->kind, s.spread * 100,
+                                                              s.n));
                 }
         }
         /* Identical work gives identical checksums everywhere: a difference
@@ -378,10 +379,12 @@ int vmenv_bench_spawn(char *const argv[], size_t max, char **out, vmenv_error *e
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
                 vmenv_buf_free(&o);
                 if (WIFSIGNALED(st))
-                        return vmenv_error_set(err, VMENV_EXIT_FAILURE, "'%s' was killed by signal %d%s%s",
-                                               argv[0], WTERMSIG(st), *tail ? ": " : "", tail);
-                return vmenv_error_set(err, VMENV_EXIT_FAILURE, "'%s' failed with exit status %d%s%s",
-                                       argv[0], WEXITSTATUS(st), *tail ? ": " : "", tail);
+                        return vmenv_error_set(err, VMENV_EXIT_FAILURE,
+                                               "'%s' was killed by signal %d%s%s", argv[0],
+                                               WTERMSIG(st), *tail ? ": " : "", tail);
+                return vmenv_error_set(err, VMENV_EXIT_FAILURE,
+                                       "'%s' failed with exit status %d%s%s", argv[0],
+                                       WEXITSTATUS(st), *tail ? ": " : "", tail);
         }
         if (too_big) {
                 vmenv_buf_free(&o);
@@ -520,14 +523,22 @@ const char *vmenv_bench_fs_type(const char *path)
         if (statfs(path, &s) < 0)
                 return "unknown";
         switch ((unsigned long)s.f_type) {
-        case 0xEF53: return "ext4";
-        case 0x58465342: return "xfs";
-        case 0x9123683E: return "btrfs";
-        case 0x01021994: return "tmpfs";
-        case 0x794c7630: return "overlay";
-        case 0x2fc12fc1: return "zfs";
-        case 0x65735546: return "fuse";
-        default: return "other";
+        case 0xEF53:
+                return "ext4";
+        case 0x58465342:
+                return "xfs";
+        case 0x9123683E:
+                return "btrfs";
+        case 0x01021994:
+                return "tmpfs";
+        case 0x794c7630:
+                return "overlay";
+        case 0x2fc12fc1:
+                return "zfs";
+        case 0x65735546:
+                return "fuse";
+        default:
+                return "other";
         }
 }
 

@@ -15,7 +15,10 @@
 #include "vmenv/cleanup.h"
 #include "vmenv/util.h"
 
-static bool near(double a, double b) { return fabs(a - b) < 1e-9 * (fabs(b) + 1); }
+static bool near(double a, double b)
+{
+        return fabs(a - b) < 1e-9 * (fabs(b) + 1);
+}
 
 static void test_stats(void)
 {
@@ -41,13 +44,13 @@ static void test_stats(void)
 }
 
 static const char probe_out[] =
-        "{\"type\":\"info\",\"probe\":1,\"clock_res_ns\":1,\"min_ns\":100,\"dir\":\"/x\"}\n"
-        "{\"type\":\"sample\",\"kind\":\"cpu\",\"run\":1,\"value\":1000,\"unit\":\"MiB/s\","
-        "\"ns\":5000000,\"work\":5242880,\"checksum\":\"00000000000000aa\"}\n"
-        "{\"type\":\"sample\",\"kind\":\"cpu\",\"run\":2,\"value\":800,\"unit\":\"MiB/s\","
-        "\"ns\":6000000,\"work\":5242880,\"checksum\":\"00000000000000aa\"}\n"
-        "{\"type\":\"sample\",\"kind\":\"syscall\",\"run\":1,\"value\":100,\"unit\":\"ns/call\","
-        "\"ns\":100000,\"work\":1000,\"checksum\":\"00000000000003e8\"}\n";
+    "{\"type\":\"info\",\"probe\":1,\"clock_res_ns\":1,\"min_ns\":100,\"dir\":\"/x\"}\n"
+    "{\"type\":\"sample\",\"kind\":\"cpu\",\"run\":1,\"value\":1000,\"unit\":\"MiB/s\","
+    "\"ns\":5000000,\"work\":5242880,\"checksum\":\"00000000000000aa\"}\n"
+    "{\"type\":\"sample\",\"kind\":\"cpu\",\"run\":2,\"value\":800,\"unit\":\"MiB/s\","
+    "\"ns\":6000000,\"work\":5242880,\"checksum\":\"00000000000000aa\"}\n"
+    "{\"type\":\"sample\",\"kind\":\"syscall\",\"run\":1,\"value\":100,\"unit\":\"ns/call\","
+    "\"ns\":100000,\"work\":1000,\"checksum\":\"00000000000003e8\"}\n";
 
 static void test_parse(void)
 {
@@ -56,8 +59,8 @@ static void test_parse(void)
         ok(vmenv_bench_parse_probe(probe_out, r, &err) == 0, "probe output parses");
         ok(r->n_samples == 3, "three samples");
         ok(vmenv_streq(r->samples[1].kind, "cpu") && r->samples[1].run == 2 &&
-                   near(r->samples[1].value, 800) && r->samples[1].ns == 6000000 &&
-                   vmenv_streq(r->samples[1].checksum, "00000000000000aa"),
+               near(r->samples[1].value, 800) && r->samples[1].ns == 6000000 &&
+               vmenv_streq(r->samples[1].checksum, "00000000000000aa"),
            "a sample keeps kind, run, value, ns and checksum");
         ok(r->info && vmenv_streq(r->info[0], "clock_res_ns=1"), "the clock resolution is kept");
         vmenv_bench_result_free(r);
@@ -65,15 +68,15 @@ static void test_parse(void)
         static const struct {
                 const char *text, *want;
         } bad[] = {
-                {"{\"type\":\"refused\",\"kind\":\"cpu\",\"run\":1,\"ns\":50,\"min_ns\":100}\n",
-                 "refused to report 'cpu'"},
-                {"not json\n", "is not a JSON object"},
-                {"{\"type\":\"sample\",\"kind\":\"cpu\",\"run\":1,\"value\":-1,\"unit\":\"x\","
-                 "\"ns\":1,\"work\":1,\"checksum\":\"1\"}\n",
-                 "not a valid sample"},
-                {"{\"type\":\"sample\",\"kind\":\"cpu\",\"run\":1}\n", "not a valid sample"},
-                {"{\"type\":\"info\"}\n", "no sample"},
-                {"", "no sample"},
+            {"{\"type\":\"refused\",\"kind\":\"cpu\",\"run\":1,\"ns\":50,\"min_ns\":100}\n",
+             "refused to report 'cpu'"},
+            {"not json\n", "is not a JSON object"},
+            {"{\"type\":\"sample\",\"kind\":\"cpu\",\"run\":1,\"value\":-1,\"unit\":\"x\","
+             "\"ns\":1,\"work\":1,\"checksum\":\"1\"}\n",
+             "not a valid sample"},
+            {"{\"type\":\"sample\",\"kind\":\"cpu\",\"run\":1}\n", "not a valid sample"},
+            {"{\"type\":\"info\"}\n", "no sample"},
+            {"", "no sample"},
         };
         for (size_t i = 0; i < VMENV_ARRAY_SIZE(bad); i++) {
                 r = vmenv_bench_result_new("host", NULL);
@@ -87,7 +90,8 @@ static void test_parse(void)
         for (int i = 0; i < 5000; i++)
                 vmenv_buf_puts(&many, "\n");
         r = vmenv_bench_result_new("host", NULL);
-        ok(vmenv_bench_parse_probe(many.data, r, &err) < 0 && strstr(err.msg, "more than 4096 lines"),
+        ok(vmenv_bench_parse_probe(many.data, r, &err) < 0 &&
+               strstr(err.msg, "more than 4096 lines"),
            "probe output has a line limit");
         vmenv_error_clear(&err);
         vmenv_bench_result_free(r);
@@ -130,7 +134,8 @@ static struct vmenv_bench_report *fake_report(void)
 {
         struct vmenv_bench_report *rep = vmenv_calloc(1, sizeof(*rep));
         struct vmenv_bench_result *h = vmenv_bench_result_new("host", "host");
-        struct vmenv_bench_result *c = vmenv_bench_result_new("container", "container <bwrap & co>");
+        struct vmenv_bench_result *c =
+            vmenv_bench_result_new("container", "container <bwrap & co>");
         vmenv_error err = VMENV_ERROR_INIT;
         vmenv_bench_parse_probe(probe_out, h, &err);
         vmenv_bench_parse_probe(probe_out, c, &err);
@@ -176,18 +181,18 @@ static void test_outputs(void)
            "json has both targets");
         c = json_object_array_get_idx(t, 1);
         ok(json_object_object_get_ex(c, "samples", &samples) &&
-                   json_object_array_length(samples) == 6,
+               json_object_array_length(samples) == 6,
            "json keeps every raw sample");
         ok(json_object_object_get_ex(c, "figures", &figs) &&
-                   json_object_object_get_ex(figs, "cpu", &cpu) &&
-                   json_object_object_get_ex(cpu, "ratio_to_host", &ratio) &&
-                   near(json_object_get_double(ratio), 1.8),
+               json_object_object_get_ex(figs, "cpu", &cpu) &&
+               json_object_object_get_ex(cpu, "ratio_to_host", &ratio) &&
+               near(json_object_get_double(ratio), 1.8),
            "json has the ratio to the host (900 / 500)");
         json_object *host;
         ok(json_object_object_get_ex(o, "host", &host) &&
-                   json_object_object_get_ex(host, "kernel", NULL) &&
-                   json_object_object_get_ex(host, "cpu", NULL) &&
-                   json_object_object_get_ex(host, "kvm", NULL),
+               json_object_object_get_ex(host, "kernel", NULL) &&
+               json_object_object_get_ex(host, "cpu", NULL) &&
+               json_object_object_get_ex(host, "kvm", NULL),
            "json records the host's cpu, kernel and kvm");
         json_object_put(o);
         free(json);
@@ -220,20 +225,23 @@ static void test_host_run(void)
                 ok(0, "VMENV_PROBE is set by meson");
                 return;
         }
-        struct vmenv_bench_opts o = {.runs = 2, .scale = 0.01, .idle_seconds = 1,
-                                     .probe_path = probe, .scratch_dir = "/var/tmp"};
+        struct vmenv_bench_opts o = {.runs = 2,
+                                     .scale = 0.01,
+                                     .idle_seconds = 1,
+                                     .probe_path = probe,
+                                     .scratch_dir = "/var/tmp"};
         struct vmenv_bench_target *t = vmenv_bench_host_target_new();
         struct vmenv_bench_report *rep = NULL;
         vmenv_error err = VMENV_ERROR_INIT;
         int rc = vmenv_bench_run(&t, 1, &o, &rep, &err);
         ok(rc == 0, "the host target runs the real probe: %s", err.msg ? err.msg : "ok");
         if (rc == 0) {
-                const char *kinds[] = {"cpu", "mem", "syscall", "spawn", "disk-write",
-                                       "disk-read", "meta"};
+                const char *kinds[] = {"cpu",        "mem",       "syscall", "spawn",
+                                       "disk-write", "disk-read", "meta"};
                 for (size_t i = 0; i < VMENV_ARRAY_SIZE(kinds); i++) {
                         struct vmenv_bench_stats s;
                         ok(vmenv_bench_result_stats(rep->results[0], kinds[i], &s, NULL) &&
-                                   s.n == 2 && s.min > 0,
+                               s.n == 2 && s.min > 0,
                            "host '%s' has 2 positive samples", kinds[i]);
                 }
         }
@@ -245,10 +253,10 @@ static void test_host_run(void)
         char *const argv[] = {(char *)probe, (char *)"--runs", (char *)"0", NULL};
         char *out = NULL;
         ok(vmenv_bench_spawn(argv, 1024, &out, &err) < 0 && strstr(err.msg, "exit status 2") &&
-                   strstr(err.msg, "usage: vmenv-probe"),
+               strstr(err.msg, "usage: vmenv-probe"),
            "a failing program's exit status and stderr are in the error");
         vmenv_error_clear(&err);
-        char *const big[] = {(char *)probe, (char *)"--runs", (char *)"1", (char *)"--only",
+        char *const big[] = {(char *)probe,     (char *)"--runs",  (char *)"1",    (char *)"--only",
                              (char *)"syscall", (char *)"--scale", (char *)"0.01", NULL};
         ok(vmenv_bench_spawn(big, 16, &out, &err) < 0 && strstr(err.msg, "more than 16 bytes"),
            "captured output has a limit");

@@ -56,7 +56,8 @@ int main(int argc, char **argv)
         /* FNV-1a 64 reference vectors */
         ok(probe_fnv1a(PROBE_FNV_OFFSET, "", 0) == 0xcbf29ce484222325ULL, "fnv1a of ''");
         ok(probe_fnv1a(PROBE_FNV_OFFSET, "a", 1) == 0xaf63dc4c8601ec8cULL, "fnv1a of 'a'");
-        ok(probe_fnv1a(PROBE_FNV_OFFSET, "foobar", 6) == 0x85944171f73967e8ULL, "fnv1a of 'foobar'");
+        ok(probe_fnv1a(PROBE_FNV_OFFSET, "foobar", 6) == 0x85944171f73967e8ULL,
+           "fnv1a of 'foobar'");
 
         unsigned char fill[1001], *ref = ref_buf(sizeof(fill), 12345);
         probe_fill(fill, sizeof(fill), 12345);
