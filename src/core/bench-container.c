@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,17 @@ static int mount_image(struct ctr *c, struct vmenv_bench_result *r, vmenv_error 
         c->root = vmenv_path_join(c->work, "root");
         if (mkdir(c->root, 0755) < 0)
                 return vmenv_error_errno(err, VMENV_EXIT_IO, errno, "cannot create '%s'", c->root);
+        /* A mount namespace of our own: if vmenv is killed, the kernel drops
+         * the mount with the namespace and the loop device (autoclear) with
+         * it, so nothing outlives us. bwrap and podman are our children and
+         * see it; without the namespace (unshare refused) the mount is
+         * still undone by cleanup. */
+        if (geteuid() == 0 && unshare(CLONE_NEWNS) == 0) {
+                if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                        vmenv_debug("bench: cannot make mounts private: %s", strerror(errno));
+                else
+                        vmenv_bench_add_info(r, "mount_namespace", "private");
+        }
         _cleanup_free_ char *mopts = vmenv_strdupf("ro,loop,offset=%llu", (unsigned long long)off);
         char *const argv[] = {(char *)"mount", (char *)"-o", mopts, raw, c->root, NULL};
         if (vmenv_bench_spawn(argv, 1 << 16, NULL, err) < 0) {
@@ -160,6 +172,13 @@ static int mount_image(struct ctr *c, struct vmenv_bench_result *r, vmenv_error 
                 return -1;
         }
         c->mounted = true;
+        /* The loop device holds the file open: our temporary copies can go
+         * now, and their space comes back when the loop device does. */
+        _cleanup_free_ char *ours = vmenv_strdupf("%s/", c->work);
+        if (vmenv_startswith(raw, ours))
+                unlink(raw);
+        _cleanup_free_ char *boximg = vmenv_path_join(c->work, "box.img");
+        unlink(boximg);
         vmenv_bench_add_info(r, "rootfs", vmenv_bench_fs_type(c->root));
         return 0;
 }

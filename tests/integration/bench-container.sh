@@ -118,6 +118,21 @@ if [ "$img" != "$box" ]; then
     expect_eq "no temporary folder left after the .box run" "" "$(ls -A "$scratch")"
 fi
 
+# ---- killed half-way: the mount and the loop device go with vmenv ------------
+"$VMENV" bench --only host,container --runs 20 --scale 0.2 --image "$img" --dir "$scratch" \
+    >/dev/null 2>"$T_TMP/killed.err" &
+pid=$!
+on_exit "kill -KILL $pid 2>/dev/null"
+for _ in $(seq 100); do grep -q "run 2 of 20 on container" "$T_TMP/killed.err" && break; sleep 0.1; done
+grep -q "run 2 of 20 on container" "$T_TMP/killed.err"; ok $? "the bench is running in the container"
+kill -KILL $pid; wait $pid 2>/dev/null
+for _ in $(seq 50); do [ -z "$(losetup -a | grep -F "$scratch")" ] && break; sleep 0.1; done
+expect_eq "no loop device left after kill -9" "" "$(losetup -a | grep -F "$scratch" || true)"
+expect_eq "no mount left after kill -9" "" "$(findmnt -rn -o TARGET | grep -F "$scratch" || true)"
+left=$(du -s "$scratch" | cut -f1)
+ok $((left > 1024)) "the converted image does not stay behind on disk (${left} KiB left)"
+rm -rf "${scratch:?}"/*
+
 # ---- errors ----------------------------------------------------------------
 run_vmenv bench --only host,container --image "$T_TMP/missing.qcow2" --dir "$scratch"
 expect_eq "a missing image exits 66" 66 "$RC"
