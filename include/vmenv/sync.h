@@ -15,9 +15,9 @@ struct vmenv_project;
 struct vmenv_machine_config;
 
 /* Limits on what the guest may make us keep in memory. */
-#define VMENV_SYNC_MAX_LISTING (64u << 20)   /* bytes of remote listing */
-#define VMENV_SYNC_MAX_ENTRIES 2000000u      /* entries on either side */
-#define VMENV_SYNC_MAX_DEPTH 256             /* local folder nesting */
+#define VMENV_SYNC_MAX_LISTING (64u << 20) /* bytes of remote listing */
+#define VMENV_SYNC_MAX_ENTRIES 2000000u    /* entries on either side */
+#define VMENV_SYNC_MAX_DEPTH 256           /* local folder nesting */
 
 enum vmenv_sync_type {
         VMENV_SYNC_FILE = 'f',
@@ -29,11 +29,11 @@ enum vmenv_sync_type {
 /* One entry of a tree, by its path relative to the folder ("a/b", no "./"). */
 struct vmenv_sync_entry {
         char *path;
-        char type;       /* enum vmenv_sync_type */
-        unsigned mode;   /* permission bits, 07777 */
+        char type;     /* enum vmenv_sync_type */
+        unsigned mode; /* permission bits, 07777 */
         uint64_t size;
-        int64_t mtime;   /* seconds */
-        char *link;      /* symlink target, NULL for other types */
+        int64_t mtime; /* seconds */
+        char *link;    /* symlink target, NULL for other types */
 };
 
 struct vmenv_sync_list {
@@ -55,9 +55,9 @@ struct vmenv_sync_plan {
 };
 
 struct vmenv_sync_stats {
-        size_t sent;      /* entries sent (files, links, folders) */
-        uint64_t bytes;   /* file content bytes sent */
-        size_t deleted;   /* guest entries removed (a folder counts once) */
+        size_t sent;    /* entries sent (files, links, folders) */
+        uint64_t bytes; /* file content bytes sent */
+        size_t deleted; /* guest entries removed (a folder counts once) */
         size_t unchanged;
 };
 
@@ -122,8 +122,8 @@ int vmenv_sync_watch_add(struct vmenv_sync_watch *w, const char *dir, char *cons
                          size_t tag, vmenv_error *err);
 /* Waits for changes, then for debounce_ms of quiet (at most 2 s in all).
  * Returns 1 with dirty[0..n_tags) set, 0 on SIGINT/SIGTERM, -1 on error. */
-int vmenv_sync_watch_wait(struct vmenv_sync_watch *w, int debounce_ms, bool *dirty,
-                          size_t n_tags, vmenv_error *err);
+int vmenv_sync_watch_wait(struct vmenv_sync_watch *w, int debounce_ms, bool *dirty, size_t n_tags,
+                          vmenv_error *err);
 
 /* The excludes vmenv_machine_sync uses for a folder: the folder's own plus
  * ".vmenv/" (vmenv's state, private keys included). A new vector. */

@@ -127,18 +127,18 @@ out:
 }
 
 static const struct vmenv_opt opts[] = {
-        {"max-events", 0, "N", "stop after N syncs triggered by changes (for tests)"},
-        {0},
+    {"max-events", 0, "N", "stop after N syncs triggered by changes (for tests)"},
+    {0},
 };
 
 const struct vmenv_cmd vmenv_cmd_rsync_auto = {
-        .name = "rsync-auto",
-        .usage = "[--max-events N] [MACHINE...]",
-        .summary = "watch rsync-type synced folders and copy changes as they happen",
-        .help = "Syncs once, then watches the host folders (inotify, recursively) and syncs\n"
-                "after each burst of changes (200 ms of quiet). Ctrl-C or SIGTERM ends it.",
-        .opts = opts,
-        .max_args = -1,
-        .flags = VMENV_CMD_PROJECT | VMENV_CMD_PROVIDER,
-        .run = cmd_rsync_auto_run,
+    .name = "rsync-auto",
+    .usage = "[--max-events N] [MACHINE...]",
+    .summary = "watch rsync-type synced folders and copy changes as they happen",
+    .help = "Syncs once, then watches the host folders (inotify, recursively) and syncs\n"
+            "after each burst of changes (200 ms of quiet). Ctrl-C or SIGTERM ends it.",
+    .opts = opts,
+    .max_args = -1,
+    .flags = VMENV_CMD_PROJECT | VMENV_CMD_PROVIDER,
+    .run = cmd_rsync_auto_run,
 };

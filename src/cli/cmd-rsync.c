@@ -16,13 +16,13 @@ static int cmd_rsync_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, v
 }
 
 const struct vmenv_cmd vmenv_cmd_rsync = {
-        .name = "rsync",
-        .usage = "[MACHINE...]",
-        .summary = "copy rsync-type synced folders to running machines now",
-        .help = "Folders of type rsync (the default) are copied host -> guest over SSH: new and\n"
-                "changed files are sent, files deleted on the host are deleted in the guest,\n"
-                "excluded paths are left alone. The guest needs only sh, find, stat and tar.",
-        .max_args = -1,
-        .flags = VMENV_CMD_PROJECT | VMENV_CMD_PROVIDER,
-        .run = cmd_rsync_run,
+    .name = "rsync",
+    .usage = "[MACHINE...]",
+    .summary = "copy rsync-type synced folders to running machines now",
+    .help = "Folders of type rsync (the default) are copied host -> guest over SSH: new and\n"
+            "changed files are sent, files deleted on the host are deleted in the guest,\n"
+            "excluded paths are left alone. The guest needs only sh, find, stat and tar.",
+    .max_args = -1,
+    .flags = VMENV_CMD_PROJECT | VMENV_CMD_PROVIDER,
+    .run = cmd_rsync_run,
 };

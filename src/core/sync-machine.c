@@ -41,9 +41,9 @@ int vmenv_machine_sync_ssh(struct vmenv_project *p, const struct vmenv_machine_c
                 local = vmenv_path_join(p->config->dir, f->host);
                 if (stat(local, &sb) < 0) {
                         int e = errno;
-                        vmenv_error_errno(err, e == ENOENT ? VMENV_EXIT_NOINPUT
-                                                           : vmenv_exit_for_errno(e),
-                                          e, "machine '%s': synced folder '%s'", m->name, f->host);
+                        vmenv_error_errno(
+                            err, e == ENOENT ? VMENV_EXIT_NOINPUT : vmenv_exit_for_errno(e), e,
+                            "machine '%s': synced folder '%s'", m->name, f->host);
                         return vmenv_error_hint(err, "create it or fix 'synced_folders' in %s",
                                                 p->config->path);
                 }

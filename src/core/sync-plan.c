@@ -135,8 +135,8 @@ bool vmenv_sync_excluded(const char *path, bool is_dir, char *const *exclude)
         return false;
 }
 
-static int walk(int dirfd, const char *root, const char *rel, unsigned depth,
-                char *const *exclude, struct vmenv_sync_list *out, vmenv_error *err)
+static int walk(int dirfd, const char *root, const char *rel, unsigned depth, char *const *exclude,
+                struct vmenv_sync_list *out, vmenv_error *err)
 {
         DIR *d;
         struct dirent *de;
@@ -258,10 +258,10 @@ int vmenv_sync_walk(const char *dir, char *const *exclude, struct vmenv_sync_lis
  * same order, then one target per symlink. Only sh, find, stat, readlink
  * and printf are needed, all in busybox. */
 static const char listing_script[] =
-        "printf 'B\\0'; printf '%s\\0' \"$@\"; printf 'S\\0'; "
-        "stat -c '%f %s %Y %a' \"$@\" || exit 1; printf 'L\\0'; "
-        "for f; do if [ -L \"$f\" ]; then printf '%s\\0' \"$(readlink \"$f\")\"; fi; done; "
-        "printf 'E\\0'";
+    "printf 'B\\0'; printf '%s\\0' \"$@\"; printf 'S\\0'; "
+    "stat -c '%f %s %Y %a' \"$@\" || exit 1; printf 'L\\0'; "
+    "for f; do if [ -L \"$f\" ]; then printf '%s\\0' \"$(readlink \"$f\")\"; fi; done; "
+    "printf 'E\\0'";
 
 char *vmenv_sync_listing_cmd(const char *guest_dir)
 {
@@ -337,10 +337,17 @@ static int parse_stat_line(struct reader *r, struct vmenv_sync_entry *e)
         if (end == s || *end || errno)
                 return -1;
         switch (raw & S_IFMT) {
-        case S_IFREG: e->type = VMENV_SYNC_FILE; break;
-        case S_IFDIR: e->type = VMENV_SYNC_DIR; break;
-        case S_IFLNK: e->type = VMENV_SYNC_LINK; break;
-        default: e->type = VMENV_SYNC_OTHER;
+        case S_IFREG:
+                e->type = VMENV_SYNC_FILE;
+                break;
+        case S_IFDIR:
+                e->type = VMENV_SYNC_DIR;
+                break;
+        case S_IFLNK:
+                e->type = VMENV_SYNC_LINK;
+                break;
+        default:
+                e->type = VMENV_SYNC_OTHER;
         }
         e->mode = (unsigned)(perm & 07777);
         if (e->type != VMENV_SYNC_FILE)

@@ -1,7 +1,9 @@
 /* Watching host folders for 'vmenv rsync-auto': recursive inotify watches
  * (new folders get theirs as they appear), excluded paths ignored, bursts of
  * events folded into one sync, and SIGINT/SIGTERM as a clean stop. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -9,8 +11,6 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <dirent.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "vmenv/cleanup.h"
@@ -25,9 +25,9 @@
 struct watch {
         int wd;
         size_t tag;
-        char *root;      /* the synced folder */
-        char *rel;       /* this folder relative to root, "" for root */
-        char **exclude;  /* borrowed from the root's entry */
+        char *root;     /* the synced folder */
+        char *rel;      /* this folder relative to root, "" for root */
+        char **exclude; /* borrowed from the root's entry */
 };
 
 struct vmenv_sync_watch {
@@ -110,7 +110,8 @@ static int add_tree(struct vmenv_sync_watch *w, const char *root, const char *re
                         return 0; /* gone already; its parent's event covers it */
                 vmenv_error_errno(err, VMENV_EXIT_FAILURE, e, "cannot watch '%s'", path);
                 if (e == ENOSPC)
-                        vmenv_error_hint(err, "raise the limit: sysctl fs.inotify.max_user_watches");
+                        vmenv_error_hint(err,
+                                         "raise the limit: sysctl fs.inotify.max_user_watches");
                 return -1;
         }
         if (!find_wd(w, wd)) {
@@ -220,8 +221,8 @@ static bool got_signal(struct vmenv_sync_watch *w)
         return read(w->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si);
 }
 
-int vmenv_sync_watch_wait(struct vmenv_sync_watch *w, int debounce_ms, bool *dirty,
-                          size_t n_tags, vmenv_error *err)
+int vmenv_sync_watch_wait(struct vmenv_sync_watch *w, int debounce_ms, bool *dirty, size_t n_tags,
+                          vmenv_error *err)
 {
         uint64_t first = 0;
         int seen = 0;

@@ -48,7 +48,8 @@ static int err_file(vmenv_error *err)
 {
         int fd = memfd_create("vmenv-sync-stderr", MFD_CLOEXEC);
         if (fd < 0)
-                return vmenv_error_errno(err, VMENV_EXIT_IO, errno, "cannot create a temporary file");
+                return vmenv_error_errno(err, VMENV_EXIT_IO, errno,
+                                         "cannot create a temporary file");
         return fd;
 }
 
@@ -113,7 +114,8 @@ static int list_remote(struct vmenv_ssh *s, const char *guest_dir, bool as_root,
         off_t size;
 
         if (ofd < 0)
-                return vmenv_error_errno(err, VMENV_EXIT_IO, errno, "cannot create a temporary file");
+                return vmenv_error_errno(err, VMENV_EXIT_IO, errno,
+                                         "cannot create a temporary file");
         if ((efd = err_file(err)) < 0)
                 return -1;
         if (vmenv_ssh_exec(s, cmd, NULL, 0, ofd, efd, &status, err) < 0)
@@ -144,10 +146,10 @@ static int list_remote(struct vmenv_ssh *s, const char *guest_dir, bool as_root,
 struct tar_batch {
         struct archive *a;
         struct vmenv_buf buf;
-        int fd;             /* spill file, or -1 */
-        size_t len;         /* bytes written in all */
+        int fd;     /* spill file, or -1 */
+        size_t len; /* bytes written in all */
         void *map;
-        int werr;           /* errno of a failed spill write */
+        int werr; /* errno of a failed spill write */
 };
 
 static la_ssize_t batch_write(struct archive *a, void *data, const void *p, size_t n)

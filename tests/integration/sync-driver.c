@@ -23,8 +23,8 @@ static void print_stats(const struct vmenv_sync_stats *st)
 
 int main(int argc, char **argv)
 {
-        struct vmenv_ssh_target t = {.host = "127.0.0.1", .user = "root",
-                                     .connect_timeout_ms = 10000};
+        struct vmenv_ssh_target t = {
+            .host = "127.0.0.1", .user = "root", .connect_timeout_ms = 10000};
         vmenv_error err = VMENV_ERROR_INIT;
         struct vmenv_sync_stats st = {0};
         struct vmenv_ssh *s;
@@ -35,15 +35,32 @@ int main(int argc, char **argv)
 
         while ((c = getopt(argc, argv, "p:i:u:ro:x:vw:")) != -1) {
                 switch (c) {
-                case 'p': t.port = atoi(optarg); break;
-                case 'i': t.key_path = optarg; break;
-                case 'u': t.user = optarg; break;
-                case 'r': as_root = true; break;
-                case 'o': owner = optarg; break;
-                case 'x': vmenv_strv_push(&exclude, vmenv_strdup(optarg)); break;
-                case 'v': vmenv_log_level = VMENV_LOG_DEBUG; break;
-                case 'w': watch = atoi(optarg); break;
-                default: return 64;
+                case 'p':
+                        t.port = atoi(optarg);
+                        break;
+                case 'i':
+                        t.key_path = optarg;
+                        break;
+                case 'u':
+                        t.user = optarg;
+                        break;
+                case 'r':
+                        as_root = true;
+                        break;
+                case 'o':
+                        owner = optarg;
+                        break;
+                case 'x':
+                        vmenv_strv_push(&exclude, vmenv_strdup(optarg));
+                        break;
+                case 'v':
+                        vmenv_log_level = VMENV_LOG_DEBUG;
+                        break;
+                case 'w':
+                        watch = atoi(optarg);
+                        break;
+                default:
+                        return 64;
                 }
         }
         if (argc - optind != 2 || !t.port || !t.key_path) {

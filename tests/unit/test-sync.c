@@ -68,80 +68,75 @@ struct plan_case {
 };
 
 static const struct plan_case plan_cases[] = {
-        {"first sync sends everything, parents first",
-         {"f b/x 3 10 644", "d b 755", "f a 1 10 644", "l c a", "d b/y 700", "f b/y/z 0 1 600"},
-         {0},
-         {0},
-         "send: a b b/x b/y b/y/z c | del:",
-         0},
-        {"unchanged tree sends nothing",
-         {"f a 1 10 644", "d b 755", "f b/x 3 10 644", "l c a"},
-         {"f a 1 10 644", "d b 755", "f b/x 3 10 644", "l c a"},
-         {0},
-         "send: | del:",
-         4},
-        {"size, mtime and mode changes are sent",
-         {"f a 2 10 644", "f b 1 11 644", "f c 1 10 755", "f d 1 10 644", "d e 700"},
-         {"f a 1 10 644", "f b 1 10 644", "f c 1 10 644", "f d 1 10 644", "d e 755"},
-         {0},
-         "send: a b c e | del:",
-         1},
-        {"deleted locally: deleted remotely, a folder once",
-         {"f keep 1 1 644"},
-         {"f keep 1 1 644", "f gone 1 1 644", "d old 755", "f old/x 1 1 644", "d old/sub 755",
-          "f old/sub/y 1 1 644", "f old-2 1 1 644"},
-         {0},
-         "send: | del: gone old old-2",
-         1},
-        {"file becomes folder: delete then send",
-         {"d a 755", "f a/x 1 1 644"},
-         {"f a 1 1 644"},
-         {0},
-         "send: a a/x | del: a",
-         0},
-        {"folder becomes file: delete the folder, children not listed",
-         {"f a 1 1 644"},
-         {"d a 755", "f a/x 1 1 644"},
-         {0},
-         "send: a | del: a",
-         0},
-        {"file becomes symlink, symlink target changes",
-         {"l a target", "l b new"},
-         {"f a 1 1 644", "l b old"},
-         {0},
-         "send: a b | del: a",
-         0},
-        {"symlink becomes folder",
-         {"d a 755"},
-         {"l a elsewhere"},
-         {0},
-         "send: a | del: a",
-         0},
-        {"excluded remote entries are left alone",
-         {"f a.c 1 1 644"},
-         {"f a.c 1 1 644", "f a.o 1 1 644", "d .git 755", "f .git/HEAD 1 1 644", "d build 755",
-          "f build/out 1 1 644", "f sub 1 1 644", "f stale 1 1 644"},
-         {"*.o", ".git", "build/", 0},
-         "send: | del: stale sub",
-         1},
-        {"a 'build/' pattern spares folders only",
-         {0},
-         {"f build 1 1 644"},
-         {"build/", 0},
-         "send: | del: build",
-         0},
-        {"rooted pattern only at the top",
-         {"d src 755", "f src/cfg 1 1 644"},
-         {"f cfg 1 1 644", "d src 755", "f src/cfg 1 1 644", "d x 755", "f x/cfg 1 1 644"},
-         {"/cfg", 0},
-         "send: | del: x",
-         2},
-        {"slash pattern matches trailing components",
-         {0},
-         {"d a 755", "d a/b 755", "f a/b/c 1 1 644", "d z 755", "d z/a 755", "d z/a/b 755"},
-         {"a/b", 0},
-         "send: | del: a z",
-         0},
+    {"first sync sends everything, parents first",
+     {"f b/x 3 10 644", "d b 755", "f a 1 10 644", "l c a", "d b/y 700", "f b/y/z 0 1 600"},
+     {0},
+     {0},
+     "send: a b b/x b/y b/y/z c | del:",
+     0},
+    {"unchanged tree sends nothing",
+     {"f a 1 10 644", "d b 755", "f b/x 3 10 644", "l c a"},
+     {"f a 1 10 644", "d b 755", "f b/x 3 10 644", "l c a"},
+     {0},
+     "send: | del:",
+     4},
+    {"size, mtime and mode changes are sent",
+     {"f a 2 10 644", "f b 1 11 644", "f c 1 10 755", "f d 1 10 644", "d e 700"},
+     {"f a 1 10 644", "f b 1 10 644", "f c 1 10 644", "f d 1 10 644", "d e 755"},
+     {0},
+     "send: a b c e | del:",
+     1},
+    {"deleted locally: deleted remotely, a folder once",
+     {"f keep 1 1 644"},
+     {"f keep 1 1 644", "f gone 1 1 644", "d old 755", "f old/x 1 1 644", "d old/sub 755",
+      "f old/sub/y 1 1 644", "f old-2 1 1 644"},
+     {0},
+     "send: | del: gone old old-2",
+     1},
+    {"file becomes folder: delete then send",
+     {"d a 755", "f a/x 1 1 644"},
+     {"f a 1 1 644"},
+     {0},
+     "send: a a/x | del: a",
+     0},
+    {"folder becomes file: delete the folder, children not listed",
+     {"f a 1 1 644"},
+     {"d a 755", "f a/x 1 1 644"},
+     {0},
+     "send: a | del: a",
+     0},
+    {"file becomes symlink, symlink target changes",
+     {"l a target", "l b new"},
+     {"f a 1 1 644", "l b old"},
+     {0},
+     "send: a b | del: a",
+     0},
+    {"symlink becomes folder", {"d a 755"}, {"l a elsewhere"}, {0}, "send: a | del: a", 0},
+    {"excluded remote entries are left alone",
+     {"f a.c 1 1 644"},
+     {"f a.c 1 1 644", "f a.o 1 1 644", "d .git 755", "f .git/HEAD 1 1 644", "d build 755",
+      "f build/out 1 1 644", "f sub 1 1 644", "f stale 1 1 644"},
+     {"*.o", ".git", "build/", 0},
+     "send: | del: stale sub",
+     1},
+    {"a 'build/' pattern spares folders only",
+     {0},
+     {"f build 1 1 644"},
+     {"build/", 0},
+     "send: | del: build",
+     0},
+    {"rooted pattern only at the top",
+     {"d src 755", "f src/cfg 1 1 644"},
+     {"f cfg 1 1 644", "d src 755", "f src/cfg 1 1 644", "d x 755", "f x/cfg 1 1 644"},
+     {"/cfg", 0},
+     "send: | del: x",
+     2},
+    {"slash pattern matches trailing components",
+     {0},
+     {"d a 755", "d a/b 755", "f a/b/c 1 1 644", "d z 755", "d z/a 755", "d z/a/b 755"},
+     {"a/b", 0},
+     "send: | del: a z",
+     0},
 };
 
 static void test_plans(void)
@@ -172,12 +167,14 @@ static void test_excludes(void)
                 const char *path;
                 bool dir, want;
         } cases[] = {
-                {".git", true, true},       {"a/.git", true, true},    {"a/.gitignore", false, false},
-                {"x.o", false, true},       {"a/b/x.o", false, true},  {"x.oo", false, false},
-                {"build", true, true},      {"a/build", true, true},   {"build", false, false},
-                {"rooted", false, true},    {"a/rooted", false, false}, {"docs/a.tmp", false, true},
-                {"z/docs/a.tmp", false, true}, {"docs/s/a.tmp", false, false},
-                {"deep/1/2/x", false, true}, {"src/main.c", false, false},
+            {".git", true, true},           {"a/.git", true, true},
+            {"a/.gitignore", false, false}, {"x.o", false, true},
+            {"a/b/x.o", false, true},       {"x.oo", false, false},
+            {"build", true, true},          {"a/build", true, true},
+            {"build", false, false},        {"rooted", false, true},
+            {"a/rooted", false, false},     {"docs/a.tmp", false, true},
+            {"z/docs/a.tmp", false, true},  {"docs/s/a.tmp", false, false},
+            {"deep/1/2/x", false, true},    {"src/main.c", false, false},
         };
         for (size_t i = 0; i < VMENV_ARRAY_SIZE(cases); i++)
                 ok(vmenv_sync_excluded(cases[i].path, cases[i].dir, ex) == cases[i].want,
@@ -204,7 +201,7 @@ static void test_listing(void)
                 is_str(l.v[2].path, "l", "sorted: l");
                 is_str(l.v[3].path, "odd\nname 'q' $x", "a name with newline, quotes and $");
                 ok(l.v[0].type == 'f' && l.v[0].size == 5 && l.v[0].mtime == 1700000000 &&
-                           l.v[0].mode == 0644,
+                       l.v[0].mode == 0644,
                    "file fields");
                 ok(l.v[1].type == 'f' && l.v[1].mode == 04755, "setuid mode kept");
                 ok(l.v[2].type == 'l' && vmenv_streq(l.v[2].link, "target with space"),
@@ -223,17 +220,31 @@ static void test_listing(void)
                 const char *what;
         } bad[] = {
 #define B(s) s, sizeof(s) - 1
-                {B("D\0B\0./a\0S\0"), "stat line missing"},
-                {B("D\0B\0./a\0./b\0S\0" "81a4 1 1 644\nL\0E\0"), "fewer stat lines than names"},
-                {B("D\0B\0../x\0S\0" "81a4 1 1 644\nL\0E\0"), "name outside the folder"},
-                {B("D\0B\0./a/../../x\0S\0" "81a4 1 1 644\nL\0E\0"), "dot-dot inside a name"},
-                {B("D\0B\0./a\0S\0" "81a4 x 1 644\nL\0E\0"), "size not a number"},
-                {B("D\0B\0./a\0S\0" "a1ff 1 1 777\nL\0E\0"), "link target missing"},
-                {B("D\0B\0./a\0S\0" "81a4 1 1 644\nL\0"), "batch not ended"},
-                {B("D\0B\0./a\0S\0" "81a4 1 1 644\nL\0E\0B\0./a\0S\0" "81a4 1 1 644\nL\0E\0"),
-                 "duplicate name"},
-                {B("X\0"), "no leading D"},
-                {B("D\0B\0./a"), "unterminated name"},
+            {B("D\0B\0./a\0S\0"), "stat line missing"},
+            {B("D\0B\0./a\0./b\0S\0"
+               "81a4 1 1 644\nL\0E\0"),
+             "fewer stat lines than names"},
+            {B("D\0B\0../x\0S\0"
+               "81a4 1 1 644\nL\0E\0"),
+             "name outside the folder"},
+            {B("D\0B\0./a/../../x\0S\0"
+               "81a4 1 1 644\nL\0E\0"),
+             "dot-dot inside a name"},
+            {B("D\0B\0./a\0S\0"
+               "81a4 x 1 644\nL\0E\0"),
+             "size not a number"},
+            {B("D\0B\0./a\0S\0"
+               "a1ff 1 1 777\nL\0E\0"),
+             "link target missing"},
+            {B("D\0B\0./a\0S\0"
+               "81a4 1 1 644\nL\0"),
+             "batch not ended"},
+            {B("D\0B\0./a\0S\0"
+               "81a4 1 1 644\nL\0E\0B\0./a\0S\0"
+               "81a4 1 1 644\nL\0E\0"),
+             "duplicate name"},
+            {B("X\0"), "no leading D"},
+            {B("D\0B\0./a"), "unterminated name"},
 #undef B
         };
         for (size_t i = 0; i < VMENV_ARRAY_SIZE(bad); i++) {
@@ -359,8 +370,7 @@ static void test_listing_roundtrip(void)
                 struct vmenv_sync_list l3 = {0};
                 vmenv_error e = VMENV_ERROR_INIT;
                 int rr = vmenv_sync_walk(missing, NULL, &l3, &e);
-                ok(rr < 0 && e.code == VMENV_EXIT_NOINPUT &&
-                           strstr(e.msg, "nope") && e.hint,
+                ok(rr < 0 && e.code == VMENV_EXIT_NOINPUT && strstr(e.msg, "nope") && e.hint,
                    "missing local folder: %s", e.msg ? e.msg : "no error");
                 vmenv_error_clear(&e);
         }
@@ -381,7 +391,8 @@ static void test_delete_cmds(void)
 
         ok(vmenv_strv_len(cmds) == 1, "one command for a short list");
         is_str(cmds[0],
-               "cd '/srv/my dir' && rm -rf -- './a b' './it'\\''s' './-rf' './$(reboot)' './new\nline'",
+               "cd '/srv/my dir' && rm -rf -- './a b' './it'\\''s' './-rf' './$(reboot)' "
+               "'./new\nline'",
                "every path quoted and prefixed with ./");
         ok(vmenv_startswith(root[0], "sudo -n sh -c 'cd '\\''/vagrant'\\'' && rm -rf -- "),
            "as root: through sudo -n sh -c");
