@@ -17,6 +17,7 @@
 #include "vmenv/log.h"
 #include "vmenv/machine.h"
 #include "vmenv/ssh.h"
+#include "vmenv/sync.h"
 #include "vmenv/util.h"
 
 #define CONSOLE_TAIL_LINES 15
@@ -659,6 +660,10 @@ static int boot_and_connect(struct vmenv_project *p, const struct vmenv_machine_
         if (vmenv_state_save(st, err) < 0 || write_known_hosts(st, err) < 0)
                 return -1;
         if (mount_folders(m, s, err) < 0)
+                return -1;
+        /* rsync folders are copied whenever up boots the machine (and by
+         * 'vmenv rsync'), before provisioners that may need them. */
+        if (start && vmenv_machine_sync_ssh(p, m, s, err) < 0)
                 return -1;
         if (o && o->timings)
                 vmenv_info("%s: boot to SSH %.2f s, first-boot setup %.2f s", m->name,
