@@ -85,10 +85,12 @@ void vmenv_sync_watch_free(struct vmenv_sync_watch *w)
         free(w);
 }
 
-static struct watch *find_wd(struct vmenv_sync_watch *w, int wd)
+/* Two machines often sync the same folder: inotify gives both the same wd,
+ * so an entry is a (wd, tag) pair and one event may concern several. */
+static struct watch *find_wd(struct vmenv_sync_watch *w, int wd, size_t tag)
 {
         for (size_t i = 0; i < w->n; i++)
-                if (w->w[i].wd == wd)
+                if (w->w[i].wd == wd && w->w[i].tag == tag)
                         return &w->w[i];
         return NULL;
 }
@@ -114,7 +116,12 @@ static int add_tree(struct vmenv_sync_watch *w, const char *root, const char *re
                                          "raise the limit: sysctl fs.inotify.max_user_watches");
                 return -1;
         }
-        if (!find_wd(w, wd)) {
+        if ((x = find_wd(w, wd, tag))) {
+                /* A folder moved within the tree keeps its watch: follow
+                 * its new name so excludes still apply to the right path. */
+                free(x->rel);
+                x->rel = vmenv_strdup(rel);
+        } else {
                 if (w->n == w->cap) {
                         w->cap = w->cap ? w->cap * 2 : 64;
                         w->w = vmenv_realloc(w->w, w->cap * sizeof(*w->w));
@@ -154,6 +161,40 @@ int vmenv_sync_watch_add(struct vmenv_sync_watch *w, const char *dir, char *cons
         return add_tree(w, dir, "", tag, copy, 0, err);
 }
 
+/* One event for one watch entry: 0 ignored, 1 relevant, 2 the entry was
+ * removed (its folder is gone), -1 error. */
+static int on_event(struct vmenv_sync_watch *w, struct watch *x, const struct inotify_event *ev,
+                    bool *dirty, size_t n_tags, vmenv_error *err)
+{
+        _cleanup_free_ char *rel = NULL, *root = NULL;
+        bool is_dir = ev->mask & IN_ISDIR;
+        size_t tag = x->tag;
+        char **ex = x->exclude;
+
+        if (x->wd != ev->wd)
+                return 0;
+        if (ev->mask & IN_IGNORED) {
+                free(x->root);
+                free(x->rel);
+                *x = w->w[--w->n];
+                return 2;
+        }
+        if (ev->len && ev->name[0]) {
+                rel = *x->rel ? vmenv_strdupf("%s/%s", x->rel, ev->name) : vmenv_strdup(ev->name);
+                if (vmenv_sync_excluded(rel, is_dir, x->exclude))
+                        return 0;
+        }
+        if (tag < n_tags)
+                dirty[tag] = true;
+        if (rel && is_dir && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
+                /* x may move as the table grows: copy what add_tree needs. */
+                root = vmenv_strdup(x->root);
+                if (add_tree(w, root, rel, tag, ex, 0, err) < 0)
+                        return -1;
+        }
+        return 1;
+}
+
 /* Reads what inotify has; marks tags dirty. Returns how many relevant
  * events were seen. */
 static int drain(struct vmenv_sync_watch *w, bool *dirty, size_t n_tags, vmenv_error *err)
@@ -173,9 +214,6 @@ static int drain(struct vmenv_sync_watch *w, bool *dirty, size_t n_tags, vmenv_e
                 }
                 for (char *p = buf; p < buf + n;) {
                         struct inotify_event *ev = (struct inotify_event *)(void *)p;
-                        struct watch *x;
-                        _cleanup_free_ char *rel = NULL;
-                        bool is_dir = ev->mask & IN_ISDIR;
 
                         p += sizeof(*ev) + ev->len;
                         if (ev->mask & IN_Q_OVERFLOW) {
@@ -185,31 +223,14 @@ static int drain(struct vmenv_sync_watch *w, bool *dirty, size_t n_tags, vmenv_e
                                 seen++;
                                 continue;
                         }
-                        if (!(x = find_wd(w, ev->wd)))
-                                continue;
-                        if (ev->mask & IN_IGNORED) {
-                                /* The folder is gone: forget its watch. */
-                                free(x->root);
-                                free(x->rel);
-                                *x = w->w[--w->n];
-                                continue;
-                        }
-                        if (ev->len && ev->name[0]) {
-                                rel = *x->rel ? vmenv_strdupf("%s/%s", x->rel, ev->name)
-                                              : vmenv_strdup(ev->name);
-                                if (vmenv_sync_excluded(rel, is_dir, x->exclude))
-                                        continue;
-                        }
-                        if (x->tag < n_tags)
-                                dirty[x->tag] = true;
-                        seen++;
-                        if (rel && is_dir && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
-                                size_t tag = x->tag;
-                                char **ex = x->exclude;
-                                _cleanup_free_ char *root = vmenv_strdup(x->root);
-                                /* x may move as the table grows. */
-                                if (add_tree(w, root, rel, tag, ex, 0, err) < 0)
+                        for (size_t i = 0; i < w->n;) {
+                                int r = on_event(w, &w->w[i], ev, dirty, n_tags, err);
+                                if (r < 0)
                                         return -1;
+                                if (r == 2)
+                                        continue; /* entry i was removed: i holds the next */
+                                seen += r;
+                                i++;
                         }
                 }
         }

@@ -1,6 +1,7 @@
 /* The sync planner: what is sent, what is deleted, excludes, type changes,
  * the guest listing parser (odd names included) and delete-command quoting. */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,6 +439,53 @@ static void test_delete_cmds(void)
         vmenv_strv_free(small);
 }
 
+/* Two machines watching the same folder with different excludes, a folder
+ * created after the start, and SIGTERM as a clean stop. */
+static void test_watch(void)
+{
+        char tmpl[] = "/tmp/vmenv-test-watch.XXXXXX";
+        char *dir = mkdtemp(tmpl);
+        const char *ex1[] = {"*.log", NULL};
+        vmenv_error err = VMENV_ERROR_INIT;
+        struct vmenv_sync_watch *w = vmenv_sync_watch_new(&err);
+        bool dirty[2];
+        int r;
+
+        if (!dir || !w) {
+                ok(0, "watch set up: %s", err.msg ? err.msg : "mkdtemp");
+                vmenv_sync_watch_free(w);
+                vmenv_error_clear(&err);
+                return;
+        }
+        ok(vmenv_sync_watch_add(w, dir, NULL, 0, &err) == 0 &&
+               vmenv_sync_watch_add(w, dir, (char *const *)ex1, 1, &err) == 0,
+           "one folder watched for two machines");
+        write_file(dir, "a.txt", "x", 0644);
+        r = vmenv_sync_watch_wait(w, 50, dirty, 2, &err);
+        ok(r == 1 && dirty[0] && dirty[1], "a change marks both machines");
+        write_file(dir, "b.log", "x", 0644);
+        r = vmenv_sync_watch_wait(w, 50, dirty, 2, &err);
+        ok(r == 1 && dirty[0] && !dirty[1], "a file excluded for one machine marks only the other");
+        {
+                _cleanup_free_ char *sub = vmenv_path_join(dir, "new");
+                _cleanup_free_ char *deep = vmenv_path_join(dir, "new/deeper");
+                mkdir(sub, 0755);
+                r = vmenv_sync_watch_wait(w, 50, dirty, 2, &err);
+                mkdir(deep, 0755);
+                r = vmenv_sync_watch_wait(w, 50, dirty, 2, &err);
+                ok(r == 1 && dirty[0] && dirty[1], "a folder made after the start is watched");
+                write_file(deep, "c.txt", "x", 0644);
+                r = vmenv_sync_watch_wait(w, 50, dirty, 2, &err);
+                ok(r == 1 && dirty[0] && dirty[1], "and so is one made inside it");
+        }
+        kill(getpid(), SIGTERM);
+        r = vmenv_sync_watch_wait(w, 50, dirty, 2, &err);
+        ok(r == 0, "SIGTERM ends the wait cleanly");
+        vmenv_sync_watch_free(w);
+        vmenv_rm_rf(dir, &err);
+        vmenv_error_clear(&err);
+}
+
 int main(void)
 {
         test_plans();
@@ -445,5 +493,6 @@ int main(void)
         test_listing();
         test_listing_roundtrip();
         test_delete_cmds();
+        test_watch();
         return done_testing();
 }
