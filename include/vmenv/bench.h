@@ -114,30 +114,19 @@ struct vmenv_bench_opts {
  * figures), then cleanup (always, also after a failure; must accept a
  * half-prepared target; frees data).
  *
- * What the VM target (written with the SSH module, include/vmenv/ssh.h)
- * must do:
- *   name "vm"; label "vm (KVM)" or "vm (TCG emulation)" — the hypervisor
- *   mode as libvirt reports the domain type; add_info "hypervisor=kvm|tcg",
- *   "qemu=VERSION", "libvirt=VERSION".
- *   prepare: bring the machine up (as 'vmenv up'), connect, and copy
- *     o->probe_path with vmenv_ssh_upload to e.g. /tmp/vmenv-probe (0755);
- *     create a scratch folder on the guest's own disk (not a tmpfs: e.g.
- *     /var/tmp/vmenv-bench, check with 'stat -f -c %T') for --dir.
- *   run: vmenv_ssh_capture of "<probe> ARGS... --dir <guest scratch>" with
- *     every word through vmenv_shell_quote; a limit such as 1 MiB on output;
- *     a non-zero exit status is an error that quotes the probe's stderr.
- *   lifecycle: add samples to r with vmenv_bench_add():
- *     "start-stopped" (ms; halt, then time from 'up' of the stopped machine
- *       to the first successful 'ssh -c true'), "start-cold" (ms; from no
- *       machine at all: destroy + up + ssh -c true), one sample per run;
- *     "idle-rss" and "idle-pss" (bytes; QEMU's pid from
- *       /run/libvirt/qemu/DOMAIN.pid, Rss/Pss of /proc/PID/smaps_rollup
- *       after the guest settled), "disk-added" (bytes allocated by the
- *       machine's overlay: st_blocks * 512), "idle-cpu" (ms of utime+stime
- *       of QEMU over o->idle_seconds, from /proc/PID/stat);
- *     vmenv_bench_lifecycle_procs() measures the last three given the pid.
- *   cleanup: remove the probe and scratch folder; leave the machine as the
- *     user had it (halt it again if it was stopped). */
+ * The VM target is vmenv_bench_vm_target_new() below; the machine commands
+ * give it struct vmenv_bench_vm_ops. What it does with them:
+ *   label "vm (KVM)" or "vm (TCG emulation)" from ops->hypervisor;
+ *   prepare: waits for SSH, creates /var/tmp/vmenv-bench.PID on the guest's
+ *     own disk (its filesystem type goes in the notes), uploads the probe;
+ *   run: the probe over SSH, every word through vmenv_shell_quote, output
+ *     capped at 1 MiB, a non-zero exit an error quoting the probe's stderr;
+ *   lifecycle: "idle-rss"/"idle-pss"/"idle-cpu" of QEMU's pid and its
+ *     descendants (vmenv_bench_lifecycle_procs), "disk-added" (allocated
+ *     bytes of the overlay), "start-stopped" (halt, then up to the first
+ *     'true' over SSH, once per run), "start-cold" (destroy, then up to the
+ *     first 'true', once);
+ *   cleanup: removes the guest folder. */
 struct vmenv_bench_target {
         const char *name;
         char *label;
@@ -152,6 +141,30 @@ struct vmenv_bench_target {
                          struct vmenv_bench_result *r, vmenv_error *err);
         void (*cleanup)(struct vmenv_bench_target *t);
 };
+/* The VM target, done here over SSH (bench-vm.c): the machine commands
+ * only say how to reach and drive the machine. Every callback returns 0,
+ * or -1 with err set; a NULL callback skips the figures that need it. */
+struct vmenv_ssh_target;
+struct vmenv_bench_vm_ops {
+        void *ctx;
+        const char *hypervisor; /* "kvm" or "tcg": the domain type libvirt runs */
+        /* The running machine's SSH endpoint and credentials; asked again
+         * after every up, since a first boot replaces the key. */
+        int (*ssh_target)(void *ctx, struct vmenv_ssh_target *t, vmenv_error *err);
+        /* As 'vmenv up' / 'halt' / 'destroy' of the machine; up returns once
+         * the domain runs (bench itself waits for SSH and times it). */
+        int (*up)(void *ctx, vmenv_error *err);
+        int (*halt)(void *ctx, vmenv_error *err);
+        int (*destroy)(void *ctx, vmenv_error *err);
+        /* QEMU's pid (from /run/libvirt/qemu/DOMAIN.pid) and the machine's
+         * disk overlay file on the host. */
+        int (*qemu_pid)(void *ctx, int *pid, vmenv_error *err);
+        int (*disk_path)(void *ctx, char **path, vmenv_error *err);
+};
+/* ops is copied; ops->ctx stays the caller's. The probe and the data go to
+ * /var/tmp/vmenv-bench.PID on the guest's own disk (removed at cleanup). */
+struct vmenv_bench_target *vmenv_bench_vm_target_new(const struct vmenv_bench_vm_ops *ops);
+
 /* Runs cleanup and frees the label and the struct; NULL is fine. */
 void vmenv_bench_target_free(struct vmenv_bench_target *t);
 
