@@ -53,18 +53,17 @@ ip link set lo up; ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0
 printf '#!/bin/sh\necho vmenv-guest-ok\n' > /hello; chmod +x /hello
 ip addr show eth0 | grep -q 10.0.2.15 && echo vmenv-guest-net-up
 mkdir -p /mnt/9p /mnt/vfs
-# the devices are probed asynchronously: retry for a few seconds
-i=0; while [ $i -lt 50 ]; do
-  mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 vmenv9p /mnt/9p 2>/dev/null &&
-    { echo vmenv-9p-mounted; break; }
-  grep -qs vmenv9p /sys/bus/virtio/drivers/9pnet_virtio/*/mount_tag || [ $i -lt 10 ] || break
-  sleep 0.1; i=$((i+1))
-done
-i=0; while [ $i -lt 50 ]; do
-  mount -t virtiofs vmenvvfs /mnt/vfs 2>/dev/null && { echo vmenv-virtiofs-mounted; break; }
-  [ $i -lt 10 ] || [ -e /sys/fs/virtiofs ] || break
-  sleep 0.1; i=$((i+1))
-done
+# the devices are probed asynchronously (slowly on a loaded host): mount in
+# the background for up to 30 s while SSH already starts
+( i=0; while [ $i -lt 300 ] && ! mountpoint -q /mnt/9p; do
+    mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 vmenv9p /mnt/9p 2>/dev/null &&
+      echo vmenv-9p-mounted
+    sleep 0.1; i=$((i+1))
+  done ) &
+( i=0; while [ $i -lt 300 ] && ! mountpoint -q /mnt/vfs; do
+    mount -t virtiofs vmenvvfs /mnt/vfs 2>/dev/null && echo vmenv-virtiofs-mounted
+    sleep 0.1; i=$((i+1))
+  done ) &
 [ -x /usr/sbin/dropbear ] && /usr/sbin/dropbear -r /etc/dropbear/hostkey -p 22 -s -E
 exec nc -ll -p 2200 -e /hello
 EOF

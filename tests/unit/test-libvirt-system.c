@@ -570,13 +570,14 @@ int main(void)
                                 _cleanup_free_ char *back = NULL, *bpath = NULL;
                                 vmenv_error e4 = VMENV_ERROR_INIT;
                                 free(o3);
-                                o3 =
-                                    runf("ssh -q -o StrictHostKeyChecking=no "
-                                         "-o UserKnownHostsFile=/dev/null -o BatchMode=yes "
-                                         "-o IdentitiesOnly=yes -i %s -p %d vagrant@127.0.0.1 "
-                                         "'cat %s/hello && echo from-guest > %s/new && echo wrote' "
-                                         "2>&1",
-                                         key, port, mnt, mnt);
+                                o3 = runf("ssh -q -o StrictHostKeyChecking=no "
+                                          "-o UserKnownHostsFile=/dev/null -o BatchMode=yes "
+                                          "-o IdentitiesOnly=yes -i %s -p %d vagrant@127.0.0.1 "
+                                          "'i=0; while ! mountpoint -q %s && [ $i -lt 300 ]; do "
+                                          "sleep 0.1; i=$((i+1)); done; "
+                                          "cat %s/hello && echo from-guest > %s/new && echo wrote' "
+                                          "2>&1",
+                                          key, port, mnt, mnt, mnt);
                                 ok(strstr(o3, "from-host\nwrote") != NULL,
                                    "%s share: the guest's user reads the host's file and writes",
                                    shares[i].type);
