@@ -147,6 +147,7 @@ if [ $up -eq 0 ]; then
         sftp -q -i "$KEY" -P "$PORT" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
             -o BatchMode=yes -o LogLevel=ERROR -b <(echo 'ls /') vagrant@127.0.0.1
     check "the console says when SSH is up" -- grep -q 'vmenv-tiny: ssh is up' "$CONSOLE"
+    check "dropbear logs the login to syslog (logread)" -- gssh 'logread | grep -q "auth succeeded for .vagrant"'
     powerdown "the tiny box"
 else
     tail -20 "$CONSOLE" | sed 's/^/#   /'
