@@ -216,7 +216,8 @@ int main(void)
                 vmenv_error_clear(&e);
                 usleep(100000);
         }
-        printf("# state 30 s after ACPI shutdown: %s\n", vmenv_vm_state_name(st));
+        ok(st == VMENV_VM_SHUTOFF, "the guest powers off on ACPI within 30 s (state: %s)",
+           vmenv_vm_state_name(st));
         CHECK(ops->poweroff(p, dom_name, &err), "poweroff");
         CHECK(ops->undefine(p, dom_name, &err), "undefine");
         CHECK(ops->volume_delete(p, NULL, "tiny-disk.qcow2", &err), "delete the disk");
