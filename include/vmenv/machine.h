@@ -19,13 +19,17 @@ struct vmenv_project {
         struct vmenv_config *config; /* borrowed */
         const struct vmenv_provider_ops *ops;
         struct vmenv_provider *conn;
-        struct vmenv_host_info host;
+        struct vmenv_host_info host; /* read on first need: vmenv_project_host() */
+        bool host_known;
 };
 
 /* The provider is chosen by the caller (the CLI), so core never links a backend. */
 struct vmenv_project *vmenv_project_open(struct vmenv_config *c,
                                          const struct vmenv_provider_ops *ops, vmenv_error *err);
 void vmenv_project_close(struct vmenv_project *p);
+/* What the hypervisor offers (KVM or not, versions); probed once, only by
+ * the commands that need it, since the KVM probe starts QEMU. */
+const struct vmenv_host_info *vmenv_project_host(struct vmenv_project *p, vmenv_error *err);
 
 /* The machines named on the command line (each must exist in the file), or
  * all machines when none are named. *out is an array of borrowed pointers. */

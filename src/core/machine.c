@@ -36,12 +36,20 @@ struct vmenv_project *vmenv_project_open(struct vmenv_config *c,
         p->ops = ops;
         if (!(p->conn = ops->open(uri, err)))
                 goto fail;
-        if (ops->host_info(p->conn, &p->host, err) < 0)
-                goto fail;
         return p;
 fail:
         vmenv_project_close(p);
         return NULL;
+}
+
+const struct vmenv_host_info *vmenv_project_host(struct vmenv_project *p, vmenv_error *err)
+{
+        if (!p->host_known) {
+                if (p->ops->host_info(p->conn, &p->host, err) < 0)
+                        return NULL;
+                p->host_known = true;
+        }
+        return &p->host;
 }
 
 void vmenv_project_close(struct vmenv_project *p)
@@ -524,6 +532,7 @@ static int define_machine(struct vmenv_project *p, const struct vmenv_machine_co
         _cleanup_free_ struct vmenv_port_map *ports = NULL;
         _cleanup_(fs_specs_freep) struct vmenv_fs_spec *fs = NULL;
         struct vmenv_disk_spec disk = {disk_path, disk_format};
+        const struct vmenv_host_info *host = vmenv_project_host(p, err);
         struct vmenv_domain_spec spec = {
                 .name = st->domain,
                 .title = title,
@@ -533,7 +542,7 @@ static int define_machine(struct vmenv_project *p, const struct vmenv_machine_co
                 .cpus = m->cpus,
                 .machine_type = m->libvirt.machine_type,
                 .cpu_mode = m->libvirt.cpu_mode,
-                .kvm = p->host.kvm,
+                .kvm = host && host->kvm,
                 .disks = &disk,
                 .n_disks = 1,
                 .serial_log = log,
@@ -545,6 +554,8 @@ static int define_machine(struct vmenv_project *p, const struct vmenv_machine_co
                 .graphics = m->libvirt.graphics,
         };
 
+        if (!host)
+                return -1;
         if (plan_ports(m, st, err) < 0)
                 return -1;
         if (shared_folders(p, m, &fs, &spec.n_fs, err) < 0)
@@ -644,7 +655,10 @@ static int boot_and_connect(struct vmenv_project *p, const struct vmenv_machine_
         uint64_t t0 = vmenv_now_ns(), t1;
 
         if (start) {
-                if (!p->host.kvm)
+                const struct vmenv_host_info *host = vmenv_project_host(p, err);
+                if (!host)
+                        return -1;
+                if (!host->kvm)
                         vmenv_warn("%s: no KVM on this host: running under TCG emulation, "
                                    "which is much slower",
                                    m->name);
