@@ -55,12 +55,12 @@ ip addr show eth0 | grep -q 10.0.2.15 && echo vmenv-guest-net-up
 mkdir -p /mnt/9p /mnt/vfs
 # the devices are probed asynchronously (slowly on a loaded host): mount in
 # the background for up to 30 s while SSH already starts
-( i=0; while [ $i -lt 300 ] && ! mountpoint -q /mnt/9p; do
+( i=0; while [ $i -lt 300 ] && ! grep -qs ' /mnt/9p ' /proc/mounts; do
     mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 vmenv9p /mnt/9p 2>/dev/null &&
       echo vmenv-9p-mounted
     sleep 0.1; i=$((i+1))
   done ) &
-( i=0; while [ $i -lt 300 ] && ! mountpoint -q /mnt/vfs; do
+( i=0; while [ $i -lt 300 ] && ! grep -qs ' /mnt/vfs ' /proc/mounts; do
     mount -t virtiofs vmenvvfs /mnt/vfs 2>/dev/null && echo vmenv-virtiofs-mounted
     sleep 0.1; i=$((i+1))
   done ) &

@@ -573,7 +573,8 @@ int main(void)
                                 o3 = runf("ssh -q -o StrictHostKeyChecking=no "
                                           "-o UserKnownHostsFile=/dev/null -o BatchMode=yes "
                                           "-o IdentitiesOnly=yes -i %s -p %d vagrant@127.0.0.1 "
-                                          "'i=0; while ! mountpoint -q %s && [ $i -lt 300 ]; do "
+                                          "'i=0; while ! grep -qs \" %s \" /proc/mounts && [ $i "
+                                          "-lt 600 ]; do "
                                           "sleep 0.1; i=$((i+1)); done; "
                                           "cat %s/hello && echo from-guest > %s/new && echo wrote' "
                                           "2>&1",
