@@ -170,7 +170,8 @@ static int validate(const struct vmenv_domain_spec *s, bool native, vmenv_error 
         static const char *const videos[] = {"none",   "virtio", "vga",   "qxl",
                                              "cirrus", "bochs",  "ramfb", NULL};
         static const char *const graphics[] = {"vnc", "spice", NULL};
-        static const char *const cpu_modes[] = {"host-passthrough", "host-model", "maximum", NULL};
+        static const char *const cpu_modes[] = {"host-passthrough", "host-model", "maximum",
+                                                "custom", NULL};
         const char *net = s->network ? s->network : "user";
 
         if (check_lengths(s, err) < 0)
@@ -187,7 +188,7 @@ static int validate(const struct vmenv_domain_spec *s, bool native, vmenv_error 
         if (s->cpu_mode && !one_of(s->cpu_mode, cpu_modes))
                 return vmenv_error_set(
                     err, VMENV_EXIT_CONFIG,
-                    "unknown cpu mode '%s' (use host-passthrough, host-model or maximum)",
+                    "unknown cpu mode '%s' (use host-passthrough, host-model, maximum or custom)",
                     s->cpu_mode);
         if (s->n_disks > MAX_DISKS)
                 return vmenv_error_set(err, VMENV_EXIT_CONFIG,
