@@ -33,7 +33,7 @@ PORT=$(free_port)
 python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',$PORT)); s.listen(); time.sleep(600)" &
 LPID=$!
 on_exit "kill $LPID"
-sleep 0.5
+for _ in $(seq 100); do ss -ltn "sport = :$PORT" | grep -q LISTEN && break; sleep 0.1; done
 new_project "$R" "box: vmenv/tiny
 box_url: $CATALOG
 memory: 192M
