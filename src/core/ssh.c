@@ -26,6 +26,8 @@
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define WAIT_INTERVAL_MS 200
+/* How long a wait try gives the guest to send its banner (see connect_once). */
+#define BANNER_WAIT_MS 400
 #define IO_CHUNK 32768
 
 struct vmenv_ssh {
@@ -250,7 +252,8 @@ static int tcp_connect(const char *host, int port, int timeout_ms, vmenv_error *
 /* One attempt. *fatal says a retry cannot help (host key changed, key file
  * unusable). */
 static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int timeout_ms,
-                                      char **seen_host_key, bool *fatal, vmenv_error *err)
+                                      int banner_ms, char **seen_host_key, bool *fatal,
+                                      vmenv_error *err)
 {
         _cleanup_close_ int fd = -1; /* declared first: closed after ssh_free */
         _cleanup_(ssh_sessionp) ssh_session session = NULL;
@@ -297,6 +300,22 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
         }
         if ((fd = tcp_connect(t->host, t->port, timeout_ms, err)) < 0)
                 return NULL;
+        /* A QEMU port forward accepts at once, then holds the connection
+         * while the guest's network is not up: the banner never comes on
+         * it. Waiting a short while for the first byte and trying a fresh
+         * connection saves up to a whole timeout of boot time. */
+        if (banner_ms > 0) {
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
+                int r;
+                do
+                        r = poll(&pfd, 1, banner_ms);
+                while (r < 0 && errno == EINTR);
+                if (r == 0)
+                        return vmenv_error_set(err, VMENV_EXIT_NETWORK,
+                                               "%s:%d: banner exchange timed out", t->host,
+                                               t->port),
+                               NULL;
+        }
         ssh_options_set(session, SSH_OPTIONS_FD, &fd);
         if (ssh_connect(session) != SSH_OK) {
                 const char *e = ssh_get_error(session);
@@ -379,7 +398,7 @@ struct vmenv_ssh *vmenv_ssh_connect(const struct vmenv_ssh_target *t, char **see
 {
         bool fatal;
 
-        return connect_once(t, timeout_ms_of(t), seen_host_key, &fatal, err);
+        return connect_once(t, timeout_ms_of(t), 0, seen_host_key, &fatal, err);
 }
 
 static void sleep_ms(uint64_t ms)
@@ -422,7 +441,10 @@ struct vmenv_ssh *vmenv_ssh_wait(const struct vmenv_ssh_target *t, uint64_t dead
                         try_ms = 50;
                 tries++;
                 vmenv_error_clear(&e);
-                s = connect_once(t, (int)try_ms, seen_host_key, &fatal, &e);
+                /* Every tenth try waits the whole time for the banner, in
+                 * case a slow guest needs longer than the short wait. */
+                s = connect_once(t, (int)try_ms, tries % 10 == 0 ? 0 : BANNER_WAIT_MS,
+                                 seen_host_key, &fatal, &e);
                 if (s) {
                         vmenv_debug("ssh: %s:%d answered after %u tries", t->host, t->port, tries);
                         return s;
