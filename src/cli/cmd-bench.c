@@ -169,9 +169,12 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
                 targets[n++] = t;
         }
         if (list_has(only, "vm")) {
-                /* The VM target is built by the machine commands (see the
-                 * contract in include/vmenv/bench.h); until it is wired in,
-                 * say so rather than silently skipping it. */
+                /* To wire the VM: load the project (MACHINE or the only
+                 * machine), fill a struct vmenv_bench_vm_ops from the
+                 * machine commands (see include/vmenv/bench.h) and push
+                 * vmenv_bench_vm_target_new(&ops); take --image from the
+                 * machine's box when it is not given. Until then, say so
+                 * rather than silently skipping the VM. */
                 free_targets(targets, n);
                 vmenv_error_set(err, VMENV_EXIT_UNAVAILABLE,
                                 "the vm target is not available yet%s%s%s", machine ? " for '" : "",
