@@ -165,6 +165,21 @@ struct vmenv_bench_vm_ops {
  * /var/tmp/vmenv-bench.PID on the guest's own disk (removed at cleanup). */
 struct vmenv_bench_target *vmenv_bench_vm_target_new(const struct vmenv_bench_vm_ops *ops);
 
+/* A machine of the project as a bench subject (src/core/bench-machine.c):
+ * brought up if needed, with ops for vmenv_bench_vm_target_new and the
+ * path of its box image for the container target. */
+struct vmenv_project;
+struct vmenv_machine_config;
+struct vmenv_bench_machine {
+        struct vmenv_bench_vm_ops ops;
+        char *image;
+        void *ctx;
+};
+struct vmenv_bench_machine *vmenv_bench_machine_new(struct vmenv_project *p,
+                                                    const struct vmenv_machine_config *m,
+                                                    vmenv_error *err);
+void vmenv_bench_machine_free(struct vmenv_bench_machine *bm);
+
 /* Runs cleanup and frees the label and the struct; NULL is fine. */
 void vmenv_bench_target_free(struct vmenv_bench_target *t);
 

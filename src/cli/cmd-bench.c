@@ -10,6 +10,8 @@
 
 #include "cli.h"
 #include "vmenv/bench.h"
+#include "vmenv/config.h"
+#include "vmenv/machine.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/log.h"
 #include "vmenv/util.h"
@@ -146,54 +148,51 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
         o.probe_path = probe;
 
         struct vmenv_bench_target *targets[3] = {0};
+        struct vmenv_config *config = NULL;
+        struct vmenv_project *project = NULL;
+        struct vmenv_bench_machine *bm = NULL;
         size_t n = 0;
+        int rc = -1;
+
+        /* A machine of the project: named, or the only/primary one when the
+         * VM is wanted or no --image says what the container runs. */
+        if (machine || list_has(only, "vm") || !image) {
+                const struct vmenv_machine_config *m;
+                if (!(config = vmenv_config_load_project(NULL, err)))
+                        goto out;
+                if (!(m = vmenv_project_select_one(config, machine, err)) ||
+                    !(project = vmenv_project_open(config, &vmenv_provider_libvirt, err)) ||
+                    !(bm = vmenv_bench_machine_new(project, m, err)))
+                        goto out;
+                if (!image)
+                        image = bm->image;
+        }
         if (list_has(only, "host"))
                 targets[n++] = vmenv_bench_host_target_new();
         if (list_has(only, "container")) {
-                if (!image) {
-                        free_targets(targets, n);
-                        vmenv_error_set(err, VMENV_EXIT_USAGE,
-                                        "the container target needs the box image");
-                        return vmenv_error_hint(err, machine
-                                                         ? "pass --image FILE: images of machines "
-                                                           "are not wired to bench yet"
-                                                         : "pass --image FILE (a qcow2, raw or "
-                                                           ".box file)");
-                }
                 struct vmenv_bench_target *t = vmenv_bench_container_target_new(
                     image, vmenv_args_get(a, "container-runtime"), err);
-                if (!t) {
-                        free_targets(targets, n);
-                        return -1;
-                }
+                if (!t)
+                        goto out;
                 targets[n++] = t;
         }
-        if (list_has(only, "vm")) {
-                /* To wire the VM: load the project (MACHINE or the only
-                 * machine), fill a struct vmenv_bench_vm_ops from the
-                 * machine commands (see include/vmenv/bench.h) and push
-                 * vmenv_bench_vm_target_new(&ops); take --image from the
-                 * machine's box when it is not given. Until then, say so
-                 * rather than silently skipping the VM. */
-                free_targets(targets, n);
-                vmenv_error_set(err, VMENV_EXIT_UNAVAILABLE,
-                                "the vm target is not available yet%s%s%s", machine ? " for '" : "",
-                                machine ? machine : "", machine ? "'" : "");
-                return vmenv_error_hint(err,
-                                        "run 'vmenv bench --only host,container --image FILE'");
-        }
+        if (list_has(only, "vm"))
+                targets[n++] = vmenv_bench_vm_target_new(&bm->ops);
 
         struct vmenv_bench_report *rep = NULL;
-        int rc = vmenv_bench_run(targets, n, &o, &rep, err);
+        rc = vmenv_bench_run(targets, n, &o, &rep, err);
         free_targets(targets, n);
+        n = 0;
         if (rc < 0)
-                return -1;
+                goto out;
 
+        rc = -1;
         if (plot) {
                 _cleanup_free_ char *svg = vmenv_bench_svg(rep);
                 if (vmenv_write_file_atomic(plot, svg, strlen(svg), 0644, err) < 0) {
                         vmenv_bench_report_free(rep);
-                        return vmenv_error_prefix(err, "cannot write the plot");
+                        vmenv_error_prefix(err, "cannot write the plot");
+                        goto out;
                 }
         }
         if (ctx->json) {
@@ -205,7 +204,13 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
                         printf("plot: %s\n", plot);
         }
         vmenv_bench_report_free(rep);
-        return 0;
+        rc = 0;
+out:
+        free_targets(targets, n);
+        vmenv_bench_machine_free(bm);
+        vmenv_project_close(project);
+        vmenv_config_free(config);
+        return rc;
 }
 
 const struct vmenv_cmd vmenv_cmd_bench = {
