@@ -203,9 +203,10 @@ static char *port_user(int port)
                                                 comm[strcspn(comm, "\n")] = '\0';
                                         fclose(c);
                                 }
+                                char *who = vmenv_strdupf("pid %s (%s)", de->d_name, comm);
                                 closedir(fds);
-                                closedir(proc);
-                                return vmenv_strdupf("pid %s (%s)", de->d_name, comm);
+                                closedir(proc); /* frees de */
+                                return who;
                         }
                 }
                 closedir(fds);
