@@ -74,6 +74,17 @@ char *vmenv_machine_login_key(const struct vmenv_machine_config *m,
 /* st's known_hosts file for the system ssh: "[127.0.0.1]:PORT KEY". */
 char *vmenv_machine_known_hosts(const struct vmenv_machine_state *st);
 
+/* How the system ssh reaches a machine that was brought up once. */
+struct vmenv_ssh_endpoint {
+        int port;
+        const char *user;  /* borrowed from the config */
+        char *key;         /* private key path */
+        char *known_hosts; /* file pinning the guest's host key */
+};
+int vmenv_machine_endpoint(const struct vmenv_config *c, const struct vmenv_machine_config *m,
+                           struct vmenv_ssh_endpoint *out, vmenv_error *err);
+void vmenv_ssh_endpoint_clear(struct vmenv_ssh_endpoint *e);
+
 /* Runs the provisioners that are due (or all with force / only those named). */
 int vmenv_machine_provision(struct vmenv_project *p, const struct vmenv_machine_config *m,
                             bool force, char *const *only, vmenv_error *err);

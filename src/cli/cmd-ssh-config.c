@@ -7,24 +7,13 @@
 #include "vmenv/cleanup.h"
 #include "vmenv/machine.h"
 
-VMENV_DEFINE_CLEANUP(struct vmenv_machine_state, vmenv_state_free)
-
 static int print_one(struct vmenv_ctx *ctx, const struct vmenv_machine_config *m,
                      const char *host, vmenv_error *err)
 {
-        _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
-        _cleanup_free_ char *key = NULL, *kh = NULL;
+        struct vmenv_ssh_endpoint e;
 
-        if (!(st = vmenv_state_load(ctx->config, m->name, err)))
+        if (vmenv_machine_endpoint(ctx->config, m, &e, err) < 0)
                 return -1;
-        if (!st->ssh_port) {
-                vmenv_error_set(err, VMENV_EXIT_FAILURE, "machine '%s' was never brought up",
-                                m->name);
-                return vmenv_error_hint(err, "run 'vmenv up %s'", m->name);
-        }
-        if (!(key = vmenv_machine_login_key(m, st, err)))
-                return -1;
-        kh = vmenv_machine_known_hosts(st);
         printf("Host %s\n"
                "  HostName 127.0.0.1\n"
                "  Port %d\n"
@@ -35,8 +24,8 @@ static int print_one(struct vmenv_ctx *ctx, const struct vmenv_machine_config *m
                "  StrictHostKeyChecking yes\n"
                "  PasswordAuthentication no\n"
                "  LogLevel FATAL\n\n",
-               host ? host : m->name, st->ssh_port, m->ssh.user ? m->ssh.user : "vagrant", key,
-               kh);
+               host ? host : m->name, e.port, e.user, e.key, e.known_hosts);
+        vmenv_ssh_endpoint_clear(&e);
         return 0;
 }
 

@@ -12,30 +12,20 @@
 #include "vmenv/ssh.h"
 #include "vmenv/util.h"
 
-VMENV_DEFINE_CLEANUP(struct vmenv_machine_state, vmenv_state_free)
-
 /* exec()s the system ssh with our key, port and pinned host key. */
 static int system_ssh(struct vmenv_ctx *ctx, const struct vmenv_machine_config *m,
                       const struct vmenv_args *args, vmenv_error *err)
 {
-        _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
-        _cleanup_free_ char *key = NULL, *kh = NULL, *khopt = NULL, *port = NULL, *dest = NULL;
+        struct vmenv_ssh_endpoint e;
+        _cleanup_free_ char *khopt = NULL, *port = NULL, *dest = NULL;
         _cleanup_free_ const char **argv = NULL;
         int n = 0;
 
-        if (!(st = vmenv_state_load(ctx->config, m->name, err)))
+        if (vmenv_machine_endpoint(ctx->config, m, &e, err) < 0)
                 return -1;
-        if (!st->ssh_port) {
-                vmenv_error_set(err, VMENV_EXIT_FAILURE, "machine '%s' was never brought up",
-                                m->name);
-                return vmenv_error_hint(err, "run 'vmenv up %s'", m->name);
-        }
-        if (!(key = vmenv_machine_login_key(m, st, err)))
-                return -1;
-        kh = vmenv_machine_known_hosts(st);
-        khopt = vmenv_strdupf("UserKnownHostsFile=%s", kh);
-        port = vmenv_strdupf("%d", st->ssh_port);
-        dest = vmenv_strdupf("%s@127.0.0.1", m->ssh.user ? m->ssh.user : "vagrant");
+        khopt = vmenv_strdupf("UserKnownHostsFile=%s", e.known_hosts);
+        port = vmenv_strdupf("%d", e.port);
+        dest = vmenv_strdupf("%s@127.0.0.1", e.user);
         argv = vmenv_calloc((size_t)args->argc_extra + 20, sizeof(char *));
         argv[n++] = "ssh";
         argv[n++] = "-F";
@@ -47,7 +37,7 @@ static int system_ssh(struct vmenv_ctx *ctx, const struct vmenv_machine_config *
         argv[n++] = "-o";
         argv[n++] = "IdentitiesOnly=yes";
         argv[n++] = "-i";
-        argv[n++] = key;
+        argv[n++] = e.key;
         argv[n++] = "-p";
         argv[n++] = port;
         argv[n++] = dest;
@@ -58,6 +48,7 @@ static int system_ssh(struct vmenv_ctx *ctx, const struct vmenv_machine_config *
         argv[n] = NULL;
         fflush(NULL);
         execvp("ssh", (char *const *)argv);
+        vmenv_ssh_endpoint_clear(&e);
         return vmenv_error_errno(err, VMENV_EXIT_UNAVAILABLE, errno, "cannot run 'ssh'");
 }
 

@@ -368,6 +368,37 @@ char *vmenv_machine_known_hosts(const struct vmenv_machine_state *st)
         return vmenv_state_path(st, "known_hosts");
 }
 
+int vmenv_machine_endpoint(const struct vmenv_config *c, const struct vmenv_machine_config *m,
+                           struct vmenv_ssh_endpoint *out, vmenv_error *err)
+{
+        _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
+        char *key;
+
+        if (!(st = vmenv_state_load(c, m->name, err)))
+                return -1;
+        if (!st->ssh_port) {
+                vmenv_error_set(err, VMENV_EXIT_FAILURE, "machine '%s' was never brought up",
+                                m->name);
+                return vmenv_error_hint(err, "run 'vmenv up %s'", m->name);
+        }
+        if (!(key = vmenv_machine_login_key(m, st, err)))
+                return -1;
+        *out = (struct vmenv_ssh_endpoint){
+                .port = st->ssh_port,
+                .user = m->ssh.user ? m->ssh.user : "vagrant",
+                .key = key,
+                .known_hosts = vmenv_machine_known_hosts(st),
+        };
+        return 0;
+}
+
+void vmenv_ssh_endpoint_clear(struct vmenv_ssh_endpoint *e)
+{
+        free(e->key);
+        free(e->known_hosts);
+        e->key = e->known_hosts = NULL;
+}
+
 /* The system ssh (ssh-config, ssh -- ARGS) checks the same host key. */
 static int write_known_hosts(const struct vmenv_machine_state *st, vmenv_error *err)
 {
