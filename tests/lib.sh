@@ -16,9 +16,11 @@ t_cleanup() {
 trap t_cleanup EXIT
 on_exit() { T_CLEANUP+=("$*"); }
 
-ok() { # ok COND-EXIT-STATUS DESCRIPTION
+ok() { # ok COND-EXIT-STATUS DESCRIPTION (lines after the first become comments)
+    local desc=${2%%$'\n'*}
     T_N=$((T_N + 1))
-    if [ "$1" -eq 0 ]; then echo "ok $T_N - $2"; else echo "not ok $T_N - $2"; T_FAILED=$((T_FAILED + 1)); fi
+    if [ "$1" -eq 0 ]; then echo "ok $T_N - $desc"; else echo "not ok $T_N - $desc"; T_FAILED=$((T_FAILED + 1)); fi
+    [ "$desc" = "$2" ] || printf '%s\n' "$2" | tail -n +2 | sed 's/^/# /'
 }
 # check DESCRIPTION -- CMD...: passes when CMD succeeds
 check() { local d=$1; shift; [ "$1" = "--" ] && shift; "$@" >/dev/null 2>&1; ok $? "$d"; }
