@@ -3,6 +3,7 @@
 #include <json-c/json.h>
 
 #include "vmenv/config.h"
+#include "vmenv/log.h"
 #include "vmenv/util.h"
 
 static json_object *jstr(const char *s)
@@ -48,9 +49,14 @@ static json_object *jprov(const struct vmenv_provisioner *v)
                 json_object_object_add(o, "shell", jstr(v->inline_text));
                 json_object_object_add(o, "script", jstr(v->path));
                 json_object_object_add(o, "args", jstrv(v->args));
+                /* env values may be secrets: shown only with -v, and never
+                 * when marked sensitive. */
                 for (size_t i = 0; i < v->n_env; i++)
-                        json_object_object_add(env, v->env[i].name,
-                                               jstr(v->env[i].sensitive ? "***" : v->env[i].value));
+                        json_object_object_add(
+                            env, v->env[i].name,
+                            jstr(v->env[i].sensitive || vmenv_log_level < VMENV_LOG_DEBUG
+                                     ? "***"
+                                     : v->env[i].value));
                 json_object_object_add(o, "env", env);
                 json_object_object_add(o, "privileged", json_object_new_boolean(v->privileged));
         }

@@ -99,8 +99,16 @@ print(c["project"], web["name"], web["primary"], web["memory"], db["memory"],
       web["forwarded_ports"][0]["host_ip"], db["provision"][0]["env"]["TOKEN"],
       db["provision"][0]["env"]["MODE"], db["ssh"]["user"], db["libvirt"]["machine_type"])
 ' <<<"$OUT")
-expect_eq "validate --json: resolved values, bytes, defaults, secrets hidden" \
-    "multi web True 1073741824 2147483648 127.0.0.1 *** dev vagrant q35" "$got"
+expect_eq "validate --json: resolved values, bytes, defaults, env values hidden" \
+    "multi web True 1073741824 2147483648 127.0.0.1 *** *** vagrant q35" "$got"
+validate_in "$P2" --json -v
+got=$(python3 -c '
+import json, sys
+p = json.load(sys.stdin)["machines"][1]["provision"][0]["env"]
+print(p["TOKEN"], p["MODE"])
+' <<<"$OUT")
+expect_eq "validate --json -v shows env values, except sensitive ones" "*** dev" "$got"
+case $OUT$ERR in *hunter2*) ok 1 "the secret is not printed with -v";; *) ok 0 "the secret is not printed with -v";; esac
 case $OUT in *hunter2*) ok 1 "the secret is not printed";; *) ok 0 "the secret is not printed";; esac
 run_vmenv -C "$P2" --json validate
 expect_eq "--json also works before the command" 0 "$RC"

@@ -9,6 +9,7 @@
 #include "tap.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/config.h"
+#include "vmenv/log.h"
 #include "vmenv/util.h"
 
 static struct vmenv_config *parse(const char *yaml, vmenv_error *err)
@@ -479,7 +480,9 @@ static void test_json(void)
 
         if (!c)
                 return;
+        vmenv_log_level = VMENV_LOG_DEBUG; /* as with -v: plain env values shown */
         json = vmenv_config_to_json(c);
+        vmenv_log_level = VMENV_LOG_INFO;
         root = json_tokener_parse(json);
         ok(root != NULL, "the JSON parses");
         m = json_object_array_get_idx(json_object_object_get(root, "machines"), 0);
