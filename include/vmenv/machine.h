@@ -85,6 +85,12 @@ int vmenv_machine_endpoint(const struct vmenv_config *c, const struct vmenv_mach
                            struct vmenv_ssh_endpoint *out, vmenv_error *err);
 void vmenv_ssh_endpoint_clear(struct vmenv_ssh_endpoint *e);
 
+/* Deletes the storage-pool copies of a box (one version, or all when
+ * version is NULL) that no machine's overlay still uses; called by 'box
+ * remove' and 'box prune'. A libvirt that cannot be reached is skipped. */
+int vmenv_box_pool_remove(const struct vmenv_provider_ops *ops, const char *box,
+                          const char *version, vmenv_error *err);
+
 /* Runs the provisioners that are due (or all with force / only those named). */
 int vmenv_machine_provision(struct vmenv_project *p, const struct vmenv_machine_config *m,
                             bool force, char *const *only, vmenv_error *err);

@@ -12,6 +12,7 @@
 #include "vmenv/lock.h"
 #include "vmenv/state.h"
 #include "vmenv/log.h"
+#include "vmenv/machine.h"
 #include "vmenv/util.h"
 
 static const struct vmenv_opt box_opts[] = {
@@ -149,7 +150,8 @@ static int box_remove(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_e
         {
                 _cleanup_free_ char *ver = vmenv_strdup(version ? version : all ? NULL : only);
                 vmenv_boxes_free(v, n);
-                if (vmenv_box_remove(name, ver, vmenv_args_has(a, "force"), err) < 0)
+                if (vmenv_box_remove(name, ver, vmenv_args_has(a, "force"), err) < 0 ||
+                    vmenv_box_pool_remove(&vmenv_provider_libvirt, name, ver, err) < 0)
                         return -1;
                 if (!ctx->json)
                         printf("removed box '%s'%s%s%s\n", name, ver ? " (" : "", ver ? ver : "",
@@ -185,7 +187,9 @@ static int box_prune(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_er
                         printf("would remove box '%s' (%s)\n", v[i]->name, v[i]->version);
                         continue;
                 }
-                if ((r = vmenv_box_remove(v[i]->name, v[i]->version, false, err)) == 0)
+                if ((r = vmenv_box_remove(v[i]->name, v[i]->version, false, err)) == 0 &&
+                    (r = vmenv_box_pool_remove(&vmenv_provider_libvirt, v[i]->name,
+                                               v[i]->version, err)) == 0)
                         printf("removed box '%s' (%s)\n", v[i]->name, v[i]->version);
         }
         vmenv_boxes_free(v, n);

@@ -452,14 +452,66 @@ static int first_boot(const struct vmenv_machine_config *m, struct vmenv_machine
         return 0;
 }
 
-static char *box_volume_name(const char *box, const char *version, const char *format)
+/* "vmenv-box-<name, / as _>-" : the pool volumes of a box start so. */
+static char *box_volume_prefix(const char *box)
 {
         struct vmenv_buf b = {0};
         vmenv_buf_puts(&b, "vmenv-box-");
         for (const char *c = box; *c; c++)
                 vmenv_buf_add(&b, (*c == '/' || *c == ':') ? "_" : c, 1);
-        vmenv_buf_printf(&b, "-%s.%s", version, vmenv_streq(format, "raw") ? "img" : "qcow2");
+        vmenv_buf_puts(&b, "-");
         return vmenv_buf_steal(&b);
+}
+
+static char *box_volume_name(const char *box, const char *version, const char *format)
+{
+        _cleanup_free_ char *prefix = box_volume_prefix(box);
+        return vmenv_strdupf("%s%s.%s", prefix, version,
+                             vmenv_streq(format, "raw") ? "img" : "qcow2");
+}
+
+int vmenv_box_pool_remove(const struct vmenv_provider_ops *ops, const char *box,
+                          const char *version, vmenv_error *err)
+{
+        _cleanup_free_ char *prefix = box_volume_prefix(box);
+        struct vmenv_provider *conn;
+        vmenv_error e = VMENV_ERROR_INIT;
+        char **names = NULL;
+        int r = 0;
+
+        /* The store is the user's; a libvirt that is down must not keep a
+         * box from being removed. */
+        if (!(conn = ops->open(NULL, &e))) {
+                vmenv_debug("not removing pool copies of '%s': %s", box, e.msg);
+                vmenv_error_clear(&e);
+                return 0;
+        }
+        if (ops->volume_list(conn, NULL, prefix, &names, &e) < 0) {
+                vmenv_debug("not removing pool copies of '%s': %s", box, e.msg);
+                vmenv_error_clear(&e);
+                goto out;
+        }
+        for (char **n = names; *n; n++) {
+                /* the rest must be exactly "<version>.<ext>": "tiny-nossh-1.0"
+                 * is another box than "tiny" */
+                _cleanup_free_ char *ver = vmenv_strdup(*n + strlen(prefix));
+                char *dot = strrchr(ver, '.');
+                if (!dot || (strcmp(dot, ".qcow2") && strcmp(dot, ".img")))
+                        continue;
+                *dot = '\0';
+                if (!vmenv_version_valid(ver) || (version && strcmp(ver, version)))
+                        continue;
+                if (ops->volume_delete(conn, NULL, *n, &e) < 0) {
+                        vmenv_warn("kept '%s' in the storage pool: %s", *n, e.msg);
+                        vmenv_error_clear(&e);
+                        continue;
+                }
+                vmenv_debug("removed '%s' from the storage pool", *n);
+        }
+out:
+        vmenv_strv_free(names);
+        ops->close(conn);
+        return r;
 }
 
 static int index_machine(struct vmenv_project *p, const struct vmenv_machine_config *m,

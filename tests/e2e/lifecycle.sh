@@ -121,5 +121,11 @@ expect_eq "destroy removes the overlay" 0 "$left"
 [ ! -e "$P/.vmenv/machines/default" ]; ok $? "destroy removes the machine's state"
 run_vmenv box list
 case $OUT in *vmenv/tiny*) ok 0 "destroy keeps the box";; *) ok 1 "box kept: $OUT";; esac
+left=$(virsh -c qemu:///system vol-list "$VMENV_POOL" 2>/dev/null | grep -c "vmenv-box-")
+expect_eq "and its copy in the storage pool" 1 "$left"
+run_vmenv box remove vmenv/tiny --all
+expect_eq "box remove exits 0" 0 "$RC"
+left=$(virsh -c qemu:///system vol-list "$VMENV_POOL" 2>/dev/null | grep -c "vmenv-box-")
+expect_eq "box remove deletes the pool copy no overlay uses" 0 "$left"
 
 done_testing
