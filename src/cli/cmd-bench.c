@@ -158,8 +158,15 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
          * VM is wanted or no --image says what the container runs. */
         if (machine || list_has(only, "vm") || !image) {
                 const struct vmenv_machine_config *m;
-                if (!(config = vmenv_config_load_project(NULL, err)))
+                if (!(config = vmenv_config_load_project(NULL, err))) {
+                        if (!machine && !list_has(only, "vm")) {
+                                vmenv_error_set(err, VMENV_EXIT_USAGE,
+                                                "the container target needs a box image");
+                                vmenv_error_hint(err, "pass --image FILE (a qcow2, raw or .box "
+                                                      "file), or run it in a vmenv project");
+                        }
                         goto out;
+                }
                 if (!(m = vmenv_project_select_one(config, machine, err)) ||
                     !(project = vmenv_project_open(config, &vmenv_provider_libvirt, err)) ||
                     !(bm = vmenv_bench_machine_new(project, m, err)))
