@@ -45,6 +45,14 @@ struct vmenv_fetch_opts {
          * path is the file being written; it is renamed when complete. */
         void (*on_data)(void *data, const char *path, uint64_t size, enum vmenv_fetch_event ev);
         void *on_data_arg;
+        /* Optional, with on_data: a consumer that reads the whole file in
+         * order anyway hashes it too, which takes the digest off the
+         * download thread. Used only for a download that starts from zero;
+         * called once the file is complete at size bytes (not called after
+         * VMENV_FETCH_RESTARTED). Returns the lowercase hex digest (type as
+         * in "TYPE:HEX") of exactly those bytes, malloc'd, or NULL when the
+         * consumer cannot vouch for every byte: the file is hashed again. */
+        char *(*consumer_digest)(void *data, const char *type, uint64_t size);
 };
 
 /* Downloads url (http, https, file) into the download cache under

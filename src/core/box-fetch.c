@@ -294,6 +294,7 @@ struct dl {
         uint64_t have;   /* bytes now in the file (and hashed) */
         char *buf;       /* WRITE_BUF bytes received but not yet written */
         size_t buffered;
+        bool consumer_hashes; /* opts->consumer_digest hashes, not md */
         bool started;
         bool http_error; /* status >= 400: body discarded */
         int write_errno;
@@ -377,7 +378,8 @@ static int dl_flush(struct dl *d)
                         d->write_errno = w < 0 ? errno : ENOSPC;
                         return -1;
                 }
-                EVP_DigestUpdate(d->md, p, (size_t)w);
+                if (!d->consumer_hashes)
+                        EVP_DigestUpdate(d->md, p, (size_t)w);
                 p += w;
                 left -= (size_t)w;
                 d->have += (uint64_t)w;
@@ -412,6 +414,7 @@ static size_t dl_write(char *p, size_t size, size_t n, void *data)
                         }
                         EVP_DigestInit_ex(d->md, EVP_MD_CTX_get0_md(d->md), NULL);
                         d->have = 0;
+                        d->consumer_hashes = false;
                         if (d->opts && d->opts->on_data)
                                 d->opts->on_data(d->opts->on_data_arg, d->path, 0,
                                                  VMENV_FETCH_RESTARTED);
@@ -585,6 +588,8 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                 d.curl = c;
                 d.fd = fd;
                 d.md = md;
+                d.consumer_hashes =
+                    opts && opts->on_data && opts->consumer_digest && attempt == 0 && d.offset == 0;
                 d.tty = isatty(STDERR_FILENO) && !quiet;
                 d.quiet = quiet;
                 d.t0 = vmenv_now_ns();
@@ -676,7 +681,15 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                                 vmenv_info("downloaded %s: %s in %.1f s (%s/s)%s", d.label, size,
                                            secs, rate, d.offset ? ", resumed" : "");
                 }
-                got = md_final_hex(md);
+                if (d.consumer_hashes &&
+                    !(got = opts->consumer_digest(opts->on_data_arg, type, d.have))) {
+                        vmenv_debug("hashing '%s' again: the consumer did not", part);
+                        EVP_DigestInit_ex(md, EVP_get_digestbyname(type), NULL);
+                        if (hash_fd(fd, d.have, md, part, err) < 0)
+                                return -1;
+                }
+                if (!got)
+                        got = md_final_hex(md);
                 goto complete;
         }
         return vmenv_error_set(err, VMENV_EXIT_NETWORK,

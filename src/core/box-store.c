@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -636,7 +637,13 @@ struct follow {
         char *path;
         uint64_t size, off;
         bool done, failed, restarted;
+        bool final;    /* size is the complete download's */
+        bool finished; /* the thread is done reading */
         int fd;
+        /* The digest of [0, off) of the file, as read: the download thread
+         * then need not hash (see consumer_digest). NULL if unusable. */
+        EVP_MD_CTX *md;
+        const char *md_type;
         char *dest;
         struct vmenv_box_meta meta;
         vmenv_error err;
@@ -664,7 +671,8 @@ static long follow_read(void *data, void *buf, size_t len)
         ssize_t n;
 
         pthread_mutex_lock(&f->mu);
-        while (!f->failed && !f->restarted && !f->done && (!f->path || f->off >= f->size))
+        while (!f->failed && !f->restarted && !f->done && !f->final &&
+               (!f->path || f->off >= f->size))
                 pthread_cond_wait(&f->cv, &f->mu);
         if (f->failed || f->restarted || (f->done && !f->path)) {
                 pthread_mutex_unlock(&f->mu);
@@ -685,6 +693,8 @@ static long follow_read(void *data, void *buf, size_t len)
         while (n < 0 && errno == EINTR);
         if (n <= 0)
                 return -1;
+        if (f->md)
+                EVP_DigestUpdate(f->md, buf, (size_t)n);
         f->off += (uint64_t)n;
         return n;
 }
@@ -693,8 +703,47 @@ static void *follow_thread(void *data)
 {
         struct follow *f = data;
         struct vmenv_box_reader r = {follow_read, f};
+        long n = 0;
+
         f->rc = vmenv_box_archive_extract_from(&r, f->dest, &f->meta, &f->err);
+        /* The archive may end before the file does (end-of-archive blocks,
+         * padding): the digest covers every byte, so read on to the end. */
+        if (f->rc == 0 && f->md) {
+                _cleanup_free_ char *buf = vmenv_malloc(1 << 16);
+                while ((n = follow_read(f, buf, 1 << 16)) > 0)
+                        ;
+        }
+        pthread_mutex_lock(&f->mu);
+        if (f->rc < 0 || n < 0)
+                f->md_type = NULL;
+        f->finished = true;
+        pthread_cond_broadcast(&f->cv);
+        pthread_mutex_unlock(&f->mu);
         return NULL;
+}
+
+/* Called by the download thread once the file is complete. */
+static char *follow_digest(void *data, const char *type, uint64_t size)
+{
+        struct follow *f = data;
+        unsigned char d[EVP_MAX_MD_SIZE];
+        unsigned len = 0;
+        char *hex;
+
+        pthread_mutex_lock(&f->mu);
+        f->final = true;
+        f->size = size;
+        pthread_cond_broadcast(&f->cv);
+        while (!f->finished)
+                pthread_cond_wait(&f->cv, &f->mu);
+        pthread_mutex_unlock(&f->mu);
+        if (!f->md_type || strcmp(f->md_type, type) || f->restarted || f->off != size)
+                return NULL;
+        EVP_DigestFinal_ex(f->md, d, &len);
+        hex = vmenv_malloc(len * 2 + 1);
+        for (unsigned i = 0; i < len; i++)
+                snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        return hex;
 }
 
 /* Downloads url while extracting it into a new folder in tmp/. On success
@@ -709,16 +758,24 @@ static int fetch_and_extract(const char *url, const char *cs, const struct vmenv
         struct follow f = {
             .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .fd = -1};
         vmenv_error ignore = VMENV_ERROR_INIT;
+        _cleanup_free_ char *type = NULL, *hex = NULL;
         pthread_t th;
         int r;
 
         *extracted = NULL;
+        if (cs && vmenv_checksum_parse(cs, &type, &hex, err) < 0)
+                return -1;
         if (vmenv_mkdir_p(tmproot, 0755, err) < 0)
                 return -1;
         if (!(f.dest = tmp_folder(tmproot, err)))
                 return -1;
+        f.md_type = type ? type : "sha256";
+        if (!(f.md = EVP_MD_CTX_new()) ||
+            !EVP_DigestInit_ex(f.md, EVP_get_digestbyname(f.md_type), NULL))
+                abort();
         o.on_data = follow_on_data;
         o.on_data_arg = &f;
+        o.consumer_digest = follow_digest;
         if (pthread_create(&th, NULL, follow_thread, &f) != 0)
                 abort();
         r = vmenv_fetch(url, cs, &o, file, digest, err);
@@ -747,6 +804,7 @@ static int fetch_and_extract(const char *url, const char *cs, const struct vmenv
         }
         vmenv_box_meta_clear(&f.meta);
         vmenv_error_clear(&f.err);
+        EVP_MD_CTX_free(f.md);
         free(f.path);
         return r;
 }
