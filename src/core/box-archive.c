@@ -19,8 +19,9 @@
 
 #define MAX_DISKS 16
 #define MAX_NAME 255
-/* Images are pushed to disk in chunks of this size while they are written. */
-#define WRITEBACK_CHUNK (32ull << 20)
+/* Images are pushed to disk in chunks of this size while they are written
+ * (8 MiB: the recycled pages are still warm; 32 MiB was ~5% slower). */
+#define WRITEBACK_CHUNK (8ull << 20)
 /* Archive reads: a block that stays in a core's L2 cache between the read
  * and the write of the member (1 MiB blocks were measurably slower). */
 #define READ_BLOCK (256u << 10)
@@ -163,7 +164,7 @@ static int copy_data(struct archive *a, struct archive *w, const char *raw, uint
 /* Starts writeback of each finished chunk of the file, waits for the chunk
  * before it and drops it from the page cache. The fsync before the box is
  * renamed into the store then has almost nothing left to do, and a 1 GiB
- * image occupies ~64 MiB of page cache instead of 1 GiB (which matters when
+ * image occupies ~16 MiB of page cache instead of 1 GiB (which matters when
  * the download file is in the page cache at the same time). */
 static int writeback(int fd, uint64_t *started, uint64_t end, const char *raw, vmenv_error *err)
 {
