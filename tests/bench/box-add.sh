@@ -2,6 +2,8 @@
 # Throughput of 'vmenv box add' of a 1 GiB box (uncompressed tar, qcow2 with
 # random data) from a local HTTP server, next to 'curl -o' of the same URL in
 # the same run. Prints both rates in MB/s and the ratio (target >= 0.8).
+# Both compete for 2 cores with whatever else runs: compare runs made on a
+# quiet machine (/proc/pressure/cpu), and see docs/boxes.md "Throughput".
 # Usage: tests/bench/box-add.sh [BUILD_DIR]  (default build-boxes)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -10,7 +12,7 @@ export VMENV="$build/src/cli/vmenv" VMENV_SRCDIR="$src"
 . "$src/tests/lib.sh"
 . "$src/tests/integration/box-lib.sh"
 MIB=${BENCH_MIB:-1024}
-ROUNDS=${BENCH_ROUNDS:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
 
 start_server range
 make_box_file "$T_TMP/www/bench.box" "$MIB"
