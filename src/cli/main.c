@@ -1,6 +1,7 @@
 /* vmenv's entry point: global options, command dispatch, and the one place
  * where errors are printed and mapped to exit codes. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,10 +158,23 @@ static int run(int argc, char **argv, vmenv_error *err)
         return r;
 }
 
+/* A closed stdin, stdout or stderr would be taken by the next file opened
+ * (a lock, a disk image) and written to by accident: fill the gap. */
+static void open_std_fds(void)
+{
+        for (int fd = 0; fd <= 2; fd++)
+                if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+                    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+                        abort();
+}
+
 int main(int argc, char **argv)
 {
         vmenv_error err = VMENV_ERROR_INIT;
-        int r = run(argc, argv, &err);
+        int r;
+
+        open_std_fds();
+        r = run(argc, argv, &err);
 
         fflush(stdout);
         if (r < 0) {

@@ -32,7 +32,32 @@
 
 static char *tmp, *home, *cfg;
 static int port;
-static pid_t sshd_pid = -1;
+static pid_t sshd_pid = -1, dropbear_pid = -1;
+static const char *phase_name = "setup";
+static int tap_fd = -1;
+
+/* A hang is reported with the step it happened in, before meson's timeout
+ * kills the test without a word. */
+static void on_alarm(int sig)
+{
+        char msg[256];
+        int n = snprintf(msg, sizeof(msg), "Bail out! %s: no answer within the step's limit\n",
+                         phase_name);
+        (void)sig;
+        if (n > 0 && write(tap_fd, msg, (size_t)n) < 0)
+                _exit(2);
+        if (sshd_pid > 0)
+                kill(sshd_pid, SIGTERM);
+        if (dropbear_pid > 0)
+                kill(dropbear_pid, SIGTERM);
+        _exit(1);
+}
+
+static void phase(const char *name, unsigned secs)
+{
+        phase_name = name;
+        alarm(secs);
+}
 
 static void bail(const char *what)
 {
@@ -381,6 +406,19 @@ static void test_shell_slow_pipe(struct vmenv_ssh *s)
         vmenv_error_clear(&err);
 }
 
+/* In a forked helper: waits until the remote command has written text to
+ * path, so input and signals come once vmenv is pumping, never before. */
+static void await_output(const char *path, const char *text)
+{
+        for (int i = 0; i < 200; i++) {
+                _cleanup_free_ char *got = slurp(path, NULL);
+                if (got && strstr(got, text))
+                        return;
+                usleep(50000);
+        }
+        _exit(3);
+}
+
 static void test_shell_pty(struct vmenv_ssh *s)
 {
         vmenv_error err = VMENV_ERROR_INIT;
@@ -425,12 +463,12 @@ static void test_shell_pty(struct vmenv_ssh *s)
                 dup2(fo, 1);
                 typist = fork();
                 if (typist == 0) {
-                        usleep(300000);
+                        await_output(out, "type now");
                         if (write(master, "abc\r", 4) != 4)
                                 _exit(1);
                         _exit(0);
                 }
-                r = vmenv_ssh_shell(s, "read l; echo \"got-$l\"", &st, &err);
+                r = vmenv_ssh_shell(s, "echo type now; read l; echo \"got-$l\"", &st, &err);
                 waitpid(typist, NULL, 0);
                 dup2(in2, 0);
                 dup2(out2, 1);
@@ -452,12 +490,12 @@ static void test_shell_pty(struct vmenv_ssh *s)
                 resizer = fork();
                 if (resizer == 0) {
                         struct winsize big = {.ws_row = 44, .ws_col = 155};
-                        usleep(300000);
+                        await_output(out, "resize now");
                         ioctl(master, TIOCSWINSZ, &big);
                         kill(getppid(), SIGWINCH);
                         _exit(0);
                 }
-                r = vmenv_ssh_shell(s, "sleep 1.5; stty size", &st, &err);
+                r = vmenv_ssh_shell(s, "echo resize now; sleep 1.5; stty size", &st, &err);
                 waitpid(resizer, NULL, 0);
                 dup2(in2, 0);
                 dup2(out2, 1);
@@ -478,11 +516,11 @@ static void test_shell_pty(struct vmenv_ssh *s)
                 dup2(fo, 1);
                 killer = fork();
                 if (killer == 0) {
-                        usleep(500000);
+                        await_output(out, "kill now");
                         kill(getppid(), SIGTERM);
                         _exit(0);
                 }
-                r = vmenv_ssh_shell(s, "sleep 30", &st, &err);
+                r = vmenv_ssh_shell(s, "echo kill now; sleep 30", &st, &err);
                 tcgetattr(0, &after);
                 waitpid(killer, NULL, 0);
                 dup2(in2, 0);
@@ -830,6 +868,7 @@ static pid_t start_dropbear(int dport, const char *dbroot, const char *rsa_host,
                               "-p", listen, "-P", pidf, (char *)NULL);
                 _exit(127);
         }
+        dropbear_pid = pid;
         for (int i = 0; i < 100; i++) {
                 if (port_open(dport))
                         return pid;
@@ -989,7 +1028,13 @@ int main(int argc, char **argv)
                 printf("1..0 # SKIP no /usr/sbin/sshd (apt-get install openssh-server)\n");
                 return 0;
         }
+        /* stdin may be closed under a CI runner: the shell tests need 0-2 */
+        for (int fd = 0; fd <= 2; fd++)
+                if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+                        bail("cannot open /dev/null");
         signal(SIGPIPE, SIG_IGN);
+        signal(SIGALRM, on_alarm);
+        tap_fd = dup(STDOUT_FILENO);
         tmp = vmenv_strdup("/tmp/vmenv-ssh-test.XXXXXX");
         if (!mkdtemp(tmp))
                 bail("mkdtemp");
@@ -1019,6 +1064,7 @@ int main(int argc, char **argv)
         sh("cp '%s/key.pub' '%s/.ssh/authorized_keys'", tmp, home);
         key = vmenv_path_join(tmp, "key");
         port = free_port();
+        phase("start sshd and log in", 30);
         start_sshd(0, true);
 
         t = target(key, NULL);
@@ -1026,21 +1072,34 @@ int main(int argc, char **argv)
         if (!ok(s != NULL, "connect: logs in as root with an ed25519 key (%s)",
                 err.msg ? err.msg : ""))
                 bail("cannot log in");
+        phase("exec", 60);
         test_exec(s);
+        phase("capture", 30);
         test_capture(s);
+        phase("upload", 30);
         test_upload(s);
+        phase("shell on a pipe", 30);
         test_shell_pipe(s);
+        phase("shell on a slow pipe", 30);
         test_shell_slow_pipe(s);
+        phase("shell on a pty", 60);
         test_shell_pty(s);
         vmenv_ssh_free(s);
 
+        phase("connect errors", 30);
         test_connect_errors(key);
+        phase("host keys", 30);
         test_host_keys(key, &seen);
+        phase("keygen and replace", 30);
         test_keygen_and_replace(key);
+        phase("host key changed", 30);
         test_host_key_changed(key, seen);
+        phase("wait", 40);
         test_wait(key);
         test_insecure_key_path();
+        phase("dropbear", 60);
         test_dropbear();
+        alarm(0);
 
         stop_sshd();
         r = vmenv_rm_rf(tmp, &err);
