@@ -381,7 +381,7 @@ static void test_shell_slow_pipe(struct vmenv_ssh *s)
                 usleep(400000);
                 if (write(p[1], "echo two; exit 6\n", 17) != 17)
                         _exit(1);
-                usleep(4000000); /* EOF comes late: the exit must not wait for it */
+                usleep(8000000); /* EOF comes late: the exit must not wait for it */
                 _exit(0);
         }
         close(p[1]);
@@ -395,7 +395,7 @@ static void test_shell_slow_pipe(struct vmenv_ssh *s)
                 dup2(in2, 0);
                 dup2(out2, 1);
                 close(in2), close(out2), close(fo), close(p[0]);
-                ok(r == 0 && st == 6 && secs_since(t0) < 3.0,
+                ok(r == 0 && st == 6 && secs_since(t0) < 5.0,
                    "shell: a slow pipe is served line by line (status %d, %.2f s)", st,
                    secs_since(t0));
         }
@@ -703,7 +703,7 @@ static void test_wait(const char *key)
         s = vmenv_ssh_wait(&t, t0 + 1000000000ull, NULL, &last, &err);
         el = secs_since(t0);
         ok(s == NULL && err.code == VMENV_EXIT_TEMPFAIL, "wait: closed port times out");
-        ok(el >= 0.95 && el < 1.5, "wait: gives up at the deadline (%.2f s)", el);
+        ok(el >= 0.95 && el < 2.5, "wait: gives up at the deadline (%.2f s)", el);
         ok(last && strstr(last, "connection refused"),
            "wait: last_error says connection refused (%s)", last ? last : "(null)");
         vmenv_error_clear(&err);
@@ -725,7 +725,7 @@ static void test_wait(const char *key)
         s = vmenv_ssh_wait(&t, t0 + 1200000000ull, NULL, &last, &err);
         el = secs_since(t0);
         close(lfd);
-        ok(s == NULL && el < 1.8, "wait: a silent server does not hold past the deadline (%.2f s)",
+        ok(s == NULL && el < 2.5, "wait: a silent server does not hold past the deadline (%.2f s)",
            el);
         ok(last && strstr(last, "timed out"), "wait: last_error says it timed out (%s)",
            last ? last : "(null)");
@@ -761,7 +761,7 @@ static void test_wait(const char *key)
                 el = secs_since(t0);
                 kill(dropper, SIGTERM);
                 waitpid(dropper, NULL, 0);
-                ok(s == NULL && el < 1.3,
+                ok(s == NULL && el < 2.5,
                    "wait: an accepting-then-dropping port times out (%.2f s)", el);
                 ok(last && strstr(last, "connection closed before the ssh banner"),
                    "wait: last_error says the connection was dropped (%s)", last ? last : "(null)");
@@ -775,7 +775,7 @@ static void test_wait(const char *key)
         s = vmenv_ssh_wait(&t, t0 + 15000000000ull, &seen, &last, &err);
         el = secs_since(t0);
         ok(s != NULL, "wait: logs in once sshd starts (%s)", err.msg ? err.msg : "");
-        ok(el >= 0.9 && el < 2.0, "wait: soon after it starts (%.2f s)", el);
+        ok(el >= 0.9 && el < 3.5, "wait: soon after it starts (%.2f s)", el);
         ok(seen != NULL, "wait: returns the host key");
         vmenv_ssh_free(s);
         vmenv_error_clear(&err);
