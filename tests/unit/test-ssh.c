@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -137,8 +138,12 @@ static void start_sshd(int delay_ms, bool wait_ready)
                 bail("fork");
         if (pid == 0) {
                 int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+                /* Not on the test's stdout: meson waits for every holder of
+                 * that pipe, so a stray sshd would turn a crash into a
+                 * timeout. And it goes when the test goes. */
                 if (fd >= 0)
-                        dup2(fd, STDERR_FILENO);
+                        dup2(fd, STDOUT_FILENO), dup2(fd, STDERR_FILENO);
+                prctl(PR_SET_PDEATHSIG, SIGTERM);
                 if (delay_ms > 0)
                         usleep((useconds_t)delay_ms * 1000);
                 execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", cfg, "-p", ps,
@@ -853,7 +858,8 @@ static pid_t start_dropbear(int dport, const char *dbroot, const char *rsa_host,
         if (pid == 0) {
                 int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
                 if (fd >= 0)
-                        dup2(fd, STDERR_FILENO);
+                        dup2(fd, STDOUT_FILENO), dup2(fd, STDERR_FILENO);
+                prctl(PR_SET_PDEATHSIG, SIGTERM);
                 if (unshare(CLONE_NEWNS) < 0 ||
                     mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
                     mount(dbroot, "/root", NULL, MS_BIND, NULL) < 0) {
