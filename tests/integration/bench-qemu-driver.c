@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -110,6 +111,7 @@ static int q_up(void *ctx, vmenv_error *err)
         if (q->pid == 0) {
                 int nul = open("/dev/null", O_RDWR);
                 dup2(nul, 0), dup2(nul, 1), dup2(nul, 2);
+                prctl(PR_SET_PDEATHSIG, SIGKILL); /* no VM outlives its test */
                 execl("/usr/bin/qemu-system-x86_64", "qemu-system-x86_64", "-machine",
                       q->kvm ? "q35,accel=kvm" : "q35,accel=tcg", "-cpu", q->kvm ? "host" : "max",
                       "-smp", "1", "-m", "512", "-drive", drive, "-netdev", net, "-device",

@@ -40,7 +40,7 @@ PidFile $d/sshd.pid
 MaxStartups 100
 MaxSessions 100
 EOF
-    /usr/sbin/sshd -D -e -f "$d/sshd_config" 2>"$d/sshd.log" &
+    /usr/sbin/sshd -D -e -f "$d/sshd_config" >"$d/sshd.log" 2>&1 &
     SSHD_PID=$!
     on_exit "kill $SSHD_PID 2>/dev/null; wait $SSHD_PID 2>/dev/null"
     SSHD_KEY=$d/key

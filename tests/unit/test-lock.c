@@ -4,9 +4,11 @@
  * drift and --frozen, a tampered store copy, reports, and the corpus of bad
  * lock files in tests/lock/bad/ (NAME.lock + NAME.err, the exact message). */
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,6 +109,10 @@ static pid_t start_server(void)
 
         script = vmenv_strdupf("%s/tests/fixtures/http/server.py", src ? src : ".");
         if ((pid = fork()) == 0) {
+                int nul = open("/dev/null", O_WRONLY);
+                /* off the test's stdout, which meson waits on; gone with the test */
+                dup2(nul, STDOUT_FILENO);
+                prctl(PR_SET_PDEATHSIG, SIGTERM);
                 execlp("python3", "python3", script, "--root", www, "--port-file", port_file,
                        "--log", log, (char *)NULL);
                 _exit(127);

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -141,6 +142,7 @@ int main(void)
         if (qemu_pid == 0) {
                 int nul = open("/dev/null", O_RDWR);
                 dup2(nul, 0), dup2(nul, 1), dup2(nul, 2);
+                prctl(PR_SET_PDEATHSIG, SIGKILL); /* no VM outlives its test */
                 execl("/usr/bin/qemu-system-x86_64", "qemu-system-x86_64", "-machine",
                       kvm ? "q35,accel=kvm" : "q35,accel=tcg", "-m", "256", "-snapshot", "-drive",
                       img, "-netdev", fwd, "-device", "virtio-net-pci,netdev=n0", "-serial",
