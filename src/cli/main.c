@@ -144,7 +144,8 @@ static int run(int argc, char **argv, vmenv_error *err)
         }
         if (ctx.dir && chdir(ctx.dir) < 0) {
                 free(args.argv);
-                return vmenv_error_errno(err, VMENV_EXIT_USAGE, errno, "cannot change to '%s'", ctx.dir);
+                return vmenv_error_errno(err, VMENV_EXIT_USAGE, errno, "cannot change to '%s'",
+                                         ctx.dir);
         }
         if (cmd->flags & VMENV_CMD_PROJECT) {
                 if (!(ctx.config = vmenv_config_load_project(NULL, err))) {

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json-cleanup.h"
 #include "vmenv/box.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/log.h"
@@ -400,12 +401,6 @@ static bool flat_name_ok(const char *s)
                 if (*s == '/' || *s == '\\' || (unsigned char)*s < 0x20)
                         return false;
         return true;
-}
-
-static void json_putp(json_object **o)
-{
-        if (*o)
-                json_object_put(*o);
 }
 
 static int check_disk(const char *dir, const char *path, const char *declared,

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json-cleanup.h"
 #include "vmenv/box.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/log.h"
@@ -23,12 +24,6 @@
 #define SLASH "-VAGRANTSLASH-"
 #define MAX_BOX_NAME 128
 #define INDEX_MAX_BYTES (16u << 20)
-
-static void json_putp(json_object **o)
-{
-        if (*o)
-                json_object_put(*o);
-}
 
 void vmenv_box_free(struct vmenv_box *b)
 {

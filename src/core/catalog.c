@@ -6,18 +6,13 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#include "json-cleanup.h"
 #include "vmenv/box.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/util.h"
 
 #define MAX_PROVIDERS 64
 #define MAX_FIELD 8192
-
-static void json_putp(json_object **o)
-{
-        if (*o)
-                json_object_put(*o);
-}
 
 void vmenv_box_ref_clear(struct vmenv_box_ref *r)
 {

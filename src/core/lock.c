@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json-cleanup.h"
 #include "vmenv/box.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/config.h"
@@ -20,12 +21,6 @@
 #define MAX_FIELD 8192
 #define MAX_DEPTH 8
 #define LOCK_HINT "run 'vmenv lock' and commit vmenv.lock"
-
-static void json_putp(json_object **o)
-{
-        if (*o)
-                json_object_put(*o);
-}
 
 static void constraint_freep(struct vmenv_constraint **c)
 {
