@@ -175,9 +175,17 @@ struct vmenv_box {
         char *catalog;         /* catalog URL it was resolved from, may be NULL */
         char *digest;          /* "sha256:HEX" of the downloaded file, may be NULL */
         char *added;           /* ISO 8601 UTC */
+        char **stamps;         /* per image "SIZE MTIME_NS" when it was added; NULL if unknown */
 };
 void vmenv_box_free(struct vmenv_box *b);
 void vmenv_boxes_free(struct vmenv_box **v, size_t n);
+
+/* Whether the box's images are still the files that were checked against
+ * its digest when it was added: each image's size and modification time
+ * are recorded then (hashing them again would cost a full read per use).
+ * A write to an image since is VMENV_EXIT_DATA. Boxes stored by Vagrant or
+ * an older vmenv have no record and pass. */
+int vmenv_box_check_unchanged(const struct vmenv_box *b, vmenv_error *err);
 
 /* "vmenv/tiny" → "vmenv-VAGRANTSLASH-tiny" (Vagrant's store convention). */
 char *vmenv_box_dir_name(const char *name);

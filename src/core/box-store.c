@@ -38,6 +38,7 @@ void vmenv_box_free(struct vmenv_box *b)
         free(b->catalog);
         free(b->digest);
         free(b->added);
+        vmenv_strv_free(b->stamps);
         free(b);
 }
 
@@ -104,6 +105,60 @@ static const char *jstr(json_object *o, const char *key)
         return NULL;
 }
 
+/* "image_stamps": {"box.img": "SIZE MTIME_NS"}, one per image or none. */
+static void load_stamps(json_object *o, struct vmenv_box *b)
+{
+        json_object *st;
+
+        if (!json_object_object_get_ex(o, "image_stamps", &st) ||
+            !json_object_is_type(st, json_type_object))
+                return;
+        for (char **img = b->images; img && *img; img++) {
+                const char *slash = strrchr(*img, '/');
+                const char *v = jstr(st, slash ? slash + 1 : *img);
+                if (!v) {
+                        vmenv_strv_free(b->stamps);
+                        b->stamps = NULL;
+                        return;
+                }
+                vmenv_strv_push(&b->stamps, vmenv_strdup(v));
+        }
+}
+
+static char *stamp_of(const struct stat *st)
+{
+        return vmenv_strdupf("%llu %llu", (unsigned long long)st->st_size,
+                             (unsigned long long)st->st_mtim.tv_sec * 1000000000ull +
+                                 (unsigned long long)st->st_mtim.tv_nsec);
+}
+
+int vmenv_box_check_unchanged(const struct vmenv_box *b, vmenv_error *err)
+{
+        for (size_t i = 0; b->stamps && b->images && b->images[i]; i++) {
+                _cleanup_free_ char *now = NULL;
+                struct stat st;
+
+                if (stat(b->images[i], &st) < 0)
+                        return vmenv_error_errno(err, VMENV_EXIT_DATA, errno,
+                                                 "stored box '%s' (%s) has lost '%s'", b->name,
+                                                 b->version, b->images[i]);
+                now = stamp_of(&st);
+                if (!b->stamps[i] || strcmp(now, b->stamps[i])) {
+                        vmenv_error_set(err, VMENV_EXIT_DATA,
+                                        "stored box '%s' (%s) was written to after it was "
+                                        "checked: '%s' changed since it matched the box's "
+                                        "digest (size, mtime in ns: was %s, now %s)",
+                                        b->name, b->version, b->images[i],
+                                        b->stamps[i] ? b->stamps[i] : "?", now);
+                        return vmenv_error_hint(err,
+                                                "remove it with 'vmenv box remove %s "
+                                                "--box-version %s' and add it again",
+                                                b->name, b->version);
+                }
+        }
+        return 0;
+}
+
 /* Loads a stored box from its folder: vmenv.json if we wrote one, else the
  * box's own metadata.json (a store copied from Vagrant). */
 static struct vmenv_box *load_box(const char *name, const char *version, const char *dir,
@@ -139,6 +194,7 @@ static struct vmenv_box *load_box(const char *name, const char *version, const c
                                 if (f && !strchr(f, '/'))
                                         vmenv_strv_push(&b->images, vmenv_path_join(dir, f));
                         }
+                load_stamps(o, b);
         }
         if (!b->images || !b->format) {
                 struct vmenv_box_meta m = {0};
@@ -147,7 +203,8 @@ static struct vmenv_box *load_box(const char *name, const char *version, const c
                         return NULL;
                 }
                 vmenv_strv_free(b->images);
-                b->images = NULL;
+                vmenv_strv_free(b->stamps);
+                b->images = b->stamps = NULL;
                 for (char **s = m.images; *s; s++)
                         vmenv_strv_push(&b->images, vmenv_path_join(dir, *s));
                 free(b->format);
@@ -501,7 +558,7 @@ static int write_vmenv_json(const char *dir, const struct install *in,
 {
         _cleanup_(json_putp) json_object *o = json_object_new_object();
         _cleanup_free_ char *path = vmenv_path_join(dir, "vmenv.json");
-        json_object *imgs = json_object_new_array();
+        json_object *imgs = json_object_new_array(), *stamps = json_object_new_object();
         const char *text;
         char now[32];
 
@@ -517,9 +574,19 @@ static int write_vmenv_json(const char *dir, const struct install *in,
                 json_object_object_add(o, "checksum", json_object_new_string(in->digest));
         json_object_object_add(o, "format", json_object_new_string(m->format));
         json_object_object_add(o, "virtual_size", json_object_new_int64((int64_t)m->virtual_size));
-        for (char **s = m->images; s && *s; s++)
-                json_object_array_add(imgs, json_object_new_string(*s));
+        /* o owns them from here, whatever happens below */
         json_object_object_add(o, "images", imgs);
+        json_object_object_add(o, "image_stamps", stamps);
+        for (char **s = m->images; s && *s; s++) {
+                _cleanup_free_ char *img = vmenv_path_join(dir, *s), *stamp = NULL;
+                struct stat st;
+                if (stat(img, &st) < 0)
+                        return vmenv_error_errno(err, VMENV_EXIT_IO, errno, "cannot stat '%s'",
+                                                 img);
+                stamp = stamp_of(&st);
+                json_object_array_add(imgs, json_object_new_string(*s));
+                json_object_object_add(stamps, *s, json_object_new_string(stamp));
+        }
         json_object_object_add(o, "added", json_object_new_string(now));
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
         return vmenv_write_file_atomic(path, text, strlen(text), 0644, err);

@@ -5,15 +5,15 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "vmenv/box.h"
-#include "vmenv/lock.h"
 #include "vmenv/cleanup.h"
+#include "vmenv/lock.h"
 #include "vmenv/log.h"
 #include "vmenv/machine.h"
 #include "vmenv/ssh.h"
@@ -81,8 +81,8 @@ int vmenv_project_select(const struct vmenv_config *c, int argc, char *const *na
                 const struct vmenv_machine_config *m = vmenv_config_machine(c, names[i]);
                 bool dup = false;
                 if (!m) {
-                        vmenv_error_set(err, VMENV_EXIT_USAGE, "no machine '%s' in '%s'",
-                                        names[i], c->path);
+                        vmenv_error_set(err, VMENV_EXIT_USAGE, "no machine '%s' in '%s'", names[i],
+                                        c->path);
                         free(v);
                         return -1;
                 }
@@ -233,7 +233,7 @@ static int plan_ports(const struct vmenv_machine_config *m, struct vmenv_machine
         if (st->ssh_port <= 0)
                 return vmenv_error_set(err, VMENV_EXIT_IO, "cannot find a free port for SSH");
         st->ports[st->n_ports++] = (struct vmenv_state_port){
-                vmenv_strdup("127.0.0.1"), st->ssh_port, m->ssh.port, vmenv_strdup("tcp")};
+            vmenv_strdup("127.0.0.1"), st->ssh_port, m->ssh.port, vmenv_strdup("tcp")};
 
         for (size_t i = 0; i < m->n_forwards; i++) {
                 const struct vmenv_forward *f = &m->forwards[i];
@@ -262,8 +262,8 @@ static int plan_ports(const struct vmenv_machine_config *m, struct vmenv_machine
                         vmenv_warn("%s: host port %d is used by %s; forwarding %d instead", m->name,
                                    f->host, who, host);
                 }
-                st->ports[st->n_ports++] = (struct vmenv_state_port){
-                        vmenv_strdup(ip), host, f->guest, vmenv_strdup(proto)};
+                st->ports[st->n_ports++] = (struct vmenv_state_port){vmenv_strdup(ip), host,
+                                                                     f->guest, vmenv_strdup(proto)};
         }
         return 0;
 }
@@ -301,12 +301,12 @@ static void fill_target(const struct vmenv_machine_config *m, const struct vmenv
                         const char *key, struct vmenv_ssh_target *t)
 {
         *t = (struct vmenv_ssh_target){
-                .host = "127.0.0.1",
-                .port = st->ssh_port,
-                .user = m->ssh.user ? m->ssh.user : "vagrant",
-                .key_path = key,
-                .known_host_key = st->host_key,
-                .connect_timeout_ms = 2000,
+            .host = "127.0.0.1",
+            .port = st->ssh_port,
+            .user = m->ssh.user ? m->ssh.user : "vagrant",
+            .key_path = key,
+            .known_host_key = st->host_key,
+            .connect_timeout_ms = 2000,
         };
 }
 
@@ -352,8 +352,9 @@ static struct vmenv_ssh *wait_ssh(struct vmenv_project *p, const struct vmenv_ma
                                 "  serial console (last lines):\n%s",
                                 m->name, st->ssh_port, m->boot_timeout, st->domain,
                                 vmenv_vm_state_name(vs), last ? last : "none", tail);
-                vmenv_error_hint(err, "raise 'boot_timeout', check the box, or run 'vmenv "
-                                      "destroy %s'",
+                vmenv_error_hint(err,
+                                 "raise 'boot_timeout', check the box, or run 'vmenv "
+                                 "destroy %s'",
                                  m->name);
                 return NULL;
         }
@@ -384,10 +385,10 @@ int vmenv_machine_endpoint(const struct vmenv_config *c, const struct vmenv_mach
         if (!(key = vmenv_machine_login_key(m, st, err)))
                 return -1;
         *out = (struct vmenv_ssh_endpoint){
-                .port = st->ssh_port,
-                .user = m->ssh.user ? m->ssh.user : "vagrant",
-                .key = key,
-                .known_hosts = vmenv_machine_known_hosts(st),
+            .port = st->ssh_port,
+            .user = m->ssh.user ? m->ssh.user : "vagrant",
+            .key = key,
+            .known_hosts = vmenv_machine_known_hosts(st),
         };
         return 0;
 }
@@ -518,12 +519,12 @@ static int index_machine(struct vmenv_project *p, const struct vmenv_machine_con
                          const struct vmenv_machine_state *st, vmenv_error *err)
 {
         struct vmenv_index_entry e = {
-                .project_dir = p->config->dir,
-                .machine = m->name,
-                .domain = st->domain,
-                .uri = st->uri,
-                .box = st->box_name,
-                .box_version = st->box_version,
+            .project_dir = p->config->dir,
+            .machine = m->name,
+            .domain = st->domain,
+            .uri = st->uri,
+            .box = st->box_name,
+            .box_version = st->box_version,
         };
         return vmenv_index_put(&e, err);
 }
@@ -618,24 +619,24 @@ static int define_machine(struct vmenv_project *p, const struct vmenv_machine_co
         struct vmenv_disk_spec disk = {disk_path, disk_format};
         const struct vmenv_host_info *host = vmenv_project_host(p, err);
         struct vmenv_domain_spec spec = {
-                .name = st->domain,
-                .title = title,
-                .project_dir = p->config->dir,
-                .machine = m->name,
-                .memory = m->memory,
-                .cpus = m->cpus,
-                .machine_type = m->libvirt.machine_type,
-                .cpu_mode = m->libvirt.cpu_mode,
-                .kvm = host && host->kvm,
-                .disks = &disk,
-                .n_disks = 1,
-                .serial_log = log,
-                .kernel = m->kernel,
-                .initrd = m->initrd,
-                .cmdline = m->cmdline,
-                .network = m->network,
-                .video = m->libvirt.video,
-                .graphics = m->libvirt.graphics,
+            .name = st->domain,
+            .title = title,
+            .project_dir = p->config->dir,
+            .machine = m->name,
+            .memory = m->memory,
+            .cpus = m->cpus,
+            .machine_type = m->libvirt.machine_type,
+            .cpu_mode = m->libvirt.cpu_mode,
+            .kvm = host && host->kvm,
+            .disks = &disk,
+            .n_disks = 1,
+            .serial_log = log,
+            .kernel = m->kernel,
+            .initrd = m->initrd,
+            .cmdline = m->cmdline,
+            .network = m->network,
+            .video = m->libvirt.video,
+            .graphics = m->libvirt.graphics,
         };
 
         if (!host)
@@ -648,8 +649,7 @@ static int define_machine(struct vmenv_project *p, const struct vmenv_machine_co
         ports = vmenv_calloc(st->n_ports, sizeof(*ports));
         for (size_t i = 0; i < st->n_ports; i++)
                 ports[i] = (struct vmenv_port_map){st->ports[i].host_ip, st->ports[i].host_port,
-                                                   st->ports[i].guest_port,
-                                                   st->ports[i].protocol};
+                                                   st->ports[i].guest_port, st->ports[i].protocol};
         spec.ports = ports;
         spec.n_ports = st->n_ports;
         if (vmenv_state_save(st, err) < 0)
@@ -676,7 +676,8 @@ static int create_machine(struct vmenv_project *p, const struct vmenv_machine_co
         vmenv_lock_pin_clear(&pin);
         if (!box)
                 return vmenv_error_prefix(err, "cannot get box '%s' for '%s'", m->box, m->name);
-        if (vmenv_lock_verify_box(o->lock, m, box, err) < 0)
+        if (vmenv_lock_verify_box(o->lock, m, box, err) < 0 ||
+            vmenv_box_check_unchanged(box, err) < 0)
                 return vmenv_error_prefix(err, "cannot create '%s'", m->name);
         free(st->box_name);
         free(st->box_version);
@@ -882,8 +883,7 @@ int vmenv_machine_halt(struct vmenv_project *p, const struct vmenv_machine_confi
                         vmenv_info("%s: halted", m->name);
                         return 0;
                 }
-                vmenv_warn("%s: no clean shutdown within %d s; forcing it off", m->name,
-                           timeout_s);
+                vmenv_warn("%s: no clean shutdown within %d s; forcing it off", m->name, timeout_s);
         }
         if (p->ops->poweroff(p->conn, domain, err) < 0)
                 return -1;
@@ -914,8 +914,8 @@ int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_co
                 return -1;
         if (p->ops->undefine(p->conn, st->domain, err) < 0)
                 return vmenv_error_prefix(err, "cannot destroy '%s'", m->name);
-        overlay = st->disk_volume ? vmenv_strdup(st->disk_volume)
-                                  : vmenv_strdupf("%s.qcow2", st->domain);
+        overlay =
+            st->disk_volume ? vmenv_strdup(st->disk_volume) : vmenv_strdupf("%s.qcow2", st->domain);
         if (p->ops->volume_delete(p->conn, m->libvirt.storage_pool, overlay, err) < 0)
                 return vmenv_error_prefix(err, "cannot delete the disk of '%s'", m->name);
         if (vmenv_state_remove(st, err) < 0 || vmenv_index_remove(st->domain, err) < 0)
@@ -935,8 +935,8 @@ static int simple_op(struct vmenv_project *p, const struct vmenv_machine_config 
         if (p->ops->state(p->conn, domain, &vs, err) < 0)
                 return -1;
         if (vs != need) {
-                vmenv_error_set(err, VMENV_EXIT_FAILURE, "cannot %s '%s': it is %s", verb,
-                                m->name, vmenv_vm_state_name(vs));
+                vmenv_error_set(err, VMENV_EXIT_FAILURE, "cannot %s '%s': it is %s", verb, m->name,
+                                vmenv_vm_state_name(vs));
                 if (vs == VMENV_VM_NOT_CREATED || vs == VMENV_VM_SHUTOFF)
                         vmenv_error_hint(err, "run 'vmenv up %s' first", m->name);
                 return -1;

@@ -45,4 +45,20 @@ run_vmenv -C "$R" up
 case $ERR in *"host port $PORT"*"in use by pid $LPID"*) ok 0 "the error names the port and who holds it";; *) ok 1 "port error: $ERR";; esac
 "$VMENV" -C "$R" destroy -f >/dev/null 2>&1
 
+# a stored image written to after it was added is refused before anything
+# is defined (the box stays: its pool copy is shared with other tests)
+S=$T_TMP/tampered
+new_project "$S" "box: vmenv/tiny
+box_url: $CATALOG
+memory: 192M"
+track "$S"
+run_vmenv box add "$CATALOG"
+IMG=$(ls "$VMENV_HOME"/boxes/vmenv-VAGRANTSLASH-tiny/*/libvirt/box.img | head -1)
+printf 'X' | dd of="$IMG" bs=1 seek=8192 conv=notrunc status=none
+run_vmenv -C "$S" up
+expect_eq "up from an image written to in the store fails (exit 65)" 65 "$RC"
+case $ERR in *"written to after it was checked"*"$IMG"*) ok 0 "the error names the image";; *) ok 1 "tampered image: $ERR";; esac
+[ -z "$(virsh -c qemu:///system list --all --name | grep -F "$(basename "$S")")" ]; ok $? "no domain was defined"
+case $ERR in *"vmenv box remove vmenv/tiny --box-version"*) ok 0 "the hint says how to get a clean copy";; *) ok 1 "hint: $ERR";; esac
+
 done_testing

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -410,6 +411,44 @@ static void test_lock_flow(void)
                 vmenv_box_free(b);
                 if (orig)
                         spew(vj, orig);
+        }
+
+        /* --- a byte of the stored image flipped: refused, though the recorded
+         * digest still matches the lock */
+        {
+                struct vmenv_box *b = vmenv_box_find("vmenv/tiny", "= 1.1.0", &err);
+                const char *img = b && b->images ? b->images[0] : NULL;
+                int fd = img ? open(img, O_RDWR) : -1;
+                struct stat st0;
+                char c = 0, flipped;
+                bool flipped_ok = false;
+                int r;
+
+                ok(b && b->stamps && b->stamps[0] && vmenv_box_check_unchanged(b, &err) == 0,
+                   "the store records each image's size and mtime, and they match");
+                if (fd >= 0 && fstat(fd, &st0) == 0 && pread(fd, &c, 1, 4096) == 1) {
+                        flipped = (char)(c ^ 0x20);
+                        flipped_ok = pwrite(fd, &flipped, 1, 4096) == 1;
+                }
+                r = flipped_ok && b ? vmenv_box_check_unchanged(b, &err) : 0;
+                ok(r < 0 && err.code == VMENV_EXIT_DATA &&
+                       has(err.msg, "written to after it was checked") && has(err.msg, img),
+                   "an image written to after it was added is refused (%s)",
+                   err.msg ? err.msg : "");
+                ok(err.hint && has(err.hint, "vmenv box remove vmenv/tiny --box-version 1.1.0"),
+                   "with the way out");
+                vmenv_error_clear(&err);
+                if (flipped_ok) {
+                        struct timespec ts[2] = {st0.st_atim, st0.st_mtim};
+                        if (pwrite(fd, &c, 1, 4096) != 1 || futimens(fd, ts) < 0)
+                                ok(0, "restore the image");
+                }
+                ok(b && vmenv_box_check_unchanged(b, &err) == 0,
+                   "the same bytes and mtime back: accepted again");
+                vmenv_error_clear(&err);
+                if (fd >= 0)
+                        close(fd);
+                vmenv_box_free(b);
         }
 
         /* --- lock --update moves to 1.2.0 and says so */
