@@ -76,6 +76,7 @@ char *vmenv_machine_known_hosts(const struct vmenv_machine_state *st);
 
 /* How the system ssh reaches a machine that was brought up once. */
 struct vmenv_ssh_endpoint {
+        char *host;        /* 127.0.0.1, or the guest's address in nat mode */
         int port;
         const char *user;  /* borrowed from the config */
         char *key;         /* private key path */

@@ -140,6 +140,12 @@ struct vmenv_provider_ops {
          * qcow2 file on this host (works for remote hypervisors too). */
         int (*volume_export)(struct vmenv_provider *p, const char *pool, const char *vol,
                              const char *dest, vmenv_error *err);
+
+        /* NAT mode: the shared network, made and started on first use, and
+         * a domain's IPv4 address from its DHCP lease (*ip NULL: none yet). */
+        int (*network_ensure)(struct vmenv_provider *p, const char *name, vmenv_error *err);
+        int (*guest_address)(struct vmenv_provider *p, const char *domain, char **ip,
+                             vmenv_error *err);
 };
 
 extern const struct vmenv_provider_ops vmenv_provider_libvirt;

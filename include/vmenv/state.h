@@ -27,7 +27,8 @@ struct vmenv_machine_state {
         char *box_name;
         char *box_version;
         char *box_digest;     /* "sha256:HEX" of the stored box, if known */
-        int ssh_port;         /* host port forwarded to the guest's SSH */
+        char *ssh_host;       /* NULL: 127.0.0.1; nat: the guest's DHCP address */
+        int ssh_port;         /* host port forwarded to the guest's SSH (nat: guest port) */
         char *host_key;       /* guest host key "TYPE BASE64", trusted on first use */
         bool key_replaced;    /* first boot finished: private_key is ours */
         struct vmenv_state_port *ports;

@@ -13,6 +13,7 @@
 
 #include "domain-xml.h"
 #include "libvirt-private.h"
+#include "network.h"
 #include "snapshot.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/log.h"
@@ -605,4 +606,6 @@ const struct vmenv_provider_ops vmenv_provider_libvirt = {
     .snapshot_delete = vmenv_libvirt_snapshot_delete,
     .snapshot_list = vmenv_libvirt_snapshot_list,
     .volume_export = vmenv_libvirt_volume_export,
+    .network_ensure = vmenv_libvirt_network_ensure,
+    .guest_address = vmenv_libvirt_guest_address,
 };

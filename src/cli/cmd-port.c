@@ -21,7 +21,13 @@ static int cmd_port_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vm
                 return -1;
         if (!(st = vmenv_state_load(ctx->config, m->name, err)))
                 return -1;
-        if (!st->n_ports) {
+        if (!st->n_ports && st->ssh_host && !ctx->json) {
+                printf("machine '%s' is on a NAT network at %s: no forwarded ports (its ssh is "
+                       "%s:%d)\n",
+                       m->name, st->ssh_host, st->ssh_host, st->ssh_port);
+                return 0;
+        }
+        if (!st->n_ports && !st->ssh_host) {
                 vmenv_error_set(err, VMENV_EXIT_FAILURE, "machine '%s' has no ports yet: it was "
                                 "never brought up", m->name);
                 return vmenv_error_hint(err, "run 'vmenv up %s'", m->name);

@@ -15,7 +15,7 @@ static int print_one(struct vmenv_ctx *ctx, const struct vmenv_machine_config *m
         if (vmenv_machine_endpoint(ctx->config, m, &e, err) < 0)
                 return -1;
         printf("Host %s\n"
-               "  HostName 127.0.0.1\n"
+               "  HostName %s\n"
                "  Port %d\n"
                "  User %s\n"
                "  IdentityFile \"%s\"\n"
@@ -24,7 +24,7 @@ static int print_one(struct vmenv_ctx *ctx, const struct vmenv_machine_config *m
                "  StrictHostKeyChecking yes\n"
                "  PasswordAuthentication no\n"
                "  LogLevel FATAL\n\n",
-               host ? host : m->name, e.port, e.user, e.key, e.known_hosts);
+               host ? host : m->name, e.host, e.port, e.user, e.key, e.known_hosts);
         vmenv_ssh_endpoint_clear(&e);
         return 0;
 }

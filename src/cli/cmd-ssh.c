@@ -25,7 +25,7 @@ static int system_ssh(struct vmenv_ctx *ctx, const struct vmenv_machine_config *
                 return -1;
         khopt = vmenv_strdupf("UserKnownHostsFile=%s", e.known_hosts);
         port = vmenv_strdupf("%d", e.port);
-        dest = vmenv_strdupf("%s@127.0.0.1", e.user);
+        dest = vmenv_strdupf("%s@%s", e.user, e.host);
         argv = vmenv_calloc((size_t)args->argc_extra + 20, sizeof(char *));
         argv[n++] = "ssh";
         argv[n++] = "-F";

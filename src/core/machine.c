@@ -217,6 +217,19 @@ static char *port_user(int port)
 
 /* Decides the host ports: SSH first (kept across ups), then forwarded_ports
  * (moved when taken and auto_correct is set). */
+/* nat mode: machines share this libvirt network, made on first use. */
+#define NAT_NETWORK "vmenv"
+
+static bool nat_mode(const struct vmenv_machine_config *m)
+{
+        return vmenv_streq(m->network, "nat");
+}
+
+static const char *ssh_host(const struct vmenv_machine_state *st)
+{
+        return st->ssh_host ? st->ssh_host : "127.0.0.1";
+}
+
 static int plan_ports(const struct vmenv_machine_config *m, struct vmenv_machine_state *st,
                       vmenv_error *err)
 {
@@ -227,6 +240,24 @@ static int plan_ports(const struct vmenv_machine_config *m, struct vmenv_machine
         free(st->ports);
         st->ports = vmenv_calloc(m->n_forwards + 1, sizeof(*st->ports));
         st->n_ports = 0;
+        free(st->ssh_host);
+        st->ssh_host = NULL;
+
+        /* nat: the guest has an address of its own, learnt at each boot */
+        if (nat_mode(m)) {
+                if (m->n_forwards) {
+                        vmenv_error_set(err, VMENV_EXIT_CONFIG,
+                                        "machine '%s': forwarded_ports need 'network: user'",
+                                        m->name);
+                        return vmenv_error_hint(err,
+                                                "in nat mode reach the guest's ports at its own "
+                                                "address ('vmenv ssh-config %s' shows it), or "
+                                                "drop 'network: nat'",
+                                                m->name);
+                }
+                st->ssh_port = m->ssh.port;
+                return 0;
+        }
 
         if (st->ssh_port <= 0 || port_free("127.0.0.1", st->ssh_port, "tcp") != 1)
                 st->ssh_port = pick_free_port("127.0.0.1", "tcp");
@@ -301,7 +332,7 @@ static void fill_target(const struct vmenv_machine_config *m, const struct vmenv
                         const char *key, struct vmenv_ssh_target *t)
 {
         *t = (struct vmenv_ssh_target){
-            .host = "127.0.0.1",
+            .host = ssh_host(st),
             .port = st->ssh_port,
             .user = m->ssh.user ? m->ssh.user : "vagrant",
             .key_path = key,
@@ -322,6 +353,36 @@ char *vmenv_machine_login_key(const struct vmenv_machine_config *m,
         return vmenv_insecure_key_path(err);
 }
 
+/* nat mode: the guest's address from its DHCP lease, polled until the
+ * deadline (the lease of an earlier boot may answer first: dnsmasq gives a
+ * MAC the same address again). */
+static int wait_address(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                        struct vmenv_machine_state *st, uint64_t deadline, vmenv_error *err)
+{
+        vmenv_info("%s: waiting for an address on network '%s'", m->name, NAT_NETWORK);
+        for (;;) {
+                char *ip = NULL;
+                if (p->ops->guest_address(p->conn, st->domain, &ip, err) < 0)
+                        return -1;
+                if (ip) {
+                        free(st->ssh_host);
+                        st->ssh_host = ip;
+                        return vmenv_state_save(st, err);
+                }
+                if (vmenv_now_ns() >= deadline) {
+                        _cleanup_free_ char *tail = console_tail(st);
+                        vmenv_error_set(err, VMENV_EXIT_TEMPFAIL,
+                                        "machine '%s' got no address from network '%s' within "
+                                        "%d s\n  serial console (last lines):\n%s",
+                                        m->name, NAT_NETWORK, m->boot_timeout, tail);
+                        return vmenv_error_hint(err,
+                                                "the box must ask for an address by DHCP on its "
+                                                "first network card");
+                }
+                usleep(200000);
+        }
+}
+
 static struct vmenv_ssh *wait_ssh(struct vmenv_project *p, const struct vmenv_machine_config *m,
                                   struct vmenv_machine_state *st, vmenv_error *err)
 {
@@ -333,9 +394,11 @@ static struct vmenv_ssh *wait_ssh(struct vmenv_project *p, const struct vmenv_ma
 
         if (!key)
                 return NULL;
+        if (nat_mode(m) && wait_address(p, m, st, deadline, err) < 0)
+                return NULL;
         fill_target(m, st, key, &t);
-        vmenv_info("%s: waiting for SSH on 127.0.0.1:%d (timeout %d s)", m->name, st->ssh_port,
-                   m->boot_timeout);
+        vmenv_info("%s: waiting for SSH on %s:%d (timeout %d s)", m->name, ssh_host(st),
+                   st->ssh_port, m->boot_timeout);
         s = vmenv_ssh_wait(&t, deadline, &seen, &last, err);
         if (!s) {
                 enum vmenv_vm_state vs = VMENV_VM_OTHER;
@@ -347,10 +410,10 @@ static struct vmenv_ssh *wait_ssh(struct vmenv_project *p, const struct vmenv_ma
                 p->ops->state(p->conn, st->domain, &vs, &e2);
                 vmenv_error_clear(&e2);
                 vmenv_error_set(err, VMENV_EXIT_TEMPFAIL,
-                                "machine '%s' did not answer on SSH (127.0.0.1:%d) within %d s\n"
+                                "machine '%s' did not answer on SSH (%s:%d) within %d s\n"
                                 "  domain '%s' is %s\n  last SSH error: %s\n"
                                 "  serial console (last lines):\n%s",
-                                m->name, st->ssh_port, m->boot_timeout, st->domain,
+                                m->name, ssh_host(st), st->ssh_port, m->boot_timeout, st->domain,
                                 vmenv_vm_state_name(vs), last ? last : "none", tail);
                 vmenv_error_hint(err,
                                  "raise 'boot_timeout', check the box, or run 'vmenv "
@@ -385,6 +448,7 @@ int vmenv_machine_endpoint(const struct vmenv_config *c, const struct vmenv_mach
         if (!(key = vmenv_machine_login_key(m, st, err)))
                 return -1;
         *out = (struct vmenv_ssh_endpoint){
+            .host = vmenv_strdup(ssh_host(st)),
             .port = st->ssh_port,
             .user = m->ssh.user ? m->ssh.user : "vagrant",
             .key = key,
@@ -395,9 +459,10 @@ int vmenv_machine_endpoint(const struct vmenv_config *c, const struct vmenv_mach
 
 void vmenv_ssh_endpoint_clear(struct vmenv_ssh_endpoint *e)
 {
+        free(e->host);
         free(e->key);
         free(e->known_hosts);
-        e->key = e->known_hosts = NULL;
+        e->host = e->key = e->known_hosts = NULL;
 }
 
 /* The system ssh (ssh-config, ssh -- ARGS) checks the same host key. */
@@ -408,7 +473,11 @@ static int write_known_hosts(const struct vmenv_machine_state *st, vmenv_error *
 
         if (!st->host_key)
                 return 0;
-        line = vmenv_strdupf("[127.0.0.1]:%d %s\n", st->ssh_port, st->host_key);
+        /* OpenSSH names port 22 by the bare host */
+        if (st->ssh_port == 22)
+                line = vmenv_strdupf("%s %s\n", ssh_host(st), st->host_key);
+        else
+                line = vmenv_strdupf("[%s]:%d %s\n", ssh_host(st), st->ssh_port, st->host_key);
         return vmenv_write_file_atomic(path, line, strlen(line), 0600, err);
 }
 
@@ -635,6 +704,7 @@ static int define_machine(struct vmenv_project *p, const struct vmenv_machine_co
             .initrd = m->initrd,
             .cmdline = m->cmdline,
             .network = m->network,
+            .nat_network = nat_mode(m) ? NAT_NETWORK : NULL,
             .video = m->libvirt.video,
             .graphics = m->libvirt.graphics,
         };
@@ -643,6 +713,8 @@ static int define_machine(struct vmenv_project *p, const struct vmenv_machine_co
                 return -1;
         if (plan_ports(m, st, err) < 0)
                 return -1;
+        if (nat_mode(m) && p->ops->network_ensure(p->conn, NAT_NETWORK, err) < 0)
+                return vmenv_error_prefix(err, "machine '%s'", m->name);
         if (shared_folders(p, m, &fs, &spec.n_fs, err) < 0)
                 return -1;
         spec.fs = fs;

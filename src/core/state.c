@@ -104,6 +104,7 @@ struct vmenv_machine_state *vmenv_state_load(const struct vmenv_config *c, const
         s->box_version = vmenv_strdup(jstr(root, "box_version"));
         s->box_digest = vmenv_strdup(jstr(root, "box_digest"));
         s->host_key = vmenv_strdup(jstr(root, "host_key"));
+        s->ssh_host = vmenv_strdup(jstr(root, "ssh_host"));
         s->ssh_port = jint(root, "ssh_port");
         s->key_replaced = jbool(root, "key_replaced");
         if (json_object_object_get_ex(root, "ports", &arr) &&
@@ -155,6 +156,7 @@ int vmenv_state_save(struct vmenv_machine_state *s, vmenv_error *err)
         jset_str(root, "box_version", s->box_version);
         jset_str(root, "box_digest", s->box_digest);
         jset_str(root, "host_key", s->host_key);
+        jset_str(root, "ssh_host", s->ssh_host);
         json_object_object_add(root, "ssh_port", json_object_new_int(s->ssh_port));
         json_object_object_add(root, "key_replaced", json_object_new_boolean(s->key_replaced));
         for (size_t i = 0; i < s->n_ports; i++) {
@@ -170,7 +172,7 @@ int vmenv_state_save(struct vmenv_machine_state *s, vmenv_error *err)
                 json_object_array_add(prov, json_object_new_string(*p));
         json_object_object_add(root, "provisioned", prov);
         text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
+                                                        JSON_C_TO_STRING_NOSLASHESCAPE);
         if (vmenv_write_file_atomic(path, text, strlen(text), 0600, err) < 0)
                 return -1;
         s->exists = true;
@@ -201,6 +203,7 @@ void vmenv_state_free(struct vmenv_machine_state *s)
         free(s->box_version);
         free(s->box_digest);
         free(s->host_key);
+        free(s->ssh_host);
         for (size_t i = 0; i < s->n_ports; i++) {
                 free(s->ports[i].host_ip);
                 free(s->ports[i].protocol);
@@ -273,7 +276,7 @@ static int index_update(const struct vmenv_index_entry *put, const char *remove_
                 json_object_array_add(out, e);
         }
         text = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY |
-                                                           JSON_C_TO_STRING_NOSLASHESCAPE);
+                                                       JSON_C_TO_STRING_NOSLASHESCAPE);
         return vmenv_write_file_atomic(path, text, strlen(text), 0600, err);
 }
 

@@ -1,0 +1,129 @@
+# network: nat end to end. The test makes a network namespace of its own and
+# runs a libvirtd and virtlogd inside it, with /run/libvirt, /etc/libvirt,
+# /var/lib/libvirt, /var/cache/libvirt and /var/log/libvirt on temporary
+# folders of a private mount namespace: the NAT network vmenv makes, its
+# dnsmasq and the guest exist only there, and nothing reaches the host's own
+# network. Checks: up makes and starts the network, the address comes from
+# the DHCP lease, SSH goes straight to the guest's port 22 (libssh and the
+# system ssh through ssh-config's host key), port says so, a halt and up
+# finds the address again, and forwarded_ports are refused in nat mode.
+if [ -z "${VMENV_NAT_NS:-}" ]; then
+    if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for a network namespace"; exit 0; fi
+    if [ ! -f "${VMENV_TEST_BOXES:-/nonexistent}/catalog.json" ]; then
+        echo "1..0 # SKIP no test boxes (VMENV_TEST_BOXES)"; exit 0
+    fi
+    for t in dnsmasq iptables libvirtd virtlogd unshare; do
+        if ! PATH=$PATH:/usr/sbin command -v "$t" >/dev/null; then
+            echo "1..0 # SKIP no $t (apt-get install dnsmasq-base iptables)"; exit 0
+        fi
+    done
+    ns=vmenv-nat-$$
+    L=$(mktemp -d /tmp/vmenv-nat.XXXXXX)
+    # Whatever happens inside (even a kill), everything started there ends
+    # here by its pid file: the daemons, dnsmasq, QEMU.
+    outer_cleanup() {
+        local f
+        for f in "$L"/libvirtd.pid "$L"/virtlogd.pid $(find "$L/run" -name '*.pid' 2>/dev/null); do
+            kill -9 "$(cat "$f" 2>/dev/null)" 2>/dev/null
+        done
+        ip netns del "$ns" 2>/dev/null
+        rm -rf "$L"
+    }
+    trap outer_cleanup EXIT
+    trap 'exit 143' TERM INT
+    if ! ip netns add "$ns"; then echo "1..0 # SKIP cannot make a network namespace"; exit 0; fi
+    VMENV_NAT_NS=$ns VMENV_NAT_DIR=$L ip netns exec "$ns" unshare -m --propagation private bash "$0"
+    exit $?
+fi
+
+# --- inside the namespaces
+. "$VMENV_SRCDIR/tests/lib.sh"
+L=$VMENV_NAT_DIR
+mkdir -p "$L/run" "$L/etc" "$L/lib" "$L/cache" "$L/log"
+cp -a /etc/libvirt/. "$L/etc/"
+# none of the host's networks, pools or domains
+rm -f "$L"/etc/storage/*.xml "$L"/etc/storage/autostart/*.xml "$L"/etc/qemu/*.xml \
+    "$L"/etc/qemu/networks/*.xml "$L"/etc/qemu/networks/autostart/*.xml
+chmod 0755 "$T_TMP" "$L" "$L"/*
+for d in run:/run/libvirt etc:/etc/libvirt lib:/var/lib/libvirt cache:/var/cache/libvirt \
+    log:/var/log/libvirt; do
+    mkdir -p "${d#*:}"
+    mount --bind "$L/${d%%:*}" "${d#*:}" || { echo "Bail out! cannot bind $d"; exit 1; }
+done
+ip link set lo up
+virtlogd -d -p "$L/virtlogd.pid"
+libvirtd -d -p "$L/libvirtd.pid"
+stop_daemons() {
+    local n f pid
+    for n in $(virsh -c qemu:///system net-list --all --name 2>/dev/null); do
+        virsh -c qemu:///system net-destroy "$n" >/dev/null 2>&1
+    done
+    for f in libvirtd virtlogd; do
+        pid=$(cat "$L/$f.pid" 2>/dev/null) || continue
+        kill "$pid" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null
+    done
+}
+on_exit stop_daemons
+for _ in $(seq 100); do virsh -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.1; done
+. "$VMENV_SRCDIR/tests/e2e/lib-vm.sh"
+echo "# network namespace $VMENV_NAT_NS, libvirtd pid $(cat "$L/libvirtd.pid")"
+
+P=$T_TMP/natproj
+new_project "$P" "box: vmenv/tiny
+box_url: $CATALOG
+memory: 192M
+boot_timeout: 120
+network: nat"
+run_vmenv -C "$P" up
+track "$P"
+expect_eq "up in nat mode" 0 "$RC"
+[ "$RC" -eq 0 ] || printf '%s\n' "$ERR" | sed 's/^/# /'
+virsh -c qemu:///system net-info vmenv 2>/dev/null | grep -q '^Active: *yes'
+ok $? "the libvirt network 'vmenv' was made and started"
+virsh -c qemu:///system net-dumpxml vmenv 2>/dev/null | grep -q "<forward mode='nat'"
+ok $? "it is a NAT network"
+
+run_vmenv -C "$P" ssh-config
+HOST=$(printf '%s\n' "$OUT" | awk '$1 == "HostName" {print $2}')
+PORT=$(printf '%s\n' "$OUT" | awk '$1 == "Port" {print $2}')
+case $HOST in 192.168.*) ok 0 "ssh-config names the guest's own address ($HOST)";; *) ok 1 "ssh-config host: '$HOST'";; esac
+expect_eq "and its port 22" 22 "$PORT"
+LEASE=$(virsh -c qemu:///system domifaddr "$(echo $VM_DOMAINS | awk '{print $1}')" --source lease 2>/dev/null |
+    awk '/ipv4/ {sub("/.*", "", $4); print $4}')
+expect_eq "the address is the one in the DHCP lease" "$HOST" "$LEASE"
+
+run_vmenv -C "$P" ssh -c 'ip -4 -o addr show eth0'
+case $OUT in *"inet $HOST/"*) ok 0 "vmenv ssh reaches the guest, which has that address";; *) ok 1 "guest address: $OUT $ERR";; esac
+ip route get "$HOST" | grep -q 'dev virbr'
+ok $? "the host reaches it through the network's bridge, not a forward"
+run_vmenv -C "$P" ssh -- 'echo via-system-ssh'
+expect_eq "the system ssh logs in with the pinned host key" "via-system-ssh" "$OUT"
+run_vmenv -C "$P" port
+case $OUT in *"NAT network at $HOST"*) ok 0 "port says the machine is on a NAT network";; *) ok 1 "port: $OUT $ERR";; esac
+
+run_vmenv -C "$P" halt
+expect_eq "halt" 0 "$RC"
+run_vmenv -C "$P" up
+expect_eq "up again" 0 "$RC"
+run_vmenv -C "$P" ssh -c 'echo back'
+expect_eq "the address is found again after a reboot" "back" "$OUT"
+
+Q=$T_TMP/natports
+new_project "$Q" "box: vmenv/tiny
+box_url: $CATALOG
+memory: 192M
+boot_timeout: 120
+network: nat
+forwarded_ports:
+  - { guest: 80, host: 8080 }"
+run_vmenv -C "$Q" up
+track "$Q"
+expect_eq "forwarded_ports in nat mode: a config error (exit 78)" 78 "$RC"
+case $ERR in *"forwarded_ports need 'network: user'"*) ok 0 "the error says why";; *) ok 1 "nat ports: $ERR";; esac
+[ -z "$(virsh -c qemu:///system list --all --name | grep -F natports)" ]; ok $? "nothing was defined"
+
+run_vmenv -C "$P" destroy -f
+expect_eq "destroy" 0 "$RC"
+done_testing
