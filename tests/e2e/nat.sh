@@ -36,15 +36,15 @@ if [ -z "${VMENV_NAT_NS:-}" ]; then
     exit $?
 fi
 
-# --- inside the namespaces
-. "$VMENV_SRCDIR/tests/lib.sh"
+# --- inside the namespaces (lib-vm.sh, sourced once libvirtd answers,
+# brings lib.sh: TAP, T_TMP, on_exit)
 L=$VMENV_NAT_DIR
 mkdir -p "$L/run" "$L/etc" "$L/lib" "$L/cache" "$L/log"
 cp -a /etc/libvirt/. "$L/etc/"
 # none of the host's networks, pools or domains
 rm -f "$L"/etc/storage/*.xml "$L"/etc/storage/autostart/*.xml "$L"/etc/qemu/*.xml \
     "$L"/etc/qemu/networks/*.xml "$L"/etc/qemu/networks/autostart/*.xml
-chmod 0755 "$T_TMP" "$L" "$L"/*
+chmod 0755 "$L" "$L"/*
 for d in run:/run/libvirt etc:/etc/libvirt lib:/var/lib/libvirt cache:/var/cache/libvirt \
     log:/var/log/libvirt; do
     mkdir -p "${d#*:}"
@@ -65,9 +65,9 @@ stop_daemons() {
         kill -9 "$pid" 2>/dev/null
     done
 }
-on_exit stop_daemons
 for _ in $(seq 100); do virsh -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.1; done
 . "$VMENV_SRCDIR/tests/e2e/lib-vm.sh"
+T_CLEANUP=(stop_daemons "${T_CLEANUP[@]}") # runs last, after vm_cleanup
 echo "# network namespace $VMENV_NAT_NS, libvirtd pid $(cat "$L/libvirtd.pid")"
 
 P=$T_TMP/natproj
