@@ -533,11 +533,21 @@ static char *box_volume_prefix(const char *box)
         return vmenv_buf_steal(&b);
 }
 
-static char *box_volume_name(const char *box, const char *version, const char *format)
+/* "<prefix><version>@<12 hex of its digest>.qcow2": the pool is shared by
+ * every store of the host, and a version published again with other
+ * content (or a store with another box of that name) must not reuse a copy
+ * made from different bytes. Without a digest (a store copied from
+ * Vagrant): "<prefix><version>.qcow2". */
+static char *box_volume_name(const char *box, const char *version, const char *digest,
+                             const char *format)
 {
         _cleanup_free_ char *prefix = box_volume_prefix(box);
-        return vmenv_strdupf("%s%s.%s", prefix, version,
-                             vmenv_streq(format, "raw") ? "img" : "qcow2");
+        const char *hex = digest ? strchr(digest, ':') : NULL;
+        const char *ext = vmenv_streq(format, "raw") ? "img" : "qcow2";
+
+        if (hex && strlen(hex + 1) >= 12)
+                return vmenv_strdupf("%s%s@%.12s.%s", prefix, version, hex + 1, ext);
+        return vmenv_strdupf("%s%s.%s", prefix, version, ext);
 }
 
 int vmenv_box_pool_remove(const struct vmenv_provider_ops *ops, const char *box,
@@ -562,13 +572,15 @@ int vmenv_box_pool_remove(const struct vmenv_provider_ops *ops, const char *box,
                 goto out;
         }
         for (char **n = names; *n; n++) {
-                /* the rest must be exactly "<version>.<ext>": "tiny-nossh-1.0"
-                 * is another box than "tiny" */
+                /* the rest must be exactly "<version>[@<digest>].<ext>":
+                 * "tiny-nossh-1.0" is another box than "tiny" */
                 _cleanup_free_ char *ver = vmenv_strdup(*n + strlen(prefix));
-                char *dot = strrchr(ver, '.');
+                char *dot = strrchr(ver, '.'), *at;
                 if (!dot || (strcmp(dot, ".qcow2") && strcmp(dot, ".img")))
                         continue;
                 *dot = '\0';
+                if ((at = strchr(ver, '@')))
+                        *at = '\0';
                 if (!vmenv_version_valid(ver) || (version && strcmp(ver, version)))
                         continue;
                 if (ops->volume_delete(conn, NULL, *n, &e) < 0) {
@@ -759,7 +771,7 @@ static int create_machine(struct vmenv_project *p, const struct vmenv_machine_co
         st->box_name = vmenv_strdup(box->name);
         st->box_version = vmenv_strdup(box->version);
         st->box_digest = vmenv_strdup(box->digest);
-        st->box_volume = box_volume_name(box->name, box->version, box->format);
+        st->box_volume = box_volume_name(box->name, box->version, box->digest, box->format);
         st->disk_volume = vmenv_strdupf("%s.qcow2", st->domain);
         st->key_replaced = false;
         free(st->host_key);

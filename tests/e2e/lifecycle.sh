@@ -123,6 +123,10 @@ run_vmenv box list
 case $OUT in *vmenv/tiny*) ok 0 "destroy keeps the box";; *) ok 1 "box kept: $OUT";; esac
 left=$(virsh -c qemu:///system vol-list "$VMENV_POOL" 2>/dev/null | grep -c "vmenv-box-")
 expect_eq "and its copy in the storage pool" 1 "$left"
+digest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["checksum"].split(":")[1][:12])' \
+    "$(ls "$VMENV_HOME"/boxes/vmenv-VAGRANTSLASH-tiny/*/libvirt/vmenv.json | head -1)" 2>/dev/null)
+left=$(virsh -c qemu:///system vol-list "$VMENV_POOL" 2>/dev/null | grep -c "vmenv-box-vmenv_tiny-1.0.0@$digest\.qcow2")
+expect_eq "the pool copy is named by version and digest (@$digest)" 1 "$left"
 run_vmenv box remove vmenv/tiny --all
 expect_eq "box remove exits 0" 0 "$RC"
 left=$(virsh -c qemu:///system vol-list "$VMENV_POOL" 2>/dev/null | grep -c "vmenv-box-")
