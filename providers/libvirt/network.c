@@ -40,6 +40,8 @@ static bool subnet_taken(int third)
 
 static char *network_xml(const char *name, int third)
 {
+        _cleanup_free_ char *ename = vmenv_xml_escape(name);
+
         return vmenv_strdupf("<network>\n"
                              "  <name>%s</name>\n"
                              "  <forward mode='nat'/>\n"
@@ -50,7 +52,7 @@ static char *network_xml(const char *name, int third)
                              "    <dhcp><range start='192.168.%d.2' end='192.168.%d.254'/></dhcp>\n"
                              "  </ip>\n"
                              "</network>\n",
-                             name, third, third, third);
+                             ename, third, third, third);
 }
 
 int vmenv_libvirt_network_ensure(struct vmenv_provider *p, const char *name, vmenv_error *err)
