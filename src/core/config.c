@@ -1190,6 +1190,20 @@ static int check_forwards(struct pctx *p, const struct vmenv_config *c, struct m
         _cleanup_free_ struct fwd_ref *refs = NULL;
         size_t n = 0, total = 0;
 
+        /* A NAT guest has an address of its own: nothing to forward to. */
+        for (size_t i = 0; i < c->n_machines; i++) {
+                const struct vmenv_machine_config *m = &c->machines[i];
+                if (!vmenv_streq(m->network, "nat") || !m->n_forwards)
+                        continue;
+                fail_at(p, m->forwards[0].where.line, m->forwards[0].where.column,
+                        "%s[0]: forwarded ports need 'network: user', and machine '%s' has "
+                        "'network: nat'",
+                        st[i].fwd_prefix, m->name);
+                return vmenv_error_hint(p->err, "reach the machine's ports at its own address "
+                                                "('vmenv ssh-config' shows it), or drop "
+                                                "'network: nat'");
+        }
+
         for (size_t i = 0; i < c->n_machines; i++)
                 total += c->machines[i].n_forwards;
         refs = vmenv_calloc(total + 1, sizeof(*refs));

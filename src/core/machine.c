@@ -215,8 +215,6 @@ static char *port_user(int port)
         return vmenv_strdup("another process");
 }
 
-/* Decides the host ports: SSH first (kept across ups), then forwarded_ports
- * (moved when taken and auto_correct is set). */
 /* nat mode: machines share this libvirt network, made on first use. */
 #define NAT_NETWORK "vmenv"
 
@@ -230,6 +228,9 @@ static const char *ssh_host(const struct vmenv_machine_state *st)
         return st->ssh_host ? st->ssh_host : "127.0.0.1";
 }
 
+/* Decides the host ports: SSH first (kept across ups), then forwarded_ports
+ * (moved when taken and auto_correct is set). In nat mode there are none
+ * (the config refuses forwarded_ports there): SSH is the guest's own port. */
 static int plan_ports(const struct vmenv_machine_config *m, struct vmenv_machine_state *st,
                       vmenv_error *err)
 {
@@ -243,18 +244,7 @@ static int plan_ports(const struct vmenv_machine_config *m, struct vmenv_machine
         free(st->ssh_host);
         st->ssh_host = NULL;
 
-        /* nat: the guest has an address of its own, learnt at each boot */
         if (nat_mode(m)) {
-                if (m->n_forwards) {
-                        vmenv_error_set(err, VMENV_EXIT_CONFIG,
-                                        "machine '%s': forwarded_ports need 'network: user'",
-                                        m->name);
-                        return vmenv_error_hint(err,
-                                                "in nat mode reach the guest's ports at its own "
-                                                "address ('vmenv ssh-config %s' shows it), or "
-                                                "drop 'network: nat'",
-                                                m->name);
-                }
                 st->ssh_port = m->ssh.port;
                 return 0;
         }

@@ -121,7 +121,7 @@ forwarded_ports:
 run_vmenv -C "$Q" up
 track "$Q"
 expect_eq "forwarded_ports in nat mode: a config error (exit 78)" 78 "$RC"
-case $ERR in *"forwarded_ports need 'network: user'"*) ok 0 "the error says why";; *) ok 1 "nat ports: $ERR";; esac
+case $ERR in *"forwarded ports need 'network: user'"*) ok 0 "the error says why";; *) ok 1 "nat ports: $ERR";; esac
 [ -z "$(virsh -c qemu:///system list --all --name | grep -F natports)" ]; ok $? "nothing was defined"
 
 run_vmenv -C "$P" destroy -f

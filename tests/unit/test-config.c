@@ -79,7 +79,7 @@ static const char every_key[] =
     "disk: 20G\n"
     "hostname: build.example\n"
     "boot_timeout: 120\n"
-    "network: nat\n"
+    "network: user\n"
     "forwarded_ports:\n"
     "  - { guest: 80, host: 8080 }\n"
     "  - { guest: 53, host: 5353, host_ip: \"::1\", protocol: udp, auto_correct: true, id: dns }\n"
@@ -132,7 +132,7 @@ static void test_every_key(void)
         ok(m->disk == 20ull << 30, "disk 20G in bytes");
         is_str(m->hostname, "build.example", "hostname");
         ok(m->boot_timeout == 120, "boot_timeout");
-        is_str(m->network, "nat", "network");
+        is_str(m->network, "user", "network");
         ok(m->n_forwards == 2, "two forwarded ports");
         ok(m->forwards[0].guest == 80 && m->forwards[0].host == 8080, "guest and host ports");
         is_str(m->forwards[0].host_ip, "127.0.0.1", "host_ip defaults to 127.0.0.1");
@@ -317,6 +317,9 @@ static void test_errors(void)
              "starting with a letter or digit, at most 32 characters, not ending in '-'"},
             {"box: b\nnetwork: bridge\n",
              "78 vmenv.yaml:2:10: network: \"bridge\" is not one of user or nat"},
+            {"box: b\nnetwork: nat\nforwarded_ports: [{guest: 80, host: 8080}]\n",
+             "78 vmenv.yaml:3:19: forwarded_ports[0]: forwarded ports need 'network: user', and "
+             "machine 'default' has 'network: nat'"},
             {"box: b\nforwarded_ports: [{guest: 80, host: 70000}]\n",
              "78 vmenv.yaml:2:37: forwarded_ports[0].host: 70000 is out of range (1 to 65535)"},
             {"box: b\nmachines:\n  a: {forwarded_ports: [{guest: 80, host: 8080}]}\n"
