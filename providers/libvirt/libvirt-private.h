@@ -22,6 +22,11 @@ struct vmenv_provider {
 int vmenv_libvirt_error(vmenv_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The domain by name; a missing one is VMENV_EXIT_NOINPUT naming it, with
+ * the hint to run 'vmenv up'. The caller frees it. */
+virDomainPtr vmenv_libvirt_domain_lookup(struct vmenv_provider *p, const char *name,
+                                         vmenv_error *err);
+
 /* True when libvirt's last error has this code (e.g. VIR_ERR_NO_DOMAIN). */
 bool vmenv_libvirt_last_error_is(int code);
 

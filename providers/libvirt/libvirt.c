@@ -343,8 +343,8 @@ static int provider_host_info(struct vmenv_provider *p, struct vmenv_host_info *
         return 0;
 }
 
-/* The domain by name; a missing domain is an error naming it. */
-static virDomainPtr lookup(struct vmenv_provider *p, const char *name, vmenv_error *err)
+virDomainPtr vmenv_libvirt_domain_lookup(struct vmenv_provider *p, const char *name,
+                                         vmenv_error *err)
 {
         virDomainPtr d = virDomainLookupByName(p->conn, name);
         if (!d) {
@@ -443,7 +443,7 @@ static int provider_state(struct vmenv_provider *p, const char *name, enum vmenv
 /* Starting a running domain is done already. */
 static int provider_start(struct vmenv_provider *p, const char *name, vmenv_error *err)
 {
-        _cleanup_domain_ virDomainPtr d = lookup(p, name, err);
+        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_lookup(p, name, err);
         int active;
 
         if (!d)
@@ -460,7 +460,7 @@ static int provider_start(struct vmenv_provider *p, const char *name, vmenv_erro
 /* Asks the guest to power off through ACPI; an inactive domain is done. */
 static int provider_shutdown(struct vmenv_provider *p, const char *name, vmenv_error *err)
 {
-        _cleanup_domain_ virDomainPtr d = lookup(p, name, err);
+        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_lookup(p, name, err);
         int active;
 
         if (!d)
@@ -476,7 +476,7 @@ static int provider_shutdown(struct vmenv_provider *p, const char *name, vmenv_e
 
 static int provider_poweroff(struct vmenv_provider *p, const char *name, vmenv_error *err)
 {
-        _cleanup_domain_ virDomainPtr d = lookup(p, name, err);
+        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_lookup(p, name, err);
         int active;
 
         if (!d)
@@ -493,7 +493,7 @@ static int provider_poweroff(struct vmenv_provider *p, const char *name, vmenv_e
 
 static int provider_suspend(struct vmenv_provider *p, const char *name, vmenv_error *err)
 {
-        _cleanup_domain_ virDomainPtr d = lookup(p, name, err);
+        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_lookup(p, name, err);
         enum vmenv_vm_state st = VMENV_VM_OTHER;
 
         if (!d || domain_state(d, name, &st, err) < 0)
@@ -511,7 +511,7 @@ static int provider_suspend(struct vmenv_provider *p, const char *name, vmenv_er
 
 static int provider_resume(struct vmenv_provider *p, const char *name, vmenv_error *err)
 {
-        _cleanup_domain_ virDomainPtr d = lookup(p, name, err);
+        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_lookup(p, name, err);
         enum vmenv_vm_state st = VMENV_VM_OTHER;
 
         if (!d || domain_state(d, name, &st, err) < 0)

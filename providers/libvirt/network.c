@@ -90,13 +90,13 @@ int vmenv_libvirt_network_ensure(struct vmenv_provider *p, const char *name, vme
 int vmenv_libvirt_guest_address(struct vmenv_provider *p, const char *domain, char **ip,
                                 vmenv_error *err)
 {
-        _cleanup_domain_ virDomainPtr d = virDomainLookupByName(p->conn, domain);
+        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_lookup(p, domain, err);
         virDomainInterfacePtr *ifaces = NULL;
         int n;
 
         *ip = NULL;
         if (!d)
-                return vmenv_libvirt_error(err, "cannot look up domain '%s'", domain);
+                return -1;
         n = virDomainInterfaceAddresses(d, &ifaces, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, 0);
         if (n < 0)
                 return vmenv_libvirt_error(err, "cannot read the DHCP lease of '%s'", domain);

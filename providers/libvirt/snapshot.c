@@ -25,14 +25,6 @@ static void snapshot_freep(virDomainSnapshotPtr *s)
 }
 #define _cleanup_snapshot_ __attribute__((cleanup(snapshot_freep)))
 
-static virDomainPtr domain_get(struct vmenv_provider *p, const char *name, vmenv_error *err)
-{
-        virDomainPtr d = virDomainLookupByName(p->conn, name);
-        if (!d)
-                vmenv_libvirt_error(err, "cannot find domain '%s'", name);
-        return d;
-}
-
 static virDomainSnapshotPtr snapshot_get(virDomainPtr d, const char *name, vmenv_error *err)
 {
         virDomainSnapshotPtr s = virDomainSnapshotLookupByName(d, name, 0);
@@ -55,7 +47,7 @@ int vmenv_libvirt_snapshot_create(struct vmenv_provider *p, const char *domain, 
         _cleanup_free_ char *ename = vmenv_xml_escape(name);
         _cleanup_free_ char *xml = NULL;
 
-        if (!(d = domain_get(p, domain, err)))
+        if (!(d = vmenv_libvirt_domain_lookup(p, domain, err)))
                 return -1;
         if ((s = virDomainSnapshotLookupByName(d, name, 0))) {
                 vmenv_error_set(err, VMENV_EXIT_USAGE, "a snapshot '%s' exists already", name);
@@ -74,11 +66,10 @@ int vmenv_libvirt_snapshot_revert(struct vmenv_provider *p, const char *domain, 
         _cleanup_snapshot_ virDomainSnapshotPtr s = NULL;
         int active;
 
-        if (!(d = domain_get(p, domain, err)) || !(s = snapshot_get(d, name, err)))
+        if (!(d = vmenv_libvirt_domain_lookup(p, domain, err)) || !(s = snapshot_get(d, name, err)))
                 return -1;
         active = virDomainIsActive(d);
-        if (virDomainRevertToSnapshot(s, active == 1 ? VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING : 0) <
-            0)
+        if (virDomainRevertToSnapshot(s, active == 1 ? VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING : 0) < 0)
                 return vmenv_libvirt_error(err, "cannot restore snapshot '%s'", name);
         return 0;
 }
@@ -89,7 +80,7 @@ int vmenv_libvirt_snapshot_delete(struct vmenv_provider *p, const char *domain, 
         _cleanup_domain_ virDomainPtr d = NULL;
         _cleanup_snapshot_ virDomainSnapshotPtr s = NULL;
 
-        if (!(d = domain_get(p, domain, err)) || !(s = snapshot_get(d, name, err)))
+        if (!(d = vmenv_libvirt_domain_lookup(p, domain, err)) || !(s = snapshot_get(d, name, err)))
                 return -1;
         if (virDomainSnapshotDelete(s, 0) < 0)
                 return vmenv_libvirt_error(err, "cannot delete snapshot '%s'", name);
@@ -126,7 +117,7 @@ int vmenv_libvirt_snapshot_list(struct vmenv_provider *p, const char *domain, ch
         char **v;
         int n;
 
-        if (!(d = domain_get(p, domain, err)))
+        if (!(d = vmenv_libvirt_domain_lookup(p, domain, err)))
                 return -1;
         if ((n = virDomainListAllSnapshots(d, &snaps, 0)) < 0)
                 return vmenv_libvirt_error(err, "cannot list the snapshots of '%s'", domain);
