@@ -18,6 +18,9 @@
 
 #define IO_CHUNK 32768
 
+/* libssh's reason, never empty (a block-scoped buffer per use) */
+#define REASON(s) vmenv_ssh_reason((s)->session, (char[128]){0}, 128)
+
 /* ---- running commands ------------------------------------------------ */
 
 struct exit_info {
@@ -184,11 +187,15 @@ static int channel_pump(struct vmenv_ssh *s, ssh_channel ch, struct exit_info *x
                                                what, sigabbrev_np(stop_seen));
                 if (busy)
                         continue;
+                if (io->deadline_ns && vmenv_now_ns() >= io->deadline_ns)
+                        return vmenv_error_set(err, VMENV_EXIT_NETWORK,
+                                               "%s on %s:%d did not finish in time", what, s->host,
+                                               s->port);
                 pfd[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
                 if (in_open && io->in_fd >= 0 && pend_off == pend_len &&
                     ssh_channel_window_size(ch) > 0)
                         pfd[n++] = (struct pollfd){.fd = io->in_fd, .events = POLLIN};
-                r = poll(pfd, (nfds_t)n, 1000);
+                r = poll(pfd, (nfds_t)n, io->deadline_ns ? 200 : 1000);
                 if (r < 0 && errno != EINTR)
                         return vmenv_error_errno(err, VMENV_EXIT_IO, errno, "poll");
                 if (r > 0 && n > 1 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -213,7 +220,7 @@ static int channel_pump(struct vmenv_ssh *s, ssh_channel ch, struct exit_info *x
                                s->host, s->port);
 ssh_failed:
         return vmenv_error_set(err, VMENV_EXIT_NETWORK, "ssh to %s:%d failed while running %s: %s",
-                               s->host, s->port, what, ssh_get_error(s->session));
+                               s->host, s->port, what, REASON(s));
 }
 
 static void channel_endp(ssh_channel *ch)
@@ -241,8 +248,9 @@ static ssh_channel open_channel(struct vmenv_ssh *s, struct ssh_channel_callback
         };
         ssh_callbacks_init(cb);
         if (ssh_set_channel_callbacks(ch, cb) != SSH_OK || ssh_channel_open_session(ch) != SSH_OK) {
+                char why[128];
                 vmenv_error_set(err, VMENV_EXIT_NETWORK, "cannot open an ssh channel to %s:%d: %s",
-                                s->host, s->port, ssh_get_error(s->session));
+                                s->host, s->port, vmenv_ssh_reason(s->session, why, sizeof(why)));
                 ssh_channel_free(ch);
                 return NULL;
         }
@@ -263,7 +271,7 @@ int vmenv_ssh_run_io(struct vmenv_ssh *s, const char *cmd, struct io *io, int *e
                 return -1;
         if (ssh_channel_request_exec(ch, cmd) != SSH_OK)
                 return vmenv_error_set(err, VMENV_EXIT_NETWORK, "cannot run %s on %s:%d: %s", what,
-                                       s->host, s->port, ssh_get_error(s->session));
+                                       s->host, s->port, REASON(s));
         return channel_pump(s, ch, &x, io, what, exit_status, err);
 }
 
@@ -358,12 +366,12 @@ int vmenv_ssh_shell(struct vmenv_ssh *s, const char *cmd, int *exit_status, vmen
                                                  ws.ws_row) != SSH_OK)
                         return vmenv_error_set(err, VMENV_EXIT_NETWORK,
                                                "cannot get a terminal on %s:%d: %s", s->host,
-                                               s->port, ssh_get_error(s->session));
+                                               s->port, REASON(s));
         }
         r = cmd ? ssh_channel_request_exec(ch, cmd) : ssh_channel_request_shell(ch);
         if (r != SSH_OK)
                 return vmenv_error_set(err, VMENV_EXIT_NETWORK, "cannot start %s on %s:%d: %s",
-                                       what, s->host, s->port, ssh_get_error(s->session));
+                                       what, s->host, s->port, REASON(s));
         if (tty) {
                 sigemptyset(&sa.sa_mask);
                 sigemptyset(&sa_stop.sa_mask);

@@ -26,9 +26,6 @@
 #include "vmenv/util.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
-#define WAIT_INTERVAL_MS 200
-/* How long a wait try gives the guest to send its banner (see connect_once). */
-#define BANNER_WAIT_MS 400
 
 static void ssh_keyp(ssh_key *k)
 {
@@ -175,7 +172,7 @@ static int timeout_ms_of(const struct vmenv_ssh_target *t)
 }
 
 /* A TCP connection within timeout_ms; errors say "connection refused" etc. */
-static int tcp_connect(const char *host, int port, int timeout_ms, vmenv_error *err)
+int vmenv_ssh_tcp_connect(const char *host, int port, int timeout_ms, vmenv_error *err)
 {
         struct addrinfo hints = {
             .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
@@ -240,39 +237,82 @@ static int tcp_connect(const char *host, int port, int timeout_ms, vmenv_error *
         return fd;
 }
 
-/* One attempt. *fatal says a retry cannot help (host key changed, key file
- * unusable). */
-static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int timeout_ms,
-                                      int banner_ms, char **seen_host_key, bool *fatal,
-                                      vmenv_error *err)
+/* libssh's reason, or, when it gives none (a timeout often leaves it
+ * empty), what the connection looked like. */
+const char *vmenv_ssh_reason(ssh_session session, char *buf, size_t size)
 {
-        _cleanup_close_ int fd = -1; /* declared first: closed after ssh_free */
+        const char *e = session ? ssh_get_error(session) : NULL;
+        int st;
+
+        if (e && *e)
+                return e;
+        if (!session)
+                return "no session";
+        st = ssh_get_status(session);
+        snprintf(buf, size, "no answer in time (connection %s%s)",
+                 ssh_is_connected(session) ? "open" : "closed",
+                 st & SSH_CLOSED_ERROR ? ", closed with an error"
+                 : st & SSH_CLOSED     ? ", closed by the guest"
+                                       : "");
+        return buf;
+}
+
+/* Loads a private key; an unreadable key is a local problem, said at once. */
+static int load_key(const char *path, ssh_key *out, vmenv_error *err)
+{
+        if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, out) == SSH_OK)
+                return 0;
+        if (access(path, R_OK) < 0)
+                return vmenv_error_set(err, VMENV_EXIT_NOINPUT,
+                                       "cannot load private key '%s': no such file or no access",
+                                       path);
+        return vmenv_error_set(err, VMENV_EXIT_DATA,
+                               "cannot load private key '%s': not a usable key", path);
+}
+
+/* Public-key authentication with one key, non-blocking so a guest that
+ * stalls after the key exchange cannot hold us past end_ns (libssh would
+ * wait forever). */
+static int auth_key(ssh_session session, int fd, ssh_key key, uint64_t end_ns)
+{
+        int rc;
+
+        ssh_set_blocking(session, 0);
+        while ((rc = ssh_userauth_publickey(session, NULL, key)) == SSH_AUTH_AGAIN) {
+                uint64_t now = vmenv_now_ns();
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
+                if (now >= end_ns)
+                        break;
+                poll(&pfd, 1, (int)((end_ns - now) / 1000000 + 1));
+        }
+        ssh_set_blocking(session, 1);
+        return rc;
+}
+
+struct vmenv_ssh *vmenv_ssh_login_fd(const struct vmenv_ssh_target *t, int fd_in, int timeout_ms,
+                                     char **seen_host_key, bool *fatal, vmenv_error *err)
+{
+        _cleanup_close_ int fd = fd_in; /* declared first: closed after ssh_free */
         _cleanup_(ssh_sessionp) ssh_session session = NULL;
-        _cleanup_key_ ssh_key priv = NULL;
-        _cleanup_key_ ssh_key srv = NULL;
+        _cleanup_key_ ssh_key priv = NULL, alt = NULL, srv = NULL;
         _cleanup_free_ char *algos = NULL, *seen = NULL;
+        const char *used = t->key_path;
         struct vmenv_ssh *s;
         long usec = (long)timeout_ms * 1000;
         int rc, off = 0;
         const char *user = t->user ? t->user : "vagrant";
+        char why[128];
 
-        *fatal = false;
-        if (!t->host || !t->key_path) {
-                *fatal = true;
+        *fatal = true;
+        if (!t->host || !t->key_path)
                 return vmenv_error_set(err, VMENV_EXIT_SOFTWARE, "ssh target without host or key"),
                        NULL;
-        }
-        /* The key first: an unreadable key is a local problem, said at once. */
-        rc = ssh_pki_import_privkey_file(t->key_path, NULL, NULL, NULL, &priv);
-        if (rc != SSH_OK) {
-                *fatal = true;
-                vmenv_error_set(
-                    err, access(t->key_path, R_OK) < 0 ? VMENV_EXIT_NOINPUT : VMENV_EXIT_DATA,
-                    "cannot load private key '%s'%s", t->key_path,
-                    access(t->key_path, R_OK) < 0 ? ": no such file or no access"
-                                                  : ": not a usable key");
+        if (load_key(t->key_path, &priv, err) < 0)
                 return NULL;
-        }
+        /* the second key may not exist yet: it is only ever a fallback */
+        if (t->alt_key_path && access(t->alt_key_path, R_OK) == 0 &&
+            load_key(t->alt_key_path, &alt, err) < 0)
+                return NULL;
         if (!(session = ssh_new()))
                 abort();
         algos = hostkey_algorithms(t->known_host_key);
@@ -283,34 +323,16 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
             ssh_options_set(session, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") < 0 ||
             ssh_options_set(session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null") < 0 ||
             ssh_options_set(session, SSH_OPTIONS_PROCESS_CONFIG, &off) < 0 ||
-            ssh_options_set(session, SSH_OPTIONS_HOSTKEYS, algos) < 0) {
-                *fatal = true;
+            ssh_options_set(session, SSH_OPTIONS_HOSTKEYS, algos) < 0 ||
+            ssh_options_set(session, SSH_OPTIONS_FD, &fd) < 0) {
                 vmenv_error_set(err, VMENV_EXIT_SOFTWARE, "cannot set ssh options: %s",
                                 ssh_get_error(session));
                 return NULL;
         }
-        if ((fd = tcp_connect(t->host, t->port, timeout_ms, err)) < 0)
-                return NULL;
-        /* A QEMU port forward accepts at once, then holds the connection
-         * while the guest's network is not up: the banner never comes on
-         * it. Waiting a short while for the first byte and trying a fresh
-         * connection saves up to a whole timeout of boot time. */
-        if (banner_ms > 0) {
-                struct pollfd pfd = {.fd = fd, .events = POLLIN};
-                int r;
-                do
-                        r = poll(&pfd, 1, banner_ms);
-                while (r < 0 && errno == EINTR);
-                if (r == 0)
-                        return vmenv_error_set(err, VMENV_EXIT_NETWORK,
-                                               "%s:%d: banner exchange timed out", t->host,
-                                               t->port),
-                               NULL;
-        }
-        ssh_options_set(session, SSH_OPTIONS_FD, &fd);
+        *fatal = false;
         if (ssh_connect(session) != SSH_OK) {
-                const char *e = ssh_get_error(session);
-                if (strstr(e, "imeout") || strstr(e, "timed out"))
+                const char *e = vmenv_ssh_reason(session, why, sizeof(why));
+                if (strstr(e, "imeout") || strstr(e, "timed out") || strstr(e, "no answer"))
                         vmenv_error_set(err, VMENV_EXIT_NETWORK, "%s:%d: banner exchange timed out",
                                         t->host, t->port);
                 else if (strstr(e, "reset by peer") || strstr(e, "disconnected") ||
@@ -327,7 +349,7 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
         }
         if (ssh_get_server_publickey(session, &srv) != SSH_OK || !(seen = key_line(srv))) {
                 vmenv_error_set(err, VMENV_EXIT_NETWORK, "%s:%d: no usable host key: %s", t->host,
-                                t->port, ssh_get_error(session));
+                                t->port, vmenv_ssh_reason(session, why, sizeof(why)));
                 return NULL;
         }
         if (t->known_host_key && !same_key(t->known_host_key, seen)) {
@@ -341,19 +363,13 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
                                       "destroy' and 'vmenv up', or remove its recorded host key");
                 return NULL;
         }
-        /* Non-blocking, so a guest that stalls after the key exchange cannot
-         * hold us past this try's budget (libssh waits forever here). */
         {
                 uint64_t end = vmenv_now_ns() + (uint64_t)timeout_ms * 1000000ull;
-                ssh_set_blocking(session, 0);
-                while ((rc = ssh_userauth_publickey(session, NULL, priv)) == SSH_AUTH_AGAIN) {
-                        uint64_t now = vmenv_now_ns();
-                        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-                        if (now >= end)
-                                break;
-                        poll(&pfd, 1, (int)((end - now) / 1000000 + 1));
+                rc = auth_key(session, fd, priv, end);
+                if (rc == SSH_AUTH_DENIED && alt) {
+                        rc = auth_key(session, fd, alt, end);
+                        used = t->alt_key_path;
                 }
-                ssh_set_blocking(session, 1);
         }
         if (rc == SSH_AUTH_AGAIN) {
                 vmenv_error_set(err, VMENV_EXIT_NETWORK, "%s:%d: authentication timed out", t->host,
@@ -364,20 +380,25 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
                 if (rc == SSH_AUTH_ERROR)
                         vmenv_error_set(err, VMENV_EXIT_NETWORK,
                                         "%s:%d: authentication of '%s' failed: %s", t->host,
-                                        t->port, user, ssh_get_error(session));
+                                        t->port, user, vmenv_ssh_reason(session, why, sizeof(why)));
                 else
                         vmenv_error_set(err, VMENV_EXIT_NOPERM,
-                                        "authentication refused for '%s' with key %s", user,
-                                        t->key_path);
+                                        "authentication refused for '%s' with key %s%s%s", user,
+                                        t->key_path, alt ? " and " : "",
+                                        alt ? t->alt_key_path : "");
                 return NULL;
         }
-        vmenv_debug("ssh: logged in to %s@%s:%d with %s", user, t->host, t->port, t->key_path);
+        /* The guest is up: later requests (a channel while PAM and logind
+         * start, a long upload) get a generous timeout, not the login's. */
+        usec = (long)VMENV_SSH_SESSION_TIMEOUT_MS * 1000;
+        ssh_options_set(session, SSH_OPTIONS_TIMEOUT_USEC, &usec);
+        vmenv_debug("ssh: logged in to %s@%s:%d with %s", user, t->host, t->port, used);
         s = vmenv_calloc(1, sizeof(*s));
         s->session = TAKE_PTR(session);
         s->host = vmenv_strdup(t->host);
         s->port = t->port;
         s->user = vmenv_strdup(user);
-        s->key_path = vmenv_strdup(t->key_path);
+        s->key_path = vmenv_strdup(used);
         s->fd = TAKE_FD(fd);
         if (seen_host_key)
                 *seen_host_key = TAKE_PTR(seen);
@@ -387,87 +408,17 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
 struct vmenv_ssh *vmenv_ssh_connect(const struct vmenv_ssh_target *t, char **seen_host_key,
                                     vmenv_error *err)
 {
+        int timeout_ms = timeout_ms_of(t), fd;
         bool fatal;
 
-        return connect_once(t, timeout_ms_of(t), 0, seen_host_key, &fatal, err);
+        if ((fd = vmenv_ssh_tcp_connect(t->host, t->port, timeout_ms, err)) < 0)
+                return NULL;
+        return vmenv_ssh_login_fd(t, fd, timeout_ms, seen_host_key, &fatal, err);
 }
 
-static void sleep_ms(uint64_t ms)
+const char *vmenv_ssh_key_used(const struct vmenv_ssh *s)
 {
-        struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
-                              .tv_nsec = (long)(ms % 1000) * 1000000};
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
-/* The message without the "cannot connect to HOST:PORT: " part. */
-static const char *short_reason(const char *msg)
-{
-        const char *p = msg ? strstr(msg, ": ") : NULL;
-
-        if (msg && vmenv_startswith(msg, "cannot connect to ") && p)
-                return p + 2;
-        return msg ? msg : "unknown error";
-}
-
-struct vmenv_ssh *vmenv_ssh_wait(const struct vmenv_ssh_target *t, uint64_t deadline_ns,
-                                 char **seen_host_key, char **last_error, vmenv_error *err)
-{
-        vmenv_error e = VMENV_ERROR_INIT;
-        unsigned tries = 0;
-
-        for (;;) {
-                uint64_t start = vmenv_now_ns(), left_ms, try_ms;
-                struct vmenv_ssh *s;
-                bool fatal = false;
-
-                if (start >= deadline_ns && tries > 0)
-                        break;
-                left_ms = start < deadline_ns ? (deadline_ns - start) / 1000000 : 0;
-                try_ms = (uint64_t)timeout_ms_of(t);
-                if (try_ms > left_ms)
-                        try_ms = left_ms;
-                if (try_ms < 50)
-                        try_ms = 50;
-                tries++;
-                vmenv_error_clear(&e);
-                /* Every tenth try waits the whole time for the banner, in
-                 * case a slow guest needs longer than the short wait. */
-                s = connect_once(t, (int)try_ms, tries % 10 == 0 ? 0 : BANNER_WAIT_MS,
-                                 seen_host_key, &fatal, &e);
-                if (s) {
-                        vmenv_debug("ssh: %s:%d answered after %u tries", t->host, t->port, tries);
-                        return s;
-                }
-                vmenv_debug("ssh: try %u: %s", tries, e.msg);
-                if (fatal) {
-                        if (last_error) {
-                                free(*last_error);
-                                *last_error = vmenv_strdup(e.msg);
-                        }
-                        vmenv_error_move(err, &e);
-                        return NULL;
-                }
-                {
-                        uint64_t now = vmenv_now_ns(), next = start + WAIT_INTERVAL_MS * 1000000ull;
-                        if (now >= deadline_ns)
-                                break;
-                        if (next > deadline_ns)
-                                next = deadline_ns;
-                        if (next > now)
-                                sleep_ms((next - now + 999999) / 1000000);
-                }
-        }
-        if (last_error) {
-                free(*last_error);
-                *last_error = vmenv_strdup(short_reason(e.msg));
-        }
-        vmenv_error_set(err, VMENV_EXIT_TEMPFAIL, "no ssh login to %s@%s:%d in time (%u tries): %s",
-                        t->user ? t->user : "vagrant", t->host, t->port, tries,
-                        short_reason(e.msg));
-        vmenv_error_clear(&e);
-        return NULL;
+        return s->key_path;
 }
 
 /* ---- keys ------------------------------------------------------------ */
