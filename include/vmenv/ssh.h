@@ -99,6 +99,11 @@ char *vmenv_ssh_host_key_fingerprint(const char *key_line);
 int vmenv_ssh_replace_insecure_key(struct vmenv_ssh *s, const char *new_pub_line,
                                    const char *old_pub_line, vmenv_error *err);
 
+/* The shell text (a subshell) that does the same in the guest, for a
+ * first-boot script; old_pub_line NULL drops earlier copies of the new key. */
+char *vmenv_ssh_authorized_keys_script(const char *new_pub_line, const char *old_pub_line,
+                                       vmenv_error *err);
+
 /* Vagrant's insecure private key: $VMENV_INSECURE_KEY, else the Debian
  * 'vagrant' package's keys/vagrant (newest), else
  * ~/.vagrant.d/insecure_private_key. */

@@ -482,23 +482,20 @@ static char *pub_of_private(const char *path)
         return key_line(priv);
 }
 
-int vmenv_ssh_replace_insecure_key(struct vmenv_ssh *s, const char *new_pub_line,
-                                   const char *old_pub_line, vmenv_error *err)
+char *vmenv_ssh_authorized_keys_script(const char *new_pub_line, const char *old_pub_line,
+                                       vmenv_error *err)
 {
-        _cleanup_free_ char *nt = NULL, *nb = NULL, *ot = NULL, *ob = NULL, *derived = NULL;
-        _cleanup_free_ char *qline = NULL, *qnew = NULL, *qold = NULL, *cmd = NULL;
-        _cleanup_free_ char *clean = NULL;
-        struct vmenv_buf eb = {0};
-        int status = 0;
+        _cleanup_free_ char *nt = NULL, *nb = NULL, *ot = NULL, *ob = NULL;
+        _cleanup_free_ char *qline = NULL, *qnew = NULL, *qold = NULL, *clean = NULL;
 
         if (split_key_line(new_pub_line, &nt, &nb) < 0)
                 return vmenv_error_set(err, VMENV_EXIT_DATA, "not a public key line: '%.40s'",
-                                       new_pub_line ? new_pub_line : "");
-        if (!old_pub_line)
-                old_pub_line = derived = pub_of_private(s->key_path);
+                                       new_pub_line ? new_pub_line : ""),
+                       NULL;
         if (old_pub_line && split_key_line(old_pub_line, &ot, &ob) < 0)
                 return vmenv_error_set(err, VMENV_EXIT_DATA, "not a public key line: '%.40s'",
-                                       old_pub_line);
+                                       old_pub_line),
+                       NULL;
         clean = vmenv_strndup(new_pub_line, strcspn(new_pub_line, "\r\n"));
         qline = vmenv_shell_quote(clean);
         qnew = vmenv_shell_quote(nb);
@@ -506,23 +503,32 @@ int vmenv_ssh_replace_insecure_key(struct vmenv_ssh *s, const char *new_pub_line
         qold = vmenv_shell_quote(ob && strcmp(ob, nb) != 0 ? ob : nb);
         /* grep -v prints every kept line with its newline, so a file without a
          * final newline still gets the new key on a line of its own. */
-        cmd = vmenv_strdupf(
-            "set -e; umask 077; d=\"$HOME/.ssh\"; f=\"$d/authorized_keys\"; "
+        return vmenv_strdupf(
+            "( set -e; umask 077; d=\"$HOME/.ssh\"; f=\"$d/authorized_keys\"; "
             "t=\"$d/authorized_keys.vmenv-tmp\"; mkdir -p \"$d\"; chmod 700 \"$d\"; "
             "touch \"$f\"; "
             "{ grep -v -F -e %s -e %s \"$f\" || [ $? -eq 1 ]; printf '%%s\\n' %s; } > \"$t\"; "
-            "chmod 600 \"$t\"; mv -f \"$t\" \"$f\"",
+            "chmod 600 \"$t\"; mv -f \"$t\" \"$f\" )",
             qnew, qold, qline);
-        {
-                struct io io = {
-                    .in_fd = -1, .out_fd = -1, .err_fd = -1, .cap = &eb, .cap_max = 65536};
-                /* stderr is the interesting part: send it to stdout */
-                _cleanup_free_ char *full = vmenv_strdupf("{ %s; } 2>&1", cmd);
-                if (vmenv_ssh_run_io(s, full, &io, &status, err) < 0) {
-                        vmenv_buf_free(&eb);
-                        return vmenv_error_prefix(err, "cannot update authorized_keys of '%s'",
-                                                  s->user);
-                }
+}
+
+int vmenv_ssh_replace_insecure_key(struct vmenv_ssh *s, const char *new_pub_line,
+                                   const char *old_pub_line, vmenv_error *err)
+{
+        _cleanup_free_ char *derived = NULL, *script = NULL, *full = NULL;
+        struct vmenv_buf eb = {0};
+        struct io io = {.in_fd = -1, .out_fd = -1, .err_fd = -1, .cap = &eb, .cap_max = 65536};
+        int status = 0;
+
+        if (!old_pub_line)
+                old_pub_line = derived = pub_of_private(s->key_path);
+        if (!(script = vmenv_ssh_authorized_keys_script(new_pub_line, old_pub_line, err)))
+                return -1;
+        /* stderr is the interesting part: send it to stdout */
+        full = vmenv_strdupf("{ %s; } 2>&1", script);
+        if (vmenv_ssh_run_io(s, full, &io, &status, err) < 0) {
+                vmenv_buf_free(&eb);
+                return vmenv_error_prefix(err, "cannot update authorized_keys of '%s'", s->user);
         }
         if (status != 0) {
                 vmenv_error_set(err, VMENV_EXIT_FAILURE,
