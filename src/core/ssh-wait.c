@@ -45,9 +45,6 @@
  * starts. */
 #define DENIALS_FATAL 3
 #define DENIAL_SPAN_MS 5000
-/* The ready command's own budget per try; a try that runs out is retried
- * on a new connection. */
-#define READY_TRY_MS 15000
 #define READY_OUTPUT_MAX 65536
 #define REASONS_MAX 8
 
@@ -117,6 +114,7 @@ struct waiter {
         char *last;
         unsigned denials;
         uint64_t first_denial_ns;
+        bool watch_failed; /* the watcher ended a command */
         uint64_t hold_ms;  /* the next hold */
         uint64_t pause_ms; /* the next pause after a closed connection */
         bool net_up;       /* the guest's network has answered */
@@ -137,6 +135,18 @@ static int watch(struct waiter *x, vmenv_error *err)
                 return 0;
         x->next_watch = now + WATCH_MS * 1000000ull;
         return x->w->watch(x->w->watch_ctx, err);
+}
+
+/* The watcher, as the tick of a command the wait runs. */
+static int tick(void *ctx, vmenv_error *err)
+{
+        struct waiter *x = ctx;
+
+        if (watch(x, err) < 0) {
+                x->watch_failed = true;
+                return -1;
+        }
+        return 0;
 }
 
 static void note(struct waiter *x, const char *reason)
@@ -275,34 +285,32 @@ static struct vmenv_ssh *try_once(struct waiter *x, bool *stop, vmenv_error *err
                 return NULL;
         }
         {
+                /* bounded by the wait's deadline alone: a guest slow to open
+                 * a session (PAM, logind under TCG) gains nothing from a new
+                 * connection, and the watcher still runs meanwhile */
                 struct io io = {.in_fd = -1,
                                 .out_fd = -1,
                                 .err_fd = -1,
                                 .cap = &out,
                                 .cap_max = READY_OUTPUT_MAX,
-                                .deadline_ns = vmenv_now_ns() + READY_TRY_MS * 1000000ull};
+                                .deadline_ns = w->deadline_ns,
+                                .tick = tick,
+                                .tick_ctx = x};
                 _cleanup_free_ char *cmd =
                     vmenv_strdupf("exec 2>&1\n%s", w->ready_cmd ? w->ready_cmd : "true");
-                long usec = (long)READY_TRY_MS * 1000;
-                if (io.deadline_ns > w->deadline_ns)
-                        io.deadline_ns = w->deadline_ns;
-                ssh_options_set(s->session, SSH_OPTIONS_TIMEOUT_USEC, &usec);
+                x->watch_failed = false;
                 r = vmenv_ssh_run_io(s, cmd, &io, &status, &e);
-                usec = (long)VMENV_SSH_SESSION_TIMEOUT_MS * 1000;
-                ssh_options_set(s->session, SSH_OPTIONS_TIMEOUT_USEC, &usec);
         }
         if (r < 0) {
-                /* transient while sshd, PAM or logind start: a new try */
-                if (e.code == VMENV_EXIT_DATA) {
+                if (x->watch_failed || e.code == VMENV_EXIT_DATA) {
                         vmenv_error_move(err, &e);
                         *stop = true;
                 } else {
+                        /* transient while sshd, PAM or logind start: a new try */
                         note(x, short_reason(e.msg, t->host, t->port));
                         vmenv_error_clear(&e);
                 }
                 vmenv_buf_free(&out);
-                /* the guest answered the key exchange: keep its host key
-                 * even if this try fails, so the next cannot swap it */
                 return NULL;
         }
         w->ready_status = status;
