@@ -60,17 +60,15 @@ static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, 
                                ms[i]->box);
                 }
                 {
-                        struct vmenv_machine_state *st =
-                            vmenv_state_load(ctx->config, ms[i]->name, err);
+                        struct vmenv_machine_state *st = vmenv_state_load(ctx->config, ms[i]->name, err);
                         struct vmenv_lock_report rep = {0};
                         if (!st) {
                                 r = -1;
                                 break;
                         }
                         /* offline: pass fetch options instead of NULL to also ask the catalog */
-                        if (vmenv_lock_report(lock, ms[i], st->exists ? st->box_version : NULL,
-                                              NULL, &rep, err) == 0 &&
-                            rep.message && !arr)
+                        if (vmenv_lock_report(lock, ms[i], st->exists ? st->box_version : NULL, NULL,
+                                              &rep, err) == 0 && rep.message && !arr)
                                 printf("  %s\n", rep.message);
                         vmenv_lock_report_clear(&rep);
                         vmenv_state_free(st);
@@ -78,8 +76,8 @@ static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, 
         }
         if (arr) {
                 if (r == 0)
-                        puts(json_object_to_json_string_ext(
-                            arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                        puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+                                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(arr);
         }
         vmenv_project_close(p);
@@ -88,10 +86,10 @@ static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, 
 }
 
 const struct vmenv_cmd vmenv_cmd_status = {
-    .name = "status",
-    .usage = "[--json] [MACHINE...]",
-    .summary = "show the state of machines",
-    .max_args = -1,
-    .flags = VMENV_CMD_PROJECT | VMENV_CMD_PROVIDER | VMENV_CMD_JSON,
-    .run = cmd_status_run,
+        .name = "status",
+        .usage = "[--json] [MACHINE...]",
+        .summary = "show the state of machines",
+        .max_args = -1,
+        .flags = VMENV_CMD_PROJECT | VMENV_CMD_PROVIDER | VMENV_CMD_JSON,
+        .run = cmd_status_run,
 };
