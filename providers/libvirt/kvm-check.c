@@ -9,6 +9,7 @@
  * kernel and the check itself, so an upgrade checks again. */
 #include <inttypes.h>
 #include <libvirt/libvirt-qemu.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -37,7 +38,7 @@ static uint64_t fnv1a(const void *data, size_t len)
  * of "key value" lines and in one-line warnings. */
 static char *one_line(const char *s)
 {
-        char *r = vmenv_strndup(s ? s : "", REASON_MAX);
+        char *r = vmenv_strndup(s ? s : "", strnlen(s ? s : "", REASON_MAX));
         for (char *c = r; *c; c++)
                 if (*c == '\n' || *c == '\r' || *c == '\t')
                         *c = ' ';
@@ -53,6 +54,48 @@ static const char *qemu_words(const char *msg)
         const char *q = strstr(msg, "qemu-system-");
         const char *c = q ? strstr(q, ": ") : NULL;
         return c ? c + 2 : msg;
+}
+
+struct reaper {
+        virDomainPtr d;
+        char *log; /* the check domain's QEMU log, or NULL */
+};
+
+static void *reaper_run(void *arg)
+{
+        struct reaper *r = arg;
+
+        virDomainDestroy(r->d);
+        virDomainFree(r->d);
+        /* Each check has a log of its own under its unique name. */
+        if (r->log)
+                unlink(r->log);
+        free(r->log);
+        free(r);
+        return NULL;
+}
+
+/* Destroys the check's domain in the background: libvirt takes from 0.2 s
+ * to seconds to stop QEMU, while the caller (up) can go on defining its
+ * machine. provider_close() waits for it (vmenv_libvirt_kvm_check_wait). */
+static void reap(struct vmenv_provider *p, virDomainPtr d, char *log)
+{
+        struct reaper *r = vmenv_calloc(1, sizeof(*r));
+
+        r->d = d;
+        r->log = log;
+        vmenv_libvirt_kvm_check_wait(p);
+        if (pthread_create(&p->reaper, NULL, reaper_run, r) == 0)
+                p->reaper_running = true;
+        else
+                reaper_run(r);
+}
+
+void vmenv_libvirt_kvm_check_wait(struct vmenv_provider *p)
+{
+        if (p->reaper_running)
+                pthread_join(p->reaper, NULL);
+        p->reaper_running = false;
 }
 
 /* Whether QEMU says the guest panicked, i.e. reported. QEMU pauses a guest
@@ -128,7 +171,7 @@ int vmenv_libvirt_kvm_check_run(struct vmenv_provider *p, const char *type, cons
 {
         _cleanup_free_ char *vol =
             vmenv_strdupf("vmenv-kvm-check-%016" PRIx64 ".rom", fnv1a(rom, rom_len));
-        _cleanup_free_ char *rom_path = NULL, *xml = NULL, *name = NULL, *log = NULL;
+        _cleanup_free_ char *rom_path = NULL, *xml = NULL, *name = NULL;
         _cleanup_domain_ virDomainPtr d = NULL;
         uint64_t t0, deadline;
         int st = VIR_DOMAIN_NOSTATE, why = 0, works = -1;
@@ -151,7 +194,9 @@ int vmenv_libvirt_kvm_check_run(struct vmenv_provider *p, const char *type, cons
         }
         vmenv_debug("KVM check (%s): QEMU started in %.0f ms", type,
                     (double)(vmenv_now_ns() - t0) / 1e6);
-        deadline = t0 + (uint64_t)timeout_ms * 1000000u;
+        /* From the start on: libvirt may take seconds to start QEMU on a
+         * busy host, which says nothing about KVM. */
+        deadline = vmenv_now_ns() + (uint64_t)timeout_ms * 1000000u;
         while (works < 0) {
                 if (virDomainGetState(d, &st, &why, 0) < 0) {
                         /* A transient domain whose QEMU exited is gone. */
@@ -174,12 +219,9 @@ int vmenv_libvirt_kvm_check_run(struct vmenv_provider *p, const char *type, cons
                         nap = nap < 10000 ? nap * 2 : nap;
                 }
         }
-        virDomainDestroy(d);
         vmenv_debug("KVM check (%s) in %.0f ms: %s", type, (double)(vmenv_now_ns() - t0) / 1e6,
                     works ? "the guest reached long mode" : *reason);
-        /* Each check has a log of its own under its unique name. */
-        if ((log = vmenv_libvirt_log_path(p, name)))
-                unlink(log);
+        reap(p, TAKE_PTR(d), vmenv_libvirt_log_path(p, name));
         return works;
 }
 

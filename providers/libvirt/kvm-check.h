@@ -11,7 +11,7 @@
 /* Test-only: "1" runs the check as if the capabilities listed KVM, with its
  * guest under TCG (type='qemu'), and caches its verdict like a real one. */
 #define VMENV_TEST_KVM_CHECK_TCG "VMENV_TEST_KVM_CHECK_TCG"
-#define VMENV_KVM_CHECK_TIMEOUT_MS 5000
+#define VMENV_KVM_CHECK_TIMEOUT_MS 10000
 #define VMENV_KVM_CHECK_TCG_TIMEOUT_MS 20000
 
 /* The check's firmware (generated from kvm-check-rom.S). */
@@ -31,6 +31,9 @@ int vmenv_libvirt_kvm_check_run(struct vmenv_provider *p, const char *type, cons
 int vmenv_libvirt_accel(struct vmenv_provider *p, const char *caps, struct vmenv_host_info *h,
                         vmenv_error *err);
 int vmenv_libvirt_kvm_mark_broken(struct vmenv_provider *p, const char *reason, vmenv_error *err);
+/* Waits until the last check's domain is destroyed (done in the
+ * background); provider_close() calls it. */
+void vmenv_libvirt_kvm_check_wait(struct vmenv_provider *p);
 /* The test hook's wrapper, or NULL. */
 const char *vmenv_libvirt_test_kvm_wrapper(void);
 

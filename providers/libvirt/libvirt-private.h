@@ -5,6 +5,7 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "vmenv/error.h"
@@ -19,6 +20,8 @@ struct vmenv_provider {
         int kvm_verdict;
         char *kvm_reason;
         char *kvm_keys;
+        pthread_t reaper; /* destroys the check's domain, see kvm-check.c */
+        bool reaper_running;
 };
 
 /* Whether the URI names this machine (qemu:///system, qemu:///session). */

@@ -185,6 +185,7 @@ static void provider_close(struct vmenv_provider *p)
 {
         if (!p)
                 return;
+        vmenv_libvirt_kvm_check_wait(p);
         if (p->conn)
                 virConnectClose(p->conn);
         free(p->uri);
