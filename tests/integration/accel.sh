@@ -19,6 +19,14 @@ if virsh -c "$uri" capabilities | grep -q "<domain type='kvm'"; then
     *) ok 1 "KVM listed: the check decided ($first)" ;; esac
 else
     expect_eq "no KVM in the capabilities" "tcg: no /dev/kvm" "$first"
+    # ... and indeed no guest runs under KVM here: libvirt refuses one.
+    cat >"$T_TMP/kvm.xml" <<X
+<domain type='kvm'><name>vmenv-accel-test-$$</name><memory unit='MiB'>16</memory>
+<os><type arch='x86_64' machine='q35'>hvm</type></os></domain>
+X
+    on_exit "virsh -q -c '$uri' destroy vmenv-accel-test-$$ >/dev/null 2>&1"
+    out=$(virsh -q -c "$uri" create "$T_TMP/kvm.xml" 2>&1)
+    ok $([ $? -ne 0 ] && [[ $out == *kvm* ]]; echo $?) "libvirt indeed refuses a KVM guest here"$'\n'"$out"
 fi
 run_vmenv host
 case $OUT in *"accelerator:  $first"*) ok 0 "the human output names the accelerator and why" ;;
