@@ -172,5 +172,10 @@ struct vmenv_provider_ops {
 extern const struct vmenv_provider_ops vmenv_provider_libvirt;
 
 void vmenv_host_info_clear(struct vmenv_host_info *h);
+/* The words of a KVM failure in a QEMU log tail (log_tail): "emulation
+ * failure", "failed to set MSR", "KVM internal error", "kvm run failed";
+ * NULL when the log shows none. For the reason given to kvm_mark_broken,
+ * e.g. "KVM present but the guest stopped: emulation failure". */
+const char *vmenv_qemu_log_kvm_failure(const char *log);
 
 #endif

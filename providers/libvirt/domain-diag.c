@@ -121,7 +121,7 @@ char *vmenv_libvirt_log_tail(struct vmenv_provider *p, const char *name, int lin
         return vmenv_strdup(start);
 }
 
-const char *vmenv_libvirt_kvm_failure(const char *log)
+const char *vmenv_qemu_log_kvm_failure(const char *log)
 {
         static const char *const known[] = {"emulation failure", "failed to set MSR",
                                             "KVM internal error", "kvm run failed"};

@@ -10,8 +10,5 @@ int vmenv_libvirt_state_detail(struct vmenv_provider *p, const char *name,
                                enum vmenv_vm_state *state, char **reason_text, vmenv_error *err);
 /* The last lines of the domain's QEMU log on this machine, or NULL. */
 char *vmenv_libvirt_log_tail(struct vmenv_provider *p, const char *name, int lines);
-/* The words of a KVM failure in a QEMU log ("emulation failure", "failed to
- * set MSR", ...), or NULL when the log shows none. */
-const char *vmenv_libvirt_kvm_failure(const char *log);
 
 #endif

@@ -160,7 +160,7 @@ static char *failure_reason(struct vmenv_provider *p, const char *name, const ch
                             const char *fallback)
 {
         _cleanup_free_ char *log = vmenv_libvirt_log_tail(p, name, 40);
-        const char *kvm = vmenv_libvirt_kvm_failure(log);
+        const char *kvm = vmenv_qemu_log_kvm_failure(log);
         _cleanup_free_ char *r = vmenv_strdupf("%s: %s", what, kvm ? kvm : fallback);
         return one_line(r);
 }

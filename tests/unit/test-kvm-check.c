@@ -131,12 +131,13 @@ static void test_pure(void)
                 _cleanup_free_ char *s = vmenv_libvirt_state_text(states[i].st, states[i].reason);
                 is_str(s, states[i].want, states[i].want);
         }
-        is_str(vmenv_libvirt_kvm_failure("x\nKVM internal error. Suberror: 1\nemulation failure\n"),
-               "emulation failure", "a KVM emulation failure is recognised in a log");
-        is_str(vmenv_libvirt_kvm_failure("qemu: error: failed to set MSR 0x48f to 0x7"),
+        is_str(
+            vmenv_qemu_log_kvm_failure("x\nKVM internal error. Suberror: 1\nemulation failure\n"),
+            "emulation failure", "a KVM emulation failure is recognised in a log");
+        is_str(vmenv_qemu_log_kvm_failure("qemu: error: failed to set MSR 0x48f to 0x7"),
                "failed to set MSR", "a failed MSR write is recognised");
-        ok(vmenv_libvirt_kvm_failure("char device redirected to /dev/pts/3") == NULL &&
-               vmenv_libvirt_kvm_failure(NULL) == NULL,
+        ok(vmenv_qemu_log_kvm_failure("char device redirected to /dev/pts/3") == NULL &&
+               vmenv_qemu_log_kvm_failure(NULL) == NULL,
            "an ordinary log shows no KVM failure");
 
         /* log_tail: the session log under $XDG_CACHE_HOME, last lines only */
@@ -378,7 +379,7 @@ static void test_hook(struct vmenv_provider *p0)
         is_str(reason, "paused (unknown)", "the guest stops by itself: paused (unknown)");
         ok(st == VMENV_VM_PAUSED, "state_detail's state is paused");
         tail = ops->log_tail(p, dom_name, 10);
-        ok(tail && vmenv_streq(vmenv_libvirt_kvm_failure(tail), "emulation failure"),
+        ok(tail && vmenv_streq(vmenv_qemu_log_kvm_failure(tail), "emulation failure"),
            "the QEMU log's tail says emulation failure");
         if (tail)
                 printf("# log tail:\n# %s\n", tail);
