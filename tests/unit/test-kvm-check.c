@@ -92,13 +92,6 @@ static void set_home(const char *name)
         setenv("VMENV_HOME", home, 1);
 }
 
-#define CHECK(call, what)                                                                          \
-        do {                                                                                       \
-                vmenv_error_clear(&err);                                                           \
-                if (!ok((call) == 0, "%s", what))                                                  \
-                        printf("#   error: %s\n", err.msg ? err.msg : "(none)");                   \
-        } while (0)
-
 static void test_pure(void)
 {
         size_t len = 0;

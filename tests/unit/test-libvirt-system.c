@@ -148,13 +148,6 @@ static void cleanup(void)
                  dom_name, pool_name, tmp);
 }
 
-#define CHECK(call, what)                                                                          \
-        do {                                                                                       \
-                vmenv_error_clear(&err);                                                           \
-                if (!ok((call) == 0, "%s", what))                                                  \
-                        printf("#   error: %s\n", err.msg ? err.msg : "(none)");                   \
-        } while (0)
-
 int main(void)
 {
         vmenv_error err = VMENV_ERROR_INIT;
