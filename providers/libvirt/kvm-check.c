@@ -392,7 +392,7 @@ int vmenv_libvirt_accel(struct vmenv_provider *p, const char *caps, struct vmenv
 {
         bool has_kvm = strstr(caps, "<domain type='kvm'") != NULL ||
                        vmenv_libvirt_test_kvm_wrapper() || test_check_tcg();
-        int want;
+        int want, r;
 
         if (parse_kvm_env(&want, err) < 0)
                 return -1;
@@ -413,16 +413,22 @@ int vmenv_libvirt_accel(struct vmenv_provider *p, const char *caps, struct vmenv
                 h->accel_reason = vmenv_strdup("tcg: no /dev/kvm");
                 return 0;
         }
-        if (verdict(p, caps, h->hypervisor, err) < 0)
+        /* Machines of one project start in parallel threads, each asking;
+         * one of them runs the check. */
+        pthread_mutex_lock(&p->kvm_lock);
+        if ((r = verdict(p, caps, h->hypervisor, err)) == 0) {
+                h->kvm = p->kvm_verdict > 0;
+                h->accel_reason = vmenv_strdup(p->kvm_reason);
+        }
+        pthread_mutex_unlock(&p->kvm_lock);
+        if (r < 0)
                 return -1;
-        if (p->kvm_verdict < 0 && want == 1) {
+        if (!h->kvm && want == 1) {
                 vmenv_error_set(err, VMENV_EXIT_UNAVAILABLE,
                                 "VMENV_KVM=1 but KVM cannot run guests on '%s': %s", p->uri,
-                                p->kvm_reason + strlen("tcg: "));
+                                h->accel_reason + strlen("tcg: "));
                 return vmenv_error_hint(err, "unset VMENV_KVM to let vmenv use TCG");
         }
-        h->kvm = p->kvm_verdict > 0;
-        h->accel_reason = vmenv_strdup(p->kvm_reason);
         return 0;
 }
 
@@ -430,20 +436,21 @@ int vmenv_libvirt_kvm_mark_broken(struct vmenv_provider *p, const char *reason, 
 {
         _cleanup_free_ char *r = one_line(reason && *reason ? reason : "the guest stopped");
 
-        if (!p->kvm_keys) {
-                /* Not resolved on this connection yet: host_info computes
-                 * the keys (and perhaps runs the check). */
-                struct vmenv_host_info h = {0};
-                if (vmenv_provider_libvirt.host_info(p, &h, err) < 0)
-                        return vmenv_error_prefix(err, "cannot record that KVM is broken");
-                vmenv_host_info_clear(&h);
-                if (!p->kvm_keys)
-                        return 0; /* KVM was not in use: nothing to record */
+        struct vmenv_host_info h = {0};
+        int ret = 0;
+
+        /* Not resolved on this connection yet: host_info computes the keys
+         * (and perhaps runs the check). */
+        if (vmenv_provider_libvirt.host_info(p, &h, err) < 0)
+                return vmenv_error_prefix(err, "cannot record that KVM is broken");
+        vmenv_host_info_clear(&h);
+        pthread_mutex_lock(&p->kvm_lock);
+        /* No keys: KVM was not in use, nothing to record. */
+        if (p->kvm_keys && (ret = cache_write(p, p->kvm_keys, false, r, err)) == 0) {
+                p->kvm_verdict = -1;
+                free(p->kvm_reason);
+                p->kvm_reason = vmenv_strdupf("tcg: %s", r);
         }
-        if (cache_write(p, p->kvm_keys, false, r, err) < 0)
-                return -1;
-        p->kvm_verdict = -1;
-        free(p->kvm_reason);
-        p->kvm_reason = vmenv_strdupf("tcg: %s", r);
-        return 0;
+        pthread_mutex_unlock(&p->kvm_lock);
+        return ret;
 }

@@ -20,7 +20,8 @@ struct vmenv_provider {
         int kvm_verdict;
         char *kvm_reason;
         char *kvm_keys;
-        pthread_t reaper; /* destroys the check's domain, see kvm-check.c */
+        pthread_mutex_t kvm_lock; /* guards kvm_verdict, kvm_reason, kvm_keys, reaper */
+        pthread_t reaper;         /* destroys the check's domain, see kvm-check.c */
         bool reaper_running;
 };
 

@@ -191,6 +191,7 @@ static void provider_close(struct vmenv_provider *p)
         free(p->uri);
         free(p->kvm_reason);
         free(p->kvm_keys);
+        pthread_mutex_destroy(&p->kvm_lock);
         free(p);
 }
 
@@ -206,6 +207,7 @@ static struct vmenv_provider *provider_open(const char *uri, vmenv_error *err)
                 return NULL;
         }
         p = vmenv_calloc(1, sizeof(*p));
+        pthread_mutex_init(&p->kvm_lock, NULL);
         vmenv_debug("connecting to %s", want);
         if (!(p->conn = virConnectOpen(want))) {
                 vmenv_libvirt_error(err, "cannot connect to '%s'", want);
