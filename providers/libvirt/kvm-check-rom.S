@@ -3,7 +3,9 @@
  * early Linux kernel does: real mode -> protected mode -> 64-bit long mode
  * with paging (cpuid, lgdt/lidt, mov to cr0/cr3/cr4, rdmsr/wrmsr EFER), then
  * touches the local APIC and IOAPIC through MMIO (which KVM's instruction
- * emulator handles) and reports by writing 1 to the pvpanic port. libvirt
+ * emulator handles), takes a page fault and an invalid opcode through a
+ * 64-bit IDT and iretq, enables SSE, sets GS through its MSR, and reports
+ * by writing 1 to the pvpanic port. libvirt
  * shows that as the state "crashed (panicked)"; a KVM that cannot run the
  * code stops the guest instead ("paused", or QEMU exits). Each stage prints
  * a line on COM1 for whoever reads the console.
@@ -18,6 +20,16 @@
         .set PDPT, 0x2000
         .set PD_LOW, 0x3000  /* 0-1 GiB */
         .set PD_HIGH, 0x4000 /* 3-4 GiB: this ROM, the APIC and IOAPIC */
+        .set IDT, 0x5000     /* 256 gates of 16 bytes */
+        .set COUNTS, 0x7000  /* page faults and #UD taken */
+        .set SCRATCH, 0x7100
+        .set GS_AREA, 0x7300
+        .set FAULT_VA, 0x40000000 /* 1 GiB: not mapped until the #PF handler maps it */
+        .set MSR_GS_BASE, 0xc0000101
+        .set CR0_MP, 1 << 1
+        .set CR0_EM, 1 << 2
+        .set CR4_OSFXSR, 1 << 9
+        .set CR4_OSXMMEXCPT, 1 << 10
         .set LAPIC, 0xfee00000
         .set IOAPIC, 0xfec00000
         .set MSR_EFER, 0xc0000080
@@ -57,6 +69,8 @@ msg_long:
         .asciz "vmenv-kvm-check: long mode\n"
 msg_bad:
         .asciz "vmenv-kvm-check: long mode is not active\n"
+msg_step:
+        .asciz "vmenv-kvm-check: an early-boot step gave a wrong result\n"
 msg_done:
         .asciz "vmenv-kvm-check: ok\n"
 
@@ -124,7 +138,7 @@ prot_entry:
          * 4 GiB for this ROM, and the APIC and IOAPIC pages, uncached. */
         mov $PML4, %edi
         xor %eax, %eax
-        mov $(4 * 4096 / 4), %ecx
+        mov $(7 * 4096 / 4), %ecx /* the tables, the IDT and the counters */
         rep stosl
         movl $(PDPT | 3), PML4
         movl $(PD_LOW | 3), PDPT
@@ -181,12 +195,89 @@ long_entry:
         mov $IOAPIC, %ebx
         movl $1, (%rbx)
         mov 0x10(%rbx), %eax
+        /* Exceptions through a 64-bit IDT and iretq, as early Linux takes
+         * them: a page fault that the handler resolves by mapping the page
+         * (early_make_pgtable), and an invalid opcode it skips. */
+        mov $ROM_BASE + (pf_handler - rom_start), %eax
+        mov $IDT + 14 * 16, %edi
+        call set_gate
+        mov $ROM_BASE + (ud_handler - rom_start), %eax
+        mov $IDT + 6 * 16, %edi
+        call set_gate
+        sub $16, %rsp
+        movw $(256 * 16 - 1), (%rsp)
+        movq $IDT, 2(%rsp)
+        lidt (%rsp)
+        add $16, %rsp
+        movq $0x5a5a5a5a, SCRATCH
+        mov $FAULT_VA + SCRATCH, %eax
+        mov (%rax), %rbx /* faults once, then reads SCRATCH through the new mapping */
+        cmp $0x5a5a5a5a, %rbx
+        jne bad_step
+        cmpl $1, COUNTS
+        jne bad_step
+        ud2
+        cmpl $1, COUNTS + 4
+        jne bad_step
+        /* SSE and the FPU, GS through its MSR, the time stamp counter. */
+        mov %cr0, %rax
+        and $~CR0_EM, %rax
+        or $CR0_MP, %rax
+        mov %rax, %cr0
+        mov %cr4, %rax
+        or $(CR4_OSFXSR | CR4_OSXMMEXCPT), %rax
+        mov %rax, %cr4
+        fninit
+        pcmpeqd %xmm0, %xmm0
+        movdqa %xmm0, SCRATCH + 0x10
+        cmpl $0xffffffff, SCRATCH + 0x1c
+        jne bad_step
+        mov $MSR_GS_BASE, %ecx
+        mov $GS_AREA, %eax
+        xor %edx, %edx
+        wrmsr
+        movq $0x1234, %gs:8
+        cmpq $0x1234, GS_AREA + 8
+        jne bad_step
+        rdtsc
         mov $ROM_BASE + (msg_done - rom_start), %esi
         call print64
         mov $PANIC_PORT, %dx
         mov $1, %al
         out %al, %dx
         jmp halt64
+bad_step:
+        mov $ROM_BASE + (msg_step - rom_start), %esi
+        call print64
+        jmp halt64
+
+/* An interrupt gate at %rdi for the handler at %eax (below 4 GiB). */
+set_gate:
+        mov %ax, (%rdi)
+        movw $0x18, 2(%rdi)
+        movw $0x8e00, 4(%rdi)
+        shr $16, %eax
+        mov %ax, 6(%rdi)
+        movq $0, 8(%rdi)
+        ret
+
+/* #PF: map 1-2 GiB onto the first GiB's page directory, count, return. */
+pf_handler:
+        push %rax
+        movq $(PD_LOW | 3), PDPT + 8
+        mov %cr2, %rax
+        invlpg (%rax)
+        incl COUNTS
+        pop %rax
+        add $8, %rsp /* the error code */
+        iretq
+
+/* #UD: skip the two-byte ud2, count, return. */
+ud_handler:
+        addq $2, (%rsp)
+        incl COUNTS + 4
+        iretq
+
 not_long:
         mov $ROM_BASE + (msg_bad - rom_start), %esi
         call print64
