@@ -347,6 +347,74 @@ int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, 
         return 0;
 }
 
+struct blob {
+        const char *data;
+        size_t left;
+};
+
+static int send_blob(virStreamPtr st, char *buf, size_t n, void *opaque)
+{
+        struct blob *b = opaque;
+        (void)st;
+        if (n > b->left)
+                n = b->left;
+        memcpy(buf, b->data, n);
+        b->data += n;
+        b->left -= n;
+        return (int)n;
+}
+
+/* A small read-only file of the default pool made from memory, readable by
+ * QEMU whatever user it runs as (firmware is not relabelled by libvirt), e.g.
+ * the KVM check's ROM. Named by its content, so an existing volume is it. */
+int vmenv_libvirt_blob_ensure(struct vmenv_provider *p, const char *name, const void *data,
+                              size_t len, char **path, vmenv_error *err)
+{
+        _cleanup_pool_ virStoragePoolPtr pool = NULL;
+        _cleanup_vol_ virStorageVolPtr vol = NULL;
+        _cleanup_stream_ virStreamPtr st = NULL;
+        _cleanup_close_ int lock = -1;
+        _cleanup_free_ char *xml = NULL, *ename = NULL;
+        bool missing;
+
+        if (check_name("volume", name, err) < 0 || !(pool = vmenv_libvirt_pool_get(p, NULL, err)))
+                return -1;
+        if ((lock = upload_lock(p, pool, name, err)) < 0)
+                return -1;
+        if ((vol = vol_find(pool, name, &missing, err))) {
+                wait_uploads(pool);
+                return (*path = vol_path(vol, name, err)) ? 0 : -1;
+        }
+        if (!missing)
+                return -1;
+        ename = vmenv_xml_escape(name);
+        xml = vmenv_strdupf("<volume>\n"
+                            "  <name>%s</name>\n"
+                            "  <capacity unit='bytes'>%zu</capacity>\n"
+                            "  <target>\n"
+                            "    <format type='raw'/>\n"
+                            "    <permissions><mode>0644</mode></permissions>\n"
+                            "  </target>\n"
+                            "</volume>\n",
+                            ename, len);
+        if (!(vol = virStorageVolCreateXML(pool, xml, 0))) {
+                if (vmenv_libvirt_last_error_is(VIR_ERR_STORAGE_VOL_EXIST) &&
+                    (vol = virStorageVolLookupByName(pool, name))) {
+                        wait_uploads(pool);
+                        return (*path = vol_path(vol, name, err)) ? 0 : -1;
+                }
+                return vmenv_libvirt_error(err, "cannot create volume '%s'", name);
+        }
+        if (!(st = virStreamNew(p->conn, 0)) || virStorageVolUpload(vol, st, 0, len, 0) < 0 ||
+            virStreamSendAll(st, send_blob, &(struct blob){data, len}) < 0 ||
+            virStreamFinish(st) < 0) {
+                vmenv_libvirt_error(err, "cannot upload volume '%s'", name);
+                virStorageVolDelete(vol, 0);
+                return -1;
+        }
+        return (*path = vol_path(vol, name, err)) ? 0 : -1;
+}
+
 int vmenv_libvirt_overlay_create(struct vmenv_provider *p, const char *pool_name, const char *name,
                                  const char *base, uint64_t size, char **path, vmenv_error *err)
 {

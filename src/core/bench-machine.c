@@ -129,7 +129,8 @@ struct vmenv_bench_machine *vmenv_bench_machine_new(struct vmenv_project *p,
         vmenv_box_free(box);
         bm->ops = (struct vmenv_bench_vm_ops){
                 .ctx = b,
-                .hypervisor = host->kvm ? "kvm" : "tcg",
+                /* "kvm", or "tcg: <why>" (docs/accel.md) */
+                .hypervisor = host->accel_reason ? host->accel_reason : host->kvm ? "kvm" : "tcg",
                 .ssh_target = bm_ssh_target,
                 .up = bm_up,
                 .halt = bm_halt,

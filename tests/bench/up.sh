@@ -78,13 +78,19 @@ vmenv_up_once() { # prints seconds from 'up' to the first successful 'ssh -c tru
     awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", b-a}'
 }
 
+# Plain QEMU runs under the accelerator vmenv chose (its KVM check).
+if "$VMENV" host --json 2>/dev/null | grep -q '"accel":"kvm"'; then
+    QEMU_ACCEL=(-accel kvm -cpu host)
+else
+    QEMU_ACCEL=(-accel tcg)
+fi
 qemu_once() { # the same devices as vmenv's domain, without libvirt or vmenv
     local port ov t0 t1
     port=$(free_port)
     ov=$tmp/plain.qcow2
     qemu-img create -q -f qcow2 -F qcow2 -b "$base_img" "$ov"
     t0=$(now)
-    qemu-system-x86_64 -machine q35 -accel tcg -m 256 -smp 1 -nodefaults -display none \
+    qemu-system-x86_64 -machine q35 "${QEMU_ACCEL[@]}" -m 256 -smp 1 -nodefaults -display none \
         -drive file="$ov",if=none,id=d0,format=qcow2,discard=unmap \
         -device virtio-blk-pci,drive=d0 \
         -netdev user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22 \
