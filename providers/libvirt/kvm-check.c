@@ -65,10 +65,15 @@ static void *reaper_run(void *arg)
 {
         struct reaper *r = arg;
 
-        virDomainDestroy(r->d);
+        /* On a busy host libvirt may give up waiting for QEMU to end; try
+         * again, or the autodestroy at close would write the log anew. */
+        bool gone = virDomainDestroy(r->d) == 0 || virDomainDestroy(r->d) == 0 ||
+                    vmenv_libvirt_last_error_is(VIR_ERR_NO_DOMAIN) ||
+                    vmenv_libvirt_last_error_is(VIR_ERR_OPERATION_INVALID);
+
         virDomainFree(r->d);
         /* Each check has a log of its own under its unique name. */
-        if (r->log)
+        if (r->log && gone)
                 unlink(r->log);
         free(r->log);
         free(r);
