@@ -128,6 +128,12 @@ const struct vmenv_machine_config *vmenv_config_machine(const struct vmenv_confi
 /* Machine names: [a-z0-9][a-z0-9-]*, at most 32, usable in domain/host names. */
 bool vmenv_machine_name_valid(const char *name);
 
+/* A user name vmenv passes to ssh: POSIX portable characters, not starting
+ * with '-', at most 32 characters. */
+bool vmenv_ssh_user_valid(const char *user);
+/* A value that can be written between double quotes into an ssh_config. */
+bool vmenv_ssh_config_value_valid(const char *v);
+
 /* Resolved configuration as JSON text (for 'validate --json'). */
 char *vmenv_config_to_json(const struct vmenv_config *c);
 

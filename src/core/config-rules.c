@@ -36,6 +36,29 @@ bool vmenv_machine_name_valid(const char *name)
         return true;
 }
 
+/* POSIX portable user names (letters, digits, '.', '_', '-'), not starting
+ * with '-' so that no ssh or shell reads one as an option. */
+bool vmenv_ssh_user_valid(const char *user)
+{
+        size_t n = user ? strlen(user) : 0;
+
+        if (!n || n > 32 || user[0] == '-')
+                return false;
+        return strspn(user, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+               n;
+}
+
+/* A value that can go between double quotes in an ssh_config(5) line:
+ * OpenSSH has no escape for '"' there and reads '\' as one, and a control
+ * character would end the line. */
+bool vmenv_ssh_config_value_valid(const char *v)
+{
+        for (const unsigned char *c = (const unsigned char *)v; c && *c; c++)
+                if (*c < 0x20 || *c == 0x7f || *c == '"' || *c == '\\')
+                        return false;
+        return v != NULL;
+}
+
 static bool hostname_valid(const char *h)
 {
         size_t len = strlen(h), label = 0;
@@ -181,7 +204,6 @@ void vmenv_config_free(struct vmenv_config *c)
         free(c->project);
         free(c);
 }
-
 
 /* ---- schema ---- */
 
@@ -512,13 +534,23 @@ static int parse_ssh(struct pctx *p, const struct ynode *n, const char *path,
                 _cleanup_free_ char *kp = vmenv_cfg_key_path(path, k->s);
                 int r;
 
-                if (!strcmp(k->s, "user"))
+                if (!strcmp(k->s, "user")) {
                         r = vmenv_cfg_get_str(p, v, kp, &s->user);
-                else if (!strcmp(k->s, "port"))
+                        if (!r && !vmenv_ssh_user_valid(s->user)) {
+                                vmenv_cfg_fail(p, v, kp, "\"%s\" is not a user name", s->user);
+                                r = vmenv_error_hint(p->err,
+                                                     "use letters, digits, '.', '_' and '-', not "
+                                                     "starting with '-', at most 32 characters");
+                        }
+                } else if (!strcmp(k->s, "port")) {
                         r = vmenv_cfg_get_int(p, v, kp, 1, 65535, "a port number", &s->port);
-                else if (!strcmp(k->s, "private_key"))
+                } else if (!strcmp(k->s, "private_key")) {
                         r = vmenv_cfg_get_str(p, v, kp, &s->private_key);
-                else
+                        if (!r && !vmenv_ssh_config_value_valid(s->private_key))
+                                r = vmenv_cfg_fail(p, v, kp,
+                                                   "a key path cannot hold a control character, "
+                                                   "'\"' or '\\'");
+                } else
                         r = vmenv_cfg_unknown_key(p, k, kp, ssh_keys);
                 if (r < 0)
                         return -1;
