@@ -134,6 +134,15 @@ bool vmenv_ssh_user_valid(const char *user);
 /* A value that can be written between double quotes into an ssh_config. */
 bool vmenv_ssh_config_value_valid(const char *v);
 
+/* A libvirt URI a project file may name: qemu:///system, qemu:///session,
+ * or a qemu+ssh:// / qemu+tls:// host with only harmless parameters (the
+ * query percent-decoded, names compared without case). -1 with err set,
+ * saying why and what to do, otherwise. See docs/security.md. */
+int vmenv_uri_check_project(const char *uri, vmenv_error *err);
+
+/* Makes every machine use uri (the user's --connect), above the file's. */
+void vmenv_config_set_uri(struct vmenv_config *c, const char *uri);
+
 /* Resolved configuration as JSON text (for 'validate --json'). */
 char *vmenv_config_to_json(const struct vmenv_config *c);
 

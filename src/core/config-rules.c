@@ -581,9 +581,15 @@ static int parse_libvirt(struct pctx *p, const struct ynode *n, const char *path
                 _cleanup_free_ char *kp = vmenv_cfg_key_path(path, k->s);
                 int r;
 
-                if (!strcmp(k->s, "uri"))
+                if (!strcmp(k->s, "uri")) {
+                        vmenv_error e = VMENV_ERROR_INIT;
                         r = vmenv_cfg_get_str(p, v, kp, &l->uri);
-                else if (!strcmp(k->s, "machine_type"))
+                        if (!r && vmenv_uri_check_project(l->uri, &e) < 0) {
+                                r = vmenv_cfg_fail(p, v, kp, "%s", e.msg);
+                                vmenv_error_hint(p->err, "%s", e.hint);
+                        }
+                        vmenv_error_clear(&e);
+                } else if (!strcmp(k->s, "machine_type"))
                         r = vmenv_cfg_get_str(p, v, kp, &l->machine_type);
                 else if (!strcmp(k->s, "cpu_mode"))
                         r = vmenv_cfg_get_enum(p, v, kp, cpu_modes, &l->cpu_mode);

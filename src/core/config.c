@@ -789,3 +789,11 @@ const struct vmenv_machine_config *vmenv_config_machine(const struct vmenv_confi
                         return &c->machines[i];
         return NULL;
 }
+
+void vmenv_config_set_uri(struct vmenv_config *c, const char *uri)
+{
+        for (size_t i = 0; c && i < c->n_machines; i++) {
+                free(c->machines[i].libvirt.uri);
+                c->machines[i].libvirt.uri = vmenv_strdup(uri);
+        }
+}
