@@ -283,6 +283,73 @@ static int parse_forward(struct pctx *p, const struct ynode *n, const char *path
         return 0;
 }
 
+/* Folders are mirrored: what the host lacks is deleted in the guest. The
+ * path is normalised here ("/./", "//", "..") so that no spelling of the
+ * root or of the SSH user's home (checked once the user is known) gets past
+ * the checks; "~" forms are refused as such. */
+static int guest_path(struct pctx *p, const struct ynode *v, const char *kp, char **path)
+{
+        struct vmenv_buf b = {0};
+        const char *s = *path;
+
+        if (s[0] == '~' && (!strchr(s, '/') || !strchr(s, '/')[strspn(strchr(s, '/'), "/")])) {
+                vmenv_cfg_fail(p, v, kp, "\"%s\" is the SSH user's home folder", s);
+                return vmenv_error_hint(p->err, "mirroring it would delete ~/.ssh/authorized_keys: "
+                                                "name a folder of its own, like /vagrant");
+        }
+        if (s[0] != '/')
+                return vmenv_cfg_fail(p, v, kp, "\"%s\" is not an absolute path", s);
+        while (*s) {
+                size_t n;
+                s += strspn(s, "/");
+                n = strcspn(s, "/");
+                if (n == 2 && !strncmp(s, "..", 2)) {
+                        while (b.len && b.data[b.len - 1] != '/')
+                                b.len--;
+                        if (b.len)
+                                b.len--;
+                } else if (n && !(n == 1 && s[0] == '.')) {
+                        vmenv_buf_puts(&b, "/");
+                        vmenv_buf_add(&b, s, n);
+                }
+                s += n;
+        }
+        if (!b.len) {
+                vmenv_buf_free(&b);
+                vmenv_cfg_fail(p, v, kp, "\"%s\" is the guest's root folder", *path);
+                return vmenv_error_hint(p->err, "mirroring it would delete the guest's system: "
+                                                "name a folder of its own, like /vagrant");
+        }
+        b.data[b.len] = '\0';
+        free(*path);
+        *path = vmenv_buf_steal(&b);
+        return 0;
+}
+
+/* The SSH user's home, or a folder above it, as a synced folder's guest. */
+static int check_homes(struct pctx *p, const struct vmenv_machine_config *m, const char *prefix)
+{
+        _cleanup_free_ char *home = vmenv_streq(m->ssh.user, "root")
+                                        ? vmenv_strdup("/root")
+                                        : vmenv_strdupf("/home/%s", m->ssh.user);
+
+        for (size_t i = 0; i < m->n_folders; i++) {
+                const char *g = m->folders[i].guest;
+                size_t n = strlen(g);
+                if (m->folders[i].disabled || strncmp(home, g, n) || (home[n] && home[n] != '/'))
+                        continue;
+                vmenv_cfg_fail_at(p, m->folders[i].where.line, m->folders[i].where.column,
+                                  "%s%ssynced_folders[%zu].guest: \"%s\" %s the home folder of "
+                                  "the SSH user '%s'",
+                                  prefix, *prefix ? "." : "", i, g, home[n] ? "holds" : "is",
+                                  m->ssh.user);
+                return vmenv_error_hint(p->err, "mirroring it would delete "
+                                                "~/.ssh/authorized_keys: name a folder of its "
+                                                "own, like /vagrant");
+        }
+        return 0;
+}
+
 static int parse_folder(struct pctx *p, const struct ynode *n, const char *path,
                         struct vmenv_synced_folder *f)
 {
@@ -298,9 +365,8 @@ static int parse_folder(struct pctx *p, const struct ynode *n, const char *path,
                         r = vmenv_cfg_get_str(p, v, kp, &f->host);
                 else if (!strcmp(k->s, "guest")) {
                         r = vmenv_cfg_get_str(p, v, kp, &f->guest);
-                        if (!r && f->guest[0] != '/')
-                                r = vmenv_cfg_fail(p, v, kp, "\"%s\" is not an absolute path",
-                                                   f->guest);
+                        if (!r)
+                                r = guest_path(p, v, kp, &f->guest);
                 } else if (!strcmp(k->s, "type"))
                         r = vmenv_cfg_get_enum(p, v, kp, folder_types, &f->type);
                 else if (!strcmp(k->s, "exclude"))
@@ -741,6 +807,8 @@ int vmenv_cfg_build_machine(struct pctx *p, const struct ynode *top, const char 
                 m->network = vmenv_strdup("user");
         if (!m->ssh.user)
                 m->ssh.user = vmenv_strdup("vagrant");
+        if (check_homes(p, m, own && !vmenv_cfg_is_null(own) ? prefix : "") < 0)
+                return -1;
         if (!m->libvirt.machine_type)
                 m->libvirt.machine_type = vmenv_strdup("q35");
         return 0;
