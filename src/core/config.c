@@ -107,6 +107,16 @@ static int tree_add(struct pctx *p, struct ynode **stack, int depth, struct ynod
                         return vmenv_cfg_fail_at(p, l, c, "%s%skeys must be plain strings", where,
                                                  *where ? ": " : "");
                 }
+                /* A key is a name: "web\0evil" must not read as "web", nor
+                 * may a control character reach a message or a domain. */
+                for (size_t i = 0; i < node->len; i++)
+                        if ((unsigned char)node->s[i] < 0x20 || node->s[i] == 0x7f) {
+                                unsigned l = node->line, c = node->col;
+                                ynode_free(node);
+                                return vmenv_cfg_fail_at(
+                                    p, l, c, "%s%sa key cannot hold a NUL or control character",
+                                    where, *where ? ": " : "");
+                        }
                 for (size_t i = 0; i < par->n; i += 2)
                         if (par->kids[i]->len == node->len &&
                             !memcmp(par->kids[i]->s, node->s, node->len)) {
