@@ -148,6 +148,12 @@ int vmenv_uri_check_project(const char *uri, vmenv_error *err)
                         return refuse(err, uri, "a parameter cannot be decoded");
                 for (const char *const *a = allowed_params; *a && !ok; a++)
                         ok = !strcasecmp(name, *a);
+                if (ok && value[strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                              "0123456789,:._+!-")]) {
+                        _cleanup_free_ char *why =
+                            vmenv_strdupf("the value of '%s' holds an unexpected character", name);
+                        return refuse(err, uri, why);
+                }
                 if (!ok) {
                         _cleanup_free_ char *why =
                             vmenv_strdupf("the parameter '%s' is not allowed", name);
