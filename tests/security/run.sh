@@ -17,7 +17,9 @@
 #                              metadata), 'squatter' (this project's machine
 #                              name, another project's metadata) or 'own'
 #                              (this project's, as vmenv writes it); plus a
-#                              volume of the same name in a pool of the test's
+#                              volume of the same name in a pool of the test's;
+#                              'volume' is that volume alone (a plain qcow2,
+#                              not an overlay of a box)
 #   in: copy                   run in a 'cp -r' copy of the project
 # Placeholders in the data files: @PWNED@ (a path that must never appear),
 # @VICTIM@ (the victim's name), @OWN@ (this project's domain name for machine
@@ -76,14 +78,17 @@ for exp in "$CASES"/*.expected; do
     if [ -n "$victim" ]; then
         case $victim in
         foreign) xml=$(domain_xml "$vname" "" "") ;;
+        volume) xml="" ;;
         squatter) xml=$(domain_xml "$vname" "$T_TMP/someone-else" default) ;;
         own) xml=$(domain_xml "$vname" "$proj" default) ;;
         esac
         virsh -c "$SYS" vol-create-as "$POOL" "$vname.qcow2" 1M --format qcow2 >/dev/null
-        printf '%s\n' "$xml" > "$T_TMP/$name/victim.xml"
-        virsh -c "$SYS" define "$T_TMP/$name/victim.xml" >/dev/null
-        on_exit "virsh -c $SYS undefine $vname >/dev/null 2>&1"
-        before=$(virsh -c "$SYS" dumpxml "$vname" 2>&1)
+        if [ "$victim" != volume ]; then
+            printf '%s\n' "$xml" > "$T_TMP/$name/victim.xml"
+            virsh -c "$SYS" define "$T_TMP/$name/victim.xml" >/dev/null
+            on_exit "virsh -c $SYS undefine $vname >/dev/null 2>&1"
+            before=$(virsh -c "$SYS" dumpxml "$vname" 2>&1)
+        fi
     fi
 
     want=$(kv validate "$exp")
@@ -116,8 +121,10 @@ got $RC: $ERR"
     ok $? "$name: no host command ran ($pwned does not exist)"
     rm -f "$pwned"
     if [ -n "$victim" ]; then
-        after=$(virsh -c "$SYS" dumpxml "$vname" 2>&1)
-        expect_eq "$name: domain '$vname' is still defined, unchanged" "$before" "$after"
+        if [ "$victim" != volume ]; then
+            after=$(virsh -c "$SYS" dumpxml "$vname" 2>&1)
+            expect_eq "$name: domain '$vname' is still defined, unchanged" "$before" "$after"
+        fi
         virsh -c "$SYS" vol-info --pool "$POOL" "$vname.qcow2" >/dev/null 2>&1
         ok $? "$name: volume '$vname.qcow2' is still there"
         virsh -c "$SYS" undefine "$vname" >/dev/null 2>&1
