@@ -422,6 +422,21 @@ static int cmp_str(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The named volume of the pool (NULL, with *missing set when there is
+ * none, else an error), after checking the name. */
+static virStorageVolPtr vol_open(struct vmenv_provider *p, const char *pool_name, const char *name,
+                                 bool *missing, vmenv_error *err)
+{
+        _cleanup_pool_ virStoragePoolPtr pool = NULL;
+
+        *missing = false;
+        if (check_name("volume", name, err) < 0)
+                return NULL;
+        if (!(pool = vmenv_libvirt_pool_get(p, pool_name, err)))
+                return NULL;
+        return vol_find(pool, name, missing, err);
+}
+
 int vmenv_libvirt_volume_delete(struct vmenv_provider *p, const char *pool_name, const char *name,
                                 vmenv_error *err)
 {
@@ -433,12 +448,10 @@ int vmenv_libvirt_volume_delete(struct vmenv_provider *p, const char *pool_name,
         bool missing;
         int n;
 
-        if (check_name("volume", name, err) < 0)
-                return -1;
-        if (!(pool = vmenv_libvirt_pool_get(p, pool_name, err)))
-                return -1;
-        if (!(vol = vol_find(pool, name, &missing, err)))
+        if (!(vol = vol_open(p, pool_name, name, &missing, err)))
                 return missing ? 0 : -1;
+        if (!(pool = virStoragePoolLookupByVolume(vol)))
+                return vmenv_libvirt_error(err, "cannot find the pool of volume '%s'", name);
         if (!(vpath = vol_path(vol, name, err)))
                 return -1;
         epath = vmenv_xml_escape(vpath);
@@ -508,15 +521,10 @@ int vmenv_libvirt_volume_list(struct vmenv_provider *p, const char *pool_name, c
 int vmenv_libvirt_volume_path(struct vmenv_provider *p, const char *pool_name, const char *name,
                               char **path, vmenv_error *err)
 {
-        _cleanup_pool_ virStoragePoolPtr pool = NULL;
         _cleanup_vol_ virStorageVolPtr vol = NULL;
         bool missing;
 
-        if (check_name("volume", name, err) < 0)
-                return -1;
-        if (!(pool = vmenv_libvirt_pool_get(p, pool_name, err)))
-                return -1;
-        if (!(vol = vol_find(pool, name, &missing, err))) {
+        if (!(vol = vol_open(p, pool_name, name, &missing, err))) {
                 if (missing)
                         vmenv_error_set(err, VMENV_EXIT_NOINPUT, "volume '%s' does not exist",
                                         name);
@@ -533,17 +541,12 @@ int vmenv_libvirt_volume_path(struct vmenv_provider *p, const char *pool_name, c
 int vmenv_libvirt_overlay_delete(struct vmenv_provider *p, const char *pool_name, const char *name,
                                  vmenv_error *err)
 {
-        _cleanup_pool_ virStoragePoolPtr pool = NULL;
         _cleanup_vol_ virStorageVolPtr vol = NULL;
         _cleanup_free_ char *xml = NULL, *format = NULL, *backing = NULL, *vpath = NULL;
         const char *base, *slash;
         bool missing;
 
-        if (check_name("volume", name, err) < 0)
-                return -1;
-        if (!(pool = vmenv_libvirt_pool_get(p, pool_name, err)))
-                return -1;
-        if (!(vol = vol_find(pool, name, &missing, err)))
+        if (!(vol = vol_open(p, pool_name, name, &missing, err)))
                 return missing ? 0 : -1;
         if (!(xml = vol_xml(vol, name, err)) || !(vpath = vol_path(vol, name, err)))
                 return -1;
