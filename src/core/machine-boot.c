@@ -14,12 +14,14 @@
 
 /* Diagnostics. */
 
+/* The last lines of the serial console, each prefixed "  | ". */
 static char *console_tail(const struct vmenv_machine_state *st)
 {
         _cleanup_free_ char *path = vmenv_state_path(st, "console.log");
         _cleanup_free_ char *text = NULL;
+        struct vmenv_buf b = {0};
         size_t len = 0, lines = 0;
-        char *p;
+        char *p, *end;
 
         if (vmenv_read_file(path, 64u << 20, &text, &len, NULL) < 0 || len == 0)
                 return vmenv_strdup("  (the serial console printed nothing)");
@@ -27,18 +29,15 @@ static char *console_tail(const struct vmenv_machine_state *st)
         while (p > text && lines <= CONSOLE_TAIL_LINES)
                 if (*--p == '\n')
                         lines++;
-        if (*p == '\n')
-                p++;
-        {
-                struct vmenv_buf b = {0};
-                for (char *line = strtok(p, "\n"); line; line = strtok(NULL, "\n")) {
-                        line[strcspn(line, "\r")] = '\0';
-                        vmenv_buf_printf(&b, "  | %s\n", line);
-                }
-                if (b.len)
-                        b.data[--b.len] = '\0';
-                return vmenv_buf_steal(&b);
+        for (; *p; p = *end ? end + 1 : end) {
+                end = p + strcspn(p, "\n");
+                if (end == p)
+                        continue;
+                vmenv_buf_printf(&b, "  | %.*s\n", (int)strcspn(p, "\r\n"), p);
         }
+        if (b.len)
+                b.data[--b.len] = '\0';
+        return b.len ? vmenv_buf_steal(&b) : vmenv_strdup("  (the serial console printed nothing)");
 }
 
 static void fill_target(const struct vmenv_machine_config *m, const struct vmenv_machine_state *st,
@@ -54,27 +53,66 @@ static void fill_target(const struct vmenv_machine_config *m, const struct vmenv
         };
 }
 
-/* The key to log in with: ours after first boot, else the configured one or
- * the Vagrant insecure key. */
+/* The key to log in with: ours once it was made (first boot swaps it in),
+ * else the configured one or the Vagrant insecure key. */
 char *vmenv_machine_login_key(const struct vmenv_machine_config *m,
                               const struct vmenv_machine_state *st, vmenv_error *err)
 {
-        if (st->key_replaced)
+        if (st->key_replaced || st->key_pending)
                 return vmenv_state_path(st, "private_key");
         if (m->ssh.private_key)
                 return vmenv_path_join(NULL, m->ssh.private_key);
         return vmenv_insecure_key_path(err);
 }
 
+/* The boot wait watches the domain: one that pauses, crashes or shuts off
+ * by itself ends the wait at once, with what libvirt and QEMU said. */
+struct boot_watch {
+        struct vmenv_project *p;
+        const struct vmenv_machine_config *m;
+        const struct vmenv_machine_state *st;
+        bool stopped; /* the domain stopped by itself */
+};
+
+static int watch_domain(void *ctx, vmenv_error *err)
+{
+        struct boot_watch *w = ctx;
+        enum vmenv_vm_state vs;
+        _cleanup_free_ char *tail = NULL;
+
+        if (w->p->ops->state(w->p->conn, w->st->domain, &vs, err) < 0)
+                return vmenv_error_prefix(err, "machine '%s': cannot follow its domain",
+                                          w->m->name);
+        if (vs == VMENV_VM_RUNNING)
+                return 0;
+        /* a domain on its way down: report where it ends */
+        for (int i = 0; i < 20 && vs == VMENV_VM_SHUTTING_DOWN; i++) {
+                usleep(100000);
+                if (w->p->ops->state(w->p->conn, w->st->domain, &vs, err) < 0)
+                        return -1;
+        }
+        w->stopped = true;
+        tail = console_tail(w->st);
+        vmenv_error_set(err, VMENV_EXIT_UNAVAILABLE,
+                        "machine '%s' stopped while booting: domain '%s' is %s\n"
+                        "  serial console (last lines):\n%s",
+                        w->m->name, w->st->domain, vmenv_vm_state_name(vs), tail);
+        return vmenv_error_hint(err, "run 'vmenv up %s' to try again or 'vmenv destroy %s'",
+                                w->m->name, w->m->name);
+}
+
 /* nat mode: the guest's address from its DHCP lease, polled until the
  * deadline (the lease of an earlier boot may answer first: dnsmasq gives a
  * MAC the same address again). */
 static int wait_address(struct vmenv_project *p, const struct vmenv_machine_config *m,
-                        struct vmenv_machine_state *st, uint64_t deadline, vmenv_error *err)
+                        struct vmenv_machine_state *st, uint64_t deadline, struct boot_watch *bw,
+                        vmenv_error *err)
 {
         vmenv_info("%s: waiting for an address on network '%s'", m->name, VMENV_NAT_NETWORK);
         for (;;) {
                 char *ip = NULL;
+                if (watch_domain(bw, err) < 0)
+                        return -1;
                 if (p->ops->guest_address(p->conn, st->domain, &ip, err) < 0)
                         return -1;
                 if (ip) {
@@ -96,50 +134,173 @@ static int wait_address(struct vmenv_project *p, const struct vmenv_machine_conf
         }
 }
 
-static struct vmenv_ssh *wait_ssh(struct vmenv_project *p, const struct vmenv_machine_config *m,
-                                  struct vmenv_machine_state *st, vmenv_error *err)
+/* First boot, as one idempotent script run in the wait's own channel: our
+ * key in authorized_keys (and the insecure one out), then the hostname,
+ * with a 127.0.1.1 line as Vagrant's Debian guest writes it (sudo resolves
+ * the hostname on every call). Converges when run again after any
+ * interruption. A hostname that cannot be set is a warning. */
+#define HOSTNAME_FAILED "vmenv-first-boot: hostname not set"
+
+static char *first_boot_script(const struct vmenv_machine_config *m, const char *new_pub,
+                               const char *insecure_pub, vmenv_error *err)
 {
-        _cleanup_free_ char *key = vmenv_machine_login_key(m, st, err);
-        _cleanup_free_ char *seen = NULL, *last = NULL;
+        _cleanup_free_ char *keys = NULL, *qh = NULL;
+        struct vmenv_buf b = {0};
+
+        if (new_pub && !(keys = vmenv_ssh_authorized_keys_script(new_pub, insecure_pub, err)))
+                return NULL;
+        if (keys)
+                vmenv_buf_printf(&b, "%s || exit 1\n", keys);
+        qh = vmenv_shell_quote(m->hostname ? m->hostname : m->name);
+        vmenv_buf_printf(
+            &b,
+            "sudo -n sh -c 'h=$1; s=${h%%%%.*}; hostname \"$h\" && echo \"$h\" > /etc/hostname || "
+            "exit 1; if grep -q \"^127\\.0\\.1\\.1[[:space:]]\" /etc/hosts; then "
+            "sed -i \"s/^127\\.0\\.1\\.1[[:space:]].*/127.0.1.1 $h $s/\" /etc/hosts; "
+            "else printf \"127.0.1.1\\t%%s %%s\\n\" \"$h\" \"$s\" >> /etc/hosts; fi' sh %s "
+            "</dev/null || echo '" HOSTNAME_FAILED "'\n",
+            qh);
+        return vmenv_buf_steal(&b);
+}
+
+/* Makes (or keeps) the machine's own key before the first boot, and marks
+ * it pending: from then on the login tries it first, so a crash between
+ * the swap in the guest and the state saying so cannot lock vmenv out. */
+static int prepare_key(const struct vmenv_machine_config *m, struct vmenv_machine_state *st,
+                       char **pub, vmenv_error *err)
+{
+        _cleanup_free_ char *key = vmenv_state_path(st, "private_key");
+        _cleanup_free_ char *pubfile = vmenv_strdupf("%s.pub", key);
+        _cleanup_free_ char *comment = vmenv_strdupf("vmenv:%s", st->domain);
+
+        if ((st->key_pending || st->key_replaced) &&
+            vmenv_read_file(pubfile, 16384, pub, NULL, NULL) == 0 && vmenv_path_exists(key)) {
+                (*pub)[strcspn(*pub, "\r\n")] = '\0';
+                return 0;
+        }
+        unlink(key);
+        unlink(pubfile);
+        if (vmenv_ssh_keygen(key, comment, pub, err) < 0)
+                return vmenv_error_prefix(err, "cannot make the key of '%s'", m->name);
+        st->key_pending = true;
+        st->key_replaced = false;
+        return vmenv_state_save(st, err);
+}
+
+static char *insecure_pub_line(void)
+{
+        _cleanup_free_ char *ipath = vmenv_insecure_key_path(NULL);
+        _cleanup_free_ char *ppath = ipath ? vmenv_strdupf("%s.pub", ipath) : NULL;
+        char *text = NULL;
+
+        if (!ppath || vmenv_read_file(ppath, 16384, &text, NULL, NULL) < 0)
+                return NULL;
+        return text;
+}
+
+/* Waits until a command runs: the first-boot script when first boot is
+ * due, else 'true'. */
+static struct vmenv_ssh *wait_ready(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                                    struct vmenv_machine_state *st, bool first, bool *stopped,
+                                    vmenv_error *err)
+{
+        _cleanup_free_ char *pub = NULL, *insecure_pub = NULL, *script = NULL;
+        _cleanup_free_ char *key = NULL, *alt = NULL;
+        struct boot_watch bw = {.p = p, .m = m, .st = st};
+        struct vmenv_ssh_wait w = {
+            .deadline_ns = vmenv_now_ns() + (uint64_t)m->boot_timeout * 1000000000ull,
+            .watch = watch_domain,
+            .watch_ctx = &bw,
+        };
         struct vmenv_ssh_target t;
         struct vmenv_ssh *s;
-        uint64_t deadline = vmenv_now_ns() + (uint64_t)m->boot_timeout * 1000000000ull;
 
-        if (!key)
+        *stopped = false;
+        if (first && !m->ssh.private_key) {
+                if (prepare_key(m, st, &pub, err) < 0)
+                        return NULL;
+                if (!(insecure_pub = insecure_pub_line()))
+                        vmenv_warn("%s: no insecure public key found to remove from the guest",
+                                   m->name);
+        }
+        if (first && !(script = first_boot_script(m, pub, insecure_pub, err)))
                 return NULL;
-        if (vmenv_machine_nat(m) && wait_address(p, m, st, deadline, err) < 0)
+        if (!(key = vmenv_machine_login_key(m, st, err)))
                 return NULL;
-        fill_target(m, st, key, &t);
-        vmenv_info("%s: waiting for SSH on %s:%d (timeout %d s)", m->name,
-                   vmenv_machine_ssh_host(st), st->ssh_port, m->boot_timeout);
-        s = vmenv_ssh_wait(&t, deadline, &seen, &last, err);
-        if (!s) {
-                enum vmenv_vm_state vs = VMENV_VM_OTHER;
-                vmenv_error e2 = VMENV_ERROR_INIT;
-                _cleanup_free_ char *tail = console_tail(st);
-                if (err && err->code == VMENV_EXIT_NOPERM && err->msg &&
-                    strstr(err->msg, "host key"))
-                        return NULL; /* a changed host key is its own answer */
-                p->ops->state(p->conn, st->domain, &vs, &e2);
-                vmenv_error_clear(&e2);
-                vmenv_error_set(err, VMENV_EXIT_TEMPFAIL,
-                                "machine '%s' did not answer on SSH (%s:%d) within %d s\n"
-                                "  domain '%s' is %s\n  last SSH error: %s\n"
-                                "  serial console (last lines):\n%s",
-                                m->name, vmenv_machine_ssh_host(st), st->ssh_port, m->boot_timeout,
-                                st->domain, vmenv_vm_state_name(vs), last ? last : "none", tail);
-                vmenv_error_hint(err,
-                                 "raise 'boot_timeout', check the box, or run 'vmenv "
-                                 "destroy %s'",
-                                 m->name);
+        /* while the swap is unconfirmed, the box's key may still be the one */
+        if (st->key_pending &&
+            !(alt = m->ssh.private_key ? vmenv_path_join(NULL, m->ssh.private_key)
+                                       : vmenv_insecure_key_path(err)))
+                return NULL;
+        if (vmenv_machine_nat(m) && wait_address(p, m, st, w.deadline_ns, &bw, err) < 0) {
+                *stopped = bw.stopped;
                 return NULL;
         }
-        if (!st->host_key && seen)
-                st->host_key = TAKE_PTR(seen);
+        fill_target(m, st, key, &t);
+        t.alt_key_path = alt;
+        w.ready_cmd = script;
+        vmenv_info("%s: waiting for SSH on %s:%d (timeout %d s)", m->name,
+                   vmenv_machine_ssh_host(st), st->ssh_port, m->boot_timeout);
+        s = vmenv_ssh_wait_ready(&t, &w, err);
+        if (!s) {
+                *stopped = bw.stopped;
+                if (bw.stopped ||
+                    (err->code == VMENV_EXIT_NOPERM && err->msg && strstr(err->msg, "host key"))) {
+                        /* its own answer: a stopped domain, a changed key */
+                } else {
+                        enum vmenv_vm_state vs = VMENV_VM_OTHER;
+                        vmenv_error e2 = VMENV_ERROR_INIT;
+                        _cleanup_free_ char *tail = console_tail(st);
+                        _cleanup_free_ char *why = vmenv_strdup(err->msg ? err->msg : "");
+                        p->ops->state(p->conn, st->domain, &vs, &e2);
+                        vmenv_error_clear(&e2);
+                        vmenv_error_set(err,
+                                        err->code == VMENV_EXIT_NOPERM ? VMENV_EXIT_NOPERM
+                                                                       : VMENV_EXIT_TEMPFAIL,
+                                        "machine '%s' did not run a command over SSH (%s:%d) "
+                                        "within %d s\n"
+                                        "  domain '%s' is %s\n  tries: %u (%s)\n"
+                                        "  last SSH error: %s\n"
+                                        "  serial console (last lines):\n%s",
+                                        m->name, vmenv_machine_ssh_host(st), st->ssh_port,
+                                        m->boot_timeout, st->domain, vmenv_vm_state_name(vs),
+                                        w.tries, w.attempts ? w.attempts : "none",
+                                        w.last_error ? w.last_error : why, tail);
+                        vmenv_error_hint(err,
+                                         "raise 'boot_timeout', check the box, or run 'vmenv "
+                                         "destroy %s'",
+                                         m->name);
+                }
+                vmenv_ssh_wait_clear(&w);
+                return NULL;
+        }
+        vmenv_debug("%s: ready after %u tries (%s)", m->name, w.tries, w.attempts);
+        if (!st->host_key && w.seen_host_key)
+                st->host_key = TAKE_PTR(w.seen_host_key);
+        if (first) {
+                if (w.ready_status != 0) {
+                        vmenv_error_set(err, VMENV_EXIT_FAILURE,
+                                        "first-boot setup of '%s' failed (exit status %d)%s%s",
+                                        m->name, w.ready_status,
+                                        w.ready_output && *w.ready_output ? ": " : "",
+                                        w.ready_output ? w.ready_output : "");
+                        vmenv_ssh_wait_clear(&w);
+                        vmenv_ssh_free(s);
+                        return NULL;
+                }
+                if (w.ready_output && strstr(w.ready_output, HOSTNAME_FAILED))
+                        vmenv_warn("%s: setting the hostname failed", m->name);
+                /* the guest confirmed: only now does the state say so */
+                if (pub) {
+                        st->key_replaced = true;
+                        st->key_pending = false;
+                }
+                st->first_boot_done = true;
+        }
+        vmenv_ssh_wait_clear(&w);
         return s;
 }
 
-/* First boot: our own key replaces the insecure one; the hostname is set. */
 char *vmenv_machine_known_hosts(const struct vmenv_machine_state *st)
 {
         return vmenv_state_path(st, "known_hosts");
@@ -195,47 +356,6 @@ static int write_known_hosts(const struct vmenv_machine_state *st, vmenv_error *
         return vmenv_write_file_atomic(path, line, strlen(line), 0600, err);
 }
 
-static int first_boot(const struct vmenv_machine_config *m, struct vmenv_machine_state *st,
-                      struct vmenv_ssh *s, vmenv_error *err)
-{
-        _cleanup_free_ char *key = vmenv_state_path(st, "private_key");
-        _cleanup_free_ char *pub = NULL, *insecure_pub = NULL, *cmd = NULL, *qh = NULL;
-        _cleanup_free_ char *comment = vmenv_strdupf("vmenv:%s", st->domain);
-        int status = 0;
-
-        if (!m->ssh.private_key) {
-                _cleanup_free_ char *ipath = vmenv_insecure_key_path(err);
-                _cleanup_free_ char *ppath = NULL;
-                if (!ipath)
-                        return -1;
-                ppath = vmenv_strdupf("%s.pub", ipath);
-                if (vmenv_read_file(ppath, 16384, &insecure_pub, NULL, NULL) < 0)
-                        insecure_pub = NULL; /* removal then matches nothing; say so below */
-                unlink(key);
-                {
-                        _cleanup_free_ char *pubfile = vmenv_strdupf("%s.pub", key);
-                        unlink(pubfile);
-                }
-                if (vmenv_ssh_keygen(key, comment, &pub, err) < 0)
-                        return vmenv_error_prefix(err, "cannot make the key of '%s'", m->name);
-                if (vmenv_ssh_replace_insecure_key(s, pub, insecure_pub, err) < 0)
-                        return vmenv_error_prefix(err, "cannot replace the insecure key of '%s'",
-                                                  m->name);
-                if (!insecure_pub)
-                        vmenv_warn("%s: no insecure public key found to remove from the guest",
-                                   m->name);
-                st->key_replaced = true;
-        }
-        qh = vmenv_shell_quote(m->hostname ? m->hostname : m->name);
-        cmd = vmenv_strdupf("sudo -n sh -c 'hostname \"$1\" && echo \"$1\" > /etc/hostname' sh %s",
-                            qh);
-        if (vmenv_ssh_exec(s, cmd, NULL, 0, -1, -1, &status, err) < 0)
-                return vmenv_error_prefix(err, "cannot set the hostname of '%s'", m->name);
-        if (status != 0)
-                vmenv_warn("%s: setting the hostname failed (exit status %d)", m->name, status);
-        return 0;
-}
-
 static int mount_folders(const struct vmenv_machine_config *m, struct vmenv_ssh *s,
                          vmenv_error *err)
 {
@@ -268,12 +388,14 @@ static int mount_folders(const struct vmenv_machine_config *m, struct vmenv_ssh 
 }
 
 int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_config *m,
-                       struct vmenv_machine_state *st, bool start, bool fresh,
+                       struct vmenv_machine_state *st, bool start, bool *stopped,
                        const struct vmenv_up_opts *o, vmenv_error *err)
 {
         _cleanup_(vmenv_ssh_freep) struct vmenv_ssh *s = NULL;
+        bool first = !st->first_boot_done;
         uint64_t t0 = vmenv_now_ns(), t1;
 
+        *stopped = false;
         if (start) {
                 const struct vmenv_host_info *host = vmenv_project_host(p, err);
                 if (!host)
@@ -286,22 +408,23 @@ int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_confi
                 if (p->ops->start(p->conn, st->domain, err) < 0)
                         return vmenv_error_prefix(err, "cannot start machine '%s'", m->name);
         }
-        if (!(s = wait_ssh(p, m, st, err)))
+        if (first)
+                vmenv_info("%s: first boot: own key, hostname", m->name);
+        if (!(s = wait_ready(p, m, st, first, stopped, err)))
                 return -1;
         t1 = vmenv_now_ns();
-        if (fresh && first_boot(m, st, s, err) < 0)
-                return -1;
         if (vmenv_state_save(st, err) < 0 || write_known_hosts(st, err) < 0)
                 return -1;
         if (mount_folders(m, s, err) < 0)
                 return -1;
         /* rsync folders are copied whenever up boots the machine (and by
          * 'vmenv rsync'), before provisioners that may need them. */
-        if (start && vmenv_machine_sync_ssh(p, m, s, err) < 0)
+        if ((start || first) && vmenv_machine_sync_ssh(p, m, s, err) < 0)
                 return -1;
         if (o && o->timings)
-                vmenv_info("%s: boot to SSH %.2f s, first-boot setup %.2f s", m->name,
-                           (double)(t1 - t0) / 1e9, (double)(vmenv_now_ns() - t1) / 1e9);
+                vmenv_info("%s: boot to a command over SSH%s %.2f s, folders %.2f s", m->name,
+                           first ? " (with first-boot setup)" : "", (double)(t1 - t0) / 1e9,
+                           (double)(vmenv_now_ns() - t1) / 1e9);
         return 0;
 }
 

@@ -407,6 +407,9 @@ int vmenv_machine_create(struct vmenv_project *p, const struct vmenv_machine_con
         st->box_volume = box_volume_name(box->name, box->version, box->digest, box->format);
         st->disk_volume = vmenv_strdupf("%s.qcow2", st->domain);
         st->key_replaced = false;
+        st->key_pending = false;
+        st->first_boot_done = false;
+        st->provision_pending = true;
         free(st->host_key);
         st->host_key = NULL;
         vmenv_strv_free(st->provisioned);

@@ -52,10 +52,12 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
                          const char *disk_format, vmenv_error *err);
 
 /* machine-boot.c: starts the domain when start is set, waits until a
- * command runs over SSH, finishes first-boot setup when it is due, mounts
- * shared folders and syncs rsync folders when the machine was booted. */
+ * command runs over SSH (the first-boot script while first boot is not
+ * confirmed), mounts shared folders and syncs rsync folders when the
+ * machine was booted. *stopped says the domain stopped by itself during
+ * the wait (the error says how). */
 int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_config *m,
-                       struct vmenv_machine_state *st, bool start, bool fresh,
+                       struct vmenv_machine_state *st, bool start, bool *stopped,
                        const struct vmenv_up_opts *o, vmenv_error *err);
 
 #endif

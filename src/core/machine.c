@@ -156,7 +156,7 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
         _cleanup_close_ int lock = -1;
         _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
         enum vmenv_vm_state vs;
-        bool fresh = false, start = true, provision;
+        bool start = true, stopped = false, provision;
 
         if ((lock = machine_lock(p, m->name, err)) < 0)
                 return -1;
@@ -172,7 +172,6 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
                 vmenv_info("%s: creating from box '%s'", m->name, m->box);
                 if (vmenv_machine_create(p, m, st, o, err) < 0)
                         return -1;
-                fresh = true;
                 break;
         case VMENV_VM_RUNNING:
                 if (!st->exists || !st->ssh_port)
@@ -197,20 +196,29 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
                             vmenv_machine_define(p, m, st, disk, "qcow2", err) < 0)
                                 return -1;
                 }
-                fresh = !st->key_replaced && !m->ssh.private_key;
                 break;
         }
-        if (vmenv_machine_boot(p, m, st, start, fresh, o, err) < 0)
+        /* First-boot setup runs in every branch until the guest confirmed
+         * it: an up interrupted while waiting is finished by the next. */
+        if (vmenv_machine_boot(p, m, st, start, &stopped, o, err) < 0)
                 return -1;
         if (index_machine(p, m, st, err) < 0)
                 return -1;
-        /* Provisioners that are due run whenever up boots the machine; on a
-         * running or resumed one only when asked. */
-        provision = start && vs != VMENV_VM_PAUSED;
+        /* Provisioners that are due run whenever up boots the machine, and
+         * whenever an earlier up did not get through them; on a running or
+         * resumed one otherwise only when asked. */
+        provision = (start && vs != VMENV_VM_PAUSED) || st->provision_pending;
         if (!o->no_provision && (provision || o->provision || o->provision_with) &&
             m->n_provisioners) {
                 vmenv_state_free(TAKE_PTR(st));
                 if (vmenv_machine_provision(p, m, o->provision, o->provision_with, err) < 0)
+                        return -1;
+                if (!(st = vmenv_state_load(p->config, m->name, err)))
+                        return -1;
+        }
+        if (st->provision_pending) {
+                st->provision_pending = false;
+                if (vmenv_state_save(st, err) < 0)
                         return -1;
         }
         vmenv_info("%s: running (ssh: vmenv ssh %s)", m->name, m->name);
