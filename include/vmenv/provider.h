@@ -115,9 +115,23 @@ struct vmenv_provider_ops {
          * overlay in the pool still uses (error code VMENV_EXIT_FAILURE). */
         int (*volume_delete)(struct vmenv_provider *p, const char *pool, const char *vol,
                              vmenv_error *err);
+        /* Deletes a machine's overlay, refusing a volume that is not a qcow2
+         * overlay of a vmenv box volume in the same pool; missing is fine. */
+        int (*overlay_delete)(struct vmenv_provider *p, const char *pool, const char *vol,
+                              vmenv_error *err);
+        /* The path of an existing volume on the hypervisor. */
+        int (*volume_path)(struct vmenv_provider *p, const char *pool, const char *vol, char **path,
+                           vmenv_error *err);
         /* Volume names of the pool with the given prefix. */
         int (*volume_list)(struct vmenv_provider *p, const char *pool, const char *prefix,
                            char ***names, vmenv_error *err);
+
+        /* The project folder whose domains this connection may change: from
+         * then on define (over an existing domain), start, shutdown, poweroff,
+         * suspend, resume, undefine and snapshots refuse a domain whose
+         * <metadata> does not name this project and a machine fitting its name
+         * (VMENV_EXIT_NOPERM). */
+        void (*set_owner)(struct vmenv_provider *p, const char *project_dir);
 
         /* Domains, by name. */
         int (*define)(struct vmenv_provider *p, const struct vmenv_domain_spec *spec,

@@ -23,6 +23,7 @@ struct vmenv_provider {
         pthread_mutex_t kvm_lock; /* guards kvm_verdict, kvm_reason, kvm_keys, reaper */
         pthread_t reaper;         /* destroys the check's domain, see kvm-check.c */
         bool reaper_running;
+        char *owner;              /* the project folder whose domains we may change, or NULL */
 };
 
 /* Whether the URI names this machine (qemu:///system, qemu:///session). */
@@ -42,6 +43,16 @@ int vmenv_libvirt_error(vmenv_error *err, const char *fmt, ...)
  * the hint to run 'vmenv up'. The caller frees it. */
 virDomainPtr vmenv_libvirt_domain_lookup(struct vmenv_provider *p, const char *name,
                                          vmenv_error *err);
+
+/* Ownership (owner.c): the domain by name, refused (VMENV_EXIT_NOPERM, with a
+ * hint) unless its <metadata> says vmenv made it for p->owner's project and a
+ * machine of that name. Without an owner (no project: tests, tools) it is
+ * vmenv_libvirt_domain_lookup. */
+void vmenv_libvirt_set_owner(struct vmenv_provider *p, const char *project_dir);
+int vmenv_libvirt_check_owner(struct vmenv_provider *p, virDomainPtr d, const char *name,
+                              vmenv_error *err);
+virDomainPtr vmenv_libvirt_domain_owned(struct vmenv_provider *p, const char *name,
+                                        vmenv_error *err);
 
 /* True when libvirt's last error has this code (e.g. VIR_ERR_NO_DOMAIN). */
 bool vmenv_libvirt_last_error_is(int code);
@@ -87,6 +98,14 @@ int vmenv_libvirt_volume_delete(struct vmenv_provider *p, const char *pool, cons
  * once (the name must identify the content). */
 int vmenv_libvirt_blob_ensure(struct vmenv_provider *p, const char *name, const void *data,
                               size_t len, char **path, vmenv_error *err);
+/* Deletes vol only if it is a vmenv overlay: a qcow2 volume whose backing
+ * store is a vmenv box volume ("vmenv-box-…") of the same pool; missing is
+ * fine. */
+int vmenv_libvirt_overlay_delete(struct vmenv_provider *p, const char *pool, const char *vol,
+                                 vmenv_error *err);
+/* The path of an existing volume. */
+int vmenv_libvirt_volume_path(struct vmenv_provider *p, const char *pool, const char *vol,
+                              char **path, vmenv_error *err);
 int vmenv_libvirt_volume_list(struct vmenv_provider *p, const char *pool, const char *prefix,
                               char ***names, vmenv_error *err);
 

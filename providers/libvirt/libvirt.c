@@ -192,6 +192,7 @@ static void provider_close(struct vmenv_provider *p)
         free(p->kvm_reason);
         free(p->kvm_keys);
         pthread_mutex_destroy(&p->kvm_lock);
+        free(p->owner);
         free(p);
 }
 
@@ -329,7 +330,10 @@ static int provider_define(struct vmenv_provider *p, const struct vmenv_domain_s
 
         /* Redefining keeps the domain's identity: without a UUID in the XML
          * libvirt would invent a new one and refuse the name as taken. */
-        if (!s.uuid && (old = virDomainLookupByName(p->conn, s.name))) {
+        if ((old = virDomainLookupByName(p->conn, s.name)) &&
+            vmenv_libvirt_check_owner(p, old, s.name, err) < 0)
+                return -1;
+        if (!s.uuid && old) {
                 if (virDomainGetUUIDString(old, uuid) < 0)
                         return vmenv_libvirt_error(err, "cannot read the UUID of domain '%s'",
                                                    s.name);
@@ -398,7 +402,7 @@ static int provider_state(struct vmenv_provider *p, const char *name, enum vmenv
 /* Starting a running domain is done already. */
 static int provider_start(struct vmenv_provider *p, const char *name, vmenv_error *err)
 {
-        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_lookup(p, name, err);
+        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_owned(p, name, err);
         int active;
 
         if (!d)
@@ -415,7 +419,7 @@ static int provider_start(struct vmenv_provider *p, const char *name, vmenv_erro
 /* Asks the guest to power off through ACPI; an inactive domain is done. */
 static int provider_shutdown(struct vmenv_provider *p, const char *name, vmenv_error *err)
 {
-        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_lookup(p, name, err);
+        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_owned(p, name, err);
         int active;
 
         if (!d)
@@ -431,7 +435,7 @@ static int provider_shutdown(struct vmenv_provider *p, const char *name, vmenv_e
 
 static int provider_poweroff(struct vmenv_provider *p, const char *name, vmenv_error *err)
 {
-        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_lookup(p, name, err);
+        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_owned(p, name, err);
         int active;
 
         if (!d)
@@ -448,7 +452,7 @@ static int provider_poweroff(struct vmenv_provider *p, const char *name, vmenv_e
 
 static int provider_suspend(struct vmenv_provider *p, const char *name, vmenv_error *err)
 {
-        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_lookup(p, name, err);
+        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_owned(p, name, err);
         enum vmenv_vm_state st = VMENV_VM_OTHER;
 
         if (!d || domain_state(d, name, &st, err) < 0)
@@ -466,7 +470,7 @@ static int provider_suspend(struct vmenv_provider *p, const char *name, vmenv_er
 
 static int provider_resume(struct vmenv_provider *p, const char *name, vmenv_error *err)
 {
-        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_lookup(p, name, err);
+        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_owned(p, name, err);
         enum vmenv_vm_state st = VMENV_VM_OTHER;
 
         if (!d || domain_state(d, name, &st, err) < 0)
@@ -494,6 +498,8 @@ static int provider_undefine(struct vmenv_provider *p, const char *name, vmenv_e
                         return 0;
                 return vmenv_libvirt_error(err, "cannot look up domain '%s'", name);
         }
+        if (vmenv_libvirt_check_owner(p, d, name, err) < 0)
+                return -1;
         if ((active = virDomainIsActive(d)) < 0)
                 return vmenv_libvirt_error(err, "cannot undefine domain '%s'", name);
         if (active && virDomainDestroy(d) < 0 &&
@@ -547,6 +553,9 @@ const struct vmenv_provider_ops vmenv_provider_libvirt = {
     .image_ensure = vmenv_libvirt_image_ensure,
     .overlay_create = vmenv_libvirt_overlay_create,
     .volume_delete = vmenv_libvirt_volume_delete,
+    .overlay_delete = vmenv_libvirt_overlay_delete,
+    .volume_path = vmenv_libvirt_volume_path,
+    .set_owner = vmenv_libvirt_set_owner,
     .volume_list = vmenv_libvirt_volume_list,
     .define = provider_define,
     .start = provider_start,

@@ -490,6 +490,21 @@ static int cmp_str(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The named volume of the pool (NULL, with *missing set when there is
+ * none, else an error), after checking the name. */
+static virStorageVolPtr vol_open(struct vmenv_provider *p, const char *pool_name, const char *name,
+                                 bool *missing, vmenv_error *err)
+{
+        _cleanup_pool_ virStoragePoolPtr pool = NULL;
+
+        *missing = false;
+        if (check_name("volume", name, err) < 0)
+                return NULL;
+        if (!(pool = vmenv_libvirt_pool_get(p, pool_name, err)))
+                return NULL;
+        return vol_find(pool, name, missing, err);
+}
+
 int vmenv_libvirt_volume_delete(struct vmenv_provider *p, const char *pool_name, const char *name,
                                 vmenv_error *err)
 {
@@ -501,12 +516,10 @@ int vmenv_libvirt_volume_delete(struct vmenv_provider *p, const char *pool_name,
         bool missing;
         int n;
 
-        if (check_name("volume", name, err) < 0)
-                return -1;
-        if (!(pool = vmenv_libvirt_pool_get(p, pool_name, err)))
-                return -1;
-        if (!(vol = vol_find(pool, name, &missing, err)))
+        if (!(vol = vol_open(p, pool_name, name, &missing, err)))
                 return missing ? 0 : -1;
+        if (!(pool = virStoragePoolLookupByVolume(vol)))
+                return vmenv_libvirt_error(err, "cannot find the pool of volume '%s'", name);
         if (!(vpath = vol_path(vol, name, err)))
                 return -1;
         epath = vmenv_xml_escape(vpath);
@@ -571,4 +584,54 @@ int vmenv_libvirt_volume_list(struct vmenv_provider *p, const char *pool_name, c
         qsort(v, vmenv_strv_len(v), sizeof(char *), cmp_str);
         *names = v;
         return 0;
+}
+
+int vmenv_libvirt_volume_path(struct vmenv_provider *p, const char *pool_name, const char *name,
+                              char **path, vmenv_error *err)
+{
+        _cleanup_vol_ virStorageVolPtr vol = NULL;
+        bool missing;
+
+        if (!(vol = vol_open(p, pool_name, name, &missing, err))) {
+                if (missing)
+                        vmenv_error_set(err, VMENV_EXIT_NOINPUT, "volume '%s' does not exist",
+                                        name);
+                return -1;
+        }
+        return (*path = vol_path(vol, name, err)) ? 0 : -1;
+}
+
+/* What vmenv can verify about a volume without trusting its name: libvirt
+ * reports its format and backing store; an overlay vmenv made is qcow2 on
+ * top of a box volume ("vmenv-box-...") in the same pool folder. A volume a
+ * project file or .vmenv/ could point at (another machine's plain disk, an
+ * image someone put there) has no such backing store. */
+int vmenv_libvirt_overlay_delete(struct vmenv_provider *p, const char *pool_name, const char *name,
+                                 vmenv_error *err)
+{
+        _cleanup_vol_ virStorageVolPtr vol = NULL;
+        _cleanup_free_ char *xml = NULL, *format = NULL, *backing = NULL, *vpath = NULL;
+        const char *base, *slash;
+        bool missing;
+
+        if (!(vol = vol_open(p, pool_name, name, &missing, err)))
+                return missing ? 0 : -1;
+        if (!(xml = vol_xml(vol, name, err)) || !(vpath = vol_path(vol, name, err)))
+                return -1;
+        format = xml_find(xml, "<target>", "<format type='", "'");
+        backing = xml_find(xml, "<backingStore>", "<path>", "</path>");
+        base = backing ? strrchr(backing, '/') : NULL;
+        base = base ? base + 1 : backing;
+        slash = strrchr(vpath, '/');
+        if (!vmenv_streq(format, "qcow2") || !base || strncmp(base, "vmenv-box-", 10) || !slash ||
+            strncmp(backing, vpath, (size_t)(slash - vpath + 1)) ||
+            strchr(backing + (slash - vpath + 1), '/')) {
+                vmenv_error_set(err, VMENV_EXIT_NOPERM,
+                                "refusing to delete volume '%s': it is not a vmenv overlay "
+                                "(a qcow2 volume backed by a vmenv box volume of its pool)",
+                                name);
+                return vmenv_error_hint(err, "delete it yourself with 'virsh vol-delete' if it "
+                                             "is no longer needed");
+        }
+        return vmenv_libvirt_volume_delete(p, pool_name, name, err);
 }

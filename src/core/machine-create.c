@@ -15,37 +15,75 @@
 #include "vmenv/log.h"
 #include "vmenv/util.h"
 
-static int port_free(const char *ip, int port, const char *proto)
+/* ip:port as a socket address of either family; false if ip is neither. */
+static bool sock_addr(const char *ip, int port, struct sockaddr_storage *ss, socklen_t *len)
 {
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        int one = 1, fd, r;
+        struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
 
-        if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
-                return -1;
-        fd = socket(AF_INET, (vmenv_streq(proto, "udp") ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
-                    0);
+        memset(ss, 0, sizeof(*ss));
+        if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+                v4->sin_family = AF_INET;
+                v4->sin_port = htons((uint16_t)port);
+                *len = sizeof(*v4);
+                return true;
+        }
+        if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+                v6->sin6_family = AF_INET6;
+                v6->sin6_port = htons((uint16_t)port);
+                *len = sizeof(*v6);
+                return true;
+        }
+        return false;
+}
+
+static int bound_socket(const char *ip, int port, const char *proto, struct sockaddr_storage *ss,
+                        socklen_t *len)
+{
+        int one = 1, fd;
+
+        if (!sock_addr(ip, port, ss, len))
+                return -2;
+        fd = socket(ss->ss_family,
+                    (vmenv_streq(proto, "udp") ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+        if (bind(fd, (struct sockaddr *)ss, *len) < 0) {
+                int e = errno;
+                close(fd);
+                errno = e;
+                return -1;
+        }
+        return fd;
+}
+
+/* 1 free, 0 taken (or not an address of this host), -1 not an address. */
+static int port_free(const char *ip, int port, const char *proto)
+{
+        struct sockaddr_storage ss;
+        socklen_t len;
+        int fd = bound_socket(ip, port, proto, &ss, &len);
+
+        if (fd == -2 || (fd < 0 && errno == EADDRNOTAVAIL))
+                return -1;
+        if (fd < 0)
+                return 0;
         close(fd);
-        return r == 0;
+        return 1;
 }
 
 static int pick_free_port(const char *ip, const char *proto)
 {
-        struct sockaddr_in sa = {.sin_family = AF_INET};
-        socklen_t len = sizeof(sa);
-        int fd, port = -1;
+        struct sockaddr_storage ss;
+        socklen_t len;
+        int fd = bound_socket(ip, 0, proto, &ss, &len), port = -1;
 
-        inet_pton(AF_INET, ip, &sa.sin_addr);
-        fd = socket(AF_INET, (vmenv_streq(proto, "udp") ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
-                    0);
         if (fd < 0)
                 return -1;
-        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-            getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-                port = ntohs(sa.sin_port);
+        if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+                port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                      : ((struct sockaddr_in *)&ss)->sin_port);
         close(fd);
         return port;
 }
@@ -147,7 +185,7 @@ static int plan_ports(const struct vmenv_machine_config *m, struct vmenv_machine
 
                 if (fr < 0)
                         return vmenv_error_set(err, VMENV_EXIT_CONFIG,
-                                               "forwarded port %d: host_ip '%s' is not an IPv4 "
+                                               "forwarded port %d: host_ip '%s' is not an "
                                                "address of this host",
                                                f->guest, ip);
                 if (fr == 0) {

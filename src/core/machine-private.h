@@ -43,6 +43,10 @@ int vmenv_machine_create(struct vmenv_project *p, const struct vmenv_machine_con
                          struct vmenv_machine_state *st, const struct vmenv_up_opts *o,
                          vmenv_error *err);
 /* (Re)defines the domain on an existing disk, so changed settings apply. */
+/* The path of the machine's overlay as the pool reports it (never the one
+ * recorded in .vmenv/); also kept in st->disk_path. */
+int vmenv_machine_disk_path(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                            struct vmenv_machine_state *st, char **out, vmenv_error *err);
 int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_config *m,
                          struct vmenv_machine_state *st, const char *disk_path,
                          const char *disk_format, vmenv_error *err);

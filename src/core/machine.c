@@ -19,6 +19,10 @@ struct vmenv_project *vmenv_project_open(struct vmenv_config *c,
         p->ops = ops;
         if (!(p->conn = ops->open(uri, err)))
                 goto fail;
+        /* From here on the provider refuses to change a domain that vmenv did
+         * not create for this project folder (docs/security.md). */
+        if (ops->set_owner)
+                ops->set_owner(p->conn, c->dir);
         return p;
 fail:
         vmenv_project_close(p);
@@ -101,6 +105,19 @@ const struct vmenv_machine_config *vmenv_project_select_one(const struct vmenv_c
         return NULL;
 }
 
+int vmenv_machine_disk_path(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                            struct vmenv_machine_state *st, char **out, vmenv_error *err)
+{
+        char *path = NULL;
+
+        if (p->ops->volume_path(p->conn, m->libvirt.storage_pool, st->disk_volume, &path, err) < 0)
+                return vmenv_error_prefix(err, "cannot find the disk of '%s'", m->name);
+        free(st->disk_path);
+        st->disk_path = vmenv_strdup(path);
+        *out = path;
+        return 0;
+}
+
 /* Ports. */
 static int index_machine(struct vmenv_project *p, const struct vmenv_machine_config *m,
                          const struct vmenv_machine_state *st, vmenv_error *err)
@@ -171,12 +188,12 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
         default:
                 if (!st->exists || !st->disk_volume)
                         goto lost;
-                /* Redefine so changed settings (memory, cpus, ports) apply. */
-                if (!st->disk_path)
-                        goto lost;
+                /* Redefine so changed settings (memory, cpus, ports) apply, on
+                 * the disk the pool has under the recomputed overlay name. */
                 {
-                        _cleanup_free_ char *disk = vmenv_strdup(st->disk_path);
-                        if (vmenv_machine_define(p, m, st, disk, "qcow2", err) < 0)
+                        _cleanup_free_ char *disk = NULL;
+                        if (vmenv_machine_disk_path(p, m, st, &disk, err) < 0 ||
+                            vmenv_machine_define(p, m, st, disk, "qcow2", err) < 0)
                                 return -1;
                 }
                 break;
@@ -285,9 +302,8 @@ int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_co
                 return -1;
         if (p->ops->undefine(p->conn, st->domain, err) < 0)
                 return vmenv_error_prefix(err, "cannot destroy '%s'", m->name);
-        overlay =
-            st->disk_volume ? vmenv_strdup(st->disk_volume) : vmenv_strdupf("%s.qcow2", st->domain);
-        if (p->ops->volume_delete(p->conn, m->libvirt.storage_pool, overlay, err) < 0)
+        overlay = vmenv_strdupf("%s.qcow2", st->domain);
+        if (p->ops->overlay_delete(p->conn, m->libvirt.storage_pool, overlay, err) < 0)
                 return vmenv_error_prefix(err, "cannot delete the disk of '%s'", m->name);
         if (vmenv_state_remove(st, err) < 0 || vmenv_index_remove(st->domain, err) < 0)
                 return -1;

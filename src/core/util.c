@@ -1,4 +1,5 @@
 /* Strings, buffers, escaping and file helpers used across the tree. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -437,18 +438,29 @@ char *vmenv_home(void)
         return vmenv_strdupf("%s/.local/share/vmenv", v && *v ? v : "/");
 }
 
+/* Decimal digits, an optional fraction and unit: never strtod(), which
+ * also reads "0x1p30", "1e9", "inf" and a locale's decimal comma. */
 int vmenv_parse_size(const char *s, uint64_t *out)
 {
-        char *end;
-        double v;
+        unsigned __int128 whole = 0, frac = 0, scale = 1, v;
+        const char *end = s;
         uint64_t mult = 1;
 
-        if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+        if (!s || !isdigit((unsigned char)*s))
                 return -1;
-        errno = 0;
-        v = strtod(s, &end);
-        if (errno || end == s || v < 0)
-                return -1;
+        for (; isdigit((unsigned char)*end); end++)
+                if ((whole = whole * 10 + (unsigned)(*end - '0')) > UINT64_MAX)
+                        return -1;
+        if (*end == '.') {
+                if (!isdigit((unsigned char)*++end))
+                        return -1;
+                for (; isdigit((unsigned char)*end); end++) {
+                        if (scale > UINT64_MAX)
+                                return -1;
+                        frac = frac * 10 + (unsigned)(*end - '0');
+                        scale *= 10;
+                }
+        }
         switch (*end) {
         case '\0':
                 break;
@@ -481,11 +493,11 @@ int vmenv_parse_size(const char *s, uint64_t *out)
                 end++;
         if (*end)
                 return -1;
-        if (v * (double)mult > 1.8e19)
-                return -1;
-        v *= (double)mult;
-        if (v != (double)(uint64_t)v)
+        if (frac * mult % scale)
                 return -1; /* fractional bytes */
+        v = whole * mult + frac * mult / scale;
+        if (v > UINT64_MAX)
+                return -1;
         *out = (uint64_t)v;
         return 0;
 }
