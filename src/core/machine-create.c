@@ -332,6 +332,7 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
         _cleanup_(fs_specs_freep) struct vmenv_fs_spec *fs = NULL;
         struct vmenv_disk_spec disk = {disk_path, disk_format};
         const struct vmenv_host_info *host = vmenv_project_host(p, err);
+        struct vmenv_accel accel = {0};
         struct vmenv_domain_spec spec = {
             .name = st->domain,
             .title = title,
@@ -341,7 +342,7 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
             .cpus = m->cpus,
             .machine_type = m->libvirt.machine_type,
             .cpu_mode = m->libvirt.cpu_mode,
-            .kvm = host && host->kvm,
+            .kvm = false, /* below, from the accelerator copied under the lock */
             .disks = &disk,
             .n_disks = 1,
             .serial_log = log,
@@ -354,8 +355,9 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
             .graphics = m->libvirt.graphics,
         };
 
-        if (!host)
+        if (!host || vmenv_project_accel(p, &accel, err) < 0)
                 return -1;
+        spec.kvm = accel.kvm;
         if (plan_ports(m, st, err) < 0)
                 return -1;
         if (vmenv_machine_nat(m) && p->ops->network_ensure(p->conn, VMENV_NAT_NETWORK, err) < 0)

@@ -54,10 +54,11 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
 /* machine-boot.c: starts the domain when start is set, waits until a
  * command runs over SSH (the first-boot script while first boot is not
  * confirmed), mounts shared folders and syncs rsync folders when the
- * machine was booted. *stopped says the domain stopped by itself during
- * the wait (the error says how). */
+ * machine was booted. *stopped (to free) says how the domain stopped by
+ * itself during the wait, when it did: "emulation failure" (from the QEMU
+ * log), "paused (unknown)"; the error says more. */
 int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_config *m,
-                       struct vmenv_machine_state *st, bool start, bool *stopped,
+                       struct vmenv_machine_state *st, bool start, char **stopped,
                        const struct vmenv_up_opts *o, vmenv_error *err);
 
 #endif
