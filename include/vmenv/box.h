@@ -13,16 +13,21 @@
 
 /* ---- versions and constraints (version.c) ----------------------------- */
 
-/* Versions are dot-separated numbers with an optional pre-release after '-'
- * ("1.2.3", "1.0.0-beta.2", "20240101"); a pre-release sorts before its
- * release, missing trailing parts count as 0 ("1.2" == "1.2.0"). */
+/* Versions and constraints follow RubyGems (Gem::Version, Gem::Requirement),
+ * as Vagrant does: "1.2.3", "20240101", pre-releases "3.0.rc2", "1.8.2.a10"
+ * or "1.0.0-beta.2" (any letter makes one; it sorts before its release);
+ * "1.0" == "1.0.0"; letters sort before numbers ("1.0.0-alpha" <
+ * "1.0.0-1"). vmenv_version_valid() is RubyGems' check, but a version vmenv
+ * names things after must not be blank nor have whitespace around it. */
 bool vmenv_version_valid(const char *v);
 /* <0, 0, >0 like strcmp; invalid versions sort before valid ones. */
 int vmenv_version_compare(const char *a, const char *b);
 
 struct vmenv_constraint;
-/* "= 1.0", ">= 1.2, < 2", "~> 1.2.3"; NULL, "" or ">= 0" match everything.
- * Fails with VMENV_EXIT_DATA on a malformed constraint. */
+/* Vagrant's box_version: comma-separated Gem::Requirements ("= 1.0",
+ * ">= 1.2, < 2", "~> 1.2.3", a bare "1.0" meaning "= 1.0"), all of which must
+ * hold; NULL or "" match everything. "~> 1.2" is ">= 1.2" with a release
+ * below 2. Fails with VMENV_EXIT_DATA on a malformed constraint. */
 struct vmenv_constraint *vmenv_constraint_parse(const char *text, vmenv_error *err);
 bool vmenv_constraint_match(const struct vmenv_constraint *c, const char *version);
 /* The version when the constraint is one exact "= V" (or a bare "V"), else NULL. */
@@ -84,8 +89,9 @@ struct vmenv_catalog_provider {
         char *url;           /* as written (may be relative: resolved by _resolve) */
         char *checksum_type; /* may be NULL */
         char *checksum;      /* may be NULL */
-        char *architecture;  /* may be NULL: any */
+        char *architecture;  /* may be NULL; "unknown" in legacy catalogs */
         bool default_architecture;
+        bool has_default_architecture; /* the key is there (Vagrant 2.4 catalogs) */
 };
 
 struct vmenv_catalog_version {
@@ -109,6 +115,7 @@ struct vmenv_box_ref {
         char *url;           /* absolute */
         char *checksum_type; /* NULL if the catalog gives none */
         char *checksum;
+        char *architecture; /* of the provider picked, may be NULL */
 };
 
 struct vmenv_catalog *vmenv_catalog_parse(const char *text, size_t len, const char *source,
@@ -117,10 +124,18 @@ struct vmenv_catalog *vmenv_catalog_parse(const char *text, size_t len, const ch
 struct vmenv_catalog *vmenv_catalog_fetch(const char *url_or_path,
                                           const struct vmenv_fetch_opts *opts, vmenv_error *err);
 /* The newest version matching constraint (NULL = any) with a libvirt
- * provider for arch (NULL = this host; "x86_64" and "amd64" are the same; a
- * provider without architecture matches). VMENV_EXIT_NOINPUT if none. */
+ * provider for the architecture, chosen as Vagrant 2.4 does. arch NULL
+ * means this host, and then a provider marked "unknown" with
+ * default_architecture, or a version's lone provider from a catalog without
+ * default_architecture keys, also fits; an explicit arch (--architecture)
+ * needs a provider of exactly that architecture. "x86_64"/"amd64" and
+ * "aarch64"/"arm64" are the same. VMENV_EXIT_NOINPUT if none. */
 int vmenv_catalog_resolve(const struct vmenv_catalog *c, const char *constraint, const char *arch,
                           struct vmenv_box_ref *out, vmenv_error *err);
+/* The same as if this host were host_arch. */
+int vmenv_catalog_resolve_on(const struct vmenv_catalog *c, const char *constraint,
+                             const char *host_arch, const char *arch, struct vmenv_box_ref *out,
+                             vmenv_error *err);
 void vmenv_catalog_free(struct vmenv_catalog *c);
 void vmenv_box_ref_clear(struct vmenv_box_ref *r);
 /* This host's architecture in catalog terms ("amd64", "arm64", ...). */

@@ -9,6 +9,7 @@
 #include "json-cleanup.h"
 #include "vmenv/box.h"
 #include "vmenv/cleanup.h"
+#include "vmenv/log.h"
 #include "vmenv/util.h"
 
 #define MAX_PROVIDERS 64
@@ -23,6 +24,7 @@ void vmenv_box_ref_clear(struct vmenv_box_ref *r)
         free(r->url);
         free(r->checksum_type);
         free(r->checksum);
+        free(r->architecture);
         memset(r, 0, sizeof(*r));
 }
 
@@ -86,8 +88,11 @@ static int parse_provider(json_object *o, struct vmenv_catalog_provider *p, cons
         if (!p->name)
                 return vmenv_error_set(err, VMENV_EXIT_DATA,
                                        "invalid catalog: %sprovider has no 'name'", where);
-        if (json_object_object_get_ex(o, "default_architecture", &v))
+        if (json_object_object_get_ex(o, "default_architecture", &v) &&
+            !json_object_is_type(v, json_type_null)) {
+                p->has_default_architecture = true;
                 p->default_architecture = json_object_get_boolean(v);
+        }
         return 0;
 }
 
@@ -139,11 +144,10 @@ struct vmenv_catalog *vmenv_catalog_parse(const char *text, size_t len, const ch
         c->versions = vmenv_calloc(n, sizeof(*c->versions));
         for (size_t i = 0; i < n; i++) {
                 json_object *v = json_object_array_get_idx(versions, i), *provs;
-                struct vmenv_catalog_version *cv = &c->versions[i];
+                struct vmenv_catalog_version *cv = &c->versions[c->n_versions++];
                 _cleanup_free_ char *where = NULL;
                 size_t np;
 
-                c->n_versions = i + 1;
                 if (!json_object_is_type(v, json_type_object)) {
                         vmenv_error_set(err, VMENV_EXIT_DATA,
                                         "invalid catalog: version %zu is not an object", i + 1);
@@ -151,11 +155,20 @@ struct vmenv_catalog *vmenv_catalog_parse(const char *text, size_t len, const ch
                 }
                 if (get_str(v, "version", "", &cv->version, err) < 0)
                         return NULL;
+                /* Vagrant refuses the whole catalog for one bad version;
+                 * the others are still good to use (docs/vagrant.md). */
                 if (!cv->version || !vmenv_version_valid(cv->version)) {
-                        vmenv_error_set(err, VMENV_EXIT_DATA,
-                                        "invalid catalog: version %zu has no valid 'version'",
-                                        i + 1);
-                        return NULL;
+                        if (cv->version)
+                                vmenv_warn(
+                                    "catalog '%s': skipping version '%s': not a valid version",
+                                    source ? source : "?", cv->version);
+                        else
+                                vmenv_warn("catalog '%s': skipping entry %zu: it has no 'version'",
+                                           source ? source : "?", i + 1);
+                        free(cv->version);
+                        cv->version = NULL;
+                        c->n_versions--;
+                        continue;
                 }
                 where = vmenv_strdupf("version '%s': ", cv->version);
                 if (!json_object_object_get_ex(v, "providers", &provs) ||
@@ -221,35 +234,62 @@ static const char *norm_arch(const char *a)
         return a;
 }
 
+/* Vagrant 2.4's BoxMetadata::Version#provider for libvirt: the provider of
+ * exactly the architecture; when the architecture was not asked for, else
+ * one marked "unknown" and default_architecture (a legacy box re-published),
+ * else the lone provider of a catalog that predates architectures. */
+static const struct vmenv_catalog_provider *pick_provider(const struct vmenv_catalog_version *v,
+                                                          const char *host, const char *arch,
+                                                          bool *any_libvirt)
+{
+        const struct vmenv_catalog_provider *lone = NULL, *legacy = NULL;
+        const char *want = norm_arch(arch ? arch : host);
+        size_t count = 0;
+
+        for (size_t j = 0; j < v->n_providers; j++) {
+                const struct vmenv_catalog_provider *p = &v->providers[j];
+                if (strcmp(p->name, "libvirt") || !p->url)
+                        continue;
+                *any_libvirt = true;
+                count++;
+                lone = p;
+                if (p->architecture && !strcmp(norm_arch(p->architecture), want))
+                        return p;
+                if (!legacy && p->architecture && !strcmp(p->architecture, "unknown") &&
+                    p->default_architecture)
+                        legacy = p;
+        }
+        if (arch)
+                return NULL;
+        if (legacy)
+                return legacy;
+        return count == 1 && !lone->has_default_architecture ? lone : NULL;
+}
+
 int vmenv_catalog_resolve(const struct vmenv_catalog *c, const char *constraint, const char *arch,
                           struct vmenv_box_ref *out, vmenv_error *err)
+{
+        return vmenv_catalog_resolve_on(c, constraint, vmenv_host_arch(), arch, out, err);
+}
+
+int vmenv_catalog_resolve_on(const struct vmenv_catalog *c, const char *constraint,
+                             const char *host_arch, const char *arch, struct vmenv_box_ref *out,
+                             vmenv_error *err)
 {
         struct vmenv_constraint *con = vmenv_constraint_parse(constraint, err);
         const struct vmenv_catalog_version *best = NULL;
         const struct vmenv_catalog_provider *best_p = NULL;
-        const char *want = norm_arch(arch ? arch : vmenv_host_arch());
+        const char *want = norm_arch(arch ? arch : host_arch);
         bool any_libvirt = false;
 
         if (!con)
                 return vmenv_error_prefix(err, "catalog '%s'", c->name ? c->name : c->source);
         for (size_t i = 0; i < c->n_versions; i++) {
                 const struct vmenv_catalog_version *v = &c->versions[i];
-                const struct vmenv_catalog_provider *pick = NULL;
+                const struct vmenv_catalog_provider *pick;
                 if (!vmenv_constraint_match(con, v->version))
                         continue;
-                for (size_t j = 0; j < v->n_providers; j++) {
-                        const struct vmenv_catalog_provider *p = &v->providers[j];
-                        if (strcmp(p->name, "libvirt") || !p->url)
-                                continue;
-                        any_libvirt = true;
-                        /* An exact architecture beats one without. */
-                        if (p->architecture && !strcmp(norm_arch(p->architecture), want)) {
-                                pick = p;
-                                break;
-                        }
-                        if (!p->architecture && !pick)
-                                pick = p;
-                }
+                pick = pick_provider(v, host_arch, arch, &any_libvirt);
                 if (pick && (!best || vmenv_version_compare(v->version, best->version) > 0)) {
                         best = v;
                         best_p = pick;
@@ -264,6 +304,11 @@ int vmenv_catalog_resolve(const struct vmenv_catalog *c, const char *constraint,
                 if (!any_libvirt)
                         vmenv_error_hint(
                             err, "the catalog has no matching version with a libvirt provider");
+                else if (arch)
+                        vmenv_error_hint(err,
+                                         "no libvirt provider is marked for architecture "
+                                         "'%s'; leave out --architecture to take the default",
+                                         arch);
                 return -1;
         }
         memset(out, 0, sizeof(*out));
@@ -271,6 +316,7 @@ int vmenv_catalog_resolve(const struct vmenv_catalog *c, const char *constraint,
                 return -1;
         out->name = vmenv_strdup(c->name);
         out->version = vmenv_strdup(best->version);
+        out->architecture = best_p->architecture ? vmenv_strdup(best_p->architecture) : NULL;
         if (best_p->checksum && *best_p->checksum) {
                 out->checksum_type =
                     vmenv_strdup(best_p->checksum_type ? best_p->checksum_type : "sha256");

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "vmenv/box.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/config.h"
 #include "vmenv/util.h"
@@ -1019,8 +1020,19 @@ static int apply_key(struct pctx *p, struct vmenv_machine_config *m, struct msta
 
         if (!strcmp(key, "box"))
                 return get_str(p, v, kp, &m->box);
-        if (!strcmp(key, "box_version"))
-                return get_str(p, v, kp, &m->box_version);
+        if (!strcmp(key, "box_version")) {
+                /* Vagrant's validation: each comma-separated part a Gem::Requirement */
+                vmenv_error cerr = VMENV_ERROR_INIT;
+                struct vmenv_constraint *c;
+                int r;
+                if (get_str(p, v, kp, &m->box_version) < 0)
+                        return -1;
+                c = vmenv_constraint_parse(m->box_version, &cerr);
+                r = c ? 0 : fail(p, v, kp, "%s", cerr.msg ? cerr.msg : "invalid version constraint");
+                vmenv_constraint_free(c);
+                vmenv_error_clear(&cerr);
+                return r;
+        }
         if (!strcmp(key, "box_url"))
                 return get_str(p, v, kp, &m->box_url);
         if (!strcmp(key, "box_checksum")) {
