@@ -42,9 +42,13 @@ enum vmenv_fetch_event {
 };
 
 struct vmenv_fetch_opts {
-        bool insecure;      /* do not verify TLS peers */
-        const char *cacert; /* CA bundle file, or NULL */
-        bool quiet;         /* no progress output */
+        bool insecure;         /* do not verify TLS peers */
+        const char *cacert;    /* CA bundle file, or NULL */
+        const char *capath;    /* folder of CA certificates, or NULL */
+        const char *cert;      /* client certificate (PEM), or NULL */
+        bool location_trusted; /* credentials also go to redirect targets */
+        bool clean;            /* drop a partial download instead of resuming it */
+        bool quiet;            /* no progress output */
         /* Optional: called as the download file grows, so a consumer can
          * read it while it is written (box add extracts while downloading).
          * path is the file being written; it is renamed when complete. */
@@ -76,6 +80,12 @@ char *vmenv_url_resolve(const char *base, const char *ref, vmenv_error *err);
 bool vmenv_is_url(const char *s);
 /* Checks "TYPE:HEX" (sha1, sha256, sha384, sha512, md5); lowercases HEX. */
 int vmenv_checksum_parse(const char *s, char **type, char **hex, vmenv_error *err);
+/* Vagrant keeps a checksum and its type apart (a catalog's checksum and
+ * checksum_type, box add's --checksum and --checksum-type): *out gets
+ * "TYPE:HEX", both trimmed; a value already "TYPE:HEX" keeps its type; with
+ * no type the digest's length tells (32 hex digits md5, 40 sha1, 64 sha256,
+ * 96 sha384, 128 sha512). *out is NULL for an empty value. */
+int vmenv_checksum_join(const char *type, const char *value, char **out, vmenv_error *err);
 /* Digest of a whole file as "TYPE:HEX". */
 int vmenv_file_digest(const char *path, const char *type, char **digest, vmenv_error *err);
 
@@ -221,10 +231,11 @@ int vmenv_box_in_use(const char *name, const char *version, bool *in_use, char *
 
 struct vmenv_box_opts {
         struct vmenv_fetch_opts fetch;
-        const char *name;     /* --name: store name for a .box URL/path */
-        const char *checksum; /* "TYPE:HEX" */
-        bool force;           /* replace a stored version */
-        bool refresh;         /* ignore the store, look for newer in the catalog */
+        const char *name;         /* --name: store name for a .box URL/path */
+        const char *checksum;     /* "TYPE:HEX" */
+        const char *architecture; /* --architecture: that provider exactly; NULL = host */
+        bool force;               /* replace a stored version (else adding one is refused) */
+        bool refresh;             /* ignore the store, look for newer in the catalog */
 };
 
 /* vmenv box add: source is a box name (resolved via $VMENV_BOX_SERVER), a

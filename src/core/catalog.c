@@ -2,6 +2,7 @@
  * provider's file is), and resolving a name + constraint to one download.
  * Extension: a provider 'url' may be relative; it is resolved against the
  * catalog's own URL or path. */
+#include <ctype.h>
 #include <json-c/json.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -209,6 +210,48 @@ struct vmenv_catalog *vmenv_catalog_fetch(const char *url_or_path,
         return c;
 }
 
+static char *trimmed(const char *s)
+{
+        size_t n;
+        while (s && isspace((unsigned char)*s))
+                s++;
+        if (!s || !*s)
+                return NULL;
+        n = strlen(s);
+        while (n && isspace((unsigned char)s[n - 1]))
+                n--;
+        return vmenv_strndup(s, n);
+}
+
+int vmenv_checksum_join(const char *type, const char *value, char **out, vmenv_error *err)
+{
+        static const struct {
+                size_t len;
+                const char *type;
+        } by_len[] = {{32, "md5"}, {40, "sha1"}, {64, "sha256"}, {96, "sha384"}, {128, "sha512"}};
+        _cleanup_free_ char *t = trimmed(type), *v = trimmed(value), *joined = NULL;
+        _cleanup_free_ char *pt = NULL, *ph = NULL;
+
+        *out = NULL;
+        if (!v)
+                return 0;
+        if (!t && !strchr(v, ':')) {
+                for (size_t i = 0; i < VMENV_ARRAY_SIZE(by_len) && !t; i++)
+                        if (strlen(v) == by_len[i].len)
+                                t = vmenv_strdup(by_len[i].type);
+                if (!t) {
+                        vmenv_error_set(err, VMENV_EXIT_USAGE,
+                                        "cannot tell the type of checksum '%s' from its length", v);
+                        return vmenv_error_hint(err, "give the type, e.g. --checksum-type sha256");
+                }
+        }
+        joined = t ? vmenv_strdupf("%s:%s", t, v) : vmenv_strdup(v);
+        if (vmenv_checksum_parse(joined, &pt, &ph, err) < 0)
+                return -1;
+        *out = vmenv_strdupf("%s:%s", pt, ph);
+        return 0;
+}
+
 const char *vmenv_host_arch(void)
 {
         static const struct {
@@ -318,9 +361,16 @@ int vmenv_catalog_resolve_on(const struct vmenv_catalog *c, const char *constrai
         out->version = vmenv_strdup(best->version);
         out->architecture = best_p->architecture ? vmenv_strdup(best_p->architecture) : NULL;
         if (best_p->checksum && *best_p->checksum) {
-                out->checksum_type =
-                    vmenv_strdup(best_p->checksum_type ? best_p->checksum_type : "sha256");
-                out->checksum = vmenv_strdup(best_p->checksum);
+                _cleanup_free_ char *cs = NULL;
+                if (vmenv_checksum_join(best_p->checksum_type, best_p->checksum, &cs, err) < 0) {
+                        vmenv_box_ref_clear(out);
+                        return vmenv_error_prefix(err, "catalog '%s', version '%s'",
+                                                  c->name ? c->name : c->source, best->version);
+                }
+                if (cs) {
+                        out->checksum_type = vmenv_strndup(cs, strcspn(cs, ":"));
+                        out->checksum = vmenv_strdup(strchr(cs, ':') + 1);
+                }
         }
         return 0;
 }

@@ -1028,7 +1028,8 @@ static int apply_key(struct pctx *p, struct vmenv_machine_config *m, struct msta
                 if (get_str(p, v, kp, &m->box_version) < 0)
                         return -1;
                 c = vmenv_constraint_parse(m->box_version, &cerr);
-                r = c ? 0 : fail(p, v, kp, "%s", cerr.msg ? cerr.msg : "invalid version constraint");
+                r = c ? 0
+                      : fail(p, v, kp, "%s", cerr.msg ? cerr.msg : "invalid version constraint");
                 vmenv_constraint_free(c);
                 vmenv_error_clear(&cerr);
                 return r;

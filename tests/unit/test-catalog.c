@@ -8,8 +8,8 @@
 static const char catalog[] =
     "{\"name\": \"vmenv/tiny\", \"description\": \"test\", \"versions\": ["
     " {\"version\": \"1.0.0\", \"providers\": ["
-    "   {\"name\": \"libvirt\", \"url\": \"tiny-1.0.0.box\", \"checksum_type\": \"sha256\", "
-    "\"checksum\": \"aa\"}]},"
+    "   {\"name\": \"libvirt\", \"url\": \"tiny-1.0.0.box\", \"checksum_type\": \" SHA256\", "
+    "\"checksum\": \" ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB\\n\"}]},"
     " {\"version\": \"1.1.0\", \"providers\": ["
     "   {\"name\": \"virtualbox\", \"url\": \"https://example.invalid/vb.box\"},"
     "   {\"name\": \"libvirt\", \"url\": \"https://mirror.invalid/tiny-1.1.0-arm.box\", "
@@ -133,8 +133,10 @@ int main(void)
         {
                 struct vmenv_box_ref r = {0};
                 vmenv_catalog_resolve(c, "= 1.0.0", NULL, &r, &err);
-                is_str(r.checksum_type, "sha256", "checksum type");
-                is_str(r.checksum, "aa", "checksum");
+                is_str(r.checksum_type, "sha256", "checksum type lowercased");
+                is_str(r.checksum,
+                       "abababababababababababababababababababababababababababababababab",
+                       "checksum trimmed and lowercased");
                 is_str(r.name, "vmenv/tiny", "ref name");
                 vmenv_box_ref_clear(&r);
         }
