@@ -159,7 +159,11 @@ int vmenv_image_probe(const char *path, char **format, uint64_t *virtual_size, v
 /* ---- archives (box-archive.c) ----------------------------------------- */
 
 #define VMENV_BOX_MAX_IMAGE (256ull << 30)
-#define VMENV_BOX_MAX_SMALL (1u << 20) /* metadata.json, Vagrantfile, others */
+#define VMENV_BOX_MAX_SMALL (1u << 20) /* metadata.json, Vagrantfile */
+/* Other members (info.json, files of 'package --include'): each, and all
+ * of them together. */
+#define VMENV_BOX_MAX_EXTRA (256ull << 20)
+#define VMENV_BOX_MAX_EXTRA_TOTAL (1ull << 30)
 #define VMENV_BOX_MAX_MEMBERS 256
 
 struct vmenv_box_meta {
@@ -184,7 +188,13 @@ struct vmenv_box_reader {
 };
 int vmenv_box_archive_extract_from(const struct vmenv_box_reader *r, const char *dest,
                                    struct vmenv_box_meta *meta, vmenv_error *err);
-/* Validates an extracted box folder (metadata.json + images). */
+/* A disk path of metadata.json: relative, inside the box ("disks/d1.qcow2"
+ * is fine), no '..', '.', empty or hidden component, no control character. */
+bool vmenv_box_member_path_ok(const char *path);
+/* Validates an extracted box folder (metadata.json + images) as
+ * vagrant-libvirt reads it: v1 ("format", box.img, "virtual_size" in GiB,
+ * taken when larger than the image) or v2 ("disks": each disk's format is
+ * its header's, volume names must differ). */
 int vmenv_box_dir_validate(const char *dir, struct vmenv_box_meta *meta, vmenv_error *err);
 
 /* ---- the store (box-store.c) ------------------------------------------ */

@@ -191,7 +191,7 @@ static struct vmenv_box *load_box(const char *name, const char *version, const c
                         for (size_t i = 0; i < json_object_array_length(imgs); i++) {
                                 const char *f =
                                     json_object_get_string(json_object_array_get_idx(imgs, i));
-                                if (f && !strchr(f, '/'))
+                                if (vmenv_box_member_path_ok(f))
                                         vmenv_strv_push(&b->images, vmenv_path_join(dir, f));
                         }
                 load_stamps(o, b);
@@ -616,7 +616,9 @@ static int image_box(const char *tmp, const char *image, struct vmenv_box_meta *
                 return -1;
         meta = vmenv_strdupf(
             "{\"provider\": \"libvirt\", \"format\": \"%s\", \"virtual_size\": %llu}\n", format,
-            (unsigned long long)((size + (1ull << 30) - 1) >> 30));
+            /* whole GiB, rounded down: a v1 virtual_size larger than the
+             * image would grow its disk */
+            (unsigned long long)(size >> 30));
         mpath = vmenv_path_join(tmp, "metadata.json");
         if (vmenv_write_file_atomic(mpath, meta, strlen(meta), 0644, err) < 0)
                 return -1;
