@@ -48,6 +48,7 @@ struct vmenv_fetch_opts {
         const char *cert;      /* client certificate (PEM), or NULL */
         bool location_trusted; /* credentials also go to redirect targets */
         bool clean;            /* drop a partial download instead of resuming it */
+        const char *bearer;    /* a token for the URL's host (never sent to another) */
         bool quiet;            /* no progress output */
         /* Optional: called as the download file grows, so a consumer can
          * read it while it is written (box add extracts while downloading).
@@ -128,6 +129,18 @@ struct vmenv_box_ref {
         char *architecture; /* of the provider picked, may be NULL */
 };
 
+/* The box registry: $VMENV_BOX_SERVER, else $VAGRANT_SERVER_URL, else
+ * Vagrant's https://vagrantcloud.com. */
+const char *vmenv_box_server(void);
+/* $VAGRANT_CLOUD_TOKEN when url is on the registry's host, else NULL: the
+ * token goes to that server only. */
+const char *vmenv_box_server_token(const char *url);
+/* A shorthand name ("generic/debian12") looked up as Vagrant does: the API
+ * form SERVER/api/v2/vagrant/NAME, then SERVER/NAME, then (vmenv's static
+ * layout) SERVER/NAME.json; *url gets the one that answered. */
+struct vmenv_catalog *vmenv_catalog_fetch_name(const char *name,
+                                               const struct vmenv_fetch_opts *opts, char **url,
+                                               vmenv_error *err);
 struct vmenv_catalog *vmenv_catalog_parse(const char *text, size_t len, const char *source,
                                           vmenv_error *err);
 /* From a URL (http, https, file) or a local path. */

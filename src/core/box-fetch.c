@@ -221,8 +221,14 @@ static void setup(CURL *c, const char *url, const struct vmenv_fetch_opts *o, ch
                 curl_easy_setopt(c, CURLOPT_CAPATH, o->capath);
         if (o && o->cert)
                 curl_easy_setopt(c, CURLOPT_SSLCERT, o->cert);
-        if (o && o->location_trusted)
+        /* a registry token: curl keeps auth to the host it was set for and
+         * drops it on a redirect elsewhere, which must stay so for it */
+        if (o && o->bearer) {
+                curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+                curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, o->bearer);
+        } else if (o && o->location_trusted) {
                 curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 1L);
+        }
         errbuf[0] = '\0';
 }
 

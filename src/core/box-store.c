@@ -978,23 +978,17 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
         struct vmenv_box *b;
         struct install in = {0};
         struct vmenv_box_meta meta = {0};
+        struct vmenv_catalog *named = NULL;
+        struct vmenv_fetch_opts fo;
         bool downloaded = false;
         int r;
 
         if (!o)
                 o = &defaults;
         if (kind == KIND_NAME) {
-                const char *server = getenv("VMENV_BOX_SERVER");
-                if (!server || !*server) {
-                        vmenv_error_set(
-                            err, VMENV_EXIT_NOINPUT,
-                            "box '%s' is not in the store and no catalog is known for it", src);
-                        vmenv_error_hint(err, "set box_url in vmenv.yaml, run 'vmenv box add URL', "
-                                              "or set VMENV_BOX_SERVER");
+                /* Vagrant's shorthand: looked up at the box registry */
+                if (!(named = vmenv_catalog_fetch_name(src, &o->fetch, &catalog_url, err)))
                         return NULL;
-                }
-                catalog_url = vmenv_strdupf("%s%s%s.json", server,
-                                            vmenv_endswith(server, "/") ? "" : "/", src);
                 if (!name)
                         name = src;
                 kind = KIND_CATALOG;
@@ -1006,7 +1000,8 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
         }
 
         if (kind == KIND_CATALOG) {
-                struct vmenv_catalog *cat = vmenv_catalog_fetch(catalog_url, &o->fetch, err);
+                struct vmenv_catalog *cat =
+                    named ? TAKE_PTR(named) : vmenv_catalog_fetch(catalog_url, &o->fetch, err);
                 struct vmenv_box_ref ref = {0};
                 if (!cat)
                         return NULL;
@@ -1070,14 +1065,15 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
                         return b;
                 }
         }
+        fo = o->fetch;
+        fo.bearer = vmenv_box_server_token(url); /* a box on the registry's own host */
         if (vmenv_is_url(url) && kind != KIND_IMAGE) {
-                if (fetch_and_extract(url, cs, &o->fetch, &file, &digest, &in.extracted, &meta,
-                                      err) < 0)
+                if (fetch_and_extract(url, cs, &fo, &file, &digest, &in.extracted, &meta, err) < 0)
                         goto fail;
                 in.meta = &meta;
                 downloaded = true;
         } else if (vmenv_is_url(url)) {
-                if (vmenv_fetch(url, cs, &o->fetch, &file, &digest, err) < 0)
+                if (vmenv_fetch(url, cs, &fo, &file, &digest, err) < 0)
                         goto fail;
                 downloaded = true;
         } else {

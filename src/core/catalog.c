@@ -4,7 +4,9 @@
  * catalog's own URL or path. */
 #include <ctype.h>
 #include <json-c/json.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/utsname.h>
 
 #include "json-cleanup.h"
@@ -194,19 +196,101 @@ struct vmenv_catalog *vmenv_catalog_parse(const char *text, size_t len, const ch
         return TAKE_PTR(c);
 }
 
+const char *vmenv_box_server(void)
+{
+        const char *s = getenv("VMENV_BOX_SERVER");
+        if (!s || !*s)
+                s = getenv("VAGRANT_SERVER_URL");
+        return s && *s ? s : "https://vagrantcloud.com";
+}
+
+/* "http://user@Host:8080/x" → "host:8080" (malloc'd), NULL if not http(s) */
+static char *url_host(const char *url)
+{
+        const char *s = strstr(url, "://"), *at;
+        size_t n;
+        char *h;
+
+        if (!s || (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8)))
+                return NULL;
+        s += 3;
+        n = strcspn(s, "/?#");
+        at = memchr(s, '@', n);
+        if (at) {
+                n -= (size_t)(at + 1 - s);
+                s = at + 1;
+        }
+        h = vmenv_strndup(s, n);
+        for (char *p = h; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+        return h;
+}
+
+const char *vmenv_box_server_token(const char *url)
+{
+        const char *token = getenv("VAGRANT_CLOUD_TOKEN");
+        _cleanup_free_ char *a = NULL, *b = NULL;
+
+        if (!token || !*token || !url || !(a = url_host(url)) ||
+            !(b = url_host(vmenv_box_server())))
+                return NULL;
+        return strcmp(a, b) ? NULL : token;
+}
+
 struct vmenv_catalog *vmenv_catalog_fetch(const char *url_or_path,
                                           const struct vmenv_fetch_opts *opts, vmenv_error *err)
 {
+        static const struct vmenv_fetch_opts defaults = {0};
+        struct vmenv_fetch_opts o = opts ? *opts : defaults;
         _cleanup_free_ char *text = NULL;
         struct vmenv_catalog *c;
         size_t len = 0;
 
-        if (vmenv_fetch_memory(url_or_path, VMENV_CATALOG_MAX_BYTES, opts, &text, &len, err) < 0) {
+        o.bearer = vmenv_box_server_token(url_or_path);
+        if (vmenv_fetch_memory(url_or_path, VMENV_CATALOG_MAX_BYTES, &o, &text, &len, err) < 0) {
                 vmenv_error_prefix(err, "cannot load catalog '%s'", url_or_path);
                 return NULL;
         }
         if (!(c = vmenv_catalog_parse(text, len, url_or_path, err)))
                 vmenv_error_prefix(err, "'%s'", url_or_path);
+        return c;
+}
+
+struct vmenv_catalog *vmenv_catalog_fetch_name(const char *name,
+                                               const struct vmenv_fetch_opts *opts, char **url,
+                                               vmenv_error *err)
+{
+        const char *server = vmenv_box_server();
+        const char *slash = vmenv_endswith(server, "/") ? "" : "/";
+        vmenv_error first = VMENV_ERROR_INIT;
+        char *candidates[3] = {
+            vmenv_strdupf("%s%sapi/v2/vagrant/%s", server, slash, name),
+            vmenv_strdupf("%s%s%s", server, slash, name),
+            vmenv_strdupf("%s%s%s.json", server, slash, name),
+        };
+        struct vmenv_catalog *c = NULL;
+
+        *url = NULL;
+        for (size_t i = 0; i < VMENV_ARRAY_SIZE(candidates) && !c; i++) {
+                vmenv_error e = VMENV_ERROR_INIT;
+                if ((c = vmenv_catalog_fetch(candidates[i], opts, &e))) {
+                        *url = TAKE_PTR(candidates[i]);
+                        break;
+                }
+                vmenv_debug("registry: %s", e.msg);
+                if (!first.msg)
+                        vmenv_error_move(&first, &e);
+                vmenv_error_clear(&e);
+        }
+        if (!c) {
+                vmenv_error_move(err, &first);
+                vmenv_error_prefix(err, "cannot look up box '%s' at '%s'", name, server);
+                vmenv_error_hint(err,
+                                 "set VAGRANT_SERVER_URL or VMENV_BOX_SERVER, or give box_url");
+        }
+        vmenv_error_clear(&first);
+        for (size_t i = 0; i < VMENV_ARRAY_SIZE(candidates); i++)
+                free(candidates[i]);
         return c;
 }
 

@@ -215,8 +215,8 @@ case $OUT in *"box 'test/cat' (1.1) is up to date"*"box 'test/gone' (1.0): canno
 
 # --- a bare name through $VMENV_BOX_SERVER (here a file:// base)
 run_vmenv box add test/other
-expect_eq "a bare name without a server exits 66" 66 "$RC"
-case $ERR in *"VMENV_BOX_SERVER"*) ok 0 "with a hint";; *) ok 1 "hint: $ERR";; esac
+expect_eq "a bare name the registry (VAGRANT_SERVER_URL, a closed port) cannot answer exits 76" 76 "$RC"
+case $ERR in *"cannot look up box 'test/other' at 'http://127.0.0.1:9'"*"api/v2/vagrant/test/other"*"VAGRANT_SERVER_URL"*) ok 0 "names the server, the API form and the setting";; *) ok 1 "hint: $ERR";; esac
 cp srv/test/cat.json srv/test/other.json
 sed -i 's|"test/cat"|"test/other"|' srv/test/other.json
 VMENV_BOX_SERVER="file://$T_TMP/srv" run_vmenv box add test/other --box-version "~> 1.0"
