@@ -233,17 +233,15 @@ static char *catalog_newest(const char *catalog, const char *constraint,
         return v;
 }
 
+/* The catalog a machine's box comes from when vmenv.yaml names one (box_url
+ * or box as a catalog URL); NULL: the box registry, as in Vagrant. */
 static char *project_catalog(const struct vmenv_machine_config *m)
 {
-        const char *server = getenv("VMENV_BOX_SERVER");
         if (m->box_url &&
             (vmenv_endswith(m->box_url, ".json") || !vmenv_endswith(m->box_url, ".box")))
                 return vmenv_strdup(m->box_url);
         if (vmenv_is_url(m->box) && vmenv_endswith(m->box, ".json"))
                 return vmenv_strdup(m->box);
-        if (server && *server)
-                return vmenv_strdupf("%s%s%s.json", server, vmenv_endswith(server, "/") ? "" : "/",
-                                     m->box);
         return NULL;
 }
 
@@ -341,6 +339,15 @@ static int box_outdated(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv
                         vmenv_error e = VMENV_ERROR_INIT;
                         struct vmenv_box *b = vmenv_box_find(m->box, m->box_version, &e);
                         vmenv_error_clear(&e);
+                        /* the catalog the stored box came from, else the registry's */
+                        if (!cat && b && b->catalog)
+                                cat = vmenv_strdup(b->catalog);
+                        if (!cat && !m->box_url && vmenv_box_name_valid(m->box)) {
+                                struct vmenv_catalog *reg =
+                                    vmenv_catalog_fetch_name(m->box, &o.fetch, &cat, &e);
+                                vmenv_catalog_free(reg);
+                                vmenv_error_clear(&e);
+                        }
                         if (cat && !(latest = catalog_newest(cat, m->box_version, &o.fetch, err)))
                                 r = -1;
                         else
@@ -392,9 +399,19 @@ static int box_update(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_e
                 for (size_t i = 0; i < c->n_machines && r == 0; i++) {
                         const struct vmenv_machine_config *m = &c->machines[i];
                         _cleanup_free_ char *cat = project_catalog(m);
-                        if (!cat) {
+                        if (!cat && m->box_url) {
                                 printf("box '%s': no catalog to check\n", m->box);
                                 continue;
+                        }
+                        if (!cat) {
+                                /* as Vagrant: the catalog the stored box came from,
+                                 * else (ensure with no catalog) the box registry */
+                                vmenv_error e = VMENV_ERROR_INIT;
+                                struct vmenv_box *cur = vmenv_box_find(m->box, NULL, &e);
+                                if (cur && cur->catalog)
+                                        cat = vmenv_strdup(cur->catalog);
+                                vmenv_box_free(cur);
+                                vmenv_error_clear(&e);
                         }
                         if (!(b = vmenv_box_ensure(m->box, m->box_version, cat, m->box_checksum, &o,
                                                    err))) {

@@ -237,6 +237,15 @@ else
     run_vmenv box update
     expect_eq "box update in a project" "box 'test/cat' (1.1) is the newest matching '>= 1.0'" "$OUT"
     check "1.1 is stored again" -- test -d "$VMENV_HOME/boxes/test-VAGRANTSLASH-cat/1.1/libvirt"
+    # no box_url: the catalog the stored box came from (then the registry)
+    printf 'box: test/other\n' > vmenv.yaml
+    run_vmenv box outdated
+    expect_eq "box outdated without box_url uses the stored box's catalog" "box 'test/other' (1.1) is up to date" "$OUT"
+    run_vmenv box update
+    expect_eq "box update without box_url uses it too" "box 'test/other' (1.1) is the newest matching 'any'" "$OUT"
+    printf 'box: test/never-added\n' > vmenv.yaml
+    run_vmenv box update
+    expect_eq "a box never added is asked at the registry (a closed port here)" 76 "$RC"
 fi
 cd ..
 
