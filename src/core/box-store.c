@@ -952,7 +952,8 @@ static struct vmenv_box *existing_version(const char *name, const char *version,
         if (!exists_ok) {
                 vmenv_error_set(err, VMENV_EXIT_DATA, "box '%s' (%s) is already in the store", name,
                                 version);
-                return vmenv_error_hint(err, "use --force to replace it"), NULL;
+                vmenv_error_hint(err, "use --force to replace it");
+                return NULL;
         }
         if (!(b = load_box(name, version, dir, err)))
                 return NULL;
@@ -960,7 +961,8 @@ static struct vmenv_box *existing_version(const char *name, const char *version,
                 vmenv_error_set(err, VMENV_EXIT_DATA,
                                 "box '%s' (%s) in the store has %s, but %s is expected", name,
                                 version, b->digest, cs);
-                return vmenv_error_hint(err, "run 'vmenv box add --force' to replace it"), NULL;
+                vmenv_error_hint(err, "run 'vmenv box add --force' to replace it");
+                return NULL;
         }
         vmenv_debug("box '%s' (%s) is already present", name, version);
         return TAKE_PTR(b);
