@@ -7,6 +7,9 @@ T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmenv-test.XXXXXX")
 T_CLEANUP=()
 export VMENV_HOME="$T_TMP/home"
 export NO_COLOR=1
+# A box name not in the store is looked up at the box registry: never the
+# real one (Vagrant's default) from a test; a closed loopback port instead.
+export VAGRANT_SERVER_URL=http://127.0.0.1:9 VMENV_BOX_SERVER= VAGRANT_CLOUD_TOKEN=
 
 t_cleanup() {
     local i

@@ -216,6 +216,19 @@ static void setup(CURL *c, const char *url, const struct vmenv_fetch_opts *o, ch
         }
         if (o && o->cacert)
                 curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert);
+        /* vagrant box add --capath, --cert, --location-trusted */
+        if (o && o->capath)
+                curl_easy_setopt(c, CURLOPT_CAPATH, o->capath);
+        if (o && o->cert)
+                curl_easy_setopt(c, CURLOPT_SSLCERT, o->cert);
+        /* a registry token: curl keeps auth to the host it was set for and
+         * drops it on a redirect elsewhere, which must stay so for it */
+        if (o && o->bearer) {
+                curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+                curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, o->bearer);
+        } else if (o && o->location_trusted) {
+                curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 1L);
+        }
         errbuf[0] = '\0';
 }
 
@@ -548,7 +561,11 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
         /* One writer per partial: a second download of the same URL waits. */
         if ((lock = vmenv_lock_file(lockp, true, err)) < 0)
                 return -1;
-        unlink(done); /* a finished download nobody extracted (crash): stale */
+        unlink(done);              /* a finished download nobody extracted (crash): stale */
+        if (opts && opts->clean) { /* --clean: no resuming from an earlier attempt */
+                unlink(part);
+                unlink(sidecar);
+        }
 
         for (int attempt = 0; attempt < 2; attempt++) {
                 _cleanup_(curl_freep) CURL *c = curl_easy_init();

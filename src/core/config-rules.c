@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config-private.h"
+#include "vmenv/box.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/config.h"
 #include "vmenv/util.h"
@@ -694,8 +695,21 @@ static int apply_key(struct pctx *p, struct vmenv_machine_config *m, struct msta
 
         if (!strcmp(key, "box"))
                 return vmenv_cfg_get_str(p, v, kp, &m->box);
-        if (!strcmp(key, "box_version"))
-                return vmenv_cfg_get_str(p, v, kp, &m->box_version);
+        if (!strcmp(key, "box_version")) {
+                /* Vagrant's validation: each comma-separated part a Gem::Requirement */
+                vmenv_error cerr = VMENV_ERROR_INIT;
+                struct vmenv_constraint *c;
+                int r;
+                if (vmenv_cfg_get_str(p, v, kp, &m->box_version) < 0)
+                        return -1;
+                c = vmenv_constraint_parse(m->box_version, &cerr);
+                r = c ? 0
+                      : vmenv_cfg_fail(p, v, kp, "%s",
+                                       cerr.msg ? cerr.msg : "invalid version constraint");
+                vmenv_constraint_free(c);
+                vmenv_error_clear(&cerr);
+                return r;
+        }
         if (!strcmp(key, "box_url"))
                 return vmenv_cfg_get_str(p, v, kp, &m->box_url);
         if (!strcmp(key, "box_checksum")) {
