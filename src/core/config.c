@@ -484,7 +484,7 @@ bool vmenv_machine_name_valid(const char *name)
         return true;
 }
 
-static bool hostname_valid(const char *h)
+bool vmenv_hostname_valid(const char *h)
 {
         size_t len = strlen(h), label = 0;
 
@@ -1041,7 +1041,7 @@ static int apply_key(struct pctx *p, struct vmenv_machine_config *m, struct msta
         if (!strcmp(key, "hostname")) {
                 if (get_str(p, v, kp, &m->hostname) < 0)
                         return -1;
-                if (!hostname_valid(m->hostname))
+                if (!vmenv_hostname_valid(m->hostname))
                         return fail(p, v, kp,
                                     "\"%s\" is not a valid host name (letters, digits, '-' and "
                                     "'.')",

@@ -434,3 +434,27 @@ int vmenv_parse_size(const char *s, uint64_t *out)
         *out = (uint64_t)v;
         return 0;
 }
+
+void vmenv_buf_yaml_quote(struct vmenv_buf *b, const char *s)
+{
+        vmenv_buf_puts(b, "\"");
+        for (; *s; s++) {
+                unsigned char c = (unsigned char)*s;
+                if (c == '"' || c == '\\')
+                        vmenv_buf_printf(b, "\\%c", c);
+                else if (c == '\n')
+                        vmenv_buf_puts(b, "\\n");
+                else if (c == '\t')
+                        vmenv_buf_puts(b, "\\t");
+                else if (c < 0x20 || c == 0x7f)
+                        vmenv_buf_printf(b, "\\x%02x", c);
+                else if (c == 0xc2 && (unsigned char)s[1] == 0x85) /* NEL: a YAML line break */
+                        vmenv_buf_puts(b, "\\N"), s++;
+                else if (c == 0xe2 && (unsigned char)s[1] == 0x80 &&
+                         ((unsigned char)s[2] == 0xa8 || (unsigned char)s[2] == 0xa9))
+                        vmenv_buf_puts(b, (unsigned char)s[2] == 0xa8 ? "\\L" : "\\P"), s += 2;
+                else
+                        vmenv_buf_add(b, s, 1);
+        }
+        vmenv_buf_puts(b, "\"");
+}
