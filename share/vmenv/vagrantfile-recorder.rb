@@ -151,8 +151,8 @@ module VmenvRecorder
       opts = Log.data(opts)
       type = opts.delete("type") || first.to_s
       name = opts.key?("type") || type != first.to_s ? first.to_s : nil
-      name = opts.delete("name") || name
       blk&.call(ProvisionOptions.new(opts))
+      name = opts.delete("name") || name
       @log.add(@scope, "provision", { "type" => type.to_s, "name" => name, "options" => opts })
     end
 

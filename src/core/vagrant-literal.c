@@ -219,22 +219,6 @@ static json_object *value(struct parser *p, const struct stmt *s, size_t *i, int
         (*i)++;
         if ((t->type == VL_STRING || t->type == VL_SYMBOL) && !t->unknown) {
                 v = json_object_new_string(t->text);
-                /* "a" "b" and "a" + "b" join */
-                while (v && (is(tok(p, s, *i), VL_STRING, NULL) ||
-                             (is_punct(tok(p, s, *i), "+") && is(tok(p, s, *i + 1), VL_STRING, NULL)))) {
-                        const struct vl_token *n = tok(p, s, *i);
-                        _cleanup_free_ char *joined = NULL;
-                        if (is_punct(n, "+"))
-                                n = tok(p, s, ++*i);
-                        (*i)++;
-                        if (n->unknown) {
-                                json_object_put(v);
-                                return NULL;
-                        }
-                        joined = vmenv_strdupf("%s%s", json_object_get_string(v), n->text);
-                        json_object_put(v);
-                        v = json_object_new_string(joined);
-                }
         } else if (t->type == VL_NUMBER) {
                 v = number(t->text);
         } else if (is_punct(t, "-") && tok(p, s, *i)->type == VL_NUMBER) {
@@ -268,6 +252,24 @@ static json_object *value(struct parser *p, const struct stmt *s, size_t *i, int
                 (*i)++;
         } else if (is_punct(t, "{")) {
                 v = hash_body(p, s, i, "}", depth);
+        }
+        /* "a" "b" and "a" + B join when both are strings */
+        while (json_object_is_type(v, json_type_string) &&
+               (is(tok(p, s, *i), VL_STRING, NULL) || is_punct(tok(p, s, *i), "+"))) {
+                _cleanup_free_ char *joined = NULL;
+                json_object *n;
+                if (is_punct(tok(p, s, *i), "+"))
+                        (*i)++;
+                n = value(p, s, i, depth + 1);
+                if (!json_object_is_type(n, json_type_string)) {
+                        json_object_put(n);
+                        json_object_put(v);
+                        return NULL;
+                }
+                joined = vmenv_strdupf("%s%s", json_object_get_string(v), json_object_get_string(n));
+                json_object_put(n);
+                json_object_put(v);
+                v = json_object_new_string(joined);
         }
         /* a value that is used, not just written (x.to_s, x[0], x * 2) */
         if (v && tok(p, s, *i)->type == VL_PUNCT && strchr(".[*/%", tok(p, s, *i)->text[0]) &&
@@ -501,8 +503,16 @@ static void vm_call(struct parser *p, const struct stmt *s, const char *m, size_
                             "options", json_object_get(opts));
                 json_object_object_del(opts, "type");
                 json_object_object_del(opts, "name");
-                if (!block)
-                        return add_event(p, "provision", line, ev);
+                if (!block || (!vmenv_streq(json_object_get_string(json_object_object_get(ev, "type")),
+                                            "shell") &&
+                               !vmenv_streq(json_object_get_string(json_object_object_get(ev, "type")),
+                                            "file"))) {
+                        /* another provisioner's block says nothing vmenv can use */
+                        add_event(p, "provision", line, ev);
+                        if (block)
+                                skip_block(p, s);
+                        return;
+                }
                 json_object_object_add(ev, "line", json_object_new_int((int)line));
                 push(p, B_PROVISION, TAKE_PTR(a), NULL, cur_scope(p), NULL, ev);
                 return;

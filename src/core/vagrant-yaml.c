@@ -12,6 +12,7 @@
 #include "vagrant-model.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/config.h"
+#include "vmenv/log.h"
 #include "vmenv/util.h"
 
 #define MAX_SHOWN 120 /* characters of a Vagrantfile line quoted in a note */
@@ -522,7 +523,7 @@ static void put_body(struct vmenv_buf *b, struct vi_model *m)
                         put_provs(b, 4, top, mc);
                 if (b->len == mark) { /* nothing of its own */
                         b->len -= 2;
-                        vmenv_buf_puts(b, " {}\n");
+                        vmenv_buf_puts(b, ": {}\n");
                 }
         }
         vmenv_strv_free(taken);
@@ -551,6 +552,7 @@ char *vmenv_vagrant_record_to_yaml(json_object *record, const char *text, const 
         vmenv_buf_free(&body);
         vi_model_clear(&m);
         if (!(check = vmenv_config_parse(out.data, out.len, "vmenv.yaml", err))) {
+                vmenv_debug("import: the text that does not validate:\n%s", out.data);
                 vmenv_buf_free(&out);
                 err->code = VMENV_EXIT_SOFTWARE;
                 return vmenv_error_prefix(err, "the vmenv.yaml made from '%s' does not validate",
