@@ -38,7 +38,8 @@ static struct vl_token *emit(struct lexer *lx, enum vl_type t, char *text)
         }
         lx->out->v = vmenv_realloc(lx->out->v, (lx->out->n + 1) * sizeof(*lx->out->v));
         k = &lx->out->v[lx->out->n++];
-        *k = (struct vl_token){t, text ? text : vmenv_strdup(""), false, lx->space, lx->line};
+        *k = (struct vl_token){t, text ? text : vmenv_strdup(""), false, lx->space, lx->line,
+                               lx->line};
         lx->space = false;
         return k;
 }
@@ -278,6 +279,7 @@ static void heredoc_bodies(struct lexer *lx)
                 free(lx->out->v[lx->pending[h].tok].text);
                 lx->out->v[lx->pending[h].tok].text = val.data ? val.data : vmenv_strdup("");
                 lx->out->v[lx->pending[h].tok].unknown = unknown || !closed;
+                lx->out->v[lx->pending[h].tok].end_line = lx->line - 1;
         }
         lx->n_pending = 0;
 }
@@ -321,6 +323,7 @@ static void one_token(struct lexer *lx)
         if (c == '"' || c == '\'' || c == '`') {
                 bool unknown = c == '`';
                 struct vl_token *t;
+                unsigned start = lx->line;
                 char *v;
                 lx->s++;
                 v = read_quoted(lx, c, c, c != '\'', &unknown);
@@ -332,8 +335,10 @@ static void one_token(struct lexer *lx)
                                 t->unknown = unknown;
                         return;
                 }
-                if ((t = emit(lx, VL_STRING, v)))
+                if ((t = emit(lx, VL_STRING, v))) {
                         t->unknown = unknown;
+                        t->line = start;
+                }
         } else if (c == '%' && p + 2 < lx->end && strchr("wWiI", p[1]) && ispunct((unsigned char)p[2])) {
                 lx->s += 2;
                 read_words(lx, *lx->s);

@@ -25,6 +25,7 @@ struct vl_token {
         bool unknown;  /* a string whose value needs running code */
         bool space_before;
         unsigned line;
+        unsigned end_line; /* of a string or heredoc body spanning lines */
 };
 
 struct vl_tokens {

@@ -47,7 +47,7 @@ struct stmt {
 
 static const struct vl_token *tok(const struct parser *p, const struct stmt *s, size_t i)
 {
-        static const struct vl_token none = {VL_NL, (char *)"", false, false, 0};
+        static const struct vl_token none = {VL_NL, (char *)"", false, false, 0, 0};
         return s->start + i < s->end ? &p->t[s->start + i] : &none;
 }
 
@@ -68,7 +68,12 @@ static bool is_kw(const struct vl_token *t, const char *text)
 
 static unsigned last_line(const struct parser *p, const struct stmt *s)
 {
-        return s->end > s->start ? p->t[s->end - 1].line : tok(p, s, 0)->line;
+        unsigned line = tok(p, s, 0)->line;
+
+        for (size_t i = s->start; i < s->end; i++)
+                if (p->t[i].end_line > line)
+                        line = p->t[i].end_line;
+        return line;
 }
 
 /* How the statement changes block nesting: openers minus `end`s. */

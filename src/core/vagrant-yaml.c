@@ -27,8 +27,8 @@ static void indent(struct vmenv_buf *b, int n)
  * characters, tabs and newlines that YAML reads back unchanged. */
 static bool block_safe(const char *s)
 {
-        if (!strchr(s, '\n'))
-                return false;
+        if (!strchr(s, '\n') || strspn(s, "\n") == strlen(s))
+                return false; /* a block of empty lines reads back as "" */
         for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
                 if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
                         return false;
