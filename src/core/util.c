@@ -450,6 +450,10 @@ void vmenv_buf_yaml_quote(struct vmenv_buf *b, const char *s)
                         vmenv_buf_printf(b, "\\x%02x", c);
                 else if (c == 0xc2 && (unsigned char)s[1] == 0x85) /* NEL: a YAML line break */
                         vmenv_buf_puts(b, "\\N"), s++;
+                else if (c == 0xc2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9f)
+                        vmenv_buf_printf(b, "\\x%02x", (unsigned char)s[1]), s++; /* C1 controls */
+                else if (c == 0xef && (unsigned char)s[1] == 0xbf && (unsigned char)s[2] >= 0xbe)
+                        vmenv_buf_printf(b, "\\u%04x", 0xffc0u | ((unsigned char)s[2] & 0x3f)), s += 2;
                 else if (c == 0xe2 && (unsigned char)s[1] == 0x80 &&
                          ((unsigned char)s[2] == 0xa8 || (unsigned char)s[2] == 0xa9))
                         vmenv_buf_puts(b, (unsigned char)s[2] == 0xa8 ? "\\L" : "\\P"), s += 2;

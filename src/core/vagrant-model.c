@@ -43,12 +43,39 @@ static json_object *field(json_object *o, const char *key)
         return v;
 }
 
+/* YAML takes UTF-8 only: a string that is not is refused, not mangled. */
+static bool utf8_valid(const unsigned char *s)
+{
+        while (*s) {
+                unsigned c = *s, n, cp;
+                if (c < 0x80) {
+                        s++;
+                        continue;
+                }
+                n = c >= 0xf0 && c <= 0xf4 ? 3 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xc2 && c <= 0xdf ? 1 : 0;
+                if (!n)
+                        return false;
+                cp = c & (0x3f >> n);
+                for (unsigned i = 1; i <= n; i++) {
+                        if ((s[i] & 0xc0) != 0x80)
+                                return false;
+                        cp = (cp << 6) | (s[i] & 0x3f);
+                }
+                if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+                    (cp >= 0xd800 && cp <= 0xdfff))
+                        return false;
+                s += n + 1;
+        }
+        return true;
+}
+
 /* A string value (numbers count: Vagrantfiles write "2048" and 2048 alike). */
 static char *text_of(json_object *v)
 {
         if (json_object_is_type(v, json_type_string)) {
                 const char *s = json_object_get_string(v);
-                if (strlen(s) > MAX_TEXT || strlen(s) != (size_t)json_object_get_string_len(v))
+                if (strlen(s) > MAX_TEXT || strlen(s) != (size_t)json_object_get_string_len(v) ||
+                    !utf8_valid((const unsigned char *)s))
                         return NULL;
                 return vmenv_strdup(s);
         }
@@ -363,7 +390,7 @@ static void ev_forward(struct vi_model *m, struct vi_machine *mc, json_object *o
         note_other_options(m, line, "forwarded_port", o, known);
         f.host_ip = vmenv_strdup(ip);
         f.protocol = vmenv_strdup(proto);
-        f.id = id && *id ? vmenv_strdup(id) : NULL;
+        f.id = id && *id ? text_of(field(o, "id")) : NULL;
         f.auto_correct = bool_of(field(o, "auto_correct"));
         mc->fwd = vmenv_realloc(mc->fwd, (mc->n_fwd + 1) * sizeof(*mc->fwd));
         mc->fwd[mc->n_fwd++] = f;
@@ -605,7 +632,7 @@ static void ev_provision(struct vi_model *m, struct vi_machine *mc, json_object 
                 prov_clear(&mc->provs[mc->n_provs]);
                 return;
         }
-        mc->provs[mc->n_provs].name = name && *name ? vmenv_strdup(name) : NULL;
+        mc->provs[mc->n_provs].name = name && *name ? text_of(field(ev, "name")) : NULL;
         mc->provs[mc->n_provs].run = vmenv_strdup(run);
         mc->n_provs++;
 }

@@ -32,8 +32,10 @@ static bool block_safe(const char *s)
         for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
                 if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
                         return false;
-                if ((*p == 0xc2 && p[1] == 0x85) || (*p == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)))
-                        return false; /* YAML 1.1 line breaks */
+                if ((*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) ||
+                    (*p == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) ||
+                    (*p == 0xef && p[1] == 0xbf && p[2] >= 0xbe))
+                        return false; /* YAML line breaks and what it refuses unescaped */
         }
         return true;
 }
@@ -437,7 +439,8 @@ static void put_header(struct vmenv_buf *b, struct vi_model *m, const char *text
         vmenv_buf_puts(b, " (");
         put_comment_text(b, how);
         vmenv_buf_puts(b, ").\n# Check it with 'vmenv validate'; see vmenv.yaml(5).\n");
-        qsort(m->notes, m->n_notes, sizeof(*m->notes), note_cmp);
+        if (m->n_notes)
+                qsort(m->notes, m->n_notes, sizeof(*m->notes), note_cmp);
         for (int pass = 0; pass < 2; pass++)
                 for (size_t i = 0; i < m->n_notes; i++) {
                         const struct vi_note *n = &m->notes[i];

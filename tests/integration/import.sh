@@ -146,7 +146,7 @@ try:
 except Exception: pass' "$port_file" &
     listener=$!
     on_exit "kill $listener"
-    for _ in $(seq 50); do [ -s "$port_file" ] && break; sleep 0.1; done
+    for _ in $(seq 300); do [ -s "$port_file" ] && break; sleep 0.1; done
     port=$(cat "$port_file")
     cat > "$R/Vagrantfile" <<EOF
 require "socket"

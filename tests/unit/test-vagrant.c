@@ -43,6 +43,7 @@ static void test_text_round_trip(void)
             "crlf\r\nline\r\n", "nel\xc2\x85x\n", "ls\xe2\x80\xa8x\n", "ctrl\x01\nz", "", "only\n",
             " \n",            "\n",              "   \n  \n",        "caf\xc3\xa9\n\xe2\x98\x83",
             "x: 'y' \"z\" \\ # w", "|\n>\n", "  \n  indented after blank\n",
+            "c1\xc2\x9b\n", "nonchar\xef\xbf\xbe\n", "bom\xef\xbb\xbfx\n",
         };
 
         for (size_t i = 0; i < VMENV_ARRAY_SIZE(texts); i++) {
