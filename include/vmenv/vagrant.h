@@ -14,15 +14,15 @@
 #define VMENV_VAGRANTFILE_MAX_BYTES (1u << 20)
 
 struct vmenv_import_opts {
-        bool ruby;          /* evaluate with Ruby (runs the file) */
-        bool no_sandbox;    /* with ruby: run without bubblewrap even if present */
-        int ruby_timeout;   /* seconds; 0 = the default (60) */
+        bool ruby;        /* evaluate with Ruby (runs the file) */
+        bool no_sandbox;  /* with ruby: run without bubblewrap even if present */
+        int ruby_timeout; /* seconds; 0 = the default (60) */
 };
 
 struct vmenv_import_result {
-        char *yaml;            /* the vmenv.yaml text, valid for 'vmenv validate' */
-        char *method;          /* "literal parser", "ruby in a bubblewrap sandbox", ... */
-        size_t n_unsupported;  /* settings listed as not expressible */
+        char *yaml;              /* the vmenv.yaml text, valid for 'vmenv validate' */
+        char *method;            /* "literal parser", "ruby in a bubblewrap sandbox", ... */
+        size_t n_unsupported;    /* settings listed as not expressible */
         size_t n_not_understood; /* lines the literal parser skipped */
 };
 

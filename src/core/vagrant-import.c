@@ -27,8 +27,9 @@ int vmenv_vagrant_import(const char *path, const struct vmenv_import_opts *opts,
         if (vmenv_read_file(path, VMENV_VAGRANTFILE_MAX_BYTES, &text, &len, err) < 0)
                 return -1;
         if (memchr(text, '\0', len))
-                return vmenv_error_set(err, VMENV_EXIT_DATA, "'%s' is not a text file (it holds a "
-                                                             "NUL byte)",
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "'%s' is not a text file (it holds a "
+                                       "NUL byte)",
                                        path);
         if (opts->ruby) {
                 if (!(record = vmenv_vagrantfile_ruby(path, text, len, !opts->no_sandbox,

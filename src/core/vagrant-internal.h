@@ -26,13 +26,13 @@ json_object *vmenv_vagrantfile_literal(const char *text, size_t len);
 
 /* Runs the Ruby recorder on path (whose text was read as text/len); how
  * says how it ran ("ruby in a bubblewrap sandbox"). */
-json_object *vmenv_vagrantfile_ruby(const char *path, const char *text, size_t len,
-                                    bool sandbox, int timeout_s, char **how, vmenv_error *err);
+json_object *vmenv_vagrantfile_ruby(const char *path, const char *text, size_t len, bool sandbox,
+                                    int timeout_s, char **how, vmenv_error *err);
 
 /* The record as vmenv.yaml text; text is the Vagrantfile, quoted in the
  * comment at the top. n_unsupported/n_not_understood may be NULL. */
 char *vmenv_vagrant_record_to_yaml(json_object *record, const char *text, const char *source,
-                                   const char *how, size_t *n_unsupported,
-                                   size_t *n_not_understood, vmenv_error *err);
+                                   const char *how, size_t *n_unsupported, size_t *n_not_understood,
+                                   vmenv_error *err);
 
 #endif

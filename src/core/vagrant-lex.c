@@ -38,7 +38,7 @@ static struct vl_token *emit(struct lexer *lx, enum vl_type t, char *text)
         }
         lx->out->v = vmenv_realloc(lx->out->v, (lx->out->n + 1) * sizeof(*lx->out->v));
         k = &lx->out->v[lx->out->n++];
-        *k = (struct vl_token){t, text ? text : vmenv_strdup(""), false, lx->space, lx->line,
+        *k = (struct vl_token){t,       text ? text : vmenv_strdup(""), false, lx->space, lx->line,
                                lx->line};
         lx->space = false;
         return k;
@@ -48,9 +48,9 @@ static struct vl_token *emit(struct lexer *lx, enum vl_type t, char *text)
 static bool continues(const struct lexer *lx)
 {
         const struct vl_token *t;
-        static const char *const ops[] = {",", ".", "=", "=>", "+", "-", "*", "&&", "||",
-                                          "(", "[", "{", "<<", "+=", "||=", "&.", "?", ":",
-                                          "==", "!=", NULL};
+        static const char *const ops[] = {
+            ",", ".",  "=",  "=>",  "+",  "-", "*", "&&", "||", "(", "[",
+            "{", "<<", "+=", "||=", "&.", "?", ":", "==", "!=", NULL};
 
         if (lx->depth > 0)
                 return true;
@@ -78,21 +78,53 @@ static void unescape(struct vmenv_buf *b, const char **pp, const char *end, bool
                 return;
         c = *p++;
         switch (c) {
-        case 'n': vmenv_buf_add(b, "\n", 1); break;
-        case 't': vmenv_buf_add(b, "\t", 1); break;
-        case 's': vmenv_buf_add(b, " ", 1); break;
-        case 'r': vmenv_buf_add(b, "\r", 1); break;
-        case 'e': vmenv_buf_add(b, "\033", 1); break;
-        case 'a': vmenv_buf_add(b, "\a", 1); break;
-        case 'b': vmenv_buf_add(b, "\b", 1); break;
-        case 'f': vmenv_buf_add(b, "\f", 1); break;
-        case 'v': vmenv_buf_add(b, "\v", 1); break;
-        case '\n': break; /* a line continuation */
-        case 'u': case 'x': case 'c': case 'C': case 'M':
-        case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7':
+        case 'n':
+                vmenv_buf_add(b, "\n", 1);
+                break;
+        case 't':
+                vmenv_buf_add(b, "\t", 1);
+                break;
+        case 's':
+                vmenv_buf_add(b, " ", 1);
+                break;
+        case 'r':
+                vmenv_buf_add(b, "\r", 1);
+                break;
+        case 'e':
+                vmenv_buf_add(b, "\033", 1);
+                break;
+        case 'a':
+                vmenv_buf_add(b, "\a", 1);
+                break;
+        case 'b':
+                vmenv_buf_add(b, "\b", 1);
+                break;
+        case 'f':
+                vmenv_buf_add(b, "\f", 1);
+                break;
+        case 'v':
+                vmenv_buf_add(b, "\v", 1);
+                break;
+        case '\n':
+                break; /* a line continuation */
+        case 'u':
+        case 'x':
+        case 'c':
+        case 'C':
+        case 'M':
+        case '0':
+        case '1':
+        case '2':
+        case '3':
+        case '4':
+        case '5':
+        case '6':
+        case '7':
                 *unknown = true;
                 break;
-        default: vmenv_buf_add(b, &c, 1); break;
+        default:
+                vmenv_buf_add(b, &c, 1);
+                break;
         }
         *pp = p;
 }
@@ -177,7 +209,8 @@ static void read_words(struct lexer *lx, char open)
         lx->s++;
         body = read_quoted(lx, open, closing(open), false, &unknown);
         emit(lx, VL_PUNCT, vmenv_strdup("["));
-        for (char *w = strtok_r(body, " \t\n", &save), *first = w; w; w = strtok_r(NULL, " \t\n", &save)) {
+        for (char *w = strtok_r(body, " \t\n", &save), *first = w; w;
+             w = strtok_r(NULL, " \t\n", &save)) {
                 if (w != first)
                         emit(lx, VL_PUNCT, vmenv_strdup(","));
                 emit(lx, VL_STRING, vmenv_strdup(w));
@@ -197,7 +230,8 @@ static bool heredoc_start(struct lexer *lx)
                 kind = *p++;
         if (*p == '\'' || *p == '"')
                 q = *p++;
-        if (!q && !(isupper((unsigned char)*p) || *p == '_' || (kind && isalpha((unsigned char)*p))))
+        if (!q &&
+            !(isupper((unsigned char)*p) || *p == '_' || (kind && isalpha((unsigned char)*p))))
                 return false;
         while (p < lx->end && (isalnum((unsigned char)*p) || *p == '_') && n < sizeof(id) - 1)
                 id[n++] = *p++;
@@ -285,7 +319,7 @@ static void heredoc_bodies(struct lexer *lx)
 }
 
 static const char *const multi_ops[] = {"**", "::", "=>", "==", "!=", "...", "..", "&&", "||=",
-                                        "||", "<<", "+=", "-=", "<=", ">=", "&.", "=~", NULL};
+                                        "||", "<<", "+=", "-=", "<=", ">=",  "&.", "=~", NULL};
 
 /* =begin ... =end comments and __END__ start at the beginning of a line. */
 static void line_start(struct lexer *lx)
@@ -339,18 +373,22 @@ static void one_token(struct lexer *lx)
                         t->unknown = unknown;
                         t->line = start;
                 }
-        } else if (c == '%' && p + 2 < lx->end && strchr("wWiI", p[1]) && ispunct((unsigned char)p[2])) {
+        } else if (c == '%' && p + 2 < lx->end && strchr("wWiI", p[1]) &&
+                   ispunct((unsigned char)p[2])) {
                 lx->s += 2;
                 read_words(lx, *lx->s);
-        } else if (c == '%' && p + 2 < lx->end && strchr("qQ", p[1]) && ispunct((unsigned char)p[2])) {
+        } else if (c == '%' && p + 2 < lx->end && strchr("qQ", p[1]) &&
+                   ispunct((unsigned char)p[2])) {
                 bool unknown = false;
                 char open = p[2];
                 struct vl_token *t;
                 lx->s += 3;
-                t = emit(lx, VL_STRING, read_quoted(lx, open, closing(open), p[1] == 'Q', &unknown));
+                t = emit(lx, VL_STRING,
+                         read_quoted(lx, open, closing(open), p[1] == 'Q', &unknown));
                 if (t)
                         t->unknown = unknown;
-        } else if (c == ':' && p + 1 < lx->end && (isalpha((unsigned char)p[1]) || p[1] == '_' || p[1] == '"')) {
+        } else if (c == ':' && p + 1 < lx->end &&
+                   (isalpha((unsigned char)p[1]) || p[1] == '_' || p[1] == '"')) {
                 if (p[1] == '"') {
                         bool unknown = false;
                         struct vl_token *t;
@@ -371,11 +409,13 @@ static void one_token(struct lexer *lx)
                         if (*p != '_')
                                 vmenv_buf_add(&b, p, 1);
                 if (p + 1 < lx->end && *p == '.' && isdigit((unsigned char)p[1]))
-                        for (vmenv_buf_add(&b, p++, 1); p < lx->end && isdigit((unsigned char)*p); p++)
+                        for (vmenv_buf_add(&b, p++, 1); p < lx->end && isdigit((unsigned char)*p);
+                             p++)
                                 vmenv_buf_add(&b, p, 1);
                 emit(lx, VL_NUMBER, vmenv_buf_steal(&b));
                 lx->s = p;
-        } else if (isalpha((unsigned char)c) || c == '_' || c == '$' || c == '@' || (unsigned char)c >= 0x80) {
+        } else if (isalpha((unsigned char)c) || c == '_' || c == '$' || c == '@' ||
+                   (unsigned char)c >= 0x80) {
                 for (p++; p < lx->end && (isalnum((unsigned char)*p) || *p == '_' || *p == '@' ||
                                           (unsigned char)*p >= 0x80);
                      p++)

@@ -16,13 +16,13 @@ enum vl_type {
         VL_SYMBOL, /* :name or :"name" */
         VL_STRING,
         VL_NUMBER,
-        VL_PUNCT,  /* operators and brackets */
+        VL_PUNCT, /* operators and brackets */
 };
 
 struct vl_token {
         enum vl_type type;
-        char *text;    /* name, string value, number or operator */
-        bool unknown;  /* a string whose value needs running code */
+        char *text;   /* name, string value, number or operator */
+        bool unknown; /* a string whose value needs running code */
         bool space_before;
         unsigned line;
         unsigned end_line; /* of a string or heredoc body spanning lines */

@@ -21,10 +21,10 @@ enum blk { B_CONFIG, B_PROVIDER, B_PROVISION };
 
 struct block {
         enum blk kind;
-        char *var;      /* the block's parameter */
-        char *var2;     /* B_PROVIDER: the override config, |vb, override| */
-        char *scope;    /* machine name, NULL at the top */
-        char *provider; /* B_PROVIDER; for B_CONFIG an override's provider */
+        char *var;              /* the block's parameter */
+        char *var2;             /* B_PROVIDER: the override config, |vb, override| */
+        char *scope;            /* machine name, NULL at the top */
+        char *provider;         /* B_PROVIDER; for B_CONFIG an override's provider */
         json_object *provision; /* B_PROVISION: the event being filled */
         bool broken;            /* a line of a provision block was not understood */
 };
@@ -79,8 +79,8 @@ static unsigned last_line(const struct parser *p, const struct stmt *s)
 /* How the statement changes block nesting: openers minus `end`s. */
 static int nesting(const struct parser *p, const struct stmt *s)
 {
-        static const char *const openers[] = {"if", "unless", "while", "until", "case", "begin",
-                                              "def", "class", "module", "for", NULL};
+        static const char *const openers[] = {"if",  "unless", "while",  "until", "case", "begin",
+                                              "def", "class",  "module", "for",   NULL};
         int d = 0;
         bool loop_kw = false;
 
@@ -97,7 +97,8 @@ static int nesting(const struct parser *p, const struct stmt *s)
                                 if (!strcmp(t->text, openers[k])) {
                                         d++;
                                         loop_kw = !strcmp(t->text, "while") ||
-                                                  !strcmp(t->text, "until") || !strcmp(t->text, "for");
+                                                  !strcmp(t->text, "until") ||
+                                                  !strcmp(t->text, "for");
                                 }
         }
         return d;
@@ -271,7 +272,8 @@ static json_object *value(struct parser *p, const struct stmt *s, size_t *i, int
                         json_object_put(v);
                         return NULL;
                 }
-                joined = vmenv_strdupf("%s%s", json_object_get_string(v), json_object_get_string(n));
+                joined =
+                    vmenv_strdupf("%s%s", json_object_get_string(v), json_object_get_string(n));
                 json_object_put(n);
                 json_object_put(v);
                 v = json_object_new_string(joined);
@@ -309,8 +311,8 @@ static bool call_args(struct parser *p, const struct stmt *s, size_t *i, json_ob
                         v = hash_body(p, s, i, "}", 0); /* provision "shell", {inline: ...} */
                         if (!v)
                                 return false;
-                        json_object_object_foreach(v, kk, vv) json_object_object_add(
-                                *opts, kk, json_object_get(vv));
+                        json_object_object_foreach(v, kk, vv)
+                            json_object_object_add(*opts, kk, json_object_get(vv));
                         json_object_put(v);
                 } else if ((k = pair_key(p, s, i))) {
                         if (!(v = value(p, s, i, 0)))
@@ -389,8 +391,8 @@ static void push(struct parser *p, enum blk kind, char *var, char *var2, const c
                 return;
         }
         b = &p->stack[p->depth++];
-        *b = (struct block){kind, var, var2, vmenv_strdup(scope), vmenv_strdup(provider), prov,
-                            false};
+        *b = (struct block){kind, var,  var2, vmenv_strdup(scope), vmenv_strdup(provider),
+                            prov, false};
 }
 
 static void pop(struct parser *p)
@@ -433,8 +435,8 @@ static json_object *str_or_null(const char *s)
  * opens, which is skipped. */
 static void unsupported(struct parser *p, const struct stmt *s, const char *what)
 {
-        unsigned line = tok(p, s, 0)->line, end = nesting(p, s) > 0 ? skip_block(p, s)
-                                                                     : last_line(p, s);
+        unsigned line = tok(p, s, 0)->line,
+                 end = nesting(p, s) > 0 ? skip_block(p, s) : last_line(p, s);
         add_event(p, "unsupported", line,
                   fields("what", json_object_new_string(what), "end_line",
                          json_object_new_int((int)end), NULL, NULL));
@@ -442,8 +444,8 @@ static void unsupported(struct parser *p, const struct stmt *s, const char *what
 
 static void skipped(struct parser *p, const struct stmt *s)
 {
-        unsigned line = tok(p, s, 0)->line, end = nesting(p, s) > 0 ? skip_block(p, s)
-                                                                     : last_line(p, s);
+        unsigned line = tok(p, s, 0)->line,
+                 end = nesting(p, s) > 0 ? skip_block(p, s) : last_line(p, s);
         not_understood(p, line, end);
 }
 
@@ -474,10 +476,14 @@ static void vm_call(struct parser *p, const struct stmt *s, const char *m, size_
         bool block = false;
         const char *first;
 
-        if (!call_args(p, s, &i, &pos, &opts))
-                return skipped(p, s);
-        if (!(tok(p, s, i)->type == VL_NL) && !(block = block_params(p, s, i, &a, &b)))
-                return skipped(p, s);
+        if (!call_args(p, s, &i, &pos, &opts)) {
+                skipped(p, s);
+                return;
+        }
+        if (!(tok(p, s, i)->type == VL_NL) && !(block = block_params(p, s, i, &a, &b))) {
+                skipped(p, s);
+                return;
+        }
         first = string_at(pos, 0);
         if (!strcmp(m, "define") && first && json_object_array_length(pos) == 1) {
                 add_event(p, "define", line,
@@ -508,10 +514,11 @@ static void vm_call(struct parser *p, const struct stmt *s, const char *m, size_
                             "options", json_object_get(opts));
                 json_object_object_del(opts, "type");
                 json_object_object_del(opts, "name");
-                if (!block || (!vmenv_streq(json_object_get_string(json_object_object_get(ev, "type")),
-                                            "shell") &&
-                               !vmenv_streq(json_object_get_string(json_object_object_get(ev, "type")),
-                                            "file"))) {
+                if (!block ||
+                    (!vmenv_streq(json_object_get_string(json_object_object_get(ev, "type")),
+                                  "shell") &&
+                     !vmenv_streq(json_object_get_string(json_object_object_get(ev, "type")),
+                                  "file"))) {
                         /* another provisioner's block says nothing vmenv can use */
                         add_event(p, "provision", line, ev);
                         if (block)
@@ -522,22 +529,28 @@ static void vm_call(struct parser *p, const struct stmt *s, const char *m, size_
                 push(p, B_PROVISION, TAKE_PTR(a), NULL, cur_scope(p), NULL, ev);
                 return;
         }
-        if (block)
-                return skipped(p, s);
-        if (!strcmp(m, "network") && first && json_object_array_length(pos) == 1)
-                return add_event(p, "network", line,
-                                 fields("type", json_object_new_string(first), "options",
-                                        json_object_get(opts), NULL, NULL));
-        if (!strcmp(m, "synced_folder") && json_object_array_length(pos) == 2)
-                return add_event(p, "synced_folder", line,
-                                 fields("host", json_object_get(json_object_array_get_idx(pos, 0)),
-                                        "guest", json_object_get(json_object_array_get_idx(pos, 1)),
-                                        "options", json_object_get(opts)));
+        if (block) {
+                skipped(p, s);
+                return;
+        }
+        if (!strcmp(m, "network") && first && json_object_array_length(pos) == 1) {
+                add_event(p, "network", line,
+                          fields("type", json_object_new_string(first), "options",
+                                 json_object_get(opts), NULL, NULL));
+                return;
+        }
+        if (!strcmp(m, "synced_folder") && json_object_array_length(pos) == 2) {
+                add_event(p, "synced_folder", line,
+                          fields("host", json_object_get(json_object_array_get_idx(pos, 0)),
+                                 "guest", json_object_get(json_object_array_get_idx(pos, 1)),
+                                 "options", json_object_get(opts)));
+                return;
+        }
         skipped(p, s);
 }
 
-static const char *const simple_keys[] = {"box", "box_version", "box_url", "hostname",
-                                          "boot_timeout", NULL};
+static const char *const simple_keys[] = {"box",      "box_version",  "box_url",
+                                          "hostname", "boot_timeout", NULL};
 
 /* RECV.vm.KEY = v, RECV.vm.METHOD ARGS, RECV.ssh.username = v, RECV.X ... */
 static void config_stmt(struct parser *p, const struct stmt *s)
@@ -552,21 +565,37 @@ static void config_stmt(struct parser *p, const struct stmt *s)
                         json_object *v;
                         for (size_t k = 0; simple_keys[k]; k++)
                                 if (!strcmp(m->text, simple_keys[k])) {
-                                        if (!(v = value(p, s, &i, 0)) || tok(p, s, i)->type != VL_NL) {
+                                        if (!(v = value(p, s, &i, 0)) ||
+                                            tok(p, s, i)->type != VL_NL) {
                                                 json_object_put(v);
-                                                return skipped(p, s);
+                                                {
+                                                        skipped(p, s);
+                                                        return;
+                                                }
                                         }
-                                        return add_event(p, "set", line,
-                                                         fields("key", json_object_new_string(m->text),
-                                                                "value", v, NULL, NULL));
+                                        {
+                                                add_event(p, "set", line,
+                                                          fields("key",
+                                                                 json_object_new_string(m->text),
+                                                                 "value", v, NULL, NULL));
+                                                return;
+                                        }
                                 }
-                        return unsupported(p, s, what);
+                        {
+                                unsupported(p, s, what);
+                                return;
+                        }
                 }
                 if (!strcmp(m->text, "define") || !strcmp(m->text, "provider") ||
                     !strcmp(m->text, "provision") || !strcmp(m->text, "network") ||
-                    !strcmp(m->text, "synced_folder"))
-                        return vm_call(p, s, m->text, 5, line);
-                return unsupported(p, s, what);
+                    !strcmp(m->text, "synced_folder")) {
+                        vm_call(p, s, m->text, 5, line);
+                        return;
+                }
+                {
+                        unsupported(p, s, what);
+                        return;
+                }
         }
         if (is_kw(x, "ssh") && is_punct(tok(p, s, 3), ".") && is_kw(m, "username") &&
             is_punct(tok(p, s, 5), "=")) {
@@ -574,11 +603,17 @@ static void config_stmt(struct parser *p, const struct stmt *s)
                 json_object *v = value(p, s, &i, 0);
                 if (!v || tok(p, s, i)->type != VL_NL) {
                         json_object_put(v);
-                        return skipped(p, s);
+                        {
+                                skipped(p, s);
+                                return;
+                        }
                 }
-                return add_event(p, "set", line,
-                                 fields("key", json_object_new_string("ssh.username"), "value", v,
-                                        NULL, NULL));
+                {
+                        add_event(p, "set", line,
+                                  fields("key", json_object_new_string("ssh.username"), "value", v,
+                                         NULL, NULL));
+                        return;
+                }
         }
         unsupported(p, s, what);
 }
@@ -591,15 +626,18 @@ static void provider_stmt(struct parser *p, const struct stmt *s, const struct b
         json_object *v = NULL;
         size_t i = 4;
 
-        if (k->type != VL_IDENT)
-                return skipped(p, s);
+        if (k->type != VL_IDENT) {
+                skipped(p, s);
+                return;
+        }
         if (is_punct(tok(p, s, 3), "=")) {
                 v = value(p, s, &i, 0);
         } else if (!is_punct(tok(p, s, 3), ".")) {
                 json_object *pos = NULL, *opts = NULL;
                 i = 3;
                 if (call_args(p, s, &i, &pos, &opts))
-                        v = json_object_array_length(pos) == 1 ? json_object_get(json_object_array_get_idx(pos, 0))
+                        v = json_object_array_length(pos) == 1
+                                ? json_object_get(json_object_array_get_idx(pos, 0))
                             : json_object_array_length(pos) ? json_object_get(pos)
                                                             : json_object_get(opts);
                 json_object_put(pos);
@@ -609,8 +647,10 @@ static void provider_stmt(struct parser *p, const struct stmt *s, const struct b
                 json_object_put(v);
                 v = NULL;
         }
-        if (!v && needed)
-                return skipped(p, s);
+        if (!v && needed) {
+                skipped(p, s);
+                return;
+        }
         add_event(p, "provider", k->line,
                   fields("provider", json_object_new_string(b->provider), "key",
                          json_object_new_string(k->text), "value", v));
@@ -629,7 +669,10 @@ static void provision_stmt(struct parser *p, const struct stmt *s, struct block 
                 v = value(p, s, &i, 0);
         if (!v || tok(p, s, i)->type != VL_NL) {
                 json_object_put(v);
-                return skipped(p, s);
+                {
+                        skipped(p, s);
+                        return;
+                }
         }
         if (!strcmp(k->text, "name"))
                 json_object_object_add(b->provision, "name", v);
@@ -657,28 +700,39 @@ static void statement(struct parser *p, const struct stmt *s)
                 size_t i = 3;
                 while (tok(p, s, i)->type != VL_NL && !is_kw(tok(p, s, i), "do"))
                         i++;
-                if (!block_params(p, s, i, &a, &b2) || !a || b2)
-                        return skipped(p, s);
+                if (!block_params(p, s, i, &a, &b2) || !a || b2) {
+                        skipped(p, s);
+                        return;
+                }
                 push(p, B_CONFIG, TAKE_PTR(a), NULL, NULL, NULL, NULL);
                 return;
         }
         if (is_kw(t0, "Vagrant") && is_punct(t1, ".") && tok(p, s, 2)->type == VL_IDENT) {
                 _cleanup_free_ char *what = chain(p, s, 0);
-                return unsupported(p, s, what);
+                {
+                        unsupported(p, s, what);
+                        return;
+                }
         }
         if (t0->type == VL_IDENT && is_punct(t1, "=")) {
                 size_t i = 2;
                 json_object *v = value(p, s, &i, 0);
-                if (v && tok(p, s, i)->type == VL_NL && json_object_object_length(p->vars) < MAX_VARS) {
+                if (v && tok(p, s, i)->type == VL_NL &&
+                    json_object_object_length(p->vars) < MAX_VARS) {
                         json_object_object_add(p->vars, t0->text, v);
                         return;
                 }
                 json_object_put(v);
                 json_object_object_del(p->vars, t0->text);
-                return skipped(p, s);
+                {
+                        skipped(p, s);
+                        return;
+                }
         }
-        if (t0->type != VL_IDENT || !is_punct(t1, ".") || !(b = find_var(p, t0->text, &second)))
-                return skipped(p, s);
+        if (t0->type != VL_IDENT || !is_punct(t1, ".") || !(b = find_var(p, t0->text, &second))) {
+                skipped(p, s);
+                return;
+        }
         if (second || b->kind == B_CONFIG) {
                 p->override = second ? b->provider : NULL;
                 config_stmt(p, s);

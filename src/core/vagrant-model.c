@@ -52,7 +52,10 @@ static bool utf8_valid(const unsigned char *s)
                         s++;
                         continue;
                 }
-                n = c >= 0xf0 && c <= 0xf4 ? 3 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xc2 && c <= 0xdf ? 1 : 0;
+                n = c >= 0xf0 && c <= 0xf4   ? 3
+                    : c >= 0xe0 && c <= 0xef ? 2
+                    : c >= 0xc2 && c <= 0xdf ? 1
+                                             : 0;
                 if (!n)
                         return false;
                 cp = c & (0x3f >> n);
@@ -364,8 +367,8 @@ static void note_other_options(struct vi_model *m, unsigned line, const char *wh
 
 static void ev_forward(struct vi_model *m, struct vi_machine *mc, json_object *o, unsigned line)
 {
-        static const char *const known[] = {"guest", "host", "host_ip", "protocol",
-                                            "auto_correct", "id", NULL};
+        static const char *const known[] = {"guest",        "host", "host_ip", "protocol",
+                                            "auto_correct", "id",   NULL};
         struct vi_forward f = {.auto_correct = -1, .line = line};
         const char *ip = str_field(o, "host_ip"), *proto = str_field(o, "protocol");
         const char *id = str_field(o, "id");
@@ -376,8 +379,8 @@ static void ev_forward(struct vi_model *m, struct vi_machine *mc, json_object *o
                 vi_note(m, line, "forwarded_port needs guest and host ports from 1 to 65535");
                 return;
         }
-        if (field(o, "host_ip") && (!ip || (inet_pton(AF_INET, ip, buf) != 1 &&
-                                            inet_pton(AF_INET6, ip, buf) != 1))) {
+        if (field(o, "host_ip") &&
+            (!ip || (inet_pton(AF_INET, ip, buf) != 1 && inet_pton(AF_INET6, ip, buf) != 1))) {
                 vi_note(m, line, "forwarded_port host_ip is not an IP address");
                 return;
         }
@@ -385,8 +388,10 @@ static void ev_forward(struct vi_model *m, struct vi_machine *mc, json_object *o
                 vi_note(m, line, "forwarded_port protocol must be tcp or udp");
                 return;
         }
-        if (mc->n_fwd >= MAX_ITEMS)
-                { vi_note(m, line, "too many forwarded ports"); return; }
+        if (mc->n_fwd >= MAX_ITEMS) {
+                vi_note(m, line, "too many forwarded ports");
+                return;
+        }
         note_other_options(m, line, "forwarded_port", o, known);
         f.host_ip = vmenv_strdup(ip);
         f.protocol = vmenv_strdup(proto);
@@ -454,7 +459,10 @@ static void ev_folder(struct vi_model *m, struct vi_machine *mc, json_object *ev
         }
         if (!(f = folder_slot(mc, guest))) {
                 vmenv_strv_free(exclude);
-                { vi_note(m, line, "too many synced folders"); return; }
+                {
+                        vi_note(m, line, "too many synced folders");
+                        return;
+                }
         }
         note_other_options(m, line, "synced_folder", o, known);
         f->host = TAKE_PTR(host);
@@ -481,16 +489,20 @@ static int provider_index(const char *name)
 static void set_memory(struct vi_model *m, struct vi_machine *mc, int p, json_object *v,
                        unsigned line)
 {
-        if (!long_of(v, 16, 1024 * 1024, &mc->memory[p]))
-                { vi_note(m, line, "memory must be 16 to 1048576 MiB"); return; }
+        if (!long_of(v, 16, 1024 * 1024, &mc->memory[p])) {
+                vi_note(m, line, "memory must be 16 to 1048576 MiB");
+                return;
+        }
         mc->memory_line[p] = line;
 }
 
 static void set_cpus(struct vi_model *m, struct vi_machine *mc, int p, json_object *v,
                      unsigned line)
 {
-        if (!long_of(v, 1, 256, &mc->cpus[p]))
-                { vi_note(m, line, "cpus must be 1 to 256"); return; }
+        if (!long_of(v, 1, 256, &mc->cpus[p])) {
+                vi_note(m, line, "cpus must be 1 to 256");
+                return;
+        }
         mc->cpus_line[p] = line;
 }
 
@@ -551,7 +563,8 @@ static bool env_name_ok(const char *s)
 
 static int prov_env(struct vi_model *m, struct vi_prov *p, json_object *env, unsigned line)
 {
-        if (!json_object_is_type(env, json_type_object) || json_object_object_length(env) > MAX_ITEMS)
+        if (!json_object_is_type(env, json_type_object) ||
+            json_object_object_length(env) > MAX_ITEMS)
                 return vi_note(m, line, "shell env is not a mapping of variables"), -1;
         p->env = vmenv_calloc((size_t)json_object_object_length(env) + 1, sizeof(*p->env));
         json_object_object_foreach(env, k, v)
@@ -573,8 +586,8 @@ static int prov_env(struct vi_model *m, struct vi_prov *p, json_object *env, uns
 static int prov_fill(struct vi_model *m, struct vi_prov *p, const char *type, json_object *o,
                      unsigned line)
 {
-        static const char *const shell_known[] = {"inline", "path", "args", "env", "run",
-                                                  "privileged", NULL};
+        static const char *const shell_known[] = {"inline", "path",       "args", "env",
+                                                  "run",    "privileged", NULL};
         static const char *const file_known[] = {"source", "destination", "run", NULL};
         json_object *args = field(o, "args"), *env = field(o, "env");
 
@@ -583,7 +596,8 @@ static int prov_fill(struct vi_model *m, struct vi_prov *p, const char *type, js
                 p->source = text_of(field(o, "source"));
                 p->destination = text_of(field(o, "destination"));
                 if (!p->source || !*p->source || !p->destination || !*p->destination)
-                        return vi_note(m, line, "file provisioner needs source and destination"), -1;
+                        return vi_note(m, line, "file provisioner needs source and destination"),
+                               -1;
                 note_other_options(m, line, "file provisioner", o, file_known);
                 return 0;
         }
@@ -592,7 +606,8 @@ static int prov_fill(struct vi_model *m, struct vi_prov *p, const char *type, js
         if (!p->inline_text == !p->path)
                 return vi_note(m, line, "shell provisioner needs one of inline and path"), -1;
         if (p->path && (strstr(p->path, "://") || !*p->path))
-                return vi_note(m, line, "shell provisioner path \"%s\" is not a file of the project",
+                return vi_note(m, line,
+                               "shell provisioner path \"%s\" is not a file of the project",
                                p->path),
                        -1;
         if (args && !json_object_is_type(args, json_type_null)) {
@@ -619,8 +634,10 @@ static void ev_provision(struct vi_model *m, struct vi_machine *mc, json_object 
                 vi_note(m, line, "provisioner %s", type ? type : "of an unknown type");
                 return;
         }
-        if (mc->n_provs >= MAX_ITEMS)
-                { vi_note(m, line, "too many provisioners"); return; }
+        if (mc->n_provs >= MAX_ITEMS) {
+                vi_note(m, line, "too many provisioners");
+                return;
+        }
         run = str_field(o, "run");
         if (run && strcmp(run, "once") && strcmp(run, "always") && strcmp(run, "never")) {
                 vi_note(m, line, "provisioner run \"%s\": written as once", run);
@@ -644,16 +661,20 @@ static void ev_define(struct vi_model *m, json_object *ev, unsigned line)
         json_object *o = field(ev, "options");
         struct vi_machine *mc;
 
-        if (!name || !*name || strlen(name) > 256)
-                { vi_note(m, line, "define needs a machine name"); return; }
-        if (!(mc = machine_add(m, name, line)))
-                { vi_note(m, line, "too many machines (the limit is %d)",
-                               VMENV_CONFIG_MAX_MACHINES); return; }
+        if (!name || !*name || strlen(name) > 256) {
+                vi_note(m, line, "define needs a machine name");
+                return;
+        }
+        if (!(mc = machine_add(m, name, line))) {
+                vi_note(m, line, "too many machines (the limit is %d)", VMENV_CONFIG_MAX_MACHINES);
+                return;
+        }
         if (bool_of(field(o, "primary")) == 1)
                 mc->primary = true;
         if (bool_of(field(o, "autostart")) == 0)
-                vi_note(m, line, "autostart: false ('vmenv up' starts every machine; name the "
-                                 "ones to start)");
+                vi_note(m, line,
+                        "autostart: false ('vmenv up' starts every machine; name the "
+                        "ones to start)");
         note_other_options(m, line, "define", o, known);
 }
 
@@ -672,7 +693,8 @@ static void note_unsupported(struct vi_model *m, json_object *ev, const char *ki
 void vi_model_build(struct vi_model *m, json_object *record)
 {
         json_object *events = field(record, "events"), *nu = field(record, "not_understood");
-        size_t n = json_object_is_type(events, json_type_array) ? json_object_array_length(events) : 0;
+        size_t n =
+            json_object_is_type(events, json_type_array) ? json_object_array_length(events) : 0;
 
         for (size_t i = 0; i < n; i++) {
                 json_object *ev = json_object_array_get_idx(events, i);

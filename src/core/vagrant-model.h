@@ -49,7 +49,7 @@ struct vi_machine {
         unsigned line;
         bool primary;
         char *box, *box_version, *box_url, *hostname, *ssh_user;
-        long boot_timeout; /* 0 unset */
+        long boot_timeout;                                 /* 0 unset */
         long memory[VI_N_PROVIDERS], cpus[VI_N_PROVIDERS]; /* 0 unset; memory in MiB */
         unsigned memory_line[VI_N_PROVIDERS], cpus_line[VI_N_PROVIDERS];
         struct vi_forward *fwd;
@@ -73,6 +73,6 @@ struct vi_model {
 void vi_model_build(struct vi_model *m, json_object *record);
 void vi_model_clear(struct vi_model *m);
 void vi_note(struct vi_model *m, unsigned line, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

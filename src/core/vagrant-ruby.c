@@ -63,17 +63,35 @@ static char **ruby_argv(const char *ruby, const char *bwrap, const char *tmp, co
         char real_ruby[PATH_MAX];
 
         if (bwrap) {
-                const char *const fixed[] = {
-                    bwrap,   "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop",
-                    "ALL",   "--ro-bind",     "/",                 "/",             "--dev",
-                    "/dev",  "--proc",        "/proc",             "--tmpfs",       "/tmp",
-                    "--tmpfs", "/var/tmp",    "--tmpfs",           "/run",          "--tmpfs",
-                    "/home", "--tmpfs",       "/root",             NULL};
+                const char *const fixed[] = {bwrap,
+                                             "--unshare-all",
+                                             "--die-with-parent",
+                                             "--new-session",
+                                             "--cap-drop",
+                                             "ALL",
+                                             "--ro-bind",
+                                             "/",
+                                             "/",
+                                             "--dev",
+                                             "/dev",
+                                             "--proc",
+                                             "/proc",
+                                             "--tmpfs",
+                                             "/tmp",
+                                             "--tmpfs",
+                                             "/var/tmp",
+                                             "--tmpfs",
+                                             "/run",
+                                             "--tmpfs",
+                                             "/home",
+                                             "--tmpfs",
+                                             "/root",
+                                             NULL};
                 for (size_t i = 0; fixed[i]; i++)
                         strv_add(&v, fixed[i]);
                 /* a Ruby installed in a home folder stays visible */
-                if (realpath(ruby, real_ruby) &&
-                    (vmenv_startswith(real_ruby, "/home/") || vmenv_startswith(real_ruby, "/root/"))) {
+                if (realpath(ruby, real_ruby) && (vmenv_startswith(real_ruby, "/home/") ||
+                                                  vmenv_startswith(real_ruby, "/root/"))) {
                         _cleanup_free_ char *prefix = vmenv_strdup(real_ruby);
                         for (int i = 0; i < 2 && strrchr(prefix, '/') != prefix; i++)
                                 *strrchr(prefix, '/') = '\0';
@@ -281,10 +299,11 @@ json_object *vmenv_vagrantfile_ruby(const char *path, const char *text, size_t l
         }
         if (!(record = read_record(tmp, path, status, &output, bwrap != NULL, err)))
                 goto out;
-        *how = vmenv_strdup(bwrap      ? "evaluated by ruby in a bubblewrap sandbox: no network, "
-                                         "read-only files"
-                            : sandbox ? "evaluated by ruby WITHOUT a sandbox: bwrap is not installed"
-                                      : "evaluated by ruby WITHOUT a sandbox (--no-sandbox)");
+        *how =
+            vmenv_strdup(bwrap     ? "evaluated by ruby in a bubblewrap sandbox: no network, "
+                                     "read-only files"
+                         : sandbox ? "evaluated by ruby WITHOUT a sandbox: bwrap is not installed"
+                                   : "evaluated by ruby WITHOUT a sandbox (--no-sandbox)");
 out:
         vmenv_strv_free(argv);
         vmenv_buf_free(&output);

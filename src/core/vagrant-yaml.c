@@ -272,8 +272,9 @@ static bool port_taken(struct vi_model *m, char ***taken, const struct vi_forwar
                 bool same_ip = !strncmp(slash + 1, ip, (size_t)(last - slash - 1)) &&
                                strlen(ip) == (size_t)(last - slash - 1);
                 bool t_wild = !strncmp(slash + 1, "0.0.0.0/", 8) || !strncmp(slash + 1, "::/", 3);
-                if (!strncmp(t, proto, (size_t)(slash - t)) && strlen(proto) == (size_t)(slash - t) &&
-                    atol(last + 1) == f->host && (same_ip || wild || t_wild)) {
+                if (!strncmp(t, proto, (size_t)(slash - t)) &&
+                    strlen(proto) == (size_t)(slash - t) && atol(last + 1) == f->host &&
+                    (same_ip || wild || t_wild)) {
                         vi_note(m, f->line, "host port %ld is already forwarded", f->host);
                         return true;
                 }
@@ -308,12 +309,14 @@ static void put_forwards(struct vmenv_buf *b, int ind, struct vi_model *m, char 
 static long pick(struct vi_model *m, const long *v, const unsigned *lines, const char *what)
 {
         if (v[VI_LIBVIRT] && v[VI_VIRTUALBOX] && v[VI_LIBVIRT] != v[VI_VIRTUALBOX])
-                vi_note(m, lines[VI_VIRTUALBOX], "virtualbox %s %ld: the libvirt provider's %ld is used",
-                        what, v[VI_VIRTUALBOX], v[VI_LIBVIRT]);
+                vi_note(m, lines[VI_VIRTUALBOX],
+                        "virtualbox %s %ld: the libvirt provider's %ld is used", what,
+                        v[VI_VIRTUALBOX], v[VI_LIBVIRT]);
         return v[VI_LIBVIRT] ? v[VI_LIBVIRT] : v[VI_VIRTUALBOX];
 }
 
-static void put_scalars(struct vmenv_buf *b, int ind, struct vi_model *m, const struct vi_machine *mc)
+static void put_scalars(struct vmenv_buf *b, int ind, struct vi_model *m,
+                        const struct vi_machine *mc)
 {
         long cpus = pick(m, mc->cpus, mc->cpus_line, "cpus");
         long memory = pick(m, mc->memory, mc->memory_line, "memory");
@@ -464,7 +467,8 @@ static void put_header(struct vmenv_buf *b, struct vi_model *m, const char *text
                                 (*n_nu)++;
                         if (!same_line) {
                                 if (n->end_line > n->line)
-                                        vmenv_buf_printf(b, "#   lines %u-%u", n->line, n->end_line);
+                                        vmenv_buf_printf(b, "#   lines %u-%u", n->line,
+                                                         n->end_line);
                                 else
                                         vmenv_buf_printf(b, "#   line %u", n->line);
                                 vmenv_buf_puts(b, ": ");
@@ -533,8 +537,8 @@ static void put_body(struct vmenv_buf *b, struct vi_model *m)
 }
 
 char *vmenv_vagrant_record_to_yaml(json_object *record, const char *text, const char *source,
-                                   const char *how, size_t *n_unsupported,
-                                   size_t *n_not_understood, vmenv_error *err)
+                                   const char *how, size_t *n_unsupported, size_t *n_not_understood,
+                                   vmenv_error *err)
 {
         struct vi_model m = {0};
         struct vmenv_buf body = {0}, out = {0};

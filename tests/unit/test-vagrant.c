@@ -37,24 +37,45 @@ static char *yaml_for_inline(const char *s, vmenv_error *err)
 static void test_text_round_trip(void)
 {
         static const char *const texts[] = {
-            "a\nb",           "a\nb\n",          "a\n\n\n",         "  lead\nx",
-            "\n\nafter blank", "x\n   \ny\n",     "tab\tin\n\tstart\n", "# not a comment\n- no list\n",
-            "key: value\n---\n...\n", "\"q\"\n'single'\n", "trailing   \nnext  \n",
-            "crlf\r\nline\r\n", "nel\xc2\x85x\n", "ls\xe2\x80\xa8x\n", "ctrl\x01\nz", "", "only\n",
-            " \n",            "\n",              "   \n  \n",        "caf\xc3\xa9\n\xe2\x98\x83",
-            "x: 'y' \"z\" \\ # w", "|\n>\n", "  \n  indented after blank\n",
-            "c1\xc2\x9b\n", "nonchar\xef\xbf\xbe\n", "bom\xef\xbb\xbfx\n",
+            "a\nb",
+            "a\nb\n",
+            "a\n\n\n",
+            "  lead\nx",
+            "\n\nafter blank",
+            "x\n   \ny\n",
+            "tab\tin\n\tstart\n",
+            "# not a comment\n- no list\n",
+            "key: value\n---\n...\n",
+            "\"q\"\n'single'\n",
+            "trailing   \nnext  \n",
+            "crlf\r\nline\r\n",
+            "nel\xc2\x85x\n",
+            "ls\xe2\x80\xa8x\n",
+            "ctrl\x01\nz",
+            "",
+            "only\n",
+            " \n",
+            "\n",
+            "   \n  \n",
+            "caf\xc3\xa9\n\xe2\x98\x83",
+            "x: 'y' \"z\" \\ # w",
+            "|\n>\n",
+            "  \n  indented after blank\n",
+            "c1\xc2\x9b\n",
+            "nonchar\xef\xbf\xbe\n",
+            "bom\xef\xbb\xbfx\n",
         };
 
         for (size_t i = 0; i < VMENV_ARRAY_SIZE(texts); i++) {
                 vmenv_error err = VMENV_ERROR_INIT;
                 _cleanup_free_ char *yaml = yaml_for_inline(texts[i], &err);
-                struct vmenv_config *c = yaml ? vmenv_config_parse(yaml, strlen(yaml), "t.yaml", &err)
-                                              : NULL;
+                struct vmenv_config *c =
+                    yaml ? vmenv_config_parse(yaml, strlen(yaml), "t.yaml", &err) : NULL;
                 const char *got = c && c->n_machines && c->machines[0].n_provisioners
-                                          ? c->machines[0].provisioners[0].inline_text
-                                          : NULL;
-                if (!ok(got && !strcmp(got, texts[i]), "script %zu survives the YAML round trip", i))
+                                      ? c->machines[0].provisioners[0].inline_text
+                                      : NULL;
+                if (!ok(got && !strcmp(got, texts[i]), "script %zu survives the YAML round trip",
+                        i))
                         printf("# error: %s\n# yaml:\n%s\n", err.msg ? err.msg : "-",
                                yaml ? yaml : "-");
                 vmenv_config_free(c);
@@ -67,7 +88,8 @@ static char *literal(const char *text)
 {
         vmenv_error err = VMENV_ERROR_INIT;
         _cleanup_(json_putp) json_object *rec = vmenv_vagrantfile_literal(text, strlen(text));
-        char *yaml = vmenv_vagrant_record_to_yaml(rec, text, "Vagrantfile", "test", NULL, NULL, &err);
+        char *yaml =
+            vmenv_vagrant_record_to_yaml(rec, text, "Vagrantfile", "test", NULL, NULL, &err);
 
         if (!yaml) {
                 yaml = vmenv_strdupf("error: %s", err.msg);
@@ -88,7 +110,8 @@ static const struct {
      "    one\n      two\n    S\nend\n",
      "  - shell: |\n      one\n        two\n"},
     {"<<-'S' keeps backslashes, <<-S reads escapes",
-     "V = <<-'S'\na\\nb\nS\nW = <<-S\na\\tb\\\nc\nS\nVagrant.configure(\"2\") do |c|\n c.vm.box = 'b'\n"
+     "V = <<-'S'\na\\nb\nS\nW = <<-S\na\\tb\\\nc\nS\nVagrant.configure(\"2\") do |c|\n c.vm.box = "
+     "'b'\n"
      " c.vm.provision :shell, inline: V\n c.vm.provision :shell, inline: W\nend\n",
      "  - shell: |\n      a\\nb\n  - shell: |\n      a\tbc\n"},
     {"interpolation is not understood",
@@ -117,9 +140,11 @@ static const struct {
      "B = 'a'\nB = ENV['BOX']\nVagrant.configure(\"2\") do |c|\n c.vm.box = B\nend\n",
      "error: 'Vagrantfile' sets no box (config.vm.box)"},
     {"strings join with + and side by side",
-     "P = 'ab'\nVagrant.configure(\"2\") do |c|\n c.vm.box = P + 'c' 'd'\nend\n", "box: \"abcd\"\n"},
+     "P = 'ab'\nVagrant.configure(\"2\") do |c|\n c.vm.box = P + 'c' 'd'\nend\n",
+     "box: \"abcd\"\n"},
     {"an inner block's parameter shadows the outer one",
-     "Vagrant.configure(\"2\") do |config|\n config.vm.box = 'b'\n config.vm.define :web do |config|\n"
+     "Vagrant.configure(\"2\") do |config|\n config.vm.box = 'b'\n config.vm.define :web do "
+     "|config|\n"
      "  config.vm.hostname = 'w'\n end\nend\n",
      "machines:\n  web:\n    hostname: \"w\"\n"},
     {"an unclosed block and a stray end do not crash",
@@ -127,7 +152,8 @@ static const struct {
      "#   line 1: end"},
     {"a provider override of libvirt is taken, of virtualbox noted",
      "Vagrant.configure(\"2\") do |c|\n c.vm.box = 'b'\n c.vm.provider :libvirt do |lv, o|\n"
-     "  o.vm.box = 'lv'\n end\n c.vm.provider :virtualbox do |vb, o|\n  o.vm.box = 'vb'\n end\nend\n",
+     "  o.vm.box = 'lv'\n end\n c.vm.provider :virtualbox do |vb, o|\n  o.vm.box = 'vb'\n "
+     "end\nend\n",
      "#       set only for the virtualbox provider\n\nbox: \"lv\"\n"},
 };
 
