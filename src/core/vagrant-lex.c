@@ -72,60 +72,19 @@ static bool continues(const struct lexer *lx)
 static void unescape(struct vmenv_buf *b, const char **pp, const char *end, bool *unknown)
 {
         const char *p = *pp;
+        static const char from[] = "ntsreabfv", to[] = "\n\t \r\033\a\b\f\v";
+        const char *k;
         char c;
 
         if (p >= end)
                 return;
         c = *p++;
-        switch (c) {
-        case 'n':
-                vmenv_buf_add(b, "\n", 1);
-                break;
-        case 't':
-                vmenv_buf_add(b, "\t", 1);
-                break;
-        case 's':
-                vmenv_buf_add(b, " ", 1);
-                break;
-        case 'r':
-                vmenv_buf_add(b, "\r", 1);
-                break;
-        case 'e':
-                vmenv_buf_add(b, "\033", 1);
-                break;
-        case 'a':
-                vmenv_buf_add(b, "\a", 1);
-                break;
-        case 'b':
-                vmenv_buf_add(b, "\b", 1);
-                break;
-        case 'f':
-                vmenv_buf_add(b, "\f", 1);
-                break;
-        case 'v':
-                vmenv_buf_add(b, "\v", 1);
-                break;
-        case '\n':
-                break; /* a line continuation */
-        case 'u':
-        case 'x':
-        case 'c':
-        case 'C':
-        case 'M':
-        case '0':
-        case '1':
-        case '2':
-        case '3':
-        case '4':
-        case '5':
-        case '6':
-        case '7':
-                *unknown = true;
-                break;
-        default:
+        if (c && (k = strchr(from, c)))
+                vmenv_buf_add(b, &to[k - from], 1);
+        else if (c && strchr("uxcCM01234567", c))
+                *unknown = true; /* codes and numeric escapes: not read here */
+        else if (c != '\n')      /* backslash-newline continues the line */
                 vmenv_buf_add(b, &c, 1);
-                break;
-        }
         *pp = p;
 }
 
