@@ -611,8 +611,10 @@ static int prov_fill(struct vi_model *m, struct vi_prov *p, const char *type, js
                                p->path),
                        -1;
         if (args && !json_object_is_type(args, json_type_null)) {
-                if (json_object_is_type(args, json_type_string))
-                        p->args = split_args(json_object_get_string(args));
+                _cleanup_free_ char *words =
+                    json_object_is_type(args, json_type_string) ? text_of(args) : NULL;
+                if (words)
+                        p->args = split_args(words);
                 else if (!(p->args = strv_of(args)))
                         return vi_note(m, line, "shell args is not a list of strings"), -1;
         }

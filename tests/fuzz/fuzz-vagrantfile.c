@@ -4,6 +4,7 @@
  * vmenv.yaml that the writer made but the config parser refuses (that is
  * reported as an internal error, VMENV_EXIT_SOFTWARE). */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,8 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         yaml = vmenv_vagrant_record_to_yaml(record, text, "Vagrantfile", "fuzz", NULL, NULL, &err);
         if (!yaml) {
-                if (!err.msg || err.code != VMENV_EXIT_DATA)
+                if (!err.msg || err.code != VMENV_EXIT_DATA) {
+                        fprintf(stderr, "refused: %s\n", err.msg ? err.msg : "(no message)");
                         abort(); /* only "sets no box" may refuse */
+                }
                 vmenv_error_clear(&err);
         }
         return 0;
