@@ -210,9 +210,12 @@ module Vagrant
     yield VmenvRecorder::Config.new(LOG, {})
   end
 
+  # Answered yes, so that `raise unless has_plugin?` passes, `install
+  # unless has_plugin?` installs nothing, and the plugin's settings are
+  # recorded (as not expressible).
   def self.has_plugin?(name, *_args)
     LOG.add({}, "unsupported", { "what" => "plugin #{name}" })
-    false
+    true
   end
 
   def self.require_version(*_args)
@@ -247,6 +250,32 @@ module Kernel
     LOG.add({}, "unsupported", { "what" => "require #{name}" })
     false
   end
+end
+
+# Commands a Vagrantfile starts (plugin installers, git) are listed, not
+# run. This is a courtesy, not the sandbox: Ruby has other ways to run them.
+module Kernel
+  def system(*args, **_kw)
+    LOG.add({}, "unsupported", { "what" => "runs a host command (not run): #{args.first.to_s[0, 60]}" })
+    false
+  end
+
+  def `(cmd)
+    LOG.add({}, "unsupported", { "what" => "runs a host command (not run): #{cmd.to_s[0, 60]}" })
+    ""
+  end
+
+  def spawn(*args, **_kw)
+    LOG.add({}, "unsupported", { "what" => "runs a host command (not run): #{args.first.to_s[0, 60]}" })
+    0
+  end
+
+  def exec(*args, **_kw)
+    LOG.add({}, "unsupported", { "what" => "runs a host command (not run): #{args.first.to_s[0, 60]}" })
+    nil
+  end
+  module_function :system, :`, :spawn, :exec
+  public :system, :`, :spawn, :exec
 end
 
 # The Vagrantfile's own output must not mix with the record.
