@@ -131,11 +131,18 @@ module VmenvRecorder
 
     def respond_to_missing?(*) = true
 
-    def network(type, **opts)
+    # A trailing hash given as a plain argument counts as options too.
+    def self.options(rest, opts)
+      rest.last.is_a?(::Hash) ? rest.last.merge(opts) : opts
+    end
+
+    def network(type, *rest, **opts)
+      opts = VM.options(rest, opts)
       @log.add(@scope, "network", { "type" => type.to_s, "options" => Log.data(opts) })
     end
 
-    def synced_folder(host, guest, **opts)
+    def synced_folder(host, guest, *rest, **opts)
+      opts = VM.options(rest, opts)
       @log.add(@scope, "synced_folder", { "host" => Log.data(host), "guest" => Log.data(guest),
                                           "options" => Log.data(opts) })
     end
@@ -147,8 +154,8 @@ module VmenvRecorder
       blk.call(Provider.new(@log, @scope, name.to_s), override)
     end
 
-    def provision(first, **opts, &blk)
-      opts = Log.data(opts)
+    def provision(first, *rest, **opts, &blk)
+      opts = Log.data(VM.options(rest, opts))
       type = opts.delete("type") || first.to_s
       name = opts.key?("type") || type != first.to_s ? first.to_s : nil
       blk&.call(ProvisionOptions.new(opts))
@@ -156,7 +163,8 @@ module VmenvRecorder
       @log.add(@scope, "provision", { "type" => type.to_s, "name" => name, "options" => opts })
     end
 
-    def define(name, **opts, &blk)
+    def define(name, *rest, **opts, &blk)
+      opts = VM.options(rest, opts)
       @log.add(@scope, "define", { "name" => name.to_s, "options" => Log.data(opts) })
       blk&.call(Config.new(@log, { machine: name.to_s }))
     end

@@ -305,7 +305,7 @@ static bool call_args(struct parser *p, const struct stmt *s, size_t *i, json_ob
                 json_object *v;
                 if (close ? is_punct(t, close) : (t->type == VL_NL || is_kw(t, "do")))
                         break;
-                if (is_punct(t, "{") && json_object_object_length(*opts) == 0 && !close &&
+                if (is_punct(t, "{") && json_object_object_length(*opts) == 0 &&
                     json_object_array_length(*pos) > 0) {
                         (*i)++;
                         v = hash_body(p, s, i, "}", 0); /* provision "shell", {inline: ...} */
@@ -695,7 +695,8 @@ static void statement(struct parser *p, const struct stmt *s)
                         not_understood(p, line, line);
                 return;
         }
-        if (is_kw(t0, "Vagrant") && is_punct(t1, ".") && is_kw(tok(p, s, 2), "configure")) {
+        if (is_kw(t0, "Vagrant") && (is_punct(t1, ".") || is_punct(t1, "::")) &&
+            is_kw(tok(p, s, 2), "configure")) {
                 _cleanup_free_ char *a = NULL, *b2 = NULL;
                 size_t i = 3;
                 while (tok(p, s, i)->type != VL_NL && !is_kw(tok(p, s, i), "do"))
