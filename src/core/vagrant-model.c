@@ -43,32 +43,40 @@ static json_object *field(json_object *o, const char *key)
         return v;
 }
 
+size_t vi_utf8_char(const unsigned char *s, unsigned *cp)
+{
+        unsigned c = *s, n;
+
+        if (c < 0x80) {
+                *cp = c;
+                return c ? 1 : 0;
+        }
+        n = c >= 0xf0 && c <= 0xf4   ? 3
+            : c >= 0xe0 && c <= 0xef ? 2
+            : c >= 0xc2 && c <= 0xdf ? 1
+                                     : 0;
+        if (!n)
+                return 0;
+        *cp = c & (0x3fu >> n);
+        for (unsigned i = 1; i <= n; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                *cp = (*cp << 6) | (s[i] & 0x3fu);
+        }
+        if ((n == 2 && *cp < 0x800) || (n == 3 && (*cp < 0x10000 || *cp > 0x10ffff)) ||
+            (*cp >= 0xd800 && *cp <= 0xdfff))
+                return 0;
+        return n + 1;
+}
+
 /* YAML takes UTF-8 only: a string that is not is refused, not mangled. */
 static bool utf8_valid(const unsigned char *s)
 {
-        while (*s) {
-                unsigned c = *s, n, cp;
-                if (c < 0x80) {
-                        s++;
-                        continue;
-                }
-                n = c >= 0xf0 && c <= 0xf4   ? 3
-                    : c >= 0xe0 && c <= 0xef ? 2
-                    : c >= 0xc2 && c <= 0xdf ? 1
-                                             : 0;
-                if (!n)
+        unsigned cp;
+
+        for (size_t n; *s; s += n)
+                if (!(n = vi_utf8_char(s, &cp)))
                         return false;
-                cp = c & (0x3f >> n);
-                for (unsigned i = 1; i <= n; i++) {
-                        if ((s[i] & 0xc0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (s[i] & 0x3f);
-                }
-                if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-                    (cp >= 0xd800 && cp <= 0xdfff))
-                        return false;
-                s += n + 1;
-        }
         return true;
 }
 

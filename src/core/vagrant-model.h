@@ -72,6 +72,9 @@ struct vi_model {
  * becomes a note. */
 void vi_model_build(struct vi_model *m, json_object *record);
 void vi_model_clear(struct vi_model *m);
+/* The length of the valid UTF-8 character at s (its code point in *cp), or
+ * 0 if the bytes there are not one. */
+size_t vi_utf8_char(const unsigned char *s, unsigned *cp);
 void vi_note(struct vi_model *m, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

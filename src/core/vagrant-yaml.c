@@ -401,11 +401,38 @@ static int note_cmp(const void *a, const void *b)
         return strcmp(x->reason, y->reason);
 }
 
-/* Line n of text, made safe for a YAML comment. */
+/* Up to MAX_SHOWN characters of s (len bytes) in a YAML comment: what YAML
+ * would read as a line break or refuse becomes '?'. */
+static void put_comment_n(struct vmenv_buf *b, const char *s, size_t len)
+{
+        const unsigned char *p = (const unsigned char *)s, *end = p + len;
+        size_t shown = 0;
+
+        for (size_t n; p < end && shown < MAX_SHOWN; p += n, shown++) {
+                unsigned cp;
+                n = vi_utf8_char(p, &cp);
+                if (!n || p + n > end || cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp == 0x2028 ||
+                    cp == 0x2029 || cp == 0xfeff || cp == 0xfffe || cp == 0xffff) {
+                        vmenv_buf_add(b, "?", 1);
+                        n = n ? n : 1;
+                } else {
+                        vmenv_buf_add(b, p, n);
+                }
+        }
+        if (p < end)
+                vmenv_buf_puts(b, " ...");
+}
+
+static void put_comment_text(struct vmenv_buf *b, const char *s)
+{
+        put_comment_n(b, s, strlen(s));
+}
+
+/* Line n of text, without its indentation, in a comment. */
 static void put_source_line(struct vmenv_buf *b, const char *text, unsigned n)
 {
         const char *p = text;
-        size_t len, shown = 0;
+        size_t len;
 
         for (unsigned i = 1; i < n && p; i++)
                 if ((p = strchr(p, '\n')))
@@ -416,20 +443,7 @@ static void put_source_line(struct vmenv_buf *b, const char *text, unsigned n)
         len = strcspn(p, "\n");
         while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
                 len--;
-        for (size_t i = 0; i < len && shown < MAX_SHOWN; i++, shown++) {
-                unsigned char c = (unsigned char)p[i];
-                vmenv_buf_add(b, c < 0x20 || c >= 0x7f ? "?" : (const char *)&p[i], 1);
-        }
-        if (len > MAX_SHOWN)
-                vmenv_buf_puts(b, " ...");
-}
-
-static void put_comment_text(struct vmenv_buf *b, const char *s)
-{
-        for (size_t i = 0; s[i] && i < 2 * MAX_SHOWN; i++) {
-                unsigned char c = (unsigned char)s[i];
-                vmenv_buf_add(b, c < 0x20 || c >= 0x7f ? "?" : &s[i], 1);
-        }
+        put_comment_n(b, p, len);
 }
 
 static void put_header(struct vmenv_buf *b, struct vi_model *m, const char *text,

@@ -157,6 +157,30 @@ static const struct {
      "#       set only for the virtualbox provider\n\nbox: \"lv\"\n"},
 };
 
+/* A Vagrantfile line quoted in the header comment cannot end the comment
+ * early, whatever bytes it holds. */
+static void test_hostile_comments(void)
+{
+        static const char *const lines[] = {
+            "c.foo = 1 \xe2\x80\xa8"
+            "box: evil",
+            "c.foo = 1 \xc2\x85"
+            "box: evil",
+            "c.foo = 1 \rbox: evil",
+            "c.foo = \xff\xfe \xed\xa0\x80",
+            "c.foo = \xef\xbf\xbe\x01",
+        };
+
+        for (size_t i = 0; i < VMENV_ARRAY_SIZE(lines); i++) {
+                _cleanup_free_ char *text = vmenv_strdupf(
+                    "Vagrant.configure(\"2\") do |c|\n c.vm.box = 'b'\n %s\nend\n", lines[i]);
+                _cleanup_free_ char *yaml = literal(text);
+                if (!ok(!strncmp(yaml, "# vmenv.yaml", 12) && strstr(yaml, "\nbox: \"b\"\n"),
+                        "hostile line %zu stays inside its comment", i))
+                        printf("# got:\n%s\n", yaml);
+        }
+}
+
 static void test_literal(void)
 {
         for (size_t i = 0; i < VMENV_ARRAY_SIZE(cases); i++) {
@@ -170,5 +194,6 @@ int main(void)
 {
         test_text_round_trip();
         test_literal();
+        test_hostile_comments();
         return done_testing();
 }
