@@ -22,8 +22,10 @@ void vi_note(struct vi_model *m, unsigned line, const char *fmt, ...)
         va_list ap;
         struct vi_note *n;
 
-        if (m->n_notes >= 4096)
+        if (m->n_notes >= VI_MAX_NOTES) {
+                m->n_unlisted++;
                 return;
+        }
         m->notes = vmenv_realloc(m->notes, (m->n_notes + 1) * sizeof(*m->notes));
         n = &m->notes[m->n_notes++];
         n->line = n->end_line = line;
@@ -693,10 +695,11 @@ static void ev_define(struct vi_model *m, json_object *ev, unsigned line)
 static void note_unsupported(struct vi_model *m, json_object *ev, const char *kind, unsigned line)
 {
         const char *what = str_field(ev, "what");
+        size_t before = m->n_notes;
         long end = 0;
 
         vi_note(m, line, "%s", what ? what : kind);
-        if (long_of(field(ev, "end_line"), line, 10 * 1000 * 1000, &end))
+        if (m->n_notes > before && long_of(field(ev, "end_line"), line, 10 * 1000 * 1000, &end))
                 m->notes[m->n_notes - 1].end_line = (unsigned)end;
 }
 
@@ -740,7 +743,11 @@ void vi_model_build(struct vi_model *m, json_object *record)
                         note_unsupported(m, ev, kind, line);
         }
         n = json_object_is_type(nu, json_type_array) ? json_object_array_length(nu) : 0;
-        for (size_t i = 0; i < n && m->n_notes < 4096; i++) {
+        if (m->n_notes + n > VI_MAX_NOTES) {
+                m->n_unlisted += m->n_notes + n - VI_MAX_NOTES;
+                n = m->n_notes < VI_MAX_NOTES ? VI_MAX_NOTES - m->n_notes : 0;
+        }
+        for (size_t i = 0; i < n; i++) {
                 json_object *o = json_object_array_get_idx(nu, i);
                 long a = 0, b = 0;
                 struct vi_note *note;

@@ -66,7 +66,10 @@ struct vi_model {
         size_t n_machines;
         struct vi_note *notes;
         size_t n_notes;
+        size_t n_unlisted; /* notes past VI_MAX_NOTES, counted, not kept */
 };
+
+#define VI_MAX_NOTES 4096
 
 /* Builds the model from a record's events; never fails: what it cannot take
  * becomes a note. */

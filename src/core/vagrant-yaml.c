@@ -495,6 +495,11 @@ static void put_header(struct vmenv_buf *b, struct vi_model *m, const char *text
                                 vmenv_buf_puts(b, "\n");
                         }
                 }
+        if (m->n_unlisted) {
+                vmenv_buf_printf(b, "#\n# And %zu more, not listed (the limit is %d).\n",
+                                 m->n_unlisted, VI_MAX_NOTES);
+                *n_unsup += m->n_unlisted;
+        }
 }
 
 static void one_primary(struct vi_model *m)

@@ -102,6 +102,13 @@ printf 'Vagrant.configure("2") do |config|\n  config.vm.box = "a\0b"\nend\n' > "
 run_vmenv -C "$P" import
 expect_eq "a NUL byte is refused" "65 vmenv: error: 'Vagrantfile' is not a text file (it holds a NUL byte)" "$RC $ERR"
 
+# past the limit of listed notes the rest are counted, not dropped silently
+{ echo 'Vagrant.configure("2") do |config|'; echo '  config.vm.box = "b"'
+  for i in $(seq 4100); do echo "  config.plugin$i.on = true"; done; echo end; } > "$P/Vagrantfile"
+run_vmenv -C "$P" import
+expect_eq "4100 unsupported lines: 4096 listed, the rest counted" "0 4096 # And 4 more, not listed (the limit is 4096)." \
+    "$RC $(grep -c '^#   line ' <<<"$OUT") $(grep '^# And' <<<"$OUT")"
+
 # --- YAML escaping: values come back unchanged through validate --json ---
 E=$T_TMP/escape
 mkdir -p "$E"
