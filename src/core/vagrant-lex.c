@@ -36,7 +36,10 @@ static struct vl_token *emit(struct lexer *lx, enum vl_type t, char *text)
                 lx->s = lx->end; /* too many tokens: stop reading */
                 return NULL;
         }
-        lx->out->v = vmenv_realloc(lx->out->v, (lx->out->n + 1) * sizeof(*lx->out->v));
+        if (lx->out->n == lx->out->cap) {
+                lx->out->cap = lx->out->cap ? 2 * lx->out->cap : 256;
+                lx->out->v = vmenv_realloc(lx->out->v, lx->out->cap * sizeof(*lx->out->v));
+        }
         k = &lx->out->v[lx->out->n++];
         *k = (struct vl_token){t,       text ? text : vmenv_strdup(""), false, lx->space, lx->line,
                                lx->line};

@@ -30,7 +30,7 @@ struct vl_token {
 
 struct vl_tokens {
         struct vl_token *v;
-        size_t n;
+        size_t n, cap;
 };
 
 /* Never fails: what it cannot read becomes punctuation the parser will not

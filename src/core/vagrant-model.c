@@ -17,16 +17,27 @@
 #define MAX_TEXT (256u * 1024)
 #define MAX_ITEMS 256
 
+/* Room for one more note; false past the limit (the note is counted). */
+static bool note_room(struct vi_model *m)
+{
+        if (m->n_notes >= VI_MAX_NOTES) {
+                m->n_unlisted++;
+                return false;
+        }
+        if (m->n_notes == m->cap_notes) {
+                m->cap_notes = m->cap_notes ? 2 * m->cap_notes : 32;
+                m->notes = vmenv_realloc(m->notes, m->cap_notes * sizeof(*m->notes));
+        }
+        return true;
+}
+
 void vi_note(struct vi_model *m, unsigned line, const char *fmt, ...)
 {
         va_list ap;
         struct vi_note *n;
 
-        if (m->n_notes >= VI_MAX_NOTES) {
-                m->n_unlisted++;
+        if (!note_room(m))
                 return;
-        }
-        m->notes = vmenv_realloc(m->notes, (m->n_notes + 1) * sizeof(*m->notes));
         n = &m->notes[m->n_notes++];
         n->line = n->end_line = line;
         va_start(ap, fmt);
@@ -743,17 +754,14 @@ void vi_model_build(struct vi_model *m, json_object *record)
                         note_unsupported(m, ev, kind, line);
         }
         n = json_object_is_type(nu, json_type_array) ? json_object_array_length(nu) : 0;
-        if (m->n_notes + n > VI_MAX_NOTES) {
-                m->n_unlisted += m->n_notes + n - VI_MAX_NOTES;
-                n = m->n_notes < VI_MAX_NOTES ? VI_MAX_NOTES - m->n_notes : 0;
-        }
         for (size_t i = 0; i < n; i++) {
                 json_object *o = json_object_array_get_idx(nu, i);
                 long a = 0, b = 0;
                 struct vi_note *note;
                 long_of(field(o, "line"), 0, 10 * 1000 * 1000, &a);
                 long_of(field(o, "end_line"), 0, 10 * 1000 * 1000, &b);
-                m->notes = vmenv_realloc(m->notes, (m->n_notes + 1) * sizeof(*m->notes));
+                if (!note_room(m))
+                        continue;
                 note = &m->notes[m->n_notes++];
                 note->line = (unsigned)a;
                 note->end_line = (unsigned)(b > a ? b : a);

@@ -65,7 +65,7 @@ struct vi_model {
         struct vi_machine *machines;
         size_t n_machines;
         struct vi_note *notes;
-        size_t n_notes;
+        size_t n_notes, cap_notes;
         size_t n_unlisted; /* notes past VI_MAX_NOTES, counted, not kept */
 };
 
