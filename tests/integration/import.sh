@@ -160,7 +160,7 @@ require "socket"
 reached = begin; TCPSocket.new("127.0.0.1", $port).close; "reached"; rescue StandardError; "isolated"; end
 File.write("$T_TMP/outside-marker", "x") rescue nil
 File.write(File.join(__dir__, "project-marker"), "x") rescue nil
-home = Dir.exist?("$HOME") && !Dir.children("$HOME").empty? ? "home-visible" : "home-hidden"
+home = Dir.exist?("${HOME:-/root}") && !Dir.children("${HOME:-/root}").empty? ? "home-visible" : "home-hidden"
 Vagrant.configure("2") do |config|
   config.vm.box = "a"
   config.vm.hostname = reached + "." + home
