@@ -127,6 +127,8 @@ const struct vmenv_machine_config *vmenv_config_machine(const struct vmenv_confi
                                                         const char *name);
 /* Machine names: [a-z0-9][a-z0-9-]*, at most 32, usable in domain/host names. */
 bool vmenv_machine_name_valid(const char *name);
+/* Host names: labels of letters, digits and '-', joined by '.'. */
+bool vmenv_hostname_valid(const char *h);
 
 /* A user name vmenv passes to ssh: POSIX portable characters, not starting
  * with '-', at most 32 characters. */

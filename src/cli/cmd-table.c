@@ -6,6 +6,7 @@
 
 extern const struct vmenv_cmd vmenv_cmd_help, vmenv_cmd_version, vmenv_cmd_completion;
 extern const struct vmenv_cmd vmenv_cmd_init, vmenv_cmd_validate;
+extern const struct vmenv_cmd vmenv_cmd_import;
 extern const struct vmenv_cmd vmenv_cmd_box;
 extern const struct vmenv_cmd vmenv_cmd_lock;
 extern const struct vmenv_cmd vmenv_cmd_bench, vmenv_cmd_host;
@@ -20,6 +21,7 @@ const struct vmenv_cmd *const vmenv_cmd_table[] = {
         &vmenv_cmd_version,
         &vmenv_cmd_init,
         &vmenv_cmd_validate,
+        &vmenv_cmd_import,
         &vmenv_cmd_up,
         &vmenv_cmd_ssh,
         &vmenv_cmd_ssh_config,

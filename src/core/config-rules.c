@@ -60,7 +60,7 @@ bool vmenv_ssh_config_value_valid(const char *v)
         return v != NULL;
 }
 
-static bool hostname_valid(const char *h)
+bool vmenv_hostname_valid(const char *h)
 {
         size_t len = strlen(h), label = 0;
 
@@ -730,7 +730,7 @@ static int apply_key(struct pctx *p, struct vmenv_machine_config *m, struct msta
         if (!strcmp(key, "hostname")) {
                 if (vmenv_cfg_get_str(p, v, kp, &m->hostname) < 0)
                         return -1;
-                if (!hostname_valid(m->hostname))
+                if (!vmenv_hostname_valid(m->hostname))
                         return vmenv_cfg_fail(
                             p, v, kp,
                             "\"%s\" is not a valid host name (letters, digits, '-' and "

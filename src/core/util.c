@@ -501,3 +501,33 @@ int vmenv_parse_size(const char *s, uint64_t *out)
         *out = (uint64_t)v;
         return 0;
 }
+
+void vmenv_buf_yaml_quote(struct vmenv_buf *b, const char *s)
+{
+        vmenv_buf_puts(b, "\"");
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                if (*p == '"' || *p == '\\') {
+                        vmenv_buf_printf(b, "\\%c", *p);
+                } else if (*p == '\n') {
+                        vmenv_buf_puts(b, "\\n");
+                } else if (*p == '\t') {
+                        vmenv_buf_puts(b, "\\t");
+                } else if (*p < 0x20 || *p == 0x7f) {
+                        vmenv_buf_printf(b, "\\x%02x", *p);
+                } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+                        /* C1 controls, NEL among them (a YAML line break) */
+                        vmenv_buf_printf(b, "\\x%02x", p[1]);
+                        p++;
+                } else if (*p == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+                        vmenv_buf_puts(b, p[2] == 0xa8 ? "\\L" : "\\P"); /* line breaks */
+                        p += 2;
+                } else if (*p == 0xef && p[1] == 0xbf && p[2] >= 0xbe) {
+                        /* U+FFFE and U+FFFF, which YAML refuses raw */
+                        vmenv_buf_printf(b, "\\u%04x", 0xffc0u | (p[2] & 0x3fu));
+                        p += 2;
+                } else {
+                        vmenv_buf_add(b, p, 1);
+                }
+        }
+        vmenv_buf_puts(b, "\"");
+}
