@@ -363,7 +363,11 @@ static void ev_set(struct vi_model *m, struct vi_machine *mc, json_object *ev, u
                 if (!long_of(v, 1, 86400, &mc->boot_timeout))
                         vi_note(m, line, "boot_timeout must be 1 to 86400 seconds");
         } else if (!strcmp(key, "ssh.username")) {
-                set_string(m, line, "ssh.username", v, &mc->ssh_user);
+                _cleanup_free_ char *u = text_of(v);
+                if (!u || !vmenv_ssh_user_valid(u))
+                        vi_note(m, line, "ssh.username is not a user name vmenv accepts");
+                else
+                        set_string(m, line, "ssh.username", v, &mc->ssh_user);
         } else {
                 vi_note(m, line, "%s", key);
         }
