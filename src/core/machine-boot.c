@@ -457,6 +457,9 @@ struct vmenv_ssh *vmenv_machine_ssh(struct vmenv_project *p, const struct vmenv_
         if (!(key = vmenv_machine_login_key(m, st, err)))
                 return NULL;
         fill_target(m, st, key, &t);
+        /* a running guest under load may take seconds to send its banner:
+         * the boot wait's short per-try budget is not for this */
+        t.connect_timeout_ms = 15000;
         if (!(s = vmenv_ssh_connect(&t, NULL, err)))
                 vmenv_error_prefix(err, "cannot reach '%s' over SSH", m->name);
         return s;
