@@ -274,8 +274,18 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
                 break;
         case VMENV_VM_PAUSED:
                 vmenv_info("%s: resuming", m->name);
-                if (p->ops->resume(p->conn, st->domain, err) < 0)
-                        return -1;
+                if (p->ops->resume(p->conn, st->domain, err) < 0) {
+                        /* an up killed while libvirt started the domain
+                         * leaves it paused until QEMU's start completes */
+                        enum vmenv_vm_state now;
+                        vmenv_error e = VMENV_ERROR_INIT;
+                        if (p->ops->state(p->conn, st->domain, &now, &e) < 0 ||
+                            now != VMENV_VM_RUNNING) {
+                                vmenv_error_clear(&e);
+                                return -1;
+                        }
+                        vmenv_error_clear(err);
+                }
                 start = false;
                 break;
         default:

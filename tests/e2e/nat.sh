@@ -86,7 +86,7 @@ virsh -c qemu:///system net-dumpxml vmenv 2>/dev/null | grep -q "<forward mode='
 ok $? "it is a NAT network"
 
 run_vmenv -C "$P" ssh-config
-HOST=$(printf '%s\n' "$OUT" | awk '$1 == "HostName" {print $2}')
+HOST=$(printf '%s\n' "$OUT" | awk '$1 == "HostName" {gsub(/"/, "", $2); print $2}')
 PORT=$(printf '%s\n' "$OUT" | awk '$1 == "Port" {print $2}')
 case $HOST in 192.168.*) ok 0 "ssh-config names the guest's own address ($HOST)";; *) ok 1 "ssh-config host: '$HOST'";; esac
 expect_eq "and its port 22" 22 "$PORT"
