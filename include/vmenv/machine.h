@@ -40,12 +40,12 @@ const struct vmenv_machine_config *vmenv_project_select_one(const struct vmenv_c
                                                             const char *name, vmenv_error *err);
 
 struct vmenv_up_opts {
-        bool provision;     /* --provision: run every provisioner */
-        bool no_provision;  /* --no-provision */
-        char **provision_with; /* only these provisioners (NULL: all due) */
-        bool insecure;      /* TLS for box downloads */
-        bool timings;       /* print phase timings */
-        bool frozen;        /* vmenv.lock must match exactly */
+        bool provision;                /* --provision: run every provisioner */
+        bool no_provision;             /* --no-provision */
+        char **provision_with;         /* only these provisioners (NULL: all due) */
+        bool insecure;                 /* TLS for box downloads */
+        bool timings;                  /* print phase timings */
+        bool frozen;                   /* vmenv.lock must match exactly */
         const struct vmenv_lock *lock; /* from vmenv_lock_ensure; NULL: no lock */
 };
 
@@ -53,8 +53,8 @@ struct vmenv_up_opts {
 int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config *m,
                      const struct vmenv_up_opts *o, vmenv_error *err);
 /* ACPI shutdown, then force after timeout_s seconds (or at once if force). */
-int vmenv_machine_halt(struct vmenv_project *p, const struct vmenv_machine_config *m,
-                       bool force, int timeout_s, vmenv_error *err);
+int vmenv_machine_halt(struct vmenv_project *p, const struct vmenv_machine_config *m, bool force,
+                       int timeout_s, vmenv_error *err);
 /* Removes the domain, its overlay, its state; keeps the box. */
 int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_config *m,
                           vmenv_error *err);
@@ -76,7 +76,7 @@ char *vmenv_machine_known_hosts(const struct vmenv_machine_state *st);
 
 /* How the system ssh reaches a machine that was brought up once. */
 struct vmenv_ssh_endpoint {
-        char *host;        /* 127.0.0.1, or the guest's address in nat mode */
+        char *host; /* 127.0.0.1, or the guest's address in nat mode */
         int port;
         const char *user;  /* borrowed from the config */
         char *key;         /* private key path */
@@ -95,5 +95,10 @@ int vmenv_box_pool_remove(const struct vmenv_provider_ops *ops, const char *box,
 /* Runs the provisioners that are due (or all with force / only those named). */
 int vmenv_machine_provision(struct vmenv_project *p, const struct vmenv_machine_config *m,
                             bool force, char *const *only, vmenv_error *err);
+/* The same over a session the caller opened, recording what ran in st
+ * (saved after each provisioner). Only p->config is used. */
+int vmenv_provision_run(struct vmenv_ssh *s, const struct vmenv_project *p,
+                        const struct vmenv_machine_config *m, struct vmenv_machine_state *st,
+                        bool force, char *const *only, vmenv_error *err);
 
 #endif

@@ -4,7 +4,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,17 +21,46 @@
 #include "vmenv/util.h"
 
 #define SCRIPT_MAX_BYTES (16u << 20)
+#define RECORD_KEY_BYTES 32
 
 VMENV_DEFINE_CLEANUP(struct vmenv_machine_state, vmenv_state_free)
 VMENV_DEFINE_CLEANUP(struct vmenv_ssh, vmenv_ssh_free)
 
-/* A digest of everything that decides what a provisioner does. */
-static char *prov_digest(const struct vmenv_provisioner *pv, const char *script)
+/* The key that makes run-once records unguessable: a record holds no
+ * plain digest of the provisioner (its env may hold secrets, and .vmenv/ may
+ * be shared or committed), only an HMAC keyed by this machine's random salt. */
+static int record_key(const struct vmenv_machine_state *st, unsigned char key[RECORD_KEY_BYTES],
+                      vmenv_error *err)
+{
+        _cleanup_free_ char *path = vmenv_state_path(st, "provision.key");
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+
+        if (vmenv_path_exists(path)) {
+                if (vmenv_read_file(path, 4096, &text, &len, err) < 0)
+                        return -1;
+                if (len == RECORD_KEY_BYTES) {
+                        memcpy(key, text, RECORD_KEY_BYTES);
+                        return 0;
+                }
+                /* A damaged key only makes run-once provisioners due again. */
+        }
+        if (RAND_bytes(key, RECORD_KEY_BYTES) != 1)
+                return vmenv_error_set(err, VMENV_EXIT_SOFTWARE, "cannot make a random key");
+        if (vmenv_mkdir_p(st->dir, 0700, err) < 0)
+                return -1;
+        return vmenv_write_file_atomic(path, key, RECORD_KEY_BYTES, 0600, err);
+}
+
+/* The record of a provisioner that ran: "NAME:HMAC-SHA256" over everything
+ * that decides what it does, so a changed provisioner becomes due again. */
+static char *prov_record(const struct vmenv_provisioner *pv, const char *script,
+                         const unsigned char key[RECORD_KEY_BYTES])
 {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        unsigned char md[32];
-        unsigned int len = 0;
-        char hex[17];
+        unsigned char md[EVP_MAX_MD_SIZE], mac[EVP_MAX_MD_SIZE];
+        unsigned int len = 0, mac_len = 0;
+        char hex[2 * EVP_MAX_MD_SIZE + 1];
 
 #define FEED(s)                                                                                    \
         do {                                                                                       \
@@ -51,8 +83,11 @@ static char *prov_digest(const struct vmenv_provisioner *pv, const char *script)
 #undef FEED
         EVP_DigestFinal_ex(ctx, md, &len);
         EVP_MD_CTX_free(ctx);
-        for (int i = 0; i < 8; i++)
-                sprintf(hex + 2 * i, "%02x", md[i]);
+        HMAC(EVP_sha256(), key, RECORD_KEY_BYTES, md, len, mac, &mac_len);
+        OPENSSL_cleanse(md, sizeof(md));
+        for (unsigned int i = 0; i < mac_len; i++)
+                sprintf(hex + 2 * i, "%02x", mac[i]);
+        hex[2 * mac_len] = '\0';
         return vmenv_strdupf("%s:%s", pv->name, hex);
 }
 
@@ -130,8 +165,8 @@ static void prefixer_stop(struct prefixer *px, int wfd)
         pthread_join(px->thread, NULL);
 }
 
-static int run_remote(struct vmenv_ssh *s, const char *machine, const char *cmd,
-                      const void *in, size_t in_len, int *status, vmenv_error *err)
+static int run_remote(struct vmenv_ssh *s, const char *machine, const char *cmd, const void *in,
+                      size_t in_len, int *status, vmenv_error *err)
 {
         struct prefixer po, pe;
         int wo = prefixer_start(&po, machine, STDOUT_FILENO);
@@ -153,25 +188,27 @@ static int run_shell(struct vmenv_ssh *s, const struct vmenv_project *p,
                      const struct vmenv_machine_config *m, const struct vmenv_provisioner *pv,
                      const char *script, vmenv_error *err)
 {
-        struct vmenv_buf cmd = {0};
+        struct vmenv_buf cmd = {0}, body = {0};
         _cleanup_free_ char *qname = vmenv_shell_quote(pv->name);
-        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ char *text = NULL, *stdin_text = NULL;
         int status = 0, r;
 
         /* The script arrives on stdin into a private temporary file, then
          * runs from there so it may read stdin itself without eating its
-         * own text. */
-        vmenv_buf_puts(&cmd, "f=$(mktemp /tmp/vmenv-provision.XXXXXX) && cat > \"$f\" && ");
+         * own text. The env values go into that file as exports, never on
+         * a command line: ps, sudo's log and the process accounting of the
+         * guest would show them there. */
+        for (size_t i = 0; i < pv->n_env; i++) {
+                _cleanup_free_ char *q = vmenv_shell_quote(pv->env[i].value);
+                vmenv_buf_printf(&body, "export %s=%s\n", pv->env[i].name, q);
+        }
+        vmenv_buf_puts(&body, script);
+        stdin_text = vmenv_buf_steal(&body);
+        vmenv_buf_puts(&cmd, "f=$(umask 077 && mktemp /tmp/vmenv-provision.XXXXXX) && "
+                             "cat > \"$f\" && ");
         if (pv->privileged)
                 vmenv_buf_puts(&cmd, "sudo -n ");
-        vmenv_buf_puts(&cmd, "env");
-        for (size_t i = 0; i < pv->n_env; i++) {
-                _cleanup_free_ char *kv = vmenv_strdupf("%s=%s", pv->env[i].name,
-                                                        pv->env[i].value);
-                _cleanup_free_ char *q = vmenv_shell_quote(kv);
-                vmenv_buf_printf(&cmd, " %s", q);
-        }
-        vmenv_buf_puts(&cmd, " sh \"$f\"");
+        vmenv_buf_puts(&cmd, "sh \"$f\"");
         for (char **a = pv->args; a && *a; a++) {
                 _cleanup_free_ char *q = vmenv_shell_quote(*a);
                 vmenv_buf_printf(&cmd, " %s", q);
@@ -180,9 +217,11 @@ static int run_shell(struct vmenv_ssh *s, const struct vmenv_project *p,
         text = vmenv_buf_steal(&cmd);
         vmenv_info("%s: provisioner %s (shell%s)", m->name, qname,
                    pv->privileged ? ", as root" : "");
-        r = run_remote(s, m->name, text, script, strlen(script), &status, err);
+        r = run_remote(s, m->name, text, stdin_text, strlen(stdin_text), &status, err);
+        OPENSSL_cleanse(stdin_text, strlen(stdin_text));
         if (r < 0) {
-                vmenv_error_prefix(err, "provisioner '%s' on '%s' lost its connection (did the "
+                vmenv_error_prefix(err,
+                                   "provisioner '%s' on '%s' lost its connection (did the "
                                    "machine reboot?)",
                                    pv->name, m->name);
                 return -1;
@@ -222,8 +261,8 @@ static int upload_tree(struct vmenv_ssh *s, const char *local, const char *remot
                         return vmenv_ssh_upload(s, local, remote, (int)(st.st_mode & 0777), err);
                 /* Upload as the login user, then move into place as root. */
                 {
-                        _cleanup_free_ char *tmp = vmenv_strdupf("/tmp/vmenv-upload.%ld",
-                                                                 (long)getpid());
+                        _cleanup_free_ char *tmp =
+                            vmenv_strdupf("/tmp/vmenv-upload.%ld", (long)getpid());
                         _cleanup_free_ char *qt = vmenv_shell_quote(tmp);
                         _cleanup_free_ char *mv = vmenv_strdupf("sudo -n mv -f %s %s", qt, q);
                         if (vmenv_ssh_upload(s, local, tmp, (int)(st.st_mode & 0777), err) < 0)
@@ -240,8 +279,8 @@ static int upload_tree(struct vmenv_ssh *s, const char *local, const char *remot
         }
         {
                 _cleanup_free_ char *q = vmenv_shell_quote(remote);
-                _cleanup_free_ char *mk = vmenv_strdupf("%smkdir -p %s",
-                                                        privileged ? "sudo -n " : "", q);
+                _cleanup_free_ char *mk =
+                    vmenv_strdupf("%smkdir -p %s", privileged ? "sudo -n " : "", q);
                 if (vmenv_ssh_exec(s, mk, NULL, 0, -1, STDERR_FILENO, &status, err) < 0)
                         return -1;
                 if (status != 0)
@@ -305,35 +344,42 @@ static bool wanted(const char *name, char *const *only)
         return false;
 }
 
-int vmenv_machine_provision(struct vmenv_project *p, const struct vmenv_machine_config *m,
-                            bool force, char *const *only, vmenv_error *err)
+static int check_only(const struct vmenv_machine_config *m, char *const *only, vmenv_error *err)
 {
-        _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
-        _cleanup_(vmenv_ssh_freep) struct vmenv_ssh *s = NULL;
-
         for (char *const *o = only; o && *o; o++) {
                 bool found = false;
                 for (size_t i = 0; i < m->n_provisioners; i++)
                         found |= !strcmp(m->provisioners[i].name, *o);
                 if (!found)
                         return vmenv_error_set(err, VMENV_EXIT_USAGE,
-                                               "machine '%s' has no provisioner '%s'", m->name,
-                                               *o);
+                                               "machine '%s' has no provisioner '%s'", m->name, *o);
         }
-        if (!(st = vmenv_state_load(p->config, m->name, err)))
+        return 0;
+}
+
+int vmenv_provision_run(struct vmenv_ssh *s, const struct vmenv_project *p,
+                        const struct vmenv_machine_config *m, struct vmenv_machine_state *st,
+                        bool force, char *const *only, vmenv_error *err)
+{
+        unsigned char key[RECORD_KEY_BYTES];
+        int r = 0;
+
+        if (check_only(m, only, err) < 0)
                 return -1;
-        if (!(s = vmenv_machine_ssh(p, m, err)))
+        if (m->n_provisioners && record_key(st, key, err) < 0)
                 return -1;
-        for (size_t i = 0; i < m->n_provisioners; i++) {
+        for (size_t i = 0; r == 0 && i < m->n_provisioners; i++) {
                 const struct vmenv_provisioner *pv = &m->provisioners[i];
                 _cleanup_free_ char *script = NULL, *rec = NULL;
                 int known;
 
                 if (!wanted(pv->name, only))
                         continue;
-                if (!(script = script_text(p, pv, err)))
-                        return -1;
-                rec = prov_digest(pv, script);
+                if (!(script = script_text(p, pv, err))) {
+                        r = -1;
+                        break;
+                }
+                rec = prov_record(pv, script, key);
                 known = record_index(st, pv->name);
                 /* run: never runs only when named; run: once when not done
                  * yet or changed, unless forced. */
@@ -349,11 +395,28 @@ int vmenv_machine_provision(struct vmenv_project *p, const struct vmenv_machine_
                         }
                 }
                 if ((pv->kind == VMENV_PROV_SHELL ? run_shell(s, p, m, pv, script, err)
-                                                  : run_file(s, p, m, pv, err)) < 0)
-                        return -1;
+                                                  : run_file(s, p, m, pv, err)) < 0) {
+                        r = -1;
+                        break;
+                }
                 record(st, rec, pv->name);
-                if (vmenv_state_save(st, err) < 0)
-                        return -1;
+                r = vmenv_state_save(st, err);
         }
-        return 0;
+        OPENSSL_cleanse(key, sizeof(key));
+        return r;
+}
+
+int vmenv_machine_provision(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                            bool force, char *const *only, vmenv_error *err)
+{
+        _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
+        _cleanup_(vmenv_ssh_freep) struct vmenv_ssh *s = NULL;
+
+        if (check_only(m, only, err) < 0)
+                return -1;
+        if (!(st = vmenv_state_load(p->config, m->name, err)))
+                return -1;
+        if (!(s = vmenv_machine_ssh(p, m, err)))
+                return -1;
+        return vmenv_provision_run(s, p, m, st, force, only, err);
 }
