@@ -40,12 +40,12 @@ const struct vmenv_machine_config *vmenv_project_select_one(const struct vmenv_c
                                                             const char *name, vmenv_error *err);
 
 struct vmenv_up_opts {
-        bool provision;                /* --provision: run every provisioner */
-        bool no_provision;             /* --no-provision */
-        char **provision_with;         /* only these provisioners (NULL: all due) */
-        bool insecure;                 /* TLS for box downloads */
-        bool timings;                  /* print phase timings */
-        bool frozen;                   /* vmenv.lock must match exactly */
+        bool provision;     /* --provision: run every provisioner */
+        bool no_provision;  /* --no-provision */
+        char **provision_with; /* only these provisioners (NULL: all due) */
+        bool insecure;      /* TLS for box downloads */
+        bool timings;       /* print phase timings */
+        bool frozen;        /* vmenv.lock must match exactly */
         const struct vmenv_lock *lock; /* from vmenv_lock_ensure; NULL: no lock */
 };
 
@@ -53,8 +53,8 @@ struct vmenv_up_opts {
 int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config *m,
                      const struct vmenv_up_opts *o, vmenv_error *err);
 /* ACPI shutdown, then force after timeout_s seconds (or at once if force). */
-int vmenv_machine_halt(struct vmenv_project *p, const struct vmenv_machine_config *m, bool force,
-                       int timeout_s, vmenv_error *err);
+int vmenv_machine_halt(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                       bool force, int timeout_s, vmenv_error *err);
 /* Removes the domain, its overlay, its state; keeps the box. */
 int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_config *m,
                           vmenv_error *err);
@@ -76,7 +76,7 @@ char *vmenv_machine_known_hosts(const struct vmenv_machine_state *st);
 
 /* How the system ssh reaches a machine that was brought up once. */
 struct vmenv_ssh_endpoint {
-        char *host; /* 127.0.0.1, or the guest's address in nat mode */
+        char *host;        /* 127.0.0.1, or the guest's address in nat mode */
         int port;
         const char *user;  /* borrowed from the config */
         char *key;         /* private key path */
