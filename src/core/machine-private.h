@@ -47,6 +47,10 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
                          struct vmenv_machine_state *st, const char *disk_path,
                          const char *disk_format, vmenv_error *err);
 
+/* The serial console log of st's domain: $VMENV_HOME/console/DOMAIN.log,
+ * outside the project (virtlogd writes it as root). */
+char *vmenv_machine_console_log(const struct vmenv_machine_state *st);
+
 /* machine-boot.c: starts the domain when start is set, waits until a
  * command runs over SSH, finishes first-boot setup when it is due, mounts
  * shared folders and syncs rsync folders when the machine was booted. */

@@ -235,8 +235,61 @@ static int run_shell(struct vmenv_ssh *s, const struct vmenv_project *p,
         return 0;
 }
 
+/* Moves the upload in $1/f to $2, as Vagrant's file provisioner (scp)
+ * places a file: into an existing folder (or one named with a trailing
+ * slash) under its own name $3 when $4 is 1, else at $2 itself. mv -T
+ * renames over whatever is at the target, a planted link included, and
+ * never moves into a folder found there; busybox has it. */
+#define PLACE_SCRIPT                                                                               \
+        "t=$2; if [ \"$4\" = 1 ]; then case $t in */) mkdir -p -- \"$t\" || exit 1;; esac; "       \
+        "if [ -d \"$t\" ]; then t=${t%/}/$3; fi; fi; "                                              \
+        "mkdir -p -- \"$(dirname -- \"$t\")\" && mv -f -T -- \"$1/f\" \"$t\""
+
+static int upload_file(struct vmenv_ssh *s, const char *local, const char *remote, int mode,
+                       bool privileged, bool into_folder, vmenv_error *err)
+{
+        _cleanup_free_ char *tmp = NULL, *file = NULL, *base = NULL, *cmd = NULL;
+        _cleanup_free_ char *qt = NULL, *qr = NULL, *qb = NULL, *qs = NULL;
+        const char *slash = strrchr(local, '/');
+        int status = 0;
+
+        /* A private folder made by mktemp -d: the login user's upload cannot
+         * be redirected by anything another guest user planted in /tmp. */
+        if (vmenv_ssh_capture(s, "umask 077 && mktemp -d /tmp/vmenv-upload.XXXXXX", 4096, &tmp,
+                              &status, err) < 0)
+                return -1;
+        tmp[strcspn(tmp, "\n")] = '\0';
+        if (status != 0 || tmp[0] != '/')
+                return vmenv_error_set(err, VMENV_EXIT_FAILURE,
+                                       "cannot make a temporary folder in the guest (mktemp -d "
+                                       "exited with %d)",
+                                       status);
+        file = vmenv_path_join(tmp, "f");
+        qt = vmenv_shell_quote(tmp);
+        if (vmenv_ssh_upload(s, local, file, mode, err) < 0) {
+                _cleanup_free_ char *rm = vmenv_strdupf("rm -rf %s", qt);
+                vmenv_ssh_exec(s, rm, NULL, 0, -1, -1, &status, NULL);
+                return -1;
+        }
+        base = vmenv_strdup(slash ? slash + 1 : local);
+        qr = vmenv_shell_quote(remote);
+        qb = vmenv_shell_quote(base);
+        qs = vmenv_shell_quote(PLACE_SCRIPT);
+        cmd = vmenv_strdupf("%ssh -c %s sh %s %s %s %d; rc=$?; rm -rf %s; exit $rc",
+                            privileged ? "sudo -n " : "", qs, qt, qr, qb, into_folder ? 1 : 0,
+                            qt);
+        if (vmenv_ssh_exec(s, cmd, NULL, 0, -1, STDERR_FILENO, &status, err) < 0)
+                return -1;
+        if (status != 0)
+                return vmenv_error_set(err, VMENV_EXIT_FAILURE,
+                                       "cannot put the upload at '%s' in the guest (exit status "
+                                       "%d)",
+                                       remote, status);
+        return 0;
+}
+
 static int upload_tree(struct vmenv_ssh *s, const char *local, const char *remote, bool privileged,
-                       vmenv_error *err)
+                       bool top, vmenv_error *err)
 {
         struct stat st;
         DIR *d;
@@ -245,42 +298,13 @@ static int upload_tree(struct vmenv_ssh *s, const char *local, const char *remot
 
         if (stat(local, &st) < 0)
                 return vmenv_error_errno(err, 0, errno, "cannot read '%s'", local);
-        if (!S_ISDIR(st.st_mode)) {
-                _cleanup_free_ char *q = vmenv_shell_quote(remote);
-                _cleanup_free_ char *dir = vmenv_strdup(remote);
-                char *slash = strrchr(dir, '/');
-                if (slash && slash != dir) {
-                        _cleanup_free_ char *qd = NULL, *mk = NULL;
-                        *slash = '\0';
-                        qd = vmenv_shell_quote(dir);
-                        mk = vmenv_strdupf("%smkdir -p %s", privileged ? "sudo -n " : "", qd);
-                        if (vmenv_ssh_exec(s, mk, NULL, 0, -1, STDERR_FILENO, &status, err) < 0)
-                                return -1;
-                }
-                if (!privileged)
-                        return vmenv_ssh_upload(s, local, remote, (int)(st.st_mode & 0777), err);
-                /* Upload as the login user, then move into place as root. */
-                {
-                        _cleanup_free_ char *tmp =
-                            vmenv_strdupf("/tmp/vmenv-upload.%ld", (long)getpid());
-                        _cleanup_free_ char *qt = vmenv_shell_quote(tmp);
-                        _cleanup_free_ char *mv = vmenv_strdupf("sudo -n mv -f %s %s", qt, q);
-                        if (vmenv_ssh_upload(s, local, tmp, (int)(st.st_mode & 0777), err) < 0)
-                                return -1;
-                        if (vmenv_ssh_exec(s, mv, NULL, 0, -1, STDERR_FILENO, &status, err) < 0)
-                                return -1;
-                        if (status != 0)
-                                return vmenv_error_set(err, VMENV_EXIT_FAILURE,
-                                                       "cannot move the upload to '%s' (exit "
-                                                       "status %d)",
-                                                       remote, status);
-                }
-                return 0;
-        }
+        if (!S_ISDIR(st.st_mode))
+                return upload_file(s, local, remote, (int)(st.st_mode & 0777), privileged, top,
+                                   err);
         {
                 _cleanup_free_ char *q = vmenv_shell_quote(remote);
-                _cleanup_free_ char *mk =
-                    vmenv_strdupf("%smkdir -p %s", privileged ? "sudo -n " : "", q);
+                _cleanup_free_ char *mk = vmenv_strdupf("%smkdir -p -- %s",
+                                                        privileged ? "sudo -n " : "", q);
                 if (vmenv_ssh_exec(s, mk, NULL, 0, -1, STDERR_FILENO, &status, err) < 0)
                         return -1;
                 if (status != 0)
@@ -295,7 +319,7 @@ static int upload_tree(struct vmenv_ssh *s, const char *local, const char *remot
                         continue;
                 l = vmenv_path_join(local, de->d_name);
                 rm = vmenv_path_join(remote, de->d_name);
-                r = upload_tree(s, l, rm, privileged, err);
+                r = upload_tree(s, l, rm, privileged, false, err);
         }
         closedir(d);
         return r;
@@ -306,10 +330,23 @@ static int run_file(struct vmenv_ssh *s, const struct vmenv_project *p,
                     vmenv_error *err)
 {
         _cleanup_free_ char *src = vmenv_path_join(p->config->dir, pv->source);
+        _cleanup_free_ char *dest = vmenv_strdup(pv->destination);
+        struct stat st;
 
         vmenv_info("%s: provisioner '%s' (file %s -> %s)", m->name, pv->name, pv->source,
                    pv->destination);
-        if (upload_tree(s, src, pv->destination, pv->privileged, err) < 0)
+        /* As Vagrant: a folder's contents go into the destination, or the
+         * folder itself into it when the destination ends with a slash. */
+        if (stat(src, &st) == 0 && S_ISDIR(st.st_mode) && vmenv_endswith(dest, "/")) {
+                _cleanup_free_ char *copy = vmenv_strdup(src);
+                size_t n = strlen(copy);
+                while (n > 1 && copy[n - 1] == '/')
+                        copy[--n] = '\0';
+                free(dest);
+                dest = vmenv_strdupf("%s%s", pv->destination,
+                                     strrchr(copy, '/') ? strrchr(copy, '/') + 1 : copy);
+        }
+        if (upload_tree(s, src, dest, pv->privileged, true, err) < 0)
                 return vmenv_error_prefix(err, "provisioner '%s' on '%s'", pv->name, m->name);
         return 0;
 }

@@ -85,4 +85,47 @@ prov "$P" default
 expect_eq "a changed env value makes it due again" "other-$SECRET" "$(cut -d'|' -f1 "$G/env-out" 2>/dev/null)"
 case $ERR in *"'secret' changed since it last ran"*) ok 0 "it says why it runs again" ;; *) ok 1 "changed: $ERR" ;; esac
 
+# --- file provisioners ------------------------------------------------------
+# As Vagrant (scp): a file whose destination is an existing folder lands in
+# it under its own name; a trailing slash names a folder; a folder's
+# contents go into the destination. The guest side cannot be redirected by
+# a planted link, and no temporary folder is left in /tmp.
+for key in "$SSHD_KEY" "$SSHD_BB_KEY"; do
+    case $key in *bb_key) how="busybox only" ;; *) how="coreutils" ;; esac
+    F=$T_TMP/files-$RANDOM
+    D=$T_TMP/fguest-$RANDOM
+    mkdir -p "$F/conf/sub" "$D/existing" "$D/existing2"
+    echo app >"$F/app.conf"
+    echo one >"$F/conf/one"; echo two >"$F/conf/sub/two"
+    echo victim >"$D/victim"
+    ln -s "$D/victim" "$D/planted"
+    cat >"$F/vmenv.yaml" <<YAML
+box: vmenv/tiny
+provision:
+  - { name: into-dir, file: { source: app.conf, destination: "$D/existing" }, privileged: false }
+  - { name: into-dir-root, file: { source: app.conf, destination: "$D/existing2" } }
+  - { name: slash, file: { source: app.conf, destination: "$D/new/" } }
+  - { name: planted, file: { source: app.conf, destination: "$D/planted" } }
+  - { name: tree, file: { source: conf, destination: "$D/tree" }, privileged: false }
+  - { name: tree-slash, file: { source: conf, destination: "$D/trees/" } }
+YAML
+    # busybox applets alone: the root cases that use mktemp -d and mv -T
+    [ "$how" = coreutils ] || sed -i '/name: into-dir,/d; /name: slash,/d; /name: tree,/d' "$F/vmenv.yaml"
+    before=$(ls -d /tmp/vmenv-upload.* 2>/dev/null | sort)
+    OUT=$("$DRIVER" -p "$SSHD_PORT" -i "$key" "$F" default 2>"$T_TMP/stderr"); RC=$?
+    ERR=$(cat "$T_TMP/stderr")
+    expect_eq "file provisioners succeed ($how)" 0 "$RC"
+    [ "$RC" = 0 ] || printf '%s\n' "$ERR" | sed 's/^/#   /'
+    [ "$how" = coreutils ] && expect_eq "a file into an existing folder gets its own name" app "$(cat "$D/existing/app.conf" 2>/dev/null)"
+    expect_eq "the same as root ($how)" app "$(cat "$D/existing2/app.conf" 2>/dev/null)"
+    [ "$how" = coreutils ] && expect_eq "a destination with a trailing slash is a folder" app "$(cat "$D/new/app.conf" 2>/dev/null)"
+    expect_eq "a link at the destination is not written through ($how)" victim "$(cat "$D/victim")"
+    [ -f "$D/planted" ] && [ ! -L "$D/planted" ]; ok $? "the link is replaced by the file ($how)"
+    [ "$how" = coreutils ] && expect_eq "a folder's contents go into the destination" "one two" \
+        "$(cat "$D/tree/one" "$D/tree/sub/two" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
+    expect_eq "a trailing slash puts the folder itself inside ($how)" two "$(cat "$D/trees/conf/sub/two" 2>/dev/null)"
+    after=$(ls -d /tmp/vmenv-upload.* 2>/dev/null | sort)
+    expect_eq "no temporary folder is left in the guest's /tmp ($how)" "$before" "$after"
+done
+
 done_testing
