@@ -242,7 +242,7 @@ static int run_shell(struct vmenv_ssh *s, const struct vmenv_project *p,
  * never moves into a folder found there; busybox has it. */
 #define PLACE_SCRIPT                                                                               \
         "t=$2; if [ \"$4\" = 1 ]; then case $t in */) mkdir -p -- \"$t\" || exit 1;; esac; "       \
-        "if [ -d \"$t\" ]; then t=${t%/}/$3; fi; fi; "                                              \
+        "if [ -d \"$t\" ]; then t=${t%/}/$3; fi; fi; "                                             \
         "mkdir -p -- \"$(dirname -- \"$t\")\" && mv -f -T -- \"$1/f\" \"$t\""
 
 static int upload_file(struct vmenv_ssh *s, const char *local, const char *remote, int mode,
@@ -276,8 +276,7 @@ static int upload_file(struct vmenv_ssh *s, const char *local, const char *remot
         qb = vmenv_shell_quote(base);
         qs = vmenv_shell_quote(PLACE_SCRIPT);
         cmd = vmenv_strdupf("%ssh -c %s sh %s %s %s %d; rc=$?; rm -rf %s; exit $rc",
-                            privileged ? "sudo -n " : "", qs, qt, qr, qb, into_folder ? 1 : 0,
-                            qt);
+                            privileged ? "sudo -n " : "", qs, qt, qr, qb, into_folder ? 1 : 0, qt);
         if (vmenv_ssh_exec(s, cmd, NULL, 0, -1, STDERR_FILENO, &status, err) < 0)
                 return -1;
         if (status != 0)
@@ -303,8 +302,8 @@ static int upload_tree(struct vmenv_ssh *s, const char *local, const char *remot
                                    err);
         {
                 _cleanup_free_ char *q = vmenv_shell_quote(remote);
-                _cleanup_free_ char *mk = vmenv_strdupf("%smkdir -p -- %s",
-                                                        privileged ? "sudo -n " : "", q);
+                _cleanup_free_ char *mk =
+                    vmenv_strdupf("%smkdir -p -- %s", privileged ? "sudo -n " : "", q);
                 if (vmenv_ssh_exec(s, mk, NULL, 0, -1, STDERR_FILENO, &status, err) < 0)
                         return -1;
                 if (status != 0)
