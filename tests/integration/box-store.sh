@@ -21,6 +21,12 @@ check "format raw recorded" -- grep -q '"format": "raw"' "$J"
 check "raw virtual size = file size" -- grep -q '"virtual_size": 3000000' "$J"
 run_vmenv box add disk.raw --name local/raw2 --box-version ">= 1"
 expect_eq "a box file needs an exact version" 64 "$RC"
+# --json output is escaped: a $VMENV_HOME holding '"' and '\' still gives JSON
+OUT=$(VMENV_HOME="$T_TMP/we\"ird\\home" "$VMENV" box add disk.raw --name local/json --box-version 1 --json 2>"$T_TMP/stderr")
+check "box add --json is JSON even when the path holds quotes" -- python3 -c '
+import json, sys
+o = json.loads(sys.argv[1])
+assert o["name"] == "local/json" and o["dir"].startswith(sys.argv[2]), o' "$OUT" "$T_TMP/we\"ird\\home"
 run_vmenv box add local/a ./no-such.qcow2
 expect_eq "a missing file exits 66" 66 "$RC"
 
