@@ -49,6 +49,12 @@ struct vmenv_up_opts {
         const struct vmenv_lock *lock; /* from vmenv_lock_ensure; NULL: no lock */
 };
 
+/* Takes the machine's lock (.vmenv/locks/MACHINE.lock), waiting for it;
+ * returns its descriptor (close it to release) or -1. Every command that
+ * changes a machine or its state holds it: up, destroy, halt, provision,
+ * rsync, package. */
+int vmenv_machine_lock(const struct vmenv_project *p, const char *machine, vmenv_error *err);
+
 /* Creates, boots, resumes or does nothing, as the state requires. */
 int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config *m,
                      const struct vmenv_up_opts *o, vmenv_error *err);

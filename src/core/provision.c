@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "machine-private.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/log.h"
 #include "vmenv/machine.h"
@@ -23,8 +24,6 @@
 #define SCRIPT_MAX_BYTES (16u << 20)
 #define RECORD_KEY_BYTES 32
 
-VMENV_DEFINE_CLEANUP(struct vmenv_machine_state, vmenv_state_free)
-VMENV_DEFINE_CLEANUP(struct vmenv_ssh, vmenv_ssh_free)
 
 /* The key that makes run-once records unguessable: a record holds no
  * plain digest of the provisioner (its env may hold secrets, and .vmenv/ may
@@ -444,6 +443,18 @@ int vmenv_provision_run(struct vmenv_ssh *s, const struct vmenv_project *p,
 
 int vmenv_machine_provision(struct vmenv_project *p, const struct vmenv_machine_config *m,
                             bool force, char *const *only, vmenv_error *err)
+{
+        _cleanup_close_ int lock = -1;
+
+        if (check_only(m, only, err) < 0)
+                return -1;
+        if ((lock = vmenv_machine_lock(p, m->name, err)) < 0)
+                return -1;
+        return vmenv_machine_provision_locked(p, m, force, only, err);
+}
+
+int vmenv_machine_provision_locked(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                                   bool force, char *const *only, vmenv_error *err)
 {
         _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
         _cleanup_(vmenv_ssh_freep) struct vmenv_ssh *s = NULL;
