@@ -271,6 +271,15 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
                 return vmenv_error_set(err, VMENV_EXIT_SOFTWARE, "ssh target without host or key"),
                        NULL;
         }
+        if (!t->known_host_key && !t->tofu) {
+                *fatal = true;
+                vmenv_error_set(err, VMENV_EXIT_NOPERM,
+                                "no host key is recorded for %s:%d, so it cannot be checked",
+                                t->host, t->port);
+                vmenv_error_hint(err, "run 'vmenv up' to boot the machine and record its host key "
+                                      "(only the first boot trusts a new key)");
+                return NULL;
+        }
         /* The key first: an unreadable key is a local problem, said at once. */
         rc = ssh_pki_import_privkey_file(t->key_path, NULL, NULL, NULL, &priv);
         if (rc != SSH_OK) {

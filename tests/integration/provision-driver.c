@@ -27,7 +27,7 @@ static int fail(vmenv_error *err)
 int main(int argc, char **argv)
 {
         struct vmenv_ssh_target t = {
-            .host = "127.0.0.1", .user = "root", .connect_timeout_ms = 10000};
+            .host = "127.0.0.1", .user = "root", .connect_timeout_ms = 10000, .tofu = true};
         vmenv_error err = VMENV_ERROR_INIT;
         struct vmenv_project p = {0};
         const struct vmenv_machine_config *m;
