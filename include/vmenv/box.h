@@ -71,6 +71,12 @@ char *vmenv_url_resolve(const char *base, const char *ref, vmenv_error *err);
 bool vmenv_is_url(const char *s);
 /* Checks "TYPE:HEX" (sha1, sha256, sha384, sha512, md5); lowercases HEX. */
 int vmenv_checksum_parse(const char *s, char **type, char **hex, vmenv_error *err);
+/* A private copy of the regular file path in $VMENV_HOME/cache/ and the
+ * digest of exactly the bytes copied, in one read: hashing path and then
+ * opening it again would let whoever can write it swap the bytes between
+ * the check and the use. The caller deletes *copy. */
+int vmenv_file_snapshot(const char *path, const char *type, char **copy, char **digest,
+                        vmenv_error *err);
 /* Digest of a whole file as "TYPE:HEX". */
 int vmenv_file_digest(const char *path, const char *type, char **digest, vmenv_error *err);
 

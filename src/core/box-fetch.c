@@ -144,6 +144,76 @@ int vmenv_file_digest(const char *path, const char *type, char **digest, vmenv_e
         return 0;
 }
 
+/* Copies [0, size) of in to out, hashing what was read. */
+static int copy_hashing(int in, int out, uint64_t size, EVP_MD_CTX *md, const char *path,
+                        vmenv_error *err)
+{
+        _cleanup_free_ char *buf = vmenv_malloc(HASH_BUF);
+        uint64_t off = 0;
+
+        while (off < size) {
+                size_t want = size - off < HASH_BUF ? (size_t)(size - off) : HASH_BUF;
+                ssize_t n = read(in, buf, want), w = 0;
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return vmenv_error_errno(err, 0, errno, "cannot read '%s'", path);
+                if (n == 0)
+                        return vmenv_error_set(err, VMENV_EXIT_IO, "'%s' shrank while reading",
+                                               path);
+                EVP_DigestUpdate(md, buf, (size_t)n);
+                for (ssize_t done = 0; done < n; done += w) {
+                        if ((w = write(out, buf + done, (size_t)(n - done))) < 0 && errno == EINTR)
+                                w = 0;
+                        else if (w < 0)
+                                return vmenv_error_errno(err, vmenv_exit_for_errno(errno), errno,
+                                                         "cannot copy '%s'", path);
+                }
+                off += (uint64_t)n;
+        }
+        return 0;
+}
+
+int vmenv_file_snapshot(const char *path, const char *type, char **copy_out, char **digest_out,
+                        vmenv_error *err)
+{
+        _cleanup_(md_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+        _cleanup_free_ char *home = vmenv_home(), *cache = NULL, *copy = NULL, *hex = NULL;
+        _cleanup_close_ int in = -1, out = -1;
+        const EVP_MD *alg = EVP_get_digestbyname(type);
+        struct stat st;
+
+        if (!md)
+                abort();
+        if (!alg)
+                return vmenv_error_set(err, VMENV_EXIT_USAGE, "unknown checksum type '%s'", type);
+        /* O_NONBLOCK: a FIFO must not hang the open; cleared for the read. */
+        if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0 ||
+            fstat(in, &st) < 0)
+                return vmenv_error_errno(err, errno == ENOENT ? VMENV_EXIT_NOINPUT : 0, errno,
+                                         "cannot open '%s'", path);
+        if (!S_ISREG(st.st_mode))
+                return vmenv_error_set(err, VMENV_EXIT_NOINPUT, "'%s' is not a regular file",
+                                       path);
+        if (fcntl(in, F_SETFL, 0) < 0)
+                return vmenv_error_errno(err, 0, errno, "cannot read '%s'", path);
+        cache = vmenv_path_join(home, "cache");
+        if (vmenv_mkdir_p(cache, 0755, err) < 0)
+                return -1;
+        copy = vmenv_strdupf("%s/local-XXXXXX", cache);
+        if ((out = mkostemp(copy, O_CLOEXEC)) < 0)
+                return vmenv_error_errno(err, 0, errno, "cannot write in '%s'", cache);
+        EVP_DigestInit_ex(md, alg, NULL);
+        if (copy_hashing(in, out, (uint64_t)st.st_size, md, path, err) < 0) {
+                unlink(copy);
+                return -1;
+        }
+        hex = md_final_hex(md);
+        *digest_out = vmenv_strdupf("%s:%s", type, hex);
+        *copy_out = TAKE_PTR(copy);
+        return 0;
+}
+
 char *vmenv_url_resolve(const char *base, const char *ref, vmenv_error *err)
 {
         CURLU *u;

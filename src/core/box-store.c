@@ -1032,15 +1032,17 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
                 _cleanup_free_ char *type = NULL, *hex = NULL;
                 if (cs && vmenv_checksum_parse(cs, &type, &hex, err) < 0)
                         return NULL;
-                if (vmenv_file_digest(url, type ? type : "sha256", &digest, err) < 0)
+                /* Hash and extract the same bytes: a private copy. */
+                if (vmenv_file_snapshot(url, type ? type : "sha256", &file, &digest, err) < 0)
                         return NULL;
+                downloaded = true; /* the copy is ours to delete */
                 if (hex && strcmp(strchr(digest, ':') + 1, hex)) {
                         vmenv_error_set(err, VMENV_EXIT_DATA,
                                         "checksum mismatch for '%s': expected %s:%s, got %s", url,
                                         type, hex, digest);
+                        unlink(file);
                         return NULL;
                 }
-                file = vmenv_strdup(url);
                 {
                         /* record where it came from in a form valid anywhere */
                         char *abs = realpath(url, NULL);
