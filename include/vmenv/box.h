@@ -43,7 +43,9 @@ struct vmenv_fetch_opts {
         /* Optional: called as the download file grows, so a consumer can
          * read it while it is written (box add extracts while downloading).
          * path is the file being written; it is renamed when complete. */
-        void (*on_data)(void *data, const char *path, uint64_t size, enum vmenv_fetch_event ev);
+        /* Returns false to stop the download at once (the consumer failed:
+         * the rest would be fetched for nothing). */
+        bool (*on_data)(void *data, const char *path, uint64_t size, enum vmenv_fetch_event ev);
         void *on_data_arg;
         /* Optional, with on_data: a consumer that reads the whole file in
          * order anyway hashes it too, which takes the digest off the
@@ -55,9 +57,11 @@ struct vmenv_fetch_opts {
         char *(*consumer_digest)(void *data, const char *type, uint64_t size);
 };
 
-/* Downloads url (http, https, file) into the download cache under
- * $VMENV_HOME/cache/, resuming a partial from an earlier attempt, hashing
- * while streaming. checksum is "TYPE:HEX" or NULL (then sha256 is computed
+/* Downloads url (http, https, file: a regular file only) into the download
+ * cache under $VMENV_HOME/cache/, resuming a partial from an earlier attempt
+ * (a 206 must start at the offset asked for), hashing while streaming. A
+ * body longer than its Content-Length or VMENV_MAX_DOWNLOAD (64 GiB by
+ * default) is refused. checksum is "TYPE:HEX" or NULL (then sha256 is computed
  * and only recorded). On success *path is the completed file in the cache
  * (the caller deletes it when done) and *digest is "TYPE:HEX" of it. */
 int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_opts *opts,
