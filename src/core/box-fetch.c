@@ -99,15 +99,16 @@ static void md_freep(EVP_MD_CTX **m)
                 EVP_MD_CTX_free(*m);
 }
 
-/* Feeds [0, upto) of fd into md. */
-static int hash_fd(int fd, uint64_t upto, EVP_MD_CTX *md, const char *path, vmenv_error *err)
+/* Feeds [0, upto) of fd into md, and copies it to out when out >= 0. */
+static int hash_fd(int fd, uint64_t upto, EVP_MD_CTX *md, int out, const char *path,
+                   vmenv_error *err)
 {
         _cleanup_free_ char *buf = vmenv_malloc(HASH_BUF);
         uint64_t off = 0;
 
         while (off < upto) {
                 size_t want = upto - off < HASH_BUF ? (size_t)(upto - off) : HASH_BUF;
-                ssize_t n = pread(fd, buf, want, (off_t)off);
+                ssize_t n = pread(fd, buf, want, (off_t)off), w = 0;
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
@@ -116,6 +117,13 @@ static int hash_fd(int fd, uint64_t upto, EVP_MD_CTX *md, const char *path, vmen
                         return vmenv_error_set(err, VMENV_EXIT_IO, "'%s' shrank while reading",
                                                path);
                 EVP_DigestUpdate(md, buf, (size_t)n);
+                for (ssize_t done = 0; out >= 0 && done < n; done += w) {
+                        if ((w = write(out, buf + done, (size_t)(n - done))) < 0 && errno == EINTR)
+                                w = 0;
+                        else if (w < 0)
+                                return vmenv_error_errno(err, vmenv_exit_for_errno(errno), errno,
+                                                         "cannot copy '%s'", path);
+                }
                 off += (uint64_t)n;
         }
         return 0;
@@ -137,40 +145,10 @@ int vmenv_file_digest(const char *path, const char *type, char **digest, vmenv_e
                 return vmenv_error_errno(err, errno == ENOENT ? VMENV_EXIT_NOINPUT : 0, errno,
                                          "cannot open '%s'", path);
         EVP_DigestInit_ex(md, alg, NULL);
-        if (hash_fd(fd, (uint64_t)st.st_size, md, path, err) < 0)
+        if (hash_fd(fd, (uint64_t)st.st_size, md, -1, path, err) < 0)
                 return -1;
         hex = md_final_hex(md);
         *digest = vmenv_strdupf("%s:%s", type, hex);
-        return 0;
-}
-
-/* Copies [0, size) of in to out, hashing what was read. */
-static int copy_hashing(int in, int out, uint64_t size, EVP_MD_CTX *md, const char *path,
-                        vmenv_error *err)
-{
-        _cleanup_free_ char *buf = vmenv_malloc(HASH_BUF);
-        uint64_t off = 0;
-
-        while (off < size) {
-                size_t want = size - off < HASH_BUF ? (size_t)(size - off) : HASH_BUF;
-                ssize_t n = read(in, buf, want), w = 0;
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return vmenv_error_errno(err, 0, errno, "cannot read '%s'", path);
-                if (n == 0)
-                        return vmenv_error_set(err, VMENV_EXIT_IO, "'%s' shrank while reading",
-                                               path);
-                EVP_DigestUpdate(md, buf, (size_t)n);
-                for (ssize_t done = 0; done < n; done += w) {
-                        if ((w = write(out, buf + done, (size_t)(n - done))) < 0 && errno == EINTR)
-                                w = 0;
-                        else if (w < 0)
-                                return vmenv_error_errno(err, vmenv_exit_for_errno(errno), errno,
-                                                         "cannot copy '%s'", path);
-                }
-                off += (uint64_t)n;
-        }
         return 0;
 }
 
@@ -204,7 +182,7 @@ int vmenv_file_snapshot(const char *path, const char *type, char **copy_out, cha
         if ((out = mkostemp(copy, O_CLOEXEC)) < 0)
                 return vmenv_error_errno(err, 0, errno, "cannot write in '%s'", cache);
         EVP_DigestInit_ex(md, alg, NULL);
-        if (copy_hashing(in, out, (uint64_t)st.st_size, md, path, err) < 0) {
+        if (hash_fd(in, (uint64_t)st.st_size, md, out, path, err) < 0) {
                 unlink(copy);
                 return -1;
         }
@@ -734,7 +712,7 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                         return vmenv_error_errno(err, 0, errno, "cannot write '%s'", part);
                 EVP_DigestInit_ex(md, EVP_get_digestbyname(type), NULL);
                 if (st.st_size > 0 && attempt == 0 && read_sidecar(sidecar, url, etag, lm)) {
-                        if (hash_fd(fd, (uint64_t)st.st_size, md, part, err) < 0)
+                        if (hash_fd(fd, (uint64_t)st.st_size, md, -1, part, err) < 0)
                                 return -1;
                         _cleanup_free_ char *h = vmenv_strdupf("If-Range: %s", etag[0] ? etag : lm);
                         d.offset = d.have = (uint64_t)st.st_size;
@@ -872,7 +850,7 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                     !(got = opts->consumer_digest(opts->on_data_arg, type, d.have))) {
                         vmenv_debug("hashing '%s' again: the consumer did not", part);
                         EVP_DigestInit_ex(md, EVP_get_digestbyname(type), NULL);
-                        if (hash_fd(fd, d.have, md, part, err) < 0)
+                        if (hash_fd(fd, d.have, md, -1, part, err) < 0)
                                 return -1;
                 }
                 if (!got)
