@@ -76,7 +76,7 @@ static int box_add(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_erro
                 json_object_object_add(jo, "version", json_object_new_string(b->version));
                 json_object_object_add(jo, "dir", json_object_new_string(b->dir));
                 puts(json_object_to_json_string_ext(jo, JSON_C_TO_STRING_SPACED |
-                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(jo);
         } else
                 printf("box '%s' (%s) is in the store\n", b->name, b->version);

@@ -171,8 +171,7 @@ int vmenv_file_snapshot(const char *path, const char *type, char **copy_out, cha
                 return vmenv_error_errno(err, errno == ENOENT ? VMENV_EXIT_NOINPUT : 0, errno,
                                          "cannot open '%s'", path);
         if (!S_ISREG(st.st_mode))
-                return vmenv_error_set(err, VMENV_EXIT_NOINPUT, "'%s' is not a regular file",
-                                       path);
+                return vmenv_error_set(err, VMENV_EXIT_NOINPUT, "'%s' is not a regular file", path);
         if (fcntl(in, F_SETFL, 0) < 0)
                 return vmenv_error_errno(err, 0, errno, "cannot read '%s'", path);
         cache = vmenv_path_join(home, "cache");

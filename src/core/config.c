@@ -640,10 +640,8 @@ static const char *const machine_keys[] = {
     "kernel",   "initrd",       "cmdline", "libvirt",         "primary",        "machines",  NULL};
 static const char *const forward_keys[] = {"guest",        "host", "host_ip", "protocol",
                                            "auto_correct", "id",   NULL};
-static const char *const folder_keys[] = {"host",     "guest",
-                                          "type",     "exclude",
-                                          "disabled", "allow_private_state",
-                                          NULL};
+static const char *const folder_keys[] = {
+    "host", "guest", "type", "exclude", "disabled", "allow_private_state", NULL};
 static const char *const prov_keys[] = {"name",   "shell",       "script", "args",
                                         "env",    "privileged",  "run",    "file",
                                         "source", "destination", NULL};

@@ -193,8 +193,7 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
         if (!o->no_provision && (provision || o->provision || o->provision_with) &&
             m->n_provisioners) {
                 vmenv_state_free(TAKE_PTR(st));
-                if (vmenv_machine_provision_locked(p, m, o->provision, o->provision_with, err) <
-                    0)
+                if (vmenv_machine_provision_locked(p, m, o->provision, o->provision_with, err) < 0)
                         return -1;
         }
         vmenv_info("%s: running (ssh: vmenv ssh %s)", m->name, m->name);

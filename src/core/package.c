@@ -21,7 +21,6 @@
 
 #define COPY_CHUNK (1u << 20)
 
-
 static int add_file(struct archive *a, const char *path, const char *name, vmenv_error *err)
 {
         struct stat st;

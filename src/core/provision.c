@@ -24,7 +24,6 @@
 #define SCRIPT_MAX_BYTES (16u << 20)
 #define RECORD_KEY_BYTES 32
 
-
 /* The key that makes run-once records unguessable: a record holds no
  * plain digest of the provisioner (its env may hold secrets, and .vmenv/ may
  * be shared or committed), only an HMAC keyed by this machine's random salt. */

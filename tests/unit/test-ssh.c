@@ -1016,9 +1016,11 @@ static int bench_exec(int argc, char **argv)
                 fprintf(stderr, "usage: test-ssh --exec PORT KEY CMD\n");
                 return 64;
         }
-        t = (struct vmenv_ssh_target){
-            .host = "127.0.0.1", .port = atoi(argv[2]), .user = "root", .key_path = argv[3],
-            .tofu = true};
+        t = (struct vmenv_ssh_target){.host = "127.0.0.1",
+                                      .port = atoi(argv[2]),
+                                      .user = "root",
+                                      .key_path = argv[3],
+                                      .tofu = true};
         if (!(s = vmenv_ssh_connect(&t, NULL, &err)) ||
             vmenv_ssh_exec(s, argv[4], NULL, 0, 1, 2, &st, &err) < 0) {
                 fprintf(stderr, "test-ssh: %s\n", err.msg);
