@@ -53,7 +53,9 @@ struct vmenv_fetch_opts {
         /* Optional: called as the download file grows, so a consumer can
          * read it while it is written (box add extracts while downloading).
          * path is the file being written; it is renamed when complete. */
-        void (*on_data)(void *data, const char *path, uint64_t size, enum vmenv_fetch_event ev);
+        /* Returns false to stop the download at once (the consumer failed:
+         * the rest would be fetched for nothing). */
+        bool (*on_data)(void *data, const char *path, uint64_t size, enum vmenv_fetch_event ev);
         void *on_data_arg;
         /* Optional, with on_data: a consumer that reads the whole file in
          * order anyway hashes it too, which takes the digest off the
@@ -65,9 +67,11 @@ struct vmenv_fetch_opts {
         char *(*consumer_digest)(void *data, const char *type, uint64_t size);
 };
 
-/* Downloads url (http, https, file) into the download cache under
- * $VMENV_HOME/cache/, resuming a partial from an earlier attempt, hashing
- * while streaming. checksum is "TYPE:HEX" or NULL (then sha256 is computed
+/* Downloads url (http, https, file: a regular file only) into the download
+ * cache under $VMENV_HOME/cache/, resuming a partial from an earlier attempt
+ * (a 206 must start at the offset asked for), hashing while streaming. A
+ * body longer than its Content-Length or VMENV_MAX_DOWNLOAD (64 GiB by
+ * default) is refused. checksum is "TYPE:HEX" or NULL (then sha256 is computed
  * and only recorded). On success *path is the completed file in the cache
  * (the caller deletes it when done) and *digest is "TYPE:HEX" of it. */
 int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_opts *opts,
@@ -87,6 +91,13 @@ int vmenv_checksum_parse(const char *s, char **type, char **hex, vmenv_error *er
  * no type the digest's length tells (32 hex digits md5, 40 sha1, 64 sha256,
  * 96 sha384, 128 sha512). *out is NULL for an empty value. */
 int vmenv_checksum_join(const char *type, const char *value, char **out, vmenv_error *err);
+
+/* A private copy of the regular file path in $VMENV_HOME/cache/ and the
+ * digest of exactly the bytes copied, in one read: hashing path and then
+ * opening it again would let whoever can write it swap the bytes between
+ * the check and the use. The caller deletes *copy. */
+int vmenv_file_snapshot(const char *path, const char *type, char **copy, char **digest,
+                        vmenv_error *err);
 /* Digest of a whole file as "TYPE:HEX". */
 int vmenv_file_digest(const char *path, const char *type, char **digest, vmenv_error *err);
 

@@ -31,6 +31,7 @@ struct vmenv_synced_folder {
         char *type;        /* "rsync" (default), "9p", "virtiofs" */
         char **exclude;    /* NULL-terminated, may be NULL */
         bool disabled;
+        bool allow_private_state; /* 9p/virtiofs may show the guest .vmenv/ */
         struct vmenv_where where;
 };
 

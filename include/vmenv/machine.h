@@ -66,6 +66,12 @@ struct vmenv_up_opts {
         const struct vmenv_lock *lock; /* from vmenv_lock_ensure; NULL: no lock */
 };
 
+/* Takes the machine's lock (.vmenv/locks/MACHINE.lock), waiting for it;
+ * returns its descriptor (close it to release) or -1. Every command that
+ * changes a machine or its state holds it: up, destroy, halt, provision,
+ * rsync, package. */
+int vmenv_machine_lock(const struct vmenv_project *p, const char *machine, vmenv_error *err);
+
 /* Creates, boots, resumes or does nothing, as the state requires. */
 int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config *m,
                      const struct vmenv_up_opts *o, vmenv_error *err);
@@ -112,5 +118,10 @@ int vmenv_box_pool_remove(const struct vmenv_provider_ops *ops, const char *box,
 /* Runs the provisioners that are due (or all with force / only those named). */
 int vmenv_machine_provision(struct vmenv_project *p, const struct vmenv_machine_config *m,
                             bool force, char *const *only, vmenv_error *err);
+/* The same over a session the caller opened, recording what ran in st
+ * (saved after each provisioner). Only p->config is used. */
+int vmenv_provision_run(struct vmenv_ssh *s, const struct vmenv_project *p,
+                        const struct vmenv_machine_config *m, struct vmenv_machine_state *st,
+                        bool force, char *const *only, vmenv_error *err);
 
 #endif

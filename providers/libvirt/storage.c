@@ -270,9 +270,10 @@ int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, 
                                vmenv_error *err)
 {
         _cleanup_pool_ virStoragePoolPtr pool = NULL;
-        _cleanup_vol_ virStorageVolPtr vol = NULL;
+        _cleanup_vol_ virStorageVolPtr vol = NULL, tmp = NULL, stale = NULL;
         _cleanup_close_ int fd = -1, lock = -1;
-        _cleanup_free_ char *xml = NULL, *ename = NULL;
+        _cleanup_free_ char *xml = NULL, *ename = NULL, *part = NULL;
+        virStorageVolInfo info;
         struct stat st;
         bool missing;
 
@@ -312,7 +313,21 @@ int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, 
                 return vmenv_error_set(err, VMENV_EXIT_DATA, "image '%s' is not a non-empty file",
                                        local_path);
 
-        ename = vmenv_xml_escape(name);
+        /* Upload under a temporary name and give the volume its real name
+         * only once it is whole (libvirt has no rename: a server-side clone),
+         * so a vmenv killed or a libvirtd restarted mid-upload leaves a
+         * ".part" that the next import deletes, never a half-written base
+         * that every later machine would be cloned from. */
+        part = vmenv_strdupf("%s.part", name);
+        if (check_name("volume", part, err) < 0)
+                return -1;
+        wait_uploads(pool); /* a .part another user is still filling */
+        if ((stale = virStorageVolLookupByName(pool, part))) {
+                vmenv_debug("deleting '%s', left by an interrupted upload", part);
+                if (virStorageVolDelete(stale, 0) < 0)
+                        return vmenv_libvirt_error(err, "cannot delete volume '%s'", part);
+        }
+        ename = vmenv_xml_escape(part);
         xml = vmenv_strdupf("<volume>\n"
                             "  <name>%s</name>\n"
                             "  <capacity unit='bytes'>%" PRIu64 "</capacity>\n"
@@ -322,26 +337,46 @@ int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, 
                             "</volume>\n",
                             ename, (uint64_t)st.st_size, format);
         vmenv_debug("uploading '%s' (%" PRIu64 " bytes) to volume '%s'", local_path,
-                    (uint64_t)st.st_size, name);
-        if (!(vol = virStorageVolCreateXML(pool, xml, 0))) {
-                /* Another vmenv created it meanwhile. */
-                if (vmenv_libvirt_last_error_is(VIR_ERR_STORAGE_VOL_EXIST)) {
-                        wait_uploads(pool);
-                        if ((vol = virStorageVolLookupByName(pool, name)))
-                                return (*path = vol_path(vol, name, err)) ? 0 : -1;
-                }
-                return vmenv_libvirt_error(err, "cannot create volume '%s'", name);
-        }
-        if (upload(p->conn, vol, fd, (uint64_t)st.st_size, local_path, name, err) < 0) {
-                /* Leave nothing half-made: a partial base would break every
-                 * machine later cloned from it. */
-                virStorageVolDelete(vol, 0);
+                    (uint64_t)st.st_size, part);
+        if (!(tmp = virStorageVolCreateXML(pool, xml, 0)))
+                return vmenv_libvirt_error(err, "cannot create volume '%s'", part);
+        if (upload(p->conn, tmp, fd, (uint64_t)st.st_size, local_path, part, err) < 0) {
+                virStorageVolDelete(tmp, 0);
                 return -1;
         }
         /* The volume was created as an empty image of the file's size; make
          * libvirt read the uploaded header (virtual size, format) now. */
         if (virStoragePoolRefresh(pool, 0) < 0)
-                vmenv_debug("cannot refresh the pool after uploading '%s'", name);
+                vmenv_debug("cannot refresh the pool after uploading '%s'", part);
+        if (virStorageVolGetInfo(tmp, &info) < 0) {
+                vmenv_libvirt_error(err, "cannot read volume '%s'", part);
+                virStorageVolDelete(tmp, 0);
+                return -1;
+        }
+        free(ename);
+        free(xml);
+        ename = vmenv_xml_escape(name);
+        xml = vmenv_strdupf("<volume>\n"
+                            "  <name>%s</name>\n"
+                            "  <capacity unit='bytes'>%llu</capacity>\n"
+                            "  <target>\n"
+                            "    <format type='%s'/>\n"
+                            "  </target>\n"
+                            "</volume>\n",
+                            ename, (unsigned long long)info.capacity, format);
+        vol = virStorageVolCreateXMLFrom(pool, xml, tmp, 0);
+        if (!vol && vmenv_libvirt_last_error_is(VIR_ERR_STORAGE_VOL_EXIST)) {
+                /* Another vmenv finished first. */
+                wait_uploads(pool);
+                vol = virStorageVolLookupByName(pool, name);
+        }
+        if (!vol) {
+                vmenv_libvirt_error(err, "cannot create volume '%s'", name);
+                virStorageVolDelete(tmp, 0);
+                return -1;
+        }
+        if (virStorageVolDelete(tmp, 0) < 0)
+                vmenv_debug("cannot delete '%s' after its copy", part);
         if (!(*path = vol_path(vol, name, err)))
                 return -1;
         return 0;

@@ -86,10 +86,16 @@ static int box_add(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_erro
         }
         if (!(b = vmenv_box_add(src, vmenv_args_get(a, "box-version"), &o, err)))
                 return -1;
-        if (ctx->json)
-                printf("{\"name\": \"%s\", \"version\": \"%s\", \"dir\": \"%s\"}\n", b->name,
-                       b->version, b->dir);
-        else
+        if (ctx->json) {
+                /* json-c escapes: a name or a $VMENV_HOME may hold '"' or '\\' */
+                json_object *jo = json_object_new_object();
+                json_object_object_add(jo, "name", json_object_new_string(b->name));
+                json_object_object_add(jo, "version", json_object_new_string(b->version));
+                json_object_object_add(jo, "dir", json_object_new_string(b->dir));
+                puts(json_object_to_json_string_ext(jo, JSON_C_TO_STRING_SPACED |
+                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(jo);
+        } else
                 printf("box '%s' (%s) is in the store\n", b->name, b->version);
         vmenv_box_free(b);
         return 0;

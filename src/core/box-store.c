@@ -714,6 +714,7 @@ struct follow {
         uint64_t size, off;
         bool done, failed, restarted;
         bool final;    /* size is the complete download's */
+        bool zip;      /* the file starts as a zip archive */
         bool finished; /* the thread is done reading */
         int fd;
         /* The digest of [0, off) of the file, as read: the download thread
@@ -726,9 +727,10 @@ struct follow {
         int rc;
 };
 
-static void follow_on_data(void *data, const char *path, uint64_t size, enum vmenv_fetch_event ev)
+static bool follow_on_data(void *data, const char *path, uint64_t size, enum vmenv_fetch_event ev)
 {
         struct follow *f = data;
+        bool go_on;
         pthread_mutex_lock(&f->mu);
         if (!f->path)
                 f->path = vmenv_strdup(path);
@@ -736,8 +738,13 @@ static void follow_on_data(void *data, const char *path, uint64_t size, enum vme
                 f->restarted = true;
         else
                 f->size = size;
+        /* Extraction failed for good: stop the download instead of filling
+         * the cache with the rest. A zip may need the whole file (its
+         * directory is at the end), so it goes on to the definitive try. */
+        go_on = !(f->finished && f->rc < 0 && !f->zip && !f->restarted);
         pthread_cond_broadcast(&f->cv);
         pthread_mutex_unlock(&f->mu);
+        return go_on;
 }
 
 static long follow_read(void *data, void *buf, size_t len)
@@ -771,6 +778,8 @@ static long follow_read(void *data, void *buf, size_t len)
                 return -1;
         if (f->md)
                 EVP_DigestUpdate(f->md, buf, (size_t)n);
+        if (f->off == 0 && n >= 2 && !memcmp(buf, "PK", 2))
+                f->zip = true;
         f->off += (uint64_t)n;
         return n;
 }
@@ -856,6 +865,11 @@ static int fetch_and_extract(const char *url, const char *cs, const struct vmenv
                 abort();
         r = vmenv_fetch(url, cs, &o, file, digest, err);
         pthread_mutex_lock(&f.mu);
+        if (r < 0 && f.finished && f.rc < 0 && f.err.msg) {
+                /* the download stopped because extraction failed: say why */
+                vmenv_error_clear(err);
+                vmenv_error_move(err, &f.err);
+        }
         if (r < 0)
                 f.failed = true;
         else
@@ -1082,15 +1096,17 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
                 _cleanup_free_ char *type = NULL, *hex = NULL;
                 if (cs && vmenv_checksum_parse(cs, &type, &hex, err) < 0)
                         return NULL;
-                if (vmenv_file_digest(url, type ? type : "sha256", &digest, err) < 0)
+                /* Hash and extract the same bytes: a private copy. */
+                if (vmenv_file_snapshot(url, type ? type : "sha256", &file, &digest, err) < 0)
                         return NULL;
+                downloaded = true; /* the copy is ours to delete */
                 if (hex && strcmp(strchr(digest, ':') + 1, hex)) {
                         vmenv_error_set(err, VMENV_EXIT_DATA,
                                         "checksum mismatch for '%s': expected %s:%s, got %s", url,
                                         type, hex, digest);
+                        unlink(file);
                         return NULL;
                 }
-                file = vmenv_strdup(url);
                 {
                         /* record where it came from in a form valid anywhere */
                         char *abs = realpath(url, NULL);

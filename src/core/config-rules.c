@@ -214,7 +214,8 @@ static const char *const machine_keys[] = {
     "kernel",   "initrd",       "cmdline", "libvirt",         "primary",        "machines",  NULL};
 static const char *const forward_keys[] = {"guest",        "host", "host_ip", "protocol",
                                            "auto_correct", "id",   NULL};
-static const char *const folder_keys[] = {"host", "guest", "type", "exclude", "disabled", NULL};
+static const char *const folder_keys[] = {
+    "host", "guest", "type", "exclude", "disabled", "allow_private_state", NULL};
 static const char *const prov_keys[] = {"name",   "shell",       "script", "args",
                                         "env",    "privileged",  "run",    "file",
                                         "source", "destination", NULL};
@@ -374,6 +375,8 @@ static int parse_folder(struct pctx *p, const struct ynode *n, const char *path,
                         r = vmenv_cfg_get_strv(p, v, kp, &f->exclude);
                 else if (!strcmp(k->s, "disabled"))
                         r = vmenv_cfg_get_bool(p, v, kp, &f->disabled);
+                else if (!strcmp(k->s, "allow_private_state"))
+                        r = vmenv_cfg_get_bool(p, v, kp, &f->allow_private_state);
                 else
                         r = vmenv_cfg_unknown_key(p, k, kp, folder_keys);
                 if (r < 0)

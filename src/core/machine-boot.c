@@ -17,7 +17,7 @@
 /* The last lines of the serial console, each prefixed "  | ". */
 static char *console_tail(const struct vmenv_machine_state *st)
 {
-        _cleanup_free_ char *path = vmenv_state_path(st, "console.log");
+        _cleanup_free_ char *path = vmenv_machine_console_log(st);
         _cleanup_free_ char *text = NULL;
         struct vmenv_buf b = {0};
         size_t len = 0, lines = 0;
@@ -246,6 +246,8 @@ static struct vmenv_ssh *wait_ready(struct vmenv_project *p, const struct vmenv_
         }
         fill_target(m, st, key, &t);
         t.alt_key_path = alt;
+        /* trust on first use: only up's wait may meet a new host key */
+        t.tofu = !st->host_key;
         w.ready_cmd = script;
         vmenv_info("%s: waiting for SSH on %s:%d (timeout %d s)", m->name,
                    vmenv_machine_ssh_host(st), st->ssh_port, m->boot_timeout);

@@ -292,6 +292,50 @@ static void fs_specs_free(struct vmenv_fs_spec *fs)
 }
 VMENV_DEFINE_CLEANUP(struct vmenv_fs_spec, fs_specs_free)
 
+/* Whether a 9p/virtiofs share of the real folder host contains the
+ * project's .vmenv/ (or lies inside it): the guest would read every
+ * machine's private key and could plant files vmenv reads. */
+static bool holds_private_state(const struct vmenv_project *p, const char *host)
+{
+        _cleanup_free_ char *dir = realpath(p->config->dir, NULL);
+        _cleanup_free_ char *state = NULL;
+        size_t hl = strlen(host), sl;
+
+        if (!dir)
+                return true;
+        state = vmenv_path_join(dir, ".vmenv");
+        sl = strlen(state);
+        if (!strcmp(host, "/") || (hl <= sl && !strncmp(state, host, hl) && state[hl] == '/'))
+                return true;
+        return !strncmp(host, state, sl) && (host[sl] == '\0' || host[sl] == '/');
+}
+
+/* Refuses, before anything is made, a 9p/virtiofs folder that would share
+ * the project's .vmenv/ without the folder's explicit opt-in. */
+static int check_shares(const struct vmenv_project *p, const struct vmenv_machine_config *m,
+                        vmenv_error *err)
+{
+        for (size_t i = 0; i < m->n_folders; i++) {
+                const struct vmenv_synced_folder *f = &m->folders[i];
+                _cleanup_free_ char *joined = NULL, *real = NULL;
+
+                if (!vmenv_folder_shared(f) || f->allow_private_state)
+                        continue;
+                joined = vmenv_path_join(p->config->dir, f->host);
+                if (!(real = realpath(joined, NULL)) || !holds_private_state(p, real))
+                        continue; /* a missing folder is said by shared_folders */
+                vmenv_error_set(err, VMENV_EXIT_CONFIG,
+                                "%s:%u:%u: machine '%s': %s folder '%s' would show the guest "
+                                "'%s/.vmenv' (every machine's private key)",
+                                p->config->path, f->where.line, f->where.column, m->name, f->type,
+                                f->host, p->config->dir);
+                return vmenv_error_hint(err, "share a subfolder, use 'type: rsync' (it skips "
+                                             ".vmenv/), or add 'allow_private_state: true' to "
+                                             "this folder if the guest may read it");
+        }
+        return 0;
+}
+
 static int shared_folders(struct vmenv_project *p, const struct vmenv_machine_config *m,
                           struct vmenv_fs_spec **out, size_t *n, vmenv_error *err)
 {
@@ -322,11 +366,26 @@ static int shared_folders(struct vmenv_project *p, const struct vmenv_machine_co
         return 0;
 }
 
+/* The serial console log lives in vmenv's own folder, never in the
+ * project's: virtlogd opens it as root, and a link shipped in a cloned
+ * repository's .vmenv/ would otherwise send root's writes anywhere. */
+char *vmenv_machine_console_log(const struct vmenv_machine_state *st)
+{
+        _cleanup_free_ char *home = vmenv_home();
+        _cleanup_free_ char *name = vmenv_strdup(st->domain);
+
+        for (char *c = name; *c; c++)
+                if (*c == '/')
+                        *c = '_';
+        return vmenv_strdupf("%s/console/%s.log", home, name);
+}
+
 int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_config *m,
                          struct vmenv_machine_state *st, const char *disk_path,
                          const char *disk_format, vmenv_error *err)
 {
-        _cleanup_free_ char *log = vmenv_state_path(st, "console.log");
+        _cleanup_free_ char *log = vmenv_machine_console_log(st);
+        _cleanup_free_ char *log_dir = vmenv_strndup(log, (size_t)(strrchr(log, '/') - log));
         _cleanup_free_ char *title = vmenv_strdupf("vmenv: %s/%s", p->config->project, m->name);
         _cleanup_free_ struct vmenv_port_map *ports = NULL;
         _cleanup_(fs_specs_freep) struct vmenv_fs_spec *fs = NULL;
@@ -358,11 +417,15 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
         if (!host || vmenv_project_accel(p, &accel, err) < 0)
                 return -1;
         spec.kvm = accel.kvm;
+        /* Traversable but not listable: QEMU (not only virtlogd) may open
+         * the log when libvirt's stdio handler is "file". */
+        if (vmenv_mkdir_p(log_dir, 0711, err) < 0)
+                return vmenv_error_prefix(err, "cannot define machine '%s'", m->name);
         if (plan_ports(m, st, err) < 0)
                 return -1;
         if (vmenv_machine_nat(m) && p->ops->network_ensure(p->conn, VMENV_NAT_NETWORK, err) < 0)
                 return vmenv_error_prefix(err, "machine '%s'", m->name);
-        if (shared_folders(p, m, &fs, &spec.n_fs, err) < 0)
+        if (check_shares(p, m, err) < 0 || shared_folders(p, m, &fs, &spec.n_fs, err) < 0)
                 return -1;
         spec.fs = fs;
         ports = vmenv_calloc(st->n_ports, sizeof(*ports));
@@ -389,6 +452,8 @@ int vmenv_machine_create(struct vmenv_project *p, const struct vmenv_machine_con
 
         struct vmenv_lock_pin pin = {0};
 
+        if (check_shares(p, m, err) < 0)
+                return -1;
         if (vmenv_lock_pin(o->lock, m, &pin, err) < 0)
                 return -1;
         box = vmenv_box_ensure(pin.name, pin.constraint, pin.url, pin.checksum, &bo, err);

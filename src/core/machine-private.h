@@ -51,6 +51,17 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
                          struct vmenv_machine_state *st, const char *disk_path,
                          const char *disk_format, vmenv_error *err);
 
+/* The same as vmenv_machine_halt and vmenv_machine_provision, for a caller
+ * that holds the machine's lock already (flock is not reentrant). */
+int vmenv_machine_halt_locked(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                              bool force, int timeout_s, vmenv_error *err);
+int vmenv_machine_provision_locked(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                                   bool force, char *const *only, vmenv_error *err);
+
+/* The serial console log of st's domain: $VMENV_HOME/console/DOMAIN.log,
+ * outside the project (virtlogd writes it as root). */
+char *vmenv_machine_console_log(const struct vmenv_machine_state *st);
+
 /* machine-boot.c: starts the domain when start is set, waits until a
  * command runs over SSH (the first-boot script while first boot is not
  * confirmed), mounts shared folders and syncs rsync folders when the

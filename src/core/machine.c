@@ -185,7 +185,7 @@ int vmenv_machine_state(struct vmenv_project *p, const struct vmenv_machine_conf
         return p->ops->state(p->conn, domain, out, err);
 }
 
-static int machine_lock(const struct vmenv_project *p, const char *machine, vmenv_error *err)
+int vmenv_machine_lock(const struct vmenv_project *p, const char *machine, vmenv_error *err)
 {
         _cleanup_free_ char *dir = vmenv_strdupf("%s/.vmenv/locks", p->config->dir);
         _cleanup_free_ char *path = vmenv_strdupf("%s/%s.lock", dir, machine);
@@ -249,7 +249,7 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
         struct vmenv_accel accel;
         bool start = true, first, provision;
 
-        if ((lock = machine_lock(p, m->name, err)) < 0)
+        if ((lock = vmenv_machine_lock(p, m->name, err)) < 0)
                 return -1;
         if (vmenv_project_accel(p, &accel, err) < 0)
                 return -1;
@@ -323,7 +323,7 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
         if (!o->no_provision && (provision || o->provision || o->provision_with) &&
             m->n_provisioners) {
                 vmenv_state_free(TAKE_PTR(st));
-                if (vmenv_machine_provision(p, m, o->provision, o->provision_with, err) < 0)
+                if (vmenv_machine_provision_locked(p, m, o->provision, o->provision_with, err) < 0)
                         return -1;
                 if (!(st = vmenv_state_load(p->config, m->name, err)))
                         return -1;
@@ -363,6 +363,16 @@ static int wait_state(struct vmenv_project *p, const char *domain, enum vmenv_vm
 int vmenv_machine_halt(struct vmenv_project *p, const struct vmenv_machine_config *m, bool force,
                        int timeout_s, vmenv_error *err)
 {
+        _cleanup_close_ int lock = vmenv_machine_lock(p, m->name, err);
+
+        if (lock < 0)
+                return -1;
+        return vmenv_machine_halt_locked(p, m, force, timeout_s, err);
+}
+
+int vmenv_machine_halt_locked(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                              bool force, int timeout_s, vmenv_error *err)
+{
         _cleanup_free_ char *domain = vmenv_domain_name(p->config, m->name);
         enum vmenv_vm_state vs;
         int r;
@@ -398,7 +408,7 @@ int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_co
         _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
         enum vmenv_vm_state vs;
 
-        if ((lock = machine_lock(p, m->name, err)) < 0)
+        if ((lock = vmenv_machine_lock(p, m->name, err)) < 0)
                 return -1;
         if (!(st = vmenv_state_load(p->config, m->name, err)))
                 return -1;

@@ -361,14 +361,28 @@ int vmenv_write_all(int fd, const void *p, size_t n)
         return 0;
 }
 
+/* fsync of the folder holding path, so a rename into it survives a crash. */
+static int sync_parent(const char *path)
+{
+        _cleanup_free_ char *copy = vmenv_strdup(path);
+        _cleanup_close_ int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (dfd < 0 || fsync(dfd) < 0)
+                return -1;
+        return 0;
+}
+
 int vmenv_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                             vmenv_error *err)
 {
-        _cleanup_free_ char *tmp = vmenv_strdupf("%s.tmp.%ld", path, (long)getpid());
+        /* A fresh, unpredictable name created with O_EXCL: whoever can write
+         * to the folder (a project folder from a cloned repository) cannot
+         * plant a symlink or a file there for us to write through. */
+        _cleanup_free_ char *tmp = vmenv_strdupf("%s.tmp.XXXXXX", path);
         _cleanup_close_ int fd = -1;
         const char *p = data;
 
-        if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) < 0)
+        if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
                 return vmenv_error_errno(err, 0, errno, "cannot write '%s'", path);
         if (fchmod(fd, mode) < 0)
                 goto fail;
@@ -388,6 +402,8 @@ int vmenv_write_file_atomic(const char *path, const void *data, size_t len, mode
                 goto fail;
         if (rename(tmp, path) < 0)
                 goto fail;
+        if (sync_parent(path) < 0)
+                return vmenv_error_errno(err, 0, errno, "cannot write '%s'", path);
         return 0;
 fail:
         vmenv_error_errno(err, 0, errno, "cannot write '%s'", path);

@@ -51,7 +51,8 @@ static int q_target(void *ctx, struct vmenv_ssh_target *t, vmenv_error *err)
                                        .port = q->port,
                                        .user = "vagrant",
                                        .key_path = q->key,
-                                       .connect_timeout_ms = 5000};
+                                       .connect_timeout_ms = 5000,
+                                       .tofu = true};
         return 0;
 }
 

@@ -21,6 +21,12 @@ check "format raw recorded" -- grep -q '"format": "raw"' "$J"
 check "raw virtual size = file size" -- grep -q '"virtual_size": 3000000' "$J"
 run_vmenv box add disk.raw --name local/raw2 --box-version ">= 1"
 expect_eq "a box file needs an exact version" 64 "$RC"
+# --json output is escaped: a $VMENV_HOME holding '"' and '\' still gives JSON
+OUT=$(VMENV_HOME="$T_TMP/we\"ird\\home" "$VMENV" box add disk.raw --name local/json --box-version 1 --json 2>"$T_TMP/stderr")
+check "box add --json is JSON even when the path holds quotes" -- python3 -c '
+import json, sys
+o = json.loads(sys.argv[1])
+assert o["name"] == "local/json" and o["dir"].startswith(sys.argv[2]), o' "$OUT" "$T_TMP/we\"ird\\home"
 run_vmenv box add local/a ./no-such.qcow2
 expect_eq "a missing file exits 66" 66 "$RC"
 
@@ -31,6 +37,22 @@ run_vmenv box add tiny.box --name local/box --box-version 1.0
 expect_eq "a .box path" 0 "$RC"
 run_vmenv box add tiny.tar.gz --name local/gz --checksum "sha256:$(sha256 tiny.tar.gz)"
 expect_eq "a gzipped box with its checksum" 0 "$RC"
+# A local .box is read once, through one descriptor, into a private copy
+# that is both hashed and extracted: hashing the path and opening it again
+# let whoever can write it swap the bytes in between.
+if command -v strace >/dev/null; then
+    strace -f -qq -e trace=open,openat -o "$T_TMP/strace" \
+        "$VMENV" box add tiny.box --name local/once --box-version 1 >/dev/null 2>&1
+    expect_eq "the local .box is opened once" 1 "$(grep -c '"tiny\.box"' "$T_TMP/strace")"
+    ls "$VMENV_HOME"/cache/local-* >/dev/null 2>&1; [ $? -ne 0 ]; ok $? "the private copy is deleted"
+    expect_eq "the copy was the one extracted" "$(sha256 tiny.box)" \
+        "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["checksum"].split(":")[1])' \
+            "$VMENV_HOME/boxes/local-VAGRANTSLASH-once/1/libvirt/vmenv.json" 2>/dev/null)"
+    "$VMENV" box remove local/once -f >/dev/null 2>&1
+fi
+mkfifo "$T_TMP/fifo.box"
+run_vmenv box add "$T_TMP/fifo.box" --name local/fifo --box-version 1
+case $ERR in *"not a regular file"*) ok 0 "a local box that is not a regular file is refused";; *) ok 1 "fifo: $ERR";; esac
 BEFORE=$(store_listing)
 run_vmenv box add tiny.box --name local/bad --checksum "md5:00000000000000000000000000000000"
 expect_eq "a local checksum mismatch exits 65" 65 "$RC"

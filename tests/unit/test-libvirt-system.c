@@ -306,6 +306,48 @@ int main(void)
                 CHECK(ops->volume_delete(p, NULL, "test-race.raw", &err), "delete it");
                 unlink(raw);
         }
+        {
+                /* vmenv killed (-9) in the middle of an upload: the next import
+                 * must not take the half-written volume for the box. */
+                _cleanup_free_ char *raw = vmenv_path_join(tmp, "kill.raw");
+                _cleanup_free_ char *o2 = runf("head -c 268435456 /dev/urandom > %s", raw);
+                _cleanup_free_ char *partf = vmenv_strdupf("%s/test-kill.raw.part", pool_path);
+                _cleanup_free_ char *vp = NULL, *o3 = NULL;
+                int status = 0;
+                pid_t kid = fork();
+                if (kid == 0) {
+                        vmenv_error e = VMENV_ERROR_INIT;
+                        struct vmenv_provider *q = ops->open(uri, &e);
+                        char *kp = NULL;
+                        _exit(q && ops->image_ensure(q, NULL, "test-kill.raw", raw, "raw", &kp,
+                                                     &e) == 0
+                                  ? 0
+                                  : 1);
+                }
+                for (int i = 0; i < 600; i++) {
+                        struct stat pst;
+                        if (stat(partf, &pst) == 0 && pst.st_blocks * 512 > (32 << 20))
+                                break;
+                        if (waitpid(kid, &status, WNOHANG) == kid) {
+                                kid = 0;
+                                break;
+                        }
+                        usleep(20000);
+                }
+                if (kid > 0) {
+                        kill(kid, SIGKILL);
+                        waitpid(kid, &status, 0);
+                }
+                ok(kid > 0 && WIFSIGNALED(status), "the import was killed mid-upload");
+                CHECK(ops->image_ensure(p, NULL, "test-kill.raw", raw, "raw", &vp, &err),
+                      "the next import succeeds");
+                o3 = runf("cmp %s %s && echo same", raw, vp ? vp : "/nonexistent");
+                ok(strstr(o3, "same") != NULL, "and its volume is the whole image, not the "
+                                               "half-written one");
+                ok(!vmenv_path_exists(partf), "the interrupted upload's .part is gone");
+                CHECK(ops->volume_delete(p, NULL, "test-kill.raw", &err), "delete it");
+                unlink(raw);
+        }
         CHECK(ops->overlay_create(p, NULL, "test-disk.img", "test-base.img", 0, &ov_path, &err),
               "overlay_create");
         free(out);

@@ -174,7 +174,8 @@ int main(void)
                                       .port = port,
                                       .user = "vagrant",
                                       .key_path = ikey,
-                                      .connect_timeout_ms = 5000};
+                                      .connect_timeout_ms = 5000,
+                                      .tofu = true};
         t0 = vmenv_now_ns();
         s = vmenv_ssh_wait(&t, t0 + 240000000000ull, &seen, &last, &err);
         if (!ok(s != NULL, "box: insecure RSA key logs in to dropbear after %.1f s (%s)",
