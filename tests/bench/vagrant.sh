@@ -110,12 +110,19 @@ peak() {
     echo "$hwm" >> "$tmp/$side.rss"
     return $rc
 }
-# one SIDE OP CMD...: times CMD, appends seconds to $tmp/SIDE.OP
+# one SIDE OP CMD...: times CMD, appends seconds to $tmp/SIDE.OP, or to
+# $tmp/SIDE.OP.failed when it fails (a failure is counted, not a sample)
 one() {
     local side=$1 op=$2 t0 t1 rc; shift 2
-    t0=$(now); "$@" >> "$tmp/$side.$op.out" 2>&1; rc=$?; t1=$(now)
-    [ $rc -eq 0 ] || { echo "$side $op failed (exit $rc):" >&2; tail -5 "$tmp/$side.$op.out" >&2; }
-    el "$t0" "$t1" >> "$tmp/$side.$op"
+    : > "$tmp/$side.$op.last"
+    t0=$(now); "$@" > "$tmp/$side.$op.last" 2>&1; rc=$?; t1=$(now)
+    cat "$tmp/$side.$op.last" >> "$tmp/$side.$op.out"
+    if [ $rc -eq 0 ]; then
+        el "$t0" "$t1" >> "$tmp/$side.$op"
+    else
+        echo "$side $op failed (exit $rc) after $(el "$t0" "$t1") s: $(tail -1 "$tmp/$side.$op.last")" >&2
+        el "$t0" "$t1" >> "$tmp/$side.$op.failed"
+    fi
     return $rc
 }
 
@@ -210,9 +217,14 @@ done
 m() { [ -s "$tmp/$1" ] && median < "$tmp/$1" || echo 0; }
 line() { # line LABEL OP UNIT TARGET
     local a b
+    local a b f t fails=
     a=$(m "vmenv.$2"); b=$(m "vagrant.$2")
-    printf '%-28s vmenv %8s %s, Vagrant %8s %s: %sx faster%s\n' "$1" "$a" "$3" "$b" "$3" \
-        "$(ratio "$b" "$a")" "${4:+ (target >= $4)}"
+    for t in vmenv vagrant; do
+        f=$tmp/$t.$2.failed
+        [ -s "$f" ] && fails="$fails; $t failed $(wc -l < "$f") time(s), after $(median < "$f") s (median)"
+    done
+    printf '%-28s vmenv %8s %s, Vagrant %8s %s: %sx faster%s%s\n' "$1" "$a" "$3" "$b" "$3" \
+        "$(ratio "$b" "$a")" "${4:+ (target >= $4)}" "$fails"
 }
 vv=$(dpkg-query -W -f='${Version}' vagrant 2>/dev/null); vl=$(dpkg-query -W -f='${Version}' vagrant-libvirt 2>/dev/null)
 echo "vmenv $("$VMENV" --version | head -1) against Vagrant $vv + vagrant-libvirt $vl; box vmenv/debian12, 1 GiB, 2 vCPUs, driver qemu (TCG), one libvirtd"
