@@ -131,8 +131,13 @@ if [ "$bench_box" = debian12 ]; then
         vmenv_up_once "$tmp/p-$i" >> "$tmp/vm" || echo "vmenv up failed" >&2
         qemu_once >> "$tmp/qemu" || echo "plain qemu failed" >&2
     done
-    vm=$(median < "$tmp/vm"); qe=$(median < "$tmp/qemu")
-    echo "debian12, 1 GiB, 2 vCPUs, up → first ssh -c true: vmenv $vm s, plain qemu + ssh $qe s, ratio $(ratio "$vm" "$qe") (target <= 1.10)"
+    if [ -s "$tmp/vm" ] && [ -s "$tmp/qemu" ]; then
+        vm=$(median < "$tmp/vm"); qe=$(median < "$tmp/qemu")
+        echo "debian12, 1 GiB, 2 vCPUs, up → first ssh -c true: vmenv $vm s, plain qemu + ssh $qe s, ratio $(ratio "$vm" "$qe") (target <= 1.10)"
+    else
+        echo "debian12, 1 GiB, 2 vCPUs, up → first ssh -c true: no ratio, every boot of a side failed:" \
+            "vmenv $(tr '\n' ' ' < "$tmp/vm")s, plain qemu $(tr '\n' ' ' < "$tmp/qemu")s"
+    fi
     sed 's/^/vmenv up --timings: /' "$tmp/timings"
     mode=$(grep -q 'under TCG' "$tmp/p-1.err" && echo 'TCG emulation' || echo KVM)
     echo "conditions: $(nproc) cores, $mode, kernel $(uname -r), $runs boots per side, load average $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
