@@ -10,6 +10,7 @@
 
 #include "json-cleanup.h"
 #include "vagrant-model.h"
+#include "vmenv/box.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/config.h"
 #include "vmenv/util.h"
@@ -335,6 +336,19 @@ static void set_string(struct vi_model *m, unsigned line, const char *key, json_
         *slot = s;
 }
 
+/* What config-rules.c will check of box_version, checked here so that an
+ * import never writes a vmenv.yaml that does not validate. */
+static bool constraint_valid(const char *text)
+{
+        vmenv_error err = VMENV_ERROR_INIT;
+        struct vmenv_constraint *c = vmenv_constraint_parse(text, &err);
+        bool ok = c != NULL;
+
+        vmenv_error_clear(&err);
+        vmenv_constraint_free(c);
+        return ok;
+}
+
 static void ev_set(struct vi_model *m, struct vi_machine *mc, json_object *ev, unsigned line)
 {
         const char *key = str_field(ev, "key");
@@ -344,8 +358,13 @@ static void ev_set(struct vi_model *m, struct vi_machine *mc, json_object *ev, u
                 return;
         if (!strcmp(key, "box"))
                 set_string(m, line, "box", v, &mc->box);
-        else if (!strcmp(key, "box_version"))
-                set_string(m, line, "box_version", v, &mc->box_version);
+        else if (!strcmp(key, "box_version")) {
+                _cleanup_free_ char *c = text_of(v);
+                if (!c || !constraint_valid(c))
+                        vi_note(m, line, "box_version is not a version constraint vmenv accepts");
+                else
+                        set_string(m, line, "box_version", v, &mc->box_version);
+        }
         else if (!strcmp(key, "box_url")) {
                 if (json_object_is_type(v, json_type_array) && json_object_array_length(v) > 0) {
                         if (json_object_array_length(v) > 1)
