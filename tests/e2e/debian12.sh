@@ -54,7 +54,7 @@ if [ "$MODE" = full ]; then
 box_url: $CATALOG
 memory: 1G
 cpus: 2
-boot_timeout: 900
+boot_timeout: 600
 synced_folders:
   - { host: ., guest: /vagrant, type: rsync, exclude: [.git, build/] }
 provision:
@@ -72,7 +72,7 @@ else
 box_url: $CATALOG
 memory: 1G
 cpus: 2
-boot_timeout: 900"
+boot_timeout: 600"
 fi
 track "$P"
 
