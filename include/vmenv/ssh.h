@@ -10,10 +10,14 @@
 #include "vmenv/error.h"
 
 struct vmenv_ssh_target {
-        const char *host;      /* "127.0.0.1" */
+        const char *host; /* "127.0.0.1" */
         int port;
-        const char *user;      /* "vagrant" */
-        const char *key_path;  /* private key file */
+        const char *user;     /* "vagrant" */
+        const char *key_path; /* private key file */
+        /* Tried when key_path is refused: the insecure key while a first
+         * boot that may have swapped keys is not confirmed yet. Optional,
+         * and a missing file is skipped. */
+        const char *alt_key_path;
         /* The recorded host key as "TYPE BASE64", or NULL for first contact
          * (trust on first use). A different key is refused with an error
          * that says how to clear it. */
@@ -30,17 +34,43 @@ struct vmenv_ssh *vmenv_ssh_connect(const struct vmenv_ssh_target *t, char **see
                                     vmenv_error *err);
 void vmenv_ssh_free(struct vmenv_ssh *s);
 
-/* Polls until a login succeeds (≤ 200 ms between tries) or deadline (a
- * vmenv_now_ns() value) passes; on timeout *last_error says what failed last. */
+/* The boot wait: a guest is ready when a command runs. It connects (one
+ * connection at a time, held while the guest sends no banner), logs in
+ * and runs ready_cmd on an exec channel; whatever fails on the way while
+ * the guest boots is retried until deadline_ns. A changed host key, an
+ * unusable key file, a key the guest's sshd keeps refusing, ready_cmd's
+ * output over 64 KiB, or the watcher end it early. */
+struct vmenv_ssh_wait {
+        uint64_t deadline_ns;  /* a vmenv_now_ns() value */
+        const char *ready_cmd; /* a shell script; NULL: "true" */
+        /* Called about every 250 ms; -1 (with err set) ends the wait at
+         * once, e.g. for a domain that stopped by itself. */
+        int (*watch)(void *ctx, vmenv_error *err);
+        void *watch_ctx;
+        /* Filled in (free with vmenv_ssh_wait_clear): */
+        char *seen_host_key; /* the guest's key, "TYPE BASE64" */
+        int ready_status;    /* ready_cmd's exit status */
+        char *ready_output;  /* its stdout and stderr */
+        char *attempts;      /* "12 × no banner ...; 2 × ...": what failed on the way */
+        char *last_error;
+        unsigned tries;
+};
+struct vmenv_ssh *vmenv_ssh_wait_ready(const struct vmenv_ssh_target *t, struct vmenv_ssh_wait *w,
+                                       vmenv_error *err);
+void vmenv_ssh_wait_clear(struct vmenv_ssh_wait *w);
+/* The private key a session logged in with (key_path or alt_key_path). */
+const char *vmenv_ssh_key_used(const struct vmenv_ssh *s);
+
+/* vmenv_ssh_wait_ready with "true" until deadline (a vmenv_now_ns()
+ * value); on failure *last_error says what failed last. */
 struct vmenv_ssh *vmenv_ssh_wait(const struct vmenv_ssh_target *t, uint64_t deadline_ns,
                                  char **seen_host_key, char **last_error, vmenv_error *err);
 
 /* Runs cmd (a shell command line: quote every argument with
  * vmenv_shell_quote). stdin_data may be NULL. stdout and stderr stream to
  * out_fd and err_fd as they arrive (-1 discards). */
-int vmenv_ssh_exec(struct vmenv_ssh *s, const char *cmd, const void *stdin_data,
-                   size_t stdin_len, int out_fd, int err_fd, int *exit_status,
-                   vmenv_error *err);
+int vmenv_ssh_exec(struct vmenv_ssh *s, const char *cmd, const void *stdin_data, size_t stdin_len,
+                   int out_fd, int err_fd, int *exit_status, vmenv_error *err);
 /* Runs cmd and keeps stdout in memory (at most max bytes, else an error). */
 int vmenv_ssh_capture(struct vmenv_ssh *s, const char *cmd, size_t max, char **out,
                       int *exit_status, vmenv_error *err);
@@ -48,13 +78,12 @@ int vmenv_ssh_capture(struct vmenv_ssh *s, const char *cmd, size_t max, char **o
  * terminal: raw mode, window size changes forwarded. */
 int vmenv_ssh_shell(struct vmenv_ssh *s, const char *cmd, int *exit_status, vmenv_error *err);
 /* Copies a local file to the guest (works without an SFTP server). */
-int vmenv_ssh_upload(struct vmenv_ssh *s, const char *local_path, const char *remote_path,
-                     int mode, vmenv_error *err);
+int vmenv_ssh_upload(struct vmenv_ssh *s, const char *local_path, const char *remote_path, int mode,
+                     vmenv_error *err);
 
 /* Writes a new ed25519 key pair: priv_path (0600) and priv_path.pub;
  * *pub_line gets "ssh-ed25519 BASE64 comment". */
-int vmenv_ssh_keygen(const char *priv_path, const char *comment, char **pub_line,
-                     vmenv_error *err);
+int vmenv_ssh_keygen(const char *priv_path, const char *comment, char **pub_line, vmenv_error *err);
 
 /* Like vmenv_ssh_upload, from an open file read to its end (streamed). */
 int vmenv_ssh_upload_fd(struct vmenv_ssh *s, int fd, const char *remote_path, int mode,
@@ -69,6 +98,11 @@ char *vmenv_ssh_host_key_fingerprint(const char *key_line);
  * session logged in with), via a temporary file and mv; modes 0600/0700. */
 int vmenv_ssh_replace_insecure_key(struct vmenv_ssh *s, const char *new_pub_line,
                                    const char *old_pub_line, vmenv_error *err);
+
+/* The shell text (a subshell) that does the same in the guest, for a
+ * first-boot script; old_pub_line NULL drops earlier copies of the new key. */
+char *vmenv_ssh_authorized_keys_script(const char *new_pub_line, const char *old_pub_line,
+                                       vmenv_error *err);
 
 /* Vagrant's insecure private key: $VMENV_INSECURE_KEY, else the Debian
  * 'vagrant' package's keys/vagrant (newest), else

@@ -16,25 +16,30 @@ struct vmenv_state_port {
 };
 
 struct vmenv_machine_state {
-        char *dir;            /* .vmenv/machines/<name> (absolute) */
+        char *dir; /* .vmenv/machines/<name> (absolute) */
         char *machine;
-        char *domain;         /* vmenv-<project>-<machine>-<hash> */
-        char *uri;            /* libvirt URI the machine was created on */
-        char *pool;           /* storage pool name ("" = default) */
-        char *disk_volume;    /* the overlay */
-        char *disk_path;      /* its path on the hypervisor */
-        char *box_volume;     /* the box image in the pool */
+        char *domain;      /* vmenv-<project>-<machine>-<hash> */
+        char *uri;         /* libvirt URI the machine was created on */
+        char *pool;        /* storage pool name ("" = default) */
+        char *disk_volume; /* the overlay */
+        char *disk_path;   /* its path on the hypervisor */
+        char *box_volume;  /* the box image in the pool */
         char *box_name;
         char *box_version;
-        char *box_digest;     /* "sha256:HEX" of the stored box, if known */
-        char *ssh_host;       /* NULL: 127.0.0.1; nat: the guest's DHCP address */
-        int ssh_port;         /* host port forwarded to the guest's SSH (nat: guest port) */
-        char *host_key;       /* guest host key "TYPE BASE64", trusted on first use */
-        bool key_replaced;    /* first boot finished: private_key is ours */
+        char *box_digest;  /* "sha256:HEX" of the stored box, if known */
+        char *ssh_host;    /* NULL: 127.0.0.1; nat: the guest's DHCP address */
+        int ssh_port;      /* host port forwarded to the guest's SSH (nat: guest port) */
+        char *host_key;    /* guest host key "TYPE BASE64", trusted on first use */
+        bool key_replaced; /* the guest confirmed: only private_key logs in */
+        /* private_key was made and may already be in the guest: log in with
+         * it, else with the insecure key (a crash during the swap) */
+        bool key_pending;
+        bool first_boot_done;   /* key, hostname: the guest confirmed all of it */
+        bool provision_pending; /* an up has not finished its provisioners */
         struct vmenv_state_port *ports;
         size_t n_ports;
-        char **provisioned;   /* "name:digest" of run-once provisioners done */
-        bool exists;          /* state.json was there */
+        char **provisioned; /* "name:digest" of run-once provisioners done */
+        bool exists;        /* state.json was there */
 };
 
 /* Loads the machine's state; a missing state is not an error (exists=false)

@@ -14,7 +14,7 @@
 void *vmenv_malloc(size_t n);
 void *vmenv_calloc(size_t n, size_t size);
 void *vmenv_realloc(void *p, size_t n);
-char *vmenv_strdup(const char *s);           /* NULL → NULL */
+char *vmenv_strdup(const char *s); /* NULL → NULL */
 char *vmenv_strndup(const char *s, size_t n);
 char *vmenv_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *vmenv_vstrdupf(const char *fmt, va_list ap);
@@ -35,13 +35,13 @@ struct vmenv_buf {
 void vmenv_buf_add(struct vmenv_buf *b, const void *p, size_t n);
 void vmenv_buf_puts(struct vmenv_buf *b, const char *s);
 void vmenv_buf_printf(struct vmenv_buf *b, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 char *vmenv_buf_steal(struct vmenv_buf *b); /* never NULL */
 void vmenv_buf_free(struct vmenv_buf *b);
 
 /* Escaping: every outside value goes through one of these. */
-char *vmenv_xml_escape(const char *s);   /* & < > " ' */
-char *vmenv_shell_quote(const char *s);  /* POSIX sh single quotes */
+char *vmenv_xml_escape(const char *s);  /* & < > " ' */
+char *vmenv_shell_quote(const char *s); /* POSIX sh single quotes */
 
 /* Levenshtein distance, for "did you mean" hints. */
 size_t vmenv_edit_distance(const char *a, const char *b);
@@ -53,11 +53,12 @@ char *vmenv_path_join(const char *a, const char *b);
 int vmenv_mkdir_p(const char *path, mode_t mode, vmenv_error *err);
 int vmenv_rm_rf(const char *path, vmenv_error *err); /* missing is fine */
 /* Reads a whole file, refusing more than max bytes; *out is NUL-terminated. */
-int vmenv_read_file(const char *path, size_t max, char **out, size_t *len,
-                    vmenv_error *err);
+int vmenv_read_file(const char *path, size_t max, char **out, size_t *len, vmenv_error *err);
 /* Writes via a temporary file, fsync and rename: old or new, never half. */
-int vmenv_write_file_atomic(const char *path, const void *data, size_t len,
-                            mode_t mode, vmenv_error *err);
+/* Writes all of p, through EINTR and (polling) EAGAIN; -1 with errno set. */
+int vmenv_write_all(int fd, const void *p, size_t n);
+int vmenv_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                            vmenv_error *err);
 bool vmenv_path_exists(const char *path);
 /* An exclusive flock on path (created), waiting if wait; returns the fd. */
 int vmenv_lock_file(const char *path, bool wait, vmenv_error *err);

@@ -19,25 +19,13 @@
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
 
+#include "ssh-private.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/log.h"
 #include "vmenv/ssh.h"
 #include "vmenv/util.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
-#define WAIT_INTERVAL_MS 200
-/* How long a wait try gives the guest to send its banner (see connect_once). */
-#define BANNER_WAIT_MS 400
-#define IO_CHUNK 32768
-
-struct vmenv_ssh {
-        ssh_session session;
-        char *host;
-        int port;
-        char *user;
-        char *key_path;
-        int fd; /* ours: libssh does not close a socket given by SSH_OPTIONS_FD */
-};
 
 static void ssh_keyp(ssh_key *k)
 {
@@ -184,7 +172,7 @@ static int timeout_ms_of(const struct vmenv_ssh_target *t)
 }
 
 /* A TCP connection within timeout_ms; errors say "connection refused" etc. */
-static int tcp_connect(const char *host, int port, int timeout_ms, vmenv_error *err)
+int vmenv_ssh_tcp_connect(const char *host, int port, int timeout_ms, vmenv_error *err)
 {
         struct addrinfo hints = {
             .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
@@ -249,39 +237,82 @@ static int tcp_connect(const char *host, int port, int timeout_ms, vmenv_error *
         return fd;
 }
 
-/* One attempt. *fatal says a retry cannot help (host key changed, key file
- * unusable). */
-static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int timeout_ms,
-                                      int banner_ms, char **seen_host_key, bool *fatal,
-                                      vmenv_error *err)
+/* libssh's reason, or, when it gives none (a timeout often leaves it
+ * empty), what the connection looked like. */
+const char *vmenv_ssh_reason(ssh_session session, char *buf, size_t size)
 {
-        _cleanup_close_ int fd = -1; /* declared first: closed after ssh_free */
+        const char *e = session ? ssh_get_error(session) : NULL;
+        int st;
+
+        if (e && *e)
+                return e;
+        if (!session)
+                return "no session";
+        st = ssh_get_status(session);
+        snprintf(buf, size, "no answer in time (connection %s%s)",
+                 ssh_is_connected(session) ? "open" : "closed",
+                 st & SSH_CLOSED_ERROR ? ", closed with an error"
+                 : st & SSH_CLOSED     ? ", closed by the guest"
+                                       : "");
+        return buf;
+}
+
+/* Loads a private key; an unreadable key is a local problem, said at once. */
+static int load_key(const char *path, ssh_key *out, vmenv_error *err)
+{
+        if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, out) == SSH_OK)
+                return 0;
+        if (access(path, R_OK) < 0)
+                return vmenv_error_set(err, VMENV_EXIT_NOINPUT,
+                                       "cannot load private key '%s': no such file or no access",
+                                       path);
+        return vmenv_error_set(err, VMENV_EXIT_DATA,
+                               "cannot load private key '%s': not a usable key", path);
+}
+
+/* Public-key authentication with one key, non-blocking so a guest that
+ * stalls after the key exchange cannot hold us past end_ns (libssh would
+ * wait forever). */
+static int auth_key(ssh_session session, int fd, ssh_key key, uint64_t end_ns)
+{
+        int rc;
+
+        ssh_set_blocking(session, 0);
+        while ((rc = ssh_userauth_publickey(session, NULL, key)) == SSH_AUTH_AGAIN) {
+                uint64_t now = vmenv_now_ns();
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
+                if (now >= end_ns)
+                        break;
+                poll(&pfd, 1, (int)((end_ns - now) / 1000000 + 1));
+        }
+        ssh_set_blocking(session, 1);
+        return rc;
+}
+
+struct vmenv_ssh *vmenv_ssh_login_fd(const struct vmenv_ssh_target *t, int fd_in, int timeout_ms,
+                                     char **seen_host_key, bool *fatal, vmenv_error *err)
+{
+        _cleanup_close_ int fd = fd_in; /* declared first: closed after ssh_free */
         _cleanup_(ssh_sessionp) ssh_session session = NULL;
-        _cleanup_key_ ssh_key priv = NULL;
-        _cleanup_key_ ssh_key srv = NULL;
+        _cleanup_key_ ssh_key priv = NULL, alt = NULL, srv = NULL;
         _cleanup_free_ char *algos = NULL, *seen = NULL;
+        const char *used = t->key_path;
         struct vmenv_ssh *s;
         long usec = (long)timeout_ms * 1000;
         int rc, off = 0;
         const char *user = t->user ? t->user : "vagrant";
+        char why[128];
 
-        *fatal = false;
-        if (!t->host || !t->key_path) {
-                *fatal = true;
+        *fatal = true;
+        if (!t->host || !t->key_path)
                 return vmenv_error_set(err, VMENV_EXIT_SOFTWARE, "ssh target without host or key"),
                        NULL;
-        }
-        /* The key first: an unreadable key is a local problem, said at once. */
-        rc = ssh_pki_import_privkey_file(t->key_path, NULL, NULL, NULL, &priv);
-        if (rc != SSH_OK) {
-                *fatal = true;
-                vmenv_error_set(
-                    err, access(t->key_path, R_OK) < 0 ? VMENV_EXIT_NOINPUT : VMENV_EXIT_DATA,
-                    "cannot load private key '%s'%s", t->key_path,
-                    access(t->key_path, R_OK) < 0 ? ": no such file or no access"
-                                                  : ": not a usable key");
+        if (load_key(t->key_path, &priv, err) < 0)
                 return NULL;
-        }
+        /* the second key may not exist yet: it is only ever a fallback */
+        if (t->alt_key_path && access(t->alt_key_path, R_OK) == 0 &&
+            load_key(t->alt_key_path, &alt, err) < 0)
+                return NULL;
         if (!(session = ssh_new()))
                 abort();
         algos = hostkey_algorithms(t->known_host_key);
@@ -292,34 +323,16 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
             ssh_options_set(session, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") < 0 ||
             ssh_options_set(session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null") < 0 ||
             ssh_options_set(session, SSH_OPTIONS_PROCESS_CONFIG, &off) < 0 ||
-            ssh_options_set(session, SSH_OPTIONS_HOSTKEYS, algos) < 0) {
-                *fatal = true;
+            ssh_options_set(session, SSH_OPTIONS_HOSTKEYS, algos) < 0 ||
+            ssh_options_set(session, SSH_OPTIONS_FD, &fd) < 0) {
                 vmenv_error_set(err, VMENV_EXIT_SOFTWARE, "cannot set ssh options: %s",
                                 ssh_get_error(session));
                 return NULL;
         }
-        if ((fd = tcp_connect(t->host, t->port, timeout_ms, err)) < 0)
-                return NULL;
-        /* A QEMU port forward accepts at once, then holds the connection
-         * while the guest's network is not up: the banner never comes on
-         * it. Waiting a short while for the first byte and trying a fresh
-         * connection saves up to a whole timeout of boot time. */
-        if (banner_ms > 0) {
-                struct pollfd pfd = {.fd = fd, .events = POLLIN};
-                int r;
-                do
-                        r = poll(&pfd, 1, banner_ms);
-                while (r < 0 && errno == EINTR);
-                if (r == 0)
-                        return vmenv_error_set(err, VMENV_EXIT_NETWORK,
-                                               "%s:%d: banner exchange timed out", t->host,
-                                               t->port),
-                               NULL;
-        }
-        ssh_options_set(session, SSH_OPTIONS_FD, &fd);
+        *fatal = false;
         if (ssh_connect(session) != SSH_OK) {
-                const char *e = ssh_get_error(session);
-                if (strstr(e, "imeout") || strstr(e, "timed out"))
+                const char *e = vmenv_ssh_reason(session, why, sizeof(why));
+                if (strstr(e, "imeout") || strstr(e, "timed out") || strstr(e, "no answer"))
                         vmenv_error_set(err, VMENV_EXIT_NETWORK, "%s:%d: banner exchange timed out",
                                         t->host, t->port);
                 else if (strstr(e, "reset by peer") || strstr(e, "disconnected") ||
@@ -336,7 +349,7 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
         }
         if (ssh_get_server_publickey(session, &srv) != SSH_OK || !(seen = key_line(srv))) {
                 vmenv_error_set(err, VMENV_EXIT_NETWORK, "%s:%d: no usable host key: %s", t->host,
-                                t->port, ssh_get_error(session));
+                                t->port, vmenv_ssh_reason(session, why, sizeof(why)));
                 return NULL;
         }
         if (t->known_host_key && !same_key(t->known_host_key, seen)) {
@@ -350,19 +363,13 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
                                       "destroy' and 'vmenv up', or remove its recorded host key");
                 return NULL;
         }
-        /* Non-blocking, so a guest that stalls after the key exchange cannot
-         * hold us past this try's budget (libssh waits forever here). */
         {
                 uint64_t end = vmenv_now_ns() + (uint64_t)timeout_ms * 1000000ull;
-                ssh_set_blocking(session, 0);
-                while ((rc = ssh_userauth_publickey(session, NULL, priv)) == SSH_AUTH_AGAIN) {
-                        uint64_t now = vmenv_now_ns();
-                        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-                        if (now >= end)
-                                break;
-                        poll(&pfd, 1, (int)((end - now) / 1000000 + 1));
+                rc = auth_key(session, fd, priv, end);
+                if (rc == SSH_AUTH_DENIED && alt) {
+                        rc = auth_key(session, fd, alt, end);
+                        used = t->alt_key_path;
                 }
-                ssh_set_blocking(session, 1);
         }
         if (rc == SSH_AUTH_AGAIN) {
                 vmenv_error_set(err, VMENV_EXIT_NETWORK, "%s:%d: authentication timed out", t->host,
@@ -373,20 +380,25 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
                 if (rc == SSH_AUTH_ERROR)
                         vmenv_error_set(err, VMENV_EXIT_NETWORK,
                                         "%s:%d: authentication of '%s' failed: %s", t->host,
-                                        t->port, user, ssh_get_error(session));
+                                        t->port, user, vmenv_ssh_reason(session, why, sizeof(why)));
                 else
                         vmenv_error_set(err, VMENV_EXIT_NOPERM,
-                                        "authentication refused for '%s' with key %s", user,
-                                        t->key_path);
+                                        "authentication refused for '%s' with key %s%s%s", user,
+                                        t->key_path, alt ? " and " : "",
+                                        alt ? t->alt_key_path : "");
                 return NULL;
         }
-        vmenv_debug("ssh: logged in to %s@%s:%d with %s", user, t->host, t->port, t->key_path);
+        /* The guest is up: later requests (a channel while PAM and logind
+         * start, a long upload) get a generous timeout, not the login's. */
+        usec = (long)VMENV_SSH_SESSION_TIMEOUT_MS * 1000;
+        ssh_options_set(session, SSH_OPTIONS_TIMEOUT_USEC, &usec);
+        vmenv_debug("ssh: logged in to %s@%s:%d with %s", user, t->host, t->port, used);
         s = vmenv_calloc(1, sizeof(*s));
         s->session = TAKE_PTR(session);
         s->host = vmenv_strdup(t->host);
         s->port = t->port;
         s->user = vmenv_strdup(user);
-        s->key_path = vmenv_strdup(t->key_path);
+        s->key_path = vmenv_strdup(used);
         s->fd = TAKE_FD(fd);
         if (seen_host_key)
                 *seen_host_key = TAKE_PTR(seen);
@@ -396,492 +408,17 @@ static struct vmenv_ssh *connect_once(const struct vmenv_ssh_target *t, int time
 struct vmenv_ssh *vmenv_ssh_connect(const struct vmenv_ssh_target *t, char **seen_host_key,
                                     vmenv_error *err)
 {
+        int timeout_ms = timeout_ms_of(t), fd;
         bool fatal;
 
-        return connect_once(t, timeout_ms_of(t), 0, seen_host_key, &fatal, err);
-}
-
-static void sleep_ms(uint64_t ms)
-{
-        struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
-                              .tv_nsec = (long)(ms % 1000) * 1000000};
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
-/* The message without the "cannot connect to HOST:PORT: " part. */
-static const char *short_reason(const char *msg)
-{
-        const char *p = msg ? strstr(msg, ": ") : NULL;
-
-        if (msg && vmenv_startswith(msg, "cannot connect to ") && p)
-                return p + 2;
-        return msg ? msg : "unknown error";
-}
-
-struct vmenv_ssh *vmenv_ssh_wait(const struct vmenv_ssh_target *t, uint64_t deadline_ns,
-                                 char **seen_host_key, char **last_error, vmenv_error *err)
-{
-        vmenv_error e = VMENV_ERROR_INIT;
-        unsigned tries = 0;
-
-        for (;;) {
-                uint64_t start = vmenv_now_ns(), left_ms, try_ms;
-                struct vmenv_ssh *s;
-                bool fatal = false;
-
-                if (start >= deadline_ns && tries > 0)
-                        break;
-                left_ms = start < deadline_ns ? (deadline_ns - start) / 1000000 : 0;
-                try_ms = (uint64_t)timeout_ms_of(t);
-                if (try_ms > left_ms)
-                        try_ms = left_ms;
-                if (try_ms < 50)
-                        try_ms = 50;
-                tries++;
-                vmenv_error_clear(&e);
-                /* Every tenth try waits the whole time for the banner, in
-                 * case a slow guest needs longer than the short wait. */
-                s = connect_once(t, (int)try_ms, tries % 10 == 0 ? 0 : BANNER_WAIT_MS,
-                                 seen_host_key, &fatal, &e);
-                if (s) {
-                        vmenv_debug("ssh: %s:%d answered after %u tries", t->host, t->port, tries);
-                        return s;
-                }
-                vmenv_debug("ssh: try %u: %s", tries, e.msg);
-                if (fatal) {
-                        if (last_error) {
-                                free(*last_error);
-                                *last_error = vmenv_strdup(e.msg);
-                        }
-                        vmenv_error_move(err, &e);
-                        return NULL;
-                }
-                {
-                        uint64_t now = vmenv_now_ns(), next = start + WAIT_INTERVAL_MS * 1000000ull;
-                        if (now >= deadline_ns)
-                                break;
-                        if (next > deadline_ns)
-                                next = deadline_ns;
-                        if (next > now)
-                                sleep_ms((next - now + 999999) / 1000000);
-                }
-        }
-        if (last_error) {
-                free(*last_error);
-                *last_error = vmenv_strdup(short_reason(e.msg));
-        }
-        vmenv_error_set(err, VMENV_EXIT_TEMPFAIL, "no ssh login to %s@%s:%d in time (%u tries): %s",
-                        t->user ? t->user : "vagrant", t->host, t->port, tries,
-                        short_reason(e.msg));
-        vmenv_error_clear(&e);
-        return NULL;
-}
-
-/* ---- running commands ------------------------------------------------ */
-
-struct exit_info {
-        int status; /* -1 until known */
-        int signal; /* 0 unless killed */
-};
-
-static const struct {
-        const char *name;
-        int num;
-} signal_names[] = {
-    {"HUP", 1},   {"INT", 2},   {"QUIT", 3},  {"ILL", 4},   {"TRAP", 5},
-    {"ABRT", 6},  {"BUS", 7},   {"FPE", 8},   {"KILL", 9},  {"USR1", 10},
-    {"SEGV", 11}, {"USR2", 12}, {"PIPE", 13}, {"ALRM", 14}, {"TERM", 15},
-};
-
-static void on_exit_status(ssh_session session, ssh_channel channel, int status, void *userdata)
-{
-        struct exit_info *x = userdata;
-
-        (void)session, (void)channel;
-        x->status = status;
-}
-
-static void on_exit_signal(ssh_session session, ssh_channel channel, const char *signal, int core,
-                           const char *errmsg, const char *lang, void *userdata)
-{
-        struct exit_info *x = userdata;
-
-        (void)session, (void)channel, (void)core, (void)errmsg, (void)lang;
-        x->signal = 64; /* unknown names still count as killed */
-        for (size_t i = 0; i < VMENV_ARRAY_SIZE(signal_names); i++)
-                if (signal && strcmp(signal, signal_names[i].name) == 0)
-                        x->signal = signal_names[i].num;
-}
-
-struct io {
-        /* input: a buffer, or an fd read until end of file */
-        const char *in;
-        size_t in_len;
-        int in_fd;
-        /* output: fds (-1 discards), stdout optionally into cap (≤ cap_max) */
-        int out_fd, err_fd;
-        struct vmenv_buf *cap;
-        size_t cap_max;
-        /* shell on a pty: forward window size changes */
-        bool pty;
-};
-
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN) {
-                                struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-                                poll(&pfd, 1, -1);
-                                continue;
-                        }
-                        return -1;
-                }
-                p += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
-
-/* Set by signal handlers while a terminal is in raw mode: the loop sees them
- * and returns, so the terminal is restored on every way out. */
-static volatile sig_atomic_t winch_seen, stop_seen;
-
-static void on_winch(int sig)
-{
-        (void)sig;
-        winch_seen = 1;
-}
-
-static void on_stop(int sig)
-{
-        stop_seen = sig;
-}
-
-static void send_window_size(ssh_channel ch)
-{
-        struct winsize ws;
-
-        if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-                ssh_channel_change_pty_size(ch, ws.ws_col, ws.ws_row);
-}
-
-/* Pumps input into ch and its output out until the remote side ends, then
- * fills *exit_status (128+n for signal n). */
-static int channel_pump(struct vmenv_ssh *s, ssh_channel ch, struct exit_info *x, struct io *io,
-                        const char *what, int *exit_status, vmenv_error *err)
-{
-        char buf[IO_CHUNK];
-        char inbuf[IO_CHUNK];
-        size_t in_off = 0, pend_off = 0, pend_len = 0;
-        bool in_open = io->in || io->in_fd >= 0;
-        bool in_ready = false;
-        int sfd = ssh_get_fd(s->session);
-
-        if (!in_open && ssh_channel_send_eof(ch) != SSH_OK)
-                goto ssh_failed;
-        for (;;) {
-                bool busy = false;
-                struct pollfd pfd[2];
-                int n = 0, r;
-
-                /* output first: it frees the peer's window */
-                for (int is_err = 0; is_err <= 1; is_err++) {
-                        for (;;) {
-                                int got =
-                                    ssh_channel_read_nonblocking(ch, buf, sizeof(buf), is_err);
-                                int fd = is_err ? io->err_fd : io->out_fd;
-                                if (got == SSH_ERROR)
-                                        goto ssh_failed;
-                                if (got <= 0)
-                                        break;
-                                busy = true;
-                                if (!is_err && io->cap) {
-                                        if (io->cap->len + (size_t)got > io->cap_max)
-                                                return vmenv_error_set(
-                                                    err, VMENV_EXIT_DATA,
-                                                    "output of %s exceeds %zu bytes", what,
-                                                    io->cap_max);
-                                        vmenv_buf_add(io->cap, buf, (size_t)got);
-                                }
-                                if (fd >= 0 && write_all(fd, buf, (size_t)got) < 0)
-                                        return vmenv_error_errno(err, VMENV_EXIT_IO, errno,
-                                                                 "cannot pass on the output of %s",
-                                                                 what);
-                        }
-                }
-                /* input, as far as the peer's window allows */
-                while (in_open) {
-                        uint32_t win = ssh_channel_window_size(ch);
-                        const char *p;
-                        size_t avail;
-                        int w;
-
-                        if (io->in) {
-                                p = io->in + in_off;
-                                avail = io->in_len - in_off;
-                        } else {
-                                if (pend_off == pend_len) {
-                                        ssize_t got;
-                                        if (!in_ready || win == 0)
-                                                break;
-                                        got = read(io->in_fd, inbuf, sizeof(inbuf));
-                                        in_ready = false;
-                                        if (got < 0 && (errno == EINTR || errno == EAGAIN))
-                                                break;
-                                        if (got < 0)
-                                                return vmenv_error_errno(
-                                                    err, VMENV_EXIT_IO, errno,
-                                                    "cannot read the input of %s", what);
-                                        pend_off = 0;
-                                        pend_len = (size_t)got;
-                                }
-                                p = inbuf + pend_off;
-                                avail = pend_len - pend_off;
-                        }
-                        if (avail == 0) {
-                                in_open = false;
-                                if (ssh_channel_send_eof(ch) != SSH_OK)
-                                        goto ssh_failed;
-                                busy = true;
-                                break;
-                        }
-                        if (win == 0)
-                                break;
-                        if (avail > win)
-                                avail = win;
-                        if (avail > IO_CHUNK)
-                                avail = IO_CHUNK;
-                        w = ssh_channel_write(ch, p, (uint32_t)avail);
-                        if (w == SSH_ERROR)
-                                goto ssh_failed;
-                        if (io->in)
-                                in_off += (size_t)w;
-                        else
-                                pend_off += (size_t)w;
-                        /* the next read waits for poll: stdin may be a terminal */
-                        busy = true;
-                }
-                if (ssh_channel_is_eof(ch) || ssh_channel_is_closed(ch))
-                        break;
-                if (io->pty && winch_seen) {
-                        winch_seen = 0;
-                        send_window_size(ch);
-                }
-                if (io->pty && stop_seen)
-                        return vmenv_error_set(err, VMENV_EXIT_FAILURE, "%s interrupted by SIG%s",
-                                               what, sigabbrev_np(stop_seen));
-                if (busy)
-                        continue;
-                pfd[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
-                if (in_open && io->in_fd >= 0 && pend_off == pend_len &&
-                    ssh_channel_window_size(ch) > 0)
-                        pfd[n++] = (struct pollfd){.fd = io->in_fd, .events = POLLIN};
-                r = poll(pfd, (nfds_t)n, 1000);
-                if (r < 0 && errno != EINTR)
-                        return vmenv_error_errno(err, VMENV_EXIT_IO, errno, "poll");
-                if (r > 0 && n > 1 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
-                        in_ready = true;
-                if (r > 0 && (pfd[0].revents & (POLLHUP | POLLERR)) && !(pfd[0].revents & POLLIN))
-                        return vmenv_error_set(err, VMENV_EXIT_NETWORK,
-                                               "connection to %s:%d lost while running %s", s->host,
-                                               s->port, what);
-        }
-        /* the exit status travels just before the channel closes */
-        ssh_channel_get_exit_status(ch);
-        if (x->signal) {
-                *exit_status = 128 + x->signal;
-                return 0;
-        }
-        if (x->status >= 0) {
-                *exit_status = x->status;
-                return 0;
-        }
-        return vmenv_error_set(err, VMENV_EXIT_NETWORK,
-                               "%s ended without an exit status (connection to %s:%d lost?)", what,
-                               s->host, s->port);
-ssh_failed:
-        return vmenv_error_set(err, VMENV_EXIT_NETWORK, "ssh to %s:%d failed while running %s: %s",
-                               s->host, s->port, what, ssh_get_error(s->session));
-}
-
-static void channel_endp(ssh_channel *ch)
-{
-        if (*ch) {
-                if (ssh_channel_is_open(*ch))
-                        ssh_channel_close(*ch);
-                ssh_channel_free(*ch);
-        }
-}
-
-/* Opens a session channel with exit callbacks; cmd NULL means a shell. */
-static ssh_channel open_channel(struct vmenv_ssh *s, struct ssh_channel_callbacks_struct *cb,
-                                struct exit_info *x, vmenv_error *err)
-{
-        ssh_channel ch = ssh_channel_new(s->session);
-
-        if (!ch)
-                abort();
-        *x = (struct exit_info){.status = -1};
-        *cb = (struct ssh_channel_callbacks_struct){
-            .userdata = x,
-            .channel_exit_status_function = on_exit_status,
-            .channel_exit_signal_function = on_exit_signal,
-        };
-        ssh_callbacks_init(cb);
-        if (ssh_set_channel_callbacks(ch, cb) != SSH_OK || ssh_channel_open_session(ch) != SSH_OK) {
-                vmenv_error_set(err, VMENV_EXIT_NETWORK, "cannot open an ssh channel to %s:%d: %s",
-                                s->host, s->port, ssh_get_error(s->session));
-                ssh_channel_free(ch);
+        if ((fd = vmenv_ssh_tcp_connect(t->host, t->port, timeout_ms, err)) < 0)
                 return NULL;
-        }
-        return ch;
+        return vmenv_ssh_login_fd(t, fd, timeout_ms, seen_host_key, &fatal, err);
 }
 
-static int run(struct vmenv_ssh *s, const char *cmd, struct io *io, int *exit_status,
-               vmenv_error *err)
+const char *vmenv_ssh_key_used(const struct vmenv_ssh *s)
 {
-        _cleanup_(channel_endp) ssh_channel ch = NULL;
-        struct ssh_channel_callbacks_struct cb;
-        struct exit_info x;
-        _cleanup_free_ char *what = NULL;
-        size_t n = strlen(cmd);
-
-        what = n > 60 ? vmenv_strdupf("'%.57s...'", cmd) : vmenv_strdupf("'%s'", cmd);
-        if (!(ch = open_channel(s, &cb, &x, err)))
-                return -1;
-        if (ssh_channel_request_exec(ch, cmd) != SSH_OK)
-                return vmenv_error_set(err, VMENV_EXIT_NETWORK, "cannot run %s on %s:%d: %s", what,
-                                       s->host, s->port, ssh_get_error(s->session));
-        return channel_pump(s, ch, &x, io, what, exit_status, err);
-}
-
-int vmenv_ssh_exec(struct vmenv_ssh *s, const char *cmd, const void *stdin_data, size_t stdin_len,
-                   int out_fd, int err_fd, int *exit_status, vmenv_error *err)
-{
-        struct io io = {
-            .in = stdin_data, .in_len = stdin_len, .in_fd = -1, .out_fd = out_fd, .err_fd = err_fd};
-        int status = 0;
-
-        if (!stdin_data)
-                io.in_len = 0;
-        if (run(s, cmd, &io, &status, err) < 0)
-                return -1;
-        if (exit_status)
-                *exit_status = status;
-        return 0;
-}
-
-int vmenv_ssh_capture(struct vmenv_ssh *s, const char *cmd, size_t max, char **out,
-                      int *exit_status, vmenv_error *err)
-{
-        struct vmenv_buf b = {0};
-        struct io io = {.in_fd = -1, .out_fd = -1, .err_fd = -1, .cap = &b, .cap_max = max};
-        int status = 0;
-
-        if (run(s, cmd, &io, &status, err) < 0) {
-                vmenv_buf_free(&b);
-                return -1;
-        }
-        *out = vmenv_buf_steal(&b);
-        if (exit_status)
-                *exit_status = status;
-        return 0;
-}
-
-int vmenv_ssh_upload_fd(struct vmenv_ssh *s, int fd, const char *remote_path, int mode,
-                        vmenv_error *err)
-{
-        _cleanup_free_ char *q = vmenv_shell_quote(remote_path);
-        _cleanup_free_ char *tmp = vmenv_strdupf("%s.vmenv-upload", remote_path);
-        _cleanup_free_ char *qt = vmenv_shell_quote(tmp);
-        _cleanup_free_ char *cmd = NULL;
-        struct io io = {.in_fd = fd, .out_fd = -1, .err_fd = -1};
-        int status = 0;
-
-        cmd = vmenv_strdupf("cat > %s && chmod %o %s && mv -f %s %s || { rc=$?; rm -f %s; exit "
-                            "$rc; }",
-                            qt, (unsigned)(mode & 07777), qt, qt, q, qt);
-        if (run(s, cmd, &io, &status, err) < 0)
-                return vmenv_error_prefix(err, "cannot upload to '%s'", remote_path);
-        if (status != 0)
-                return vmenv_error_set(err, VMENV_EXIT_FAILURE,
-                                       "cannot upload to '%s': remote command exited with %d",
-                                       remote_path, status);
-        return 0;
-}
-
-int vmenv_ssh_upload(struct vmenv_ssh *s, const char *local_path, const char *remote_path, int mode,
-                     vmenv_error *err)
-{
-        _cleanup_close_ int fd = open(local_path, O_RDONLY | O_CLOEXEC);
-
-        if (fd < 0)
-                return vmenv_error_errno(err, vmenv_exit_for_errno(errno), errno,
-                                         "cannot open '%s'", local_path);
-        return vmenv_ssh_upload_fd(s, fd, remote_path, mode, err);
-}
-
-/* ---- interactive shell ----------------------------------------------- */
-
-int vmenv_ssh_shell(struct vmenv_ssh *s, const char *cmd, int *exit_status, vmenv_error *err)
-{
-        _cleanup_(channel_endp) ssh_channel ch = NULL;
-        struct ssh_channel_callbacks_struct cb;
-        struct exit_info x;
-        struct termios saved, raw;
-        struct sigaction sa = {.sa_handler = on_winch}, sa_stop = {.sa_handler = on_stop};
-        struct sigaction old_sa, old_term, old_hup;
-        struct io io = {.in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO};
-        bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
-        int r, status = 0;
-        _cleanup_free_ char *what = cmd ? vmenv_strdupf("'%.60s'", cmd) : vmenv_strdup("the shell");
-
-        if (!(ch = open_channel(s, &cb, &x, err)))
-                return -1;
-        if (tty) {
-                struct winsize ws = {.ws_col = 80, .ws_row = 24};
-                const char *term = getenv("TERM");
-                ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
-                if (ssh_channel_request_pty_size(ch, term && *term ? term : "xterm", ws.ws_col,
-                                                 ws.ws_row) != SSH_OK)
-                        return vmenv_error_set(err, VMENV_EXIT_NETWORK,
-                                               "cannot get a terminal on %s:%d: %s", s->host,
-                                               s->port, ssh_get_error(s->session));
-        }
-        r = cmd ? ssh_channel_request_exec(ch, cmd) : ssh_channel_request_shell(ch);
-        if (r != SSH_OK)
-                return vmenv_error_set(err, VMENV_EXIT_NETWORK, "cannot start %s on %s:%d: %s",
-                                       what, s->host, s->port, ssh_get_error(s->session));
-        if (tty) {
-                sigemptyset(&sa.sa_mask);
-                sigemptyset(&sa_stop.sa_mask);
-                winch_seen = stop_seen = 0;
-                sigaction(SIGWINCH, &sa, &old_sa);
-                sigaction(SIGTERM, &sa_stop, &old_term);
-                sigaction(SIGHUP, &sa_stop, &old_hup);
-                raw = saved;
-                cfmakeraw(&raw);
-                tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
-                io.pty = true;
-        }
-        r = channel_pump(s, ch, &x, &io, what, &status, err);
-        if (tty) {
-                sigaction(SIGWINCH, &old_sa, NULL);
-                sigaction(SIGTERM, &old_term, NULL);
-                sigaction(SIGHUP, &old_hup, NULL);
-                tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);
-        }
-        if (r < 0)
-                return -1;
-        if (exit_status)
-                *exit_status = status;
-        return 0;
+        return s->key_path;
 }
 
 /* ---- keys ------------------------------------------------------------ */
@@ -912,7 +449,7 @@ int vmenv_ssh_keygen(const char *priv_path, const char *comment, char **pub_line
                                          priv_path);
         }
         len = strlen(pem);
-        r = write_all(fd, pem, len) < 0 || fsync(fd) < 0 ? errno : 0;
+        r = vmenv_write_all(fd, pem, len) < 0 || fsync(fd) < 0 ? errno : 0;
         explicit_bzero(pem, len);
         ssh_string_free_char(pem);
         if (close(fd) < 0 && !r)
@@ -945,23 +482,20 @@ static char *pub_of_private(const char *path)
         return key_line(priv);
 }
 
-int vmenv_ssh_replace_insecure_key(struct vmenv_ssh *s, const char *new_pub_line,
-                                   const char *old_pub_line, vmenv_error *err)
+char *vmenv_ssh_authorized_keys_script(const char *new_pub_line, const char *old_pub_line,
+                                       vmenv_error *err)
 {
-        _cleanup_free_ char *nt = NULL, *nb = NULL, *ot = NULL, *ob = NULL, *derived = NULL;
-        _cleanup_free_ char *qline = NULL, *qnew = NULL, *qold = NULL, *cmd = NULL;
-        _cleanup_free_ char *clean = NULL;
-        struct vmenv_buf eb = {0};
-        int status = 0;
+        _cleanup_free_ char *nt = NULL, *nb = NULL, *ot = NULL, *ob = NULL;
+        _cleanup_free_ char *qline = NULL, *qnew = NULL, *qold = NULL, *clean = NULL;
 
         if (split_key_line(new_pub_line, &nt, &nb) < 0)
                 return vmenv_error_set(err, VMENV_EXIT_DATA, "not a public key line: '%.40s'",
-                                       new_pub_line ? new_pub_line : "");
-        if (!old_pub_line)
-                old_pub_line = derived = pub_of_private(s->key_path);
+                                       new_pub_line ? new_pub_line : ""),
+                       NULL;
         if (old_pub_line && split_key_line(old_pub_line, &ot, &ob) < 0)
                 return vmenv_error_set(err, VMENV_EXIT_DATA, "not a public key line: '%.40s'",
-                                       old_pub_line);
+                                       old_pub_line),
+                       NULL;
         clean = vmenv_strndup(new_pub_line, strcspn(new_pub_line, "\r\n"));
         qline = vmenv_shell_quote(clean);
         qnew = vmenv_shell_quote(nb);
@@ -969,23 +503,32 @@ int vmenv_ssh_replace_insecure_key(struct vmenv_ssh *s, const char *new_pub_line
         qold = vmenv_shell_quote(ob && strcmp(ob, nb) != 0 ? ob : nb);
         /* grep -v prints every kept line with its newline, so a file without a
          * final newline still gets the new key on a line of its own. */
-        cmd = vmenv_strdupf(
-            "set -e; umask 077; d=\"$HOME/.ssh\"; f=\"$d/authorized_keys\"; "
+        return vmenv_strdupf(
+            "( set -e; umask 077; d=\"$HOME/.ssh\"; f=\"$d/authorized_keys\"; "
             "t=\"$d/authorized_keys.vmenv-tmp\"; mkdir -p \"$d\"; chmod 700 \"$d\"; "
             "touch \"$f\"; "
             "{ grep -v -F -e %s -e %s \"$f\" || [ $? -eq 1 ]; printf '%%s\\n' %s; } > \"$t\"; "
-            "chmod 600 \"$t\"; mv -f \"$t\" \"$f\"",
+            "chmod 600 \"$t\"; mv -f \"$t\" \"$f\" )",
             qnew, qold, qline);
-        {
-                struct io io = {
-                    .in_fd = -1, .out_fd = -1, .err_fd = -1, .cap = &eb, .cap_max = 65536};
-                /* stderr is the interesting part: send it to stdout */
-                _cleanup_free_ char *full = vmenv_strdupf("{ %s; } 2>&1", cmd);
-                if (run(s, full, &io, &status, err) < 0) {
-                        vmenv_buf_free(&eb);
-                        return vmenv_error_prefix(err, "cannot update authorized_keys of '%s'",
-                                                  s->user);
-                }
+}
+
+int vmenv_ssh_replace_insecure_key(struct vmenv_ssh *s, const char *new_pub_line,
+                                   const char *old_pub_line, vmenv_error *err)
+{
+        _cleanup_free_ char *derived = NULL, *script = NULL, *full = NULL;
+        struct vmenv_buf eb = {0};
+        struct io io = {.in_fd = -1, .out_fd = -1, .err_fd = -1, .cap = &eb, .cap_max = 65536};
+        int status = 0;
+
+        if (!old_pub_line)
+                old_pub_line = derived = pub_of_private(s->key_path);
+        if (!(script = vmenv_ssh_authorized_keys_script(new_pub_line, old_pub_line, err)))
+                return -1;
+        /* stderr is the interesting part: send it to stdout */
+        full = vmenv_strdupf("{ %s; } 2>&1", script);
+        if (vmenv_ssh_run_io(s, full, &io, &status, err) < 0) {
+                vmenv_buf_free(&eb);
+                return vmenv_error_prefix(err, "cannot update authorized_keys of '%s'", s->user);
         }
         if (status != 0) {
                 vmenv_error_set(err, VMENV_EXIT_FAILURE,

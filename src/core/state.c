@@ -107,6 +107,9 @@ struct vmenv_machine_state *vmenv_state_load(const struct vmenv_config *c, const
         s->ssh_host = vmenv_strdup(jstr(root, "ssh_host"));
         s->ssh_port = jint(root, "ssh_port");
         s->key_replaced = jbool(root, "key_replaced");
+        s->key_pending = jbool(root, "key_pending");
+        s->first_boot_done = jbool(root, "first_boot_done");
+        s->provision_pending = jbool(root, "provision_pending");
         if (json_object_object_get_ex(root, "ports", &arr) &&
             json_object_is_type(arr, json_type_array)) {
                 size_t n = json_object_array_length(arr);
@@ -159,6 +162,11 @@ int vmenv_state_save(struct vmenv_machine_state *s, vmenv_error *err)
         jset_str(root, "ssh_host", s->ssh_host);
         json_object_object_add(root, "ssh_port", json_object_new_int(s->ssh_port));
         json_object_object_add(root, "key_replaced", json_object_new_boolean(s->key_replaced));
+        json_object_object_add(root, "key_pending", json_object_new_boolean(s->key_pending));
+        json_object_object_add(root, "first_boot_done",
+                               json_object_new_boolean(s->first_boot_done));
+        json_object_object_add(root, "provision_pending",
+                               json_object_new_boolean(s->provision_pending));
         for (size_t i = 0; i < s->n_ports; i++) {
                 json_object *p = json_object_new_object();
                 jset_str(p, "host_ip", s->ports[i].host_ip);

@@ -27,21 +27,6 @@
 /* How much of the guest's stderr goes into an error message. */
 #define SYNC_ERR_TAIL 2048
 
-static int write_all(int fd, const void *p, size_t n)
-{
-        const char *c = p;
-        while (n > 0) {
-                ssize_t w = write(fd, c, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0)
-                        return -1;
-                c += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
-
 /* stderr of a guest command lands in an anonymous file so its tail can be
  * quoted in the error; a pipe could fill up and stall the session. */
 static int err_file(vmenv_error *err)
@@ -159,7 +144,7 @@ static la_ssize_t batch_write(struct archive *a, void *data, const void *p, size
         if (t->fd < 0 && t->buf.len + n > SYNC_SPILL_BYTES) {
                 const char *dir = getenv("TMPDIR");
                 t->fd = open(dir && *dir ? dir : "/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-                if (t->fd < 0 || write_all(t->fd, t->buf.data, t->buf.len) < 0) {
+                if (t->fd < 0 || vmenv_write_all(t->fd, t->buf.data, t->buf.len) < 0) {
                         t->werr = errno;
                         archive_set_error(a, errno, "cannot write a temporary file");
                         return -1;
@@ -167,7 +152,7 @@ static la_ssize_t batch_write(struct archive *a, void *data, const void *p, size
                 vmenv_buf_free(&t->buf);
         }
         if (t->fd >= 0) {
-                if (write_all(t->fd, p, n) < 0) {
+                if (vmenv_write_all(t->fd, p, n) < 0) {
                         t->werr = errno;
                         archive_set_error(a, errno, "cannot write a temporary file");
                         return -1;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,12 +172,23 @@ char *vmenv_xml_escape(const char *s)
         struct vmenv_buf b = {0};
         for (; *s; s++) {
                 switch (*s) {
-                case '&': vmenv_buf_puts(&b, "&amp;"); break;
-                case '<': vmenv_buf_puts(&b, "&lt;"); break;
-                case '>': vmenv_buf_puts(&b, "&gt;"); break;
-                case '"': vmenv_buf_puts(&b, "&quot;"); break;
-                case '\'': vmenv_buf_puts(&b, "&apos;"); break;
-                default: vmenv_buf_add(&b, s, 1);
+                case '&':
+                        vmenv_buf_puts(&b, "&amp;");
+                        break;
+                case '<':
+                        vmenv_buf_puts(&b, "&lt;");
+                        break;
+                case '>':
+                        vmenv_buf_puts(&b, "&gt;");
+                        break;
+                case '"':
+                        vmenv_buf_puts(&b, "&quot;");
+                        break;
+                case '\'':
+                        vmenv_buf_puts(&b, "&apos;");
+                        break;
+                default:
+                        vmenv_buf_add(&b, s, 1);
                 }
         }
         return vmenv_buf_steal(&b);
@@ -271,7 +283,9 @@ int vmenv_rm_rf(const char *path, vmenv_error *err)
         int r = 0;
 
         if (lstat(path, &st) < 0)
-                return errno == ENOENT ? 0 : vmenv_error_errno(err, 0, errno, "cannot remove '%s'", path);
+                return errno == ENOENT
+                           ? 0
+                           : vmenv_error_errno(err, 0, errno, "cannot remove '%s'", path);
         if (!S_ISDIR(st.st_mode)) {
                 if (unlink(path) < 0 && errno != ENOENT)
                         return vmenv_error_errno(err, 0, errno, "cannot remove '%s'", path);
@@ -313,13 +327,36 @@ int vmenv_read_file(const char *path, size_t max, char **out, size_t *len, vmenv
                 if (b.len + (size_t)n > max) {
                         vmenv_buf_free(&b);
                         return vmenv_error_set(err, VMENV_EXIT_DATA,
-                                               "'%s' is larger than the limit of %zu bytes", path, max);
+                                               "'%s' is larger than the limit of %zu bytes", path,
+                                               max);
                 }
                 vmenv_buf_add(&b, chunk, (size_t)n);
         }
         if (len)
                 *len = b.len;
         *out = vmenv_buf_steal(&b);
+        return 0;
+}
+
+int vmenv_write_all(int fd, const void *p, size_t n)
+{
+        const char *c = p;
+
+        while (n > 0) {
+                ssize_t w = write(fd, c, n);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN) {
+                                struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+                                poll(&pfd, 1, -1);
+                                continue;
+                        }
+                        return -1;
+                }
+                c += w;
+                n -= (size_t)w;
+        }
         return 0;
 }
 
@@ -413,12 +450,30 @@ int vmenv_parse_size(const char *s, uint64_t *out)
         if (errno || end == s || v < 0)
                 return -1;
         switch (*end) {
-        case '\0': break;
-        case 'k': case 'K': mult = 1ull << 10; end++; break;
-        case 'm': case 'M': mult = 1ull << 20; end++; break;
-        case 'g': case 'G': mult = 1ull << 30; end++; break;
-        case 't': case 'T': mult = 1ull << 40; end++; break;
-        default: return -1;
+        case '\0':
+                break;
+        case 'k':
+        case 'K':
+                mult = 1ull << 10;
+                end++;
+                break;
+        case 'm':
+        case 'M':
+                mult = 1ull << 20;
+                end++;
+                break;
+        case 'g':
+        case 'G':
+                mult = 1ull << 30;
+                end++;
+                break;
+        case 't':
+        case 'T':
+                mult = 1ull << 40;
+                end++;
+                break;
+        default:
+                return -1;
         }
         if (mult > 1 && (!strcmp(end, "iB") || !strcmp(end, "B") || !strcmp(end, "ib")))
                 end += strlen(end);

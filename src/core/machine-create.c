@@ -1,0 +1,398 @@
+/* From a box to a defined domain: the box in the store and the pool, the
+ * machine's overlay disk, its ports and shared folders, its definition. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "machine-private.h"
+#include "vmenv/lock.h"
+#include "vmenv/log.h"
+#include "vmenv/util.h"
+
+static int port_free(const char *ip, int port, const char *proto)
+{
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        int one = 1, fd, r;
+
+        if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
+                return -1;
+        fd = socket(AF_INET, (vmenv_streq(proto, "udp") ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
+                    0);
+        if (fd < 0)
+                return -1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+        close(fd);
+        return r == 0;
+}
+
+static int pick_free_port(const char *ip, const char *proto)
+{
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        socklen_t len = sizeof(sa);
+        int fd, port = -1;
+
+        inet_pton(AF_INET, ip, &sa.sin_addr);
+        fd = socket(AF_INET, (vmenv_streq(proto, "udp") ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
+                    0);
+        if (fd < 0)
+                return -1;
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+            getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+                port = ntohs(sa.sin_port);
+        close(fd);
+        return port;
+}
+
+/* Who listens on a TCP port, for the error message: "pid 42 (nginx)". */
+static char *port_user(int port)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/net/tcp", "re");
+        char line[512];
+        unsigned long inode = 0;
+        DIR *proc;
+        struct dirent *de;
+
+        while (f && fgets(line, sizeof(line), f)) {
+                unsigned int lport, st;
+                unsigned long ino;
+                if (sscanf(line, " %*d: %*x:%x %*x:%*x %x %*x:%*x %*x:%*x %*x %*d %*d %lu", &lport,
+                           &st, &ino) == 3 &&
+                    (int)lport == port && st == 0x0A) {
+                        inode = ino;
+                        break;
+                }
+        }
+        if (!inode || !(proc = opendir("/proc")))
+                return vmenv_strdup("another process");
+        while ((de = readdir(proc))) {
+                char fddir[300], target[64], want[64];
+                DIR *fds;
+                struct dirent *fe;
+                if (de->d_name[0] < '0' || de->d_name[0] > '9')
+                        continue;
+                snprintf(fddir, sizeof(fddir), "/proc/%s/fd", de->d_name);
+                snprintf(want, sizeof(want), "socket:[%lu]", inode);
+                if (!(fds = opendir(fddir)))
+                        continue;
+                while ((fe = readdir(fds))) {
+                        char link[600];
+                        ssize_t n;
+                        snprintf(link, sizeof(link), "%s/%s", fddir, fe->d_name);
+                        n = readlink(link, target, sizeof(target) - 1);
+                        if (n <= 0)
+                                continue;
+                        target[n] = '\0';
+                        if (!strcmp(target, want)) {
+                                char comm[64] = "?", path[300];
+                                FILE *c;
+                                snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+                                if ((c = fopen(path, "re"))) {
+                                        if (fgets(comm, sizeof(comm), c))
+                                                comm[strcspn(comm, "\n")] = '\0';
+                                        fclose(c);
+                                }
+                                char *who = vmenv_strdupf("pid %s (%s)", de->d_name, comm);
+                                closedir(fds);
+                                closedir(proc); /* frees de */
+                                return who;
+                        }
+                }
+                closedir(fds);
+        }
+        closedir(proc);
+        return vmenv_strdup("another process");
+}
+
+/* Decides the host ports: SSH first (kept across ups), then forwarded_ports
+ * (moved when taken and auto_correct is set). In nat mode there are none
+ * (the config refuses forwarded_ports there): SSH is the guest's own port. */
+static int plan_ports(const struct vmenv_machine_config *m, struct vmenv_machine_state *st,
+                      vmenv_error *err)
+{
+        for (size_t i = 0; i < st->n_ports; i++) {
+                free(st->ports[i].host_ip);
+                free(st->ports[i].protocol);
+        }
+        free(st->ports);
+        st->ports = vmenv_calloc(m->n_forwards + 1, sizeof(*st->ports));
+        st->n_ports = 0;
+        free(st->ssh_host);
+        st->ssh_host = NULL;
+
+        if (vmenv_machine_nat(m)) {
+                st->ssh_port = m->ssh.port;
+                return 0;
+        }
+
+        if (st->ssh_port <= 0 || port_free("127.0.0.1", st->ssh_port, "tcp") != 1)
+                st->ssh_port = pick_free_port("127.0.0.1", "tcp");
+        if (st->ssh_port <= 0)
+                return vmenv_error_set(err, VMENV_EXIT_IO, "cannot find a free port for SSH");
+        st->ports[st->n_ports++] = (struct vmenv_state_port){
+            vmenv_strdup("127.0.0.1"), st->ssh_port, m->ssh.port, vmenv_strdup("tcp")};
+
+        for (size_t i = 0; i < m->n_forwards; i++) {
+                const struct vmenv_forward *f = &m->forwards[i];
+                const char *ip = f->host_ip ? f->host_ip : "127.0.0.1";
+                const char *proto = f->protocol ? f->protocol : "tcp";
+                int host = f->host;
+                int fr = port_free(ip, host, proto);
+
+                if (fr < 0)
+                        return vmenv_error_set(err, VMENV_EXIT_CONFIG,
+                                               "forwarded port %d: host_ip '%s' is not an IPv4 "
+                                               "address of this host",
+                                               f->guest, ip);
+                if (fr == 0) {
+                        _cleanup_free_ char *who = port_user(host);
+                        if (!f->auto_correct) {
+                                vmenv_error_set(err, VMENV_EXIT_UNAVAILABLE,
+                                                "machine '%s': host port %d (%s/%s) is already in "
+                                                "use by %s",
+                                                m->name, host, ip, proto, who);
+                                return vmenv_error_hint(err,
+                                                        "free the port, choose another 'host:', or "
+                                                        "set 'auto_correct: true'");
+                        }
+                        host = pick_free_port(ip, proto);
+                        vmenv_warn("%s: host port %d is used by %s; forwarding %d instead", m->name,
+                                   f->host, who, host);
+                }
+                st->ports[st->n_ports++] = (struct vmenv_state_port){vmenv_strdup(ip), host,
+                                                                     f->guest, vmenv_strdup(proto)};
+        }
+        return 0;
+}
+
+static char *box_volume_prefix(const char *box)
+{
+        struct vmenv_buf b = {0};
+        vmenv_buf_puts(&b, "vmenv-box-");
+        for (const char *c = box; *c; c++)
+                vmenv_buf_add(&b, (*c == '/' || *c == ':') ? "_" : c, 1);
+        vmenv_buf_puts(&b, "-");
+        return vmenv_buf_steal(&b);
+}
+
+/* "<prefix><version>@<12 hex of its digest>.qcow2": the pool is shared by
+ * every store of the host, and a version published again with other
+ * content (or a store with another box of that name) must not reuse a copy
+ * made from different bytes. Without a digest (a store copied from
+ * Vagrant): "<prefix><version>.qcow2". */
+static char *box_volume_name(const char *box, const char *version, const char *digest,
+                             const char *format)
+{
+        _cleanup_free_ char *prefix = box_volume_prefix(box);
+        const char *hex = digest ? strchr(digest, ':') : NULL;
+        const char *ext = vmenv_streq(format, "raw") ? "img" : "qcow2";
+
+        if (hex && strlen(hex + 1) >= 12)
+                return vmenv_strdupf("%s%s@%.12s.%s", prefix, version, hex + 1, ext);
+        return vmenv_strdupf("%s%s.%s", prefix, version, ext);
+}
+
+int vmenv_box_pool_remove(const struct vmenv_provider_ops *ops, const char *box,
+                          const char *version, vmenv_error *err)
+{
+        _cleanup_free_ char *prefix = box_volume_prefix(box);
+        struct vmenv_provider *conn;
+        vmenv_error e = VMENV_ERROR_INIT;
+        char **names = NULL;
+        int r = 0;
+
+        /* The store is the user's; a libvirt that is down must not keep a
+         * box from being removed. */
+        if (!(conn = ops->open(NULL, &e))) {
+                vmenv_debug("not removing pool copies of '%s': %s", box, e.msg);
+                vmenv_error_clear(&e);
+                return 0;
+        }
+        if (ops->volume_list(conn, NULL, prefix, &names, &e) < 0) {
+                vmenv_debug("not removing pool copies of '%s': %s", box, e.msg);
+                vmenv_error_clear(&e);
+                goto out;
+        }
+        for (char **n = names; *n; n++) {
+                /* the rest must be exactly "<version>[@<digest>].<ext>":
+                 * "tiny-nossh-1.0" is another box than "tiny" */
+                _cleanup_free_ char *ver = vmenv_strdup(*n + strlen(prefix));
+                char *dot = strrchr(ver, '.'), *at;
+                if (!dot || (strcmp(dot, ".qcow2") && strcmp(dot, ".img")))
+                        continue;
+                *dot = '\0';
+                if ((at = strchr(ver, '@')))
+                        *at = '\0';
+                if (!vmenv_version_valid(ver) || (version && strcmp(ver, version)))
+                        continue;
+                if (ops->volume_delete(conn, NULL, *n, &e) < 0) {
+                        vmenv_warn("kept '%s' in the storage pool: %s", *n, e.msg);
+                        vmenv_error_clear(&e);
+                        continue;
+                }
+                vmenv_debug("removed '%s' from the storage pool", *n);
+        }
+out:
+        vmenv_strv_free(names);
+        ops->close(conn);
+        return r;
+}
+
+static void fs_specs_free(struct vmenv_fs_spec *fs)
+{
+        for (size_t i = 0; fs && fs[i].tag; i++) {
+                free((char *)fs[i].host_path);
+                free((char *)fs[i].tag);
+        }
+        free(fs);
+}
+VMENV_DEFINE_CLEANUP(struct vmenv_fs_spec, fs_specs_free)
+
+static int shared_folders(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                          struct vmenv_fs_spec **out, size_t *n, vmenv_error *err)
+{
+        struct vmenv_fs_spec *fs = vmenv_calloc(m->n_folders + 1, sizeof(*fs));
+        size_t k = 0;
+
+        for (size_t i = 0; i < m->n_folders; i++) {
+                const struct vmenv_synced_folder *f = &m->folders[i];
+                _cleanup_free_ char *joined = NULL;
+                char *real;
+                if (!vmenv_folder_shared(f))
+                        continue;
+                joined = vmenv_path_join(p->config->dir, f->host);
+                if (!(real = realpath(joined, NULL))) {
+                        vmenv_error_errno(err, VMENV_EXIT_CONFIG, errno,
+                                          "machine '%s': synced folder '%s' cannot be shared",
+                                          m->name, f->host);
+                        fs_specs_free(fs);
+                        return -1;
+                }
+                fs[k].host_path = real;
+                fs[k].tag = vmenv_strdupf("vmenv%zu", i);
+                fs[k].type = f->type;
+                k++;
+        }
+        *out = fs;
+        *n = k;
+        return 0;
+}
+
+int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                         struct vmenv_machine_state *st, const char *disk_path,
+                         const char *disk_format, vmenv_error *err)
+{
+        _cleanup_free_ char *log = vmenv_state_path(st, "console.log");
+        _cleanup_free_ char *title = vmenv_strdupf("vmenv: %s/%s", p->config->project, m->name);
+        _cleanup_free_ struct vmenv_port_map *ports = NULL;
+        _cleanup_(fs_specs_freep) struct vmenv_fs_spec *fs = NULL;
+        struct vmenv_disk_spec disk = {disk_path, disk_format};
+        const struct vmenv_host_info *host = vmenv_project_host(p, err);
+        struct vmenv_domain_spec spec = {
+            .name = st->domain,
+            .title = title,
+            .project_dir = p->config->dir,
+            .machine = m->name,
+            .memory = m->memory,
+            .cpus = m->cpus,
+            .machine_type = m->libvirt.machine_type,
+            .cpu_mode = m->libvirt.cpu_mode,
+            .kvm = host && host->kvm,
+            .disks = &disk,
+            .n_disks = 1,
+            .serial_log = log,
+            .kernel = m->kernel,
+            .initrd = m->initrd,
+            .cmdline = m->cmdline,
+            .network = m->network,
+            .nat_network = vmenv_machine_nat(m) ? VMENV_NAT_NETWORK : NULL,
+            .video = m->libvirt.video,
+            .graphics = m->libvirt.graphics,
+        };
+
+        if (!host)
+                return -1;
+        if (plan_ports(m, st, err) < 0)
+                return -1;
+        if (vmenv_machine_nat(m) && p->ops->network_ensure(p->conn, VMENV_NAT_NETWORK, err) < 0)
+                return vmenv_error_prefix(err, "machine '%s'", m->name);
+        if (shared_folders(p, m, &fs, &spec.n_fs, err) < 0)
+                return -1;
+        spec.fs = fs;
+        ports = vmenv_calloc(st->n_ports, sizeof(*ports));
+        for (size_t i = 0; i < st->n_ports; i++)
+                ports[i] = (struct vmenv_port_map){st->ports[i].host_ip, st->ports[i].host_port,
+                                                   st->ports[i].guest_port, st->ports[i].protocol};
+        spec.ports = ports;
+        spec.n_ports = st->n_ports;
+        if (vmenv_state_save(st, err) < 0)
+                return -1;
+        if (p->ops->define(p->conn, &spec, err) < 0)
+                return vmenv_error_prefix(err, "cannot define machine '%s'", m->name);
+        return 0;
+}
+
+int vmenv_machine_create(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                         struct vmenv_machine_state *st, const struct vmenv_up_opts *o,
+                         vmenv_error *err)
+{
+        _cleanup_(vmenv_box_freep) struct vmenv_box *box = NULL;
+        _cleanup_free_ char *base_path = NULL, *disk_path = NULL;
+        struct vmenv_box_opts bo = {.fetch.insecure = o->insecure};
+        uint64_t t0 = vmenv_now_ns();
+
+        struct vmenv_lock_pin pin = {0};
+
+        if (vmenv_lock_pin(o->lock, m, &pin, err) < 0)
+                return -1;
+        box = vmenv_box_ensure(pin.name, pin.constraint, pin.url, pin.checksum, &bo, err);
+        vmenv_lock_pin_clear(&pin);
+        if (!box)
+                return vmenv_error_prefix(err, "cannot get box '%s' for '%s'", m->box, m->name);
+        if (vmenv_lock_verify_box(o->lock, m, box, err) < 0 ||
+            vmenv_box_check_unchanged(box, err) < 0)
+                return vmenv_error_prefix(err, "cannot create '%s'", m->name);
+        free(st->box_name);
+        free(st->box_version);
+        free(st->box_volume);
+        free(st->disk_volume);
+        free(st->box_digest);
+        st->box_name = vmenv_strdup(box->name);
+        st->box_version = vmenv_strdup(box->version);
+        st->box_digest = vmenv_strdup(box->digest);
+        st->box_volume = box_volume_name(box->name, box->version, box->digest, box->format);
+        st->disk_volume = vmenv_strdupf("%s.qcow2", st->domain);
+        st->key_replaced = false;
+        st->key_pending = false;
+        st->first_boot_done = false;
+        st->provision_pending = true;
+        free(st->host_key);
+        st->host_key = NULL;
+        vmenv_strv_free(st->provisioned);
+        st->provisioned = NULL;
+        if (vmenv_state_save(st, err) < 0)
+                return -1;
+
+        if (p->ops->image_ensure(p->conn, m->libvirt.storage_pool, st->box_volume, box->images[0],
+                                 box->format, &base_path, err) < 0)
+                return vmenv_error_prefix(err, "cannot import box '%s' into the storage pool",
+                                          box->name);
+        /* A leftover overlay from an interrupted up has never been trusted:
+         * start again from the box. */
+        if (p->ops->volume_delete(p->conn, m->libvirt.storage_pool, st->disk_volume, err) < 0)
+                return -1;
+        if (p->ops->overlay_create(p->conn, m->libvirt.storage_pool, st->disk_volume,
+                                   st->box_volume, m->disk, &disk_path, err) < 0)
+                return vmenv_error_prefix(err, "cannot create the disk of '%s'", m->name);
+        free(st->disk_path);
+        st->disk_path = vmenv_strdup(disk_path);
+        vmenv_debug("%s: box and disk ready in %.2f s", m->name,
+                    (double)(vmenv_now_ns() - t0) / 1e9);
+        return vmenv_machine_define(p, m, st, disk_path, "qcow2", err);
+}
