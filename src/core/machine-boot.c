@@ -85,6 +85,12 @@ static int watch_domain(void *ctx, vmenv_error *err)
                                           w->m->name);
         if (vs == VMENV_VM_RUNNING)
                 return 0;
+        /* a domain on its way down: report where it ends */
+        for (int i = 0; i < 20 && vs == VMENV_VM_SHUTTING_DOWN; i++) {
+                usleep(100000);
+                if (w->p->ops->state(w->p->conn, w->st->domain, &vs, err) < 0)
+                        return -1;
+        }
         w->stopped = true;
         tail = console_tail(w->st);
         vmenv_error_set(err, VMENV_EXIT_UNAVAILABLE,

@@ -187,6 +187,8 @@ static int channel_pump(struct vmenv_ssh *s, ssh_channel ch, struct exit_info *x
                                                what, sigabbrev_np(stop_seen));
                 if (busy)
                         continue;
+                if (io->tick && io->tick(io->tick_ctx, err) < 0)
+                        return -1;
                 if (io->deadline_ns && vmenv_now_ns() >= io->deadline_ns)
                         return vmenv_error_set(err, VMENV_EXIT_NETWORK,
                                                "%s on %s:%d did not finish in time", what, s->host,
@@ -233,10 +235,48 @@ static void channel_endp(ssh_channel *ch)
 }
 
 /* Opens a session channel with exit callbacks; cmd NULL means a shell. */
+/* With a deadline, a libssh request runs non-blocking: the caller's tick
+ * (the boot wait's watcher) is called meanwhile, and the deadline bounds
+ * it. Without one it blocks, bounded by the session's timeout. */
+static int await(struct vmenv_ssh *s, struct io *io, int (*req)(ssh_channel, const void *),
+                 ssh_channel ch, const void *arg, vmenv_error *err)
+{
+        int rc;
+
+        if (!io || !io->deadline_ns)
+                return req(ch, arg) == SSH_OK ? 0 : 1;
+        ssh_set_blocking(s->session, 0);
+        while ((rc = req(ch, arg)) == SSH_AGAIN) {
+                struct pollfd pfd = {.fd = ssh_get_fd(s->session), .events = POLLIN};
+                if (io->tick && io->tick(io->tick_ctx, err) < 0) {
+                        ssh_set_blocking(s->session, 1);
+                        return -1;
+                }
+                if (vmenv_now_ns() >= io->deadline_ns)
+                        break;
+                poll(&pfd, 1, 200);
+        }
+        ssh_set_blocking(s->session, 1);
+        return rc == SSH_OK ? 0 : 1;
+}
+
+static int req_open(ssh_channel ch, const void *arg)
+{
+        (void)arg;
+        return ssh_channel_open_session(ch);
+}
+
+static int req_exec(ssh_channel ch, const void *cmd)
+{
+        return ssh_channel_request_exec(ch, cmd);
+}
+
+/* Opens a session channel with exit callbacks. */
 static ssh_channel open_channel(struct vmenv_ssh *s, struct ssh_channel_callbacks_struct *cb,
-                                struct exit_info *x, vmenv_error *err)
+                                struct exit_info *x, struct io *io, vmenv_error *err)
 {
         ssh_channel ch = ssh_channel_new(s->session);
+        int r = 1;
 
         if (!ch)
                 abort();
@@ -247,10 +287,12 @@ static ssh_channel open_channel(struct vmenv_ssh *s, struct ssh_channel_callback
             .channel_exit_signal_function = on_exit_signal,
         };
         ssh_callbacks_init(cb);
-        if (ssh_set_channel_callbacks(ch, cb) != SSH_OK || ssh_channel_open_session(ch) != SSH_OK) {
-                char why[128];
-                vmenv_error_set(err, VMENV_EXIT_NETWORK, "cannot open an ssh channel to %s:%d: %s",
-                                s->host, s->port, vmenv_ssh_reason(s->session, why, sizeof(why)));
+        if (ssh_set_channel_callbacks(ch, cb) != SSH_OK ||
+            (r = await(s, io, req_open, ch, NULL, err)) != 0) {
+                if (r > 0)
+                        vmenv_error_set(err, VMENV_EXIT_NETWORK,
+                                        "cannot open an ssh channel to %s:%d: %s", s->host, s->port,
+                                        REASON(s));
                 ssh_channel_free(ch);
                 return NULL;
         }
@@ -265,13 +307,16 @@ int vmenv_ssh_run_io(struct vmenv_ssh *s, const char *cmd, struct io *io, int *e
         struct exit_info x;
         _cleanup_free_ char *what = NULL;
         size_t n = strlen(cmd);
+        int r;
 
         what = n > 60 ? vmenv_strdupf("'%.57s...'", cmd) : vmenv_strdupf("'%s'", cmd);
-        if (!(ch = open_channel(s, &cb, &x, err)))
+        if (!(ch = open_channel(s, &cb, &x, io, err)))
                 return -1;
-        if (ssh_channel_request_exec(ch, cmd) != SSH_OK)
-                return vmenv_error_set(err, VMENV_EXIT_NETWORK, "cannot run %s on %s:%d: %s", what,
-                                       s->host, s->port, REASON(s));
+        if ((r = await(s, io, req_exec, ch, cmd, err)) != 0)
+                return r < 0
+                           ? -1
+                           : vmenv_error_set(err, VMENV_EXIT_NETWORK, "cannot run %s on %s:%d: %s",
+                                             what, s->host, s->port, REASON(s));
         return channel_pump(s, ch, &x, io, what, exit_status, err);
 }
 
@@ -356,7 +401,7 @@ int vmenv_ssh_shell(struct vmenv_ssh *s, const char *cmd, int *exit_status, vmen
         int r, status = 0;
         _cleanup_free_ char *what = cmd ? vmenv_strdupf("'%.60s'", cmd) : vmenv_strdup("the shell");
 
-        if (!(ch = open_channel(s, &cb, &x, err)))
+        if (!(ch = open_channel(s, &cb, &x, NULL, err)))
                 return -1;
         if (tty) {
                 struct winsize ws = {.ws_col = 80, .ws_row = 24};

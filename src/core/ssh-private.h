@@ -41,8 +41,12 @@ struct io {
         size_t cap_max;
         /* shell on a pty: forward window size changes */
         bool pty;
-        /* 0, or a vmenv_now_ns() time after which the command is given up */
+        /* 0, or a vmenv_now_ns() time after which the command is given up;
+         * with it, tick (optional) is called about every 200 ms and ends
+         * the command when it returns -1 */
         uint64_t deadline_ns;
+        int (*tick)(void *ctx, vmenv_error *err);
+        void *tick_ctx;
 };
 
 /* Runs cmd with io on a new exec channel; *exit_status is 128+n for a

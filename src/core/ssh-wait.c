@@ -23,21 +23,28 @@
 #define WATCH_MS 250
 /* How long one connection is held while no banner comes. QEMU's user-mode
  * forward accepts at once and holds a connection while the guest's network
- * is down; it hands the connection to the guest later, even one we have
- * closed (slirp reads the host side only once the guest side connected).
- * Connections abandoned after a short wait thus reach sshd as a burst when
- * it starts, and MaxStartups drops some of them, ours too. One connection
- * at a time, held this long, keeps that burst small while a guest whose
- * network comes up late is still found within a couple of seconds. */
-#define HOLD_MS 2000
+ * is down, retrying its SYN with a growing backoff; it hands the
+ * connection to the guest later, even one we have closed (slirp reads the
+ * host side only once the guest side connected). Connections abandoned
+ * after a short wait thus reach sshd as a burst when its network comes up:
+ * under TCG every one costs sshd a fork and an exec of seconds of CPU, and
+ * past MaxStartups it drops ours too. So: one connection at a time, held
+ * 2 s, then twice as long each time up to 16 s (a handful abandoned over a
+ * whole boot, each new one starting with a fresh SYN). Once the guest's
+ * network has answered (a connection refused by the guest, or sshd seen),
+ * a held connection is sshd's own, busy forking: it is held for as long
+ * as the budget of a try allows. */
+#define HOLD_FIRST_MS 2000
+#define HOLD_MAX_MS 16000
+#define HOLD_NET_UP_MS 30000
+/* Pause after a connection the guest closed; grows to RETRY_MAX_MS while
+ * they go on (sshd's MaxStartups also closes connections). */
+#define RETRY_MAX_MS 1000
 /* A key refused this often over this long, by an sshd that answers, is
  * refused for good: a guest still booting installs its keys before sshd
  * starts. */
 #define DENIALS_FATAL 3
 #define DENIAL_SPAN_MS 5000
-/* The ready command's own budget per try; a try that runs out is retried
- * on a new connection. */
-#define READY_TRY_MS 15000
 #define READY_OUTPUT_MAX 65536
 #define REASONS_MAX 8
 
@@ -107,6 +114,10 @@ struct waiter {
         char *last;
         unsigned denials;
         uint64_t first_denial_ns;
+        bool watch_failed; /* the watcher ended a command */
+        uint64_t hold_ms;  /* the next hold */
+        uint64_t pause_ms; /* the next pause after a closed connection */
+        bool net_up;       /* the guest's network has answered */
 };
 
 static uint64_t left_ms(const struct waiter *x)
@@ -124,6 +135,18 @@ static int watch(struct waiter *x, vmenv_error *err)
                 return 0;
         x->next_watch = now + WATCH_MS * 1000000ull;
         return x->w->watch(x->w->watch_ctx, err);
+}
+
+/* The watcher, as the tick of a command the wait runs. */
+static int tick(void *ctx, vmenv_error *err)
+{
+        struct waiter *x = ctx;
+
+        if (watch(x, err) < 0) {
+                x->watch_failed = true;
+                return -1;
+        }
+        return 0;
 }
 
 static void note(struct waiter *x, const char *reason)
@@ -156,11 +179,11 @@ static int pause_ms(struct waiter *x, uint64_t ms, vmenv_error *err)
         }
 }
 
-/* Holds fd until the guest sends something or closes it (1), HOLD_MS or
+/* Holds fd until the guest sends something or closes it (1), the hold or
  * the deadline pass (0), or the watcher ends the wait (-1). */
 static int hold(struct waiter *x, int fd, vmenv_error *err)
 {
-        uint64_t end = vmenv_now_ns() + HOLD_MS * 1000000ull;
+        uint64_t end = vmenv_now_ns() + (x->net_up ? HOLD_NET_UP_MS : x->hold_ms) * 1000000ull;
 
         if (end > x->w->deadline_ns)
                 end = x->w->deadline_ns;
@@ -203,6 +226,7 @@ static struct vmenv_ssh *try_once(struct waiter *x, bool *stop, vmenv_error *err
         w->tries++;
         if ((fd = vmenv_ssh_tcp_connect(t->host, t->port, (int)(budget < 2000 ? budget + 1 : 2000),
                                         &e)) < 0) {
+                x->pause_ms = RETRY_MS;
                 note(x, short_reason(e.msg, t->host, t->port));
                 vmenv_error_clear(&e);
                 return NULL;
@@ -216,13 +240,20 @@ static struct vmenv_ssh *try_once(struct waiter *x, bool *stop, vmenv_error *err
                  * the earlier tries saw, if they saw anything */
                 if (left_ms(x) > 0 || !x->last)
                         note(x, "no banner (the guest's network or its sshd is not up yet)");
+                x->hold_ms = x->hold_ms * 2 > HOLD_MAX_MS ? HOLD_MAX_MS : x->hold_ms * 2;
+                x->pause_ms = 0;
                 return NULL;
         }
         r = (int)recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        x->net_up = true;
         if (r <= 0) {
                 note(x, "connection closed before the ssh banner");
+                x->pause_ms = x->pause_ms ? x->pause_ms * 3 / 2 : RETRY_MS;
+                if (x->pause_ms > RETRY_MAX_MS)
+                        x->pause_ms = RETRY_MAX_MS;
                 return NULL;
         }
+        x->pause_ms = RETRY_MS;
         budget = left_ms(x);
         s = vmenv_ssh_login_fd(t, TAKE_FD(fd), (int)(budget < 10000 ? budget + 1 : 10000), &seen,
                                &fatal, &e);
@@ -254,34 +285,32 @@ static struct vmenv_ssh *try_once(struct waiter *x, bool *stop, vmenv_error *err
                 return NULL;
         }
         {
+                /* bounded by the wait's deadline alone: a guest slow to open
+                 * a session (PAM, logind under TCG) gains nothing from a new
+                 * connection, and the watcher still runs meanwhile */
                 struct io io = {.in_fd = -1,
                                 .out_fd = -1,
                                 .err_fd = -1,
                                 .cap = &out,
                                 .cap_max = READY_OUTPUT_MAX,
-                                .deadline_ns = vmenv_now_ns() + READY_TRY_MS * 1000000ull};
+                                .deadline_ns = w->deadline_ns,
+                                .tick = tick,
+                                .tick_ctx = x};
                 _cleanup_free_ char *cmd =
                     vmenv_strdupf("exec 2>&1\n%s", w->ready_cmd ? w->ready_cmd : "true");
-                long usec = (long)READY_TRY_MS * 1000;
-                if (io.deadline_ns > w->deadline_ns)
-                        io.deadline_ns = w->deadline_ns;
-                ssh_options_set(s->session, SSH_OPTIONS_TIMEOUT_USEC, &usec);
+                x->watch_failed = false;
                 r = vmenv_ssh_run_io(s, cmd, &io, &status, &e);
-                usec = (long)VMENV_SSH_SESSION_TIMEOUT_MS * 1000;
-                ssh_options_set(s->session, SSH_OPTIONS_TIMEOUT_USEC, &usec);
         }
         if (r < 0) {
-                /* transient while sshd, PAM or logind start: a new try */
-                if (e.code == VMENV_EXIT_DATA) {
+                if (x->watch_failed || e.code == VMENV_EXIT_DATA) {
                         vmenv_error_move(err, &e);
                         *stop = true;
                 } else {
+                        /* transient while sshd, PAM or logind start: a new try */
                         note(x, short_reason(e.msg, t->host, t->port));
                         vmenv_error_clear(&e);
                 }
                 vmenv_buf_free(&out);
-                /* the guest answered the key exchange: keep its host key
-                 * even if this try fails, so the next cannot swap it */
                 return NULL;
         }
         w->ready_status = status;
@@ -295,7 +324,7 @@ static struct vmenv_ssh *try_once(struct waiter *x, bool *stop, vmenv_error *err
 struct vmenv_ssh *vmenv_ssh_wait_ready(const struct vmenv_ssh_target *t, struct vmenv_ssh_wait *w,
                                        vmenv_error *err)
 {
-        struct waiter x = {.t = t, .w = w};
+        struct waiter x = {.t = t, .w = w, .hold_ms = HOLD_FIRST_MS};
         struct vmenv_ssh *s = NULL;
         bool stop = false;
 
@@ -313,7 +342,7 @@ struct vmenv_ssh *vmenv_ssh_wait_ready(const struct vmenv_ssh_target *t, struct 
                             t->user ? t->user : "vagrant", t->host, t->port, w->tries, sum);
                         break;
                 }
-                if (pause_ms(&x, RETRY_MS, err) < 0)
+                if (pause_ms(&x, x.pause_ms, err) < 0)
                         break;
         }
         if (s)

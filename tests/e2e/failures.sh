@@ -11,7 +11,7 @@ boot_timeout: 45"
 track "$P"
 run_vmenv -C "$P" up
 expect_eq "up of a guest without SSH times out (exit 75)" 75 "$RC"
-case $ERR in *"did not answer on SSH"*) ok 0 "the error says SSH never answered";; *) ok 1 "timeout message: $ERR";; esac
+case $ERR in *"did not run a command over SSH"*) ok 0 "the error says SSH never answered";; *) ok 1 "timeout message: $ERR";; esac
 case $ERR in *"serial console"*"|"*) ok 0 "the error shows the serial console";; *) ok 1 "console tail missing";; esac
 case $ERR in *"last SSH error"*) ok 0 "the error shows the last SSH error";; *) ok 1 "last error missing";; esac
 run_vmenv -C "$P" destroy -f

@@ -46,3 +46,51 @@ track() {
     VM_DOMAINS="${VM_DOMAINS:-} $names"
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# The Vagrant insecure private key, as a file ssh accepts.
+insecure_key() {
+    local ik
+    ik=$(ls /usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant | tail -1)
+    install -m 600 "$ik" "$T_TMP/insecure"
+    echo "$T_TMP/insecure"
+}
+# ssh_port DIR [MACHINE]: the host port of the machine's SSH forward
+ssh_port() {
+    "$VMENV" -C "$1" port ${2:+"$2"} --json | python3 -c 'import json,sys; print([p["host"] for p in json.load(sys.stdin) if p["ssh"]][0])'
+}
+# ssh_with KEY PORT CMD...: the system ssh as vagrant with one key, no agent
+ssh_with() {
+    local key=$1 port=$2; shift 2
+    ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        -o IdentitiesOnly=yes -o ConnectTimeout=20 -i "$key" -p "$port" vagrant@127.0.0.1 "$@"
+}
+# start_up DIR LOG: 'vmenv -v up' in the background (pid in UP_PID)
+start_up() {
+    "$VMENV" -v -C "$1" up >"$2" 2>&1 &
+    UP_PID=$!
+}
+# wait_log LOG PATTERN SECONDS: waits until LOG has a line matching PATTERN
+wait_log() {
+    local i
+    for ((i = 0; i < $3 * 20; i++)); do
+        grep -q -- "$2" "$1" 2>/dev/null && return 0
+        kill -0 "$UP_PID" 2>/dev/null || { grep -q -- "$2" "$1" 2>/dev/null; return; }
+        sleep 0.05
+    done
+    return 1
+}
+# domain_of DIR [MACHINE]: the libvirt domain name of a machine
+domain_of() {
+    "$VMENV" -C "$1" status --json | python3 -c 'import json,sys; print([m["domain"] for m in json.load(sys.stdin) if m["name"] == (sys.argv[1] if len(sys.argv) > 1 else m["name"])][0])' ${2:+"$2"}
+}
+# machine_good DIR WHAT: after up, the machine runs commands with its own
+# key, the insecure key is refused, and its state says first boot is done
+machine_good() {
+    local port key
+    port=$(ssh_port "$1")
+    key=$1/.vmenv/machines/default/private_key
+    [ "$("$VMENV" -C "$1" ssh -c 'echo ok' 2>/dev/null)" = ok ]; ok $? "$2: vmenv ssh -c runs a command"
+    ssh_with "$key" "$port" true 2>/dev/null; ok $? "$2: the machine's own key logs in"
+    ssh_with "$(insecure_key)" "$port" true 2>/dev/null
+    [ $? -ne 0 ]; ok $? "$2: the insecure key is refused"
+}
