@@ -68,10 +68,11 @@ provision:
   - name: upload
     file: { source: conf/app.conf, destination: /tmp/app.conf }"
 else
+    # one vCPU: the two variants run beside each other and the full suite
     new_project "$P" "box: vmenv/$BOX
 box_url: $CATALOG
 memory: 1G
-cpus: 2
+cpus: 1
 boot_timeout: 600"
 fi
 track "$P"
