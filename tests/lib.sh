@@ -7,6 +7,9 @@ T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmenv-test.XXXXXX")
 T_CLEANUP=()
 export VMENV_HOME="$T_TMP/home"
 export NO_COLOR=1
+# A box name not in the store is looked up at the box registry: never the
+# real one (Vagrant's default) from a test; a closed loopback port instead.
+export VAGRANT_SERVER_URL=http://127.0.0.1:9 VMENV_BOX_SERVER= VAGRANT_CLOUD_TOKEN=
 
 t_cleanup() {
     local i
@@ -33,3 +36,15 @@ run_vmenv() {
     OUT=$("$VMENV" "$@" 2>"$T_TMP/stderr"); RC=$?; ERR=$(cat "$T_TMP/stderr")
 }
 done_testing() { echo "1..$T_N"; [ "$T_FAILED" -eq 0 ]; }
+# t_accel: "kvm" or "tcg", the accelerator vmenv's KVM check chose for this
+# host ('vmenv host --json', docs/accel.md), for tests that boot QEMU
+# themselves; tcg whenever vmenv cannot tell.
+t_accel() {
+    "$VMENV" host --json 2>/dev/null |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["accel"])' 2>/dev/null ||
+        echo tcg
+}
+# t_qemu_accel: QEMU's -accel and -cpu options for that accelerator.
+t_qemu_accel() {
+    if [ "$(t_accel)" = kvm ]; then echo "-accel kvm -cpu host"; else echo "-accel tcg"; fi
+}

@@ -147,7 +147,7 @@ struct vmenv_bench_target {
 struct vmenv_ssh_target;
 struct vmenv_bench_vm_ops {
         void *ctx;
-        const char *hypervisor; /* "kvm" or "tcg": the domain type libvirt runs */
+        const char *hypervisor; /* "kvm", or "tcg" with why: "tcg: no /dev/kvm" */
         /* The running machine's SSH endpoint and credentials; asked again
          * after every up, since a first boot replaces the key. */
         int (*ssh_target)(void *ctx, struct vmenv_ssh_target *t, vmenv_error *err);

@@ -13,16 +13,21 @@
 
 /* ---- versions and constraints (version.c) ----------------------------- */
 
-/* Versions are dot-separated numbers with an optional pre-release after '-'
- * ("1.2.3", "1.0.0-beta.2", "20240101"); a pre-release sorts before its
- * release, missing trailing parts count as 0 ("1.2" == "1.2.0"). */
+/* Versions and constraints follow RubyGems (Gem::Version, Gem::Requirement),
+ * as Vagrant does: "1.2.3", "20240101", pre-releases "3.0.rc2", "1.8.2.a10"
+ * or "1.0.0-beta.2" (any letter makes one; it sorts before its release);
+ * "1.0" == "1.0.0"; letters sort before numbers ("1.0.0-alpha" <
+ * "1.0.0-1"). vmenv_version_valid() is RubyGems' check, but a version vmenv
+ * names things after must not be blank nor have whitespace around it. */
 bool vmenv_version_valid(const char *v);
 /* <0, 0, >0 like strcmp; invalid versions sort before valid ones. */
 int vmenv_version_compare(const char *a, const char *b);
 
 struct vmenv_constraint;
-/* "= 1.0", ">= 1.2, < 2", "~> 1.2.3"; NULL, "" or ">= 0" match everything.
- * Fails with VMENV_EXIT_DATA on a malformed constraint. */
+/* Vagrant's box_version: comma-separated Gem::Requirements ("= 1.0",
+ * ">= 1.2, < 2", "~> 1.2.3", a bare "1.0" meaning "= 1.0"), all of which must
+ * hold; NULL or "" match everything. "~> 1.2" is ">= 1.2" with a release
+ * below 2. Fails with VMENV_EXIT_DATA on a malformed constraint. */
 struct vmenv_constraint *vmenv_constraint_parse(const char *text, vmenv_error *err);
 bool vmenv_constraint_match(const struct vmenv_constraint *c, const char *version);
 /* The version when the constraint is one exact "= V" (or a bare "V"), else NULL. */
@@ -37,13 +42,20 @@ enum vmenv_fetch_event {
 };
 
 struct vmenv_fetch_opts {
-        bool insecure;      /* do not verify TLS peers */
-        const char *cacert; /* CA bundle file, or NULL */
-        bool quiet;         /* no progress output */
+        bool insecure;         /* do not verify TLS peers */
+        const char *cacert;    /* CA bundle file, or NULL */
+        const char *capath;    /* folder of CA certificates, or NULL */
+        const char *cert;      /* client certificate (PEM), or NULL */
+        bool location_trusted; /* credentials also go to redirect targets */
+        bool clean;            /* drop a partial download instead of resuming it */
+        const char *bearer;    /* a token for the URL's host (never sent to another) */
+        bool quiet;            /* no progress output */
         /* Optional: called as the download file grows, so a consumer can
          * read it while it is written (box add extracts while downloading).
          * path is the file being written; it is renamed when complete. */
-        void (*on_data)(void *data, const char *path, uint64_t size, enum vmenv_fetch_event ev);
+        /* Returns false to stop the download at once (the consumer failed:
+         * the rest would be fetched for nothing). */
+        bool (*on_data)(void *data, const char *path, uint64_t size, enum vmenv_fetch_event ev);
         void *on_data_arg;
         /* Optional, with on_data: a consumer that reads the whole file in
          * order anyway hashes it too, which takes the digest off the
@@ -55,9 +67,11 @@ struct vmenv_fetch_opts {
         char *(*consumer_digest)(void *data, const char *type, uint64_t size);
 };
 
-/* Downloads url (http, https, file) into the download cache under
- * $VMENV_HOME/cache/, resuming a partial from an earlier attempt, hashing
- * while streaming. checksum is "TYPE:HEX" or NULL (then sha256 is computed
+/* Downloads url (http, https, file: a regular file only) into the download
+ * cache under $VMENV_HOME/cache/, resuming a partial from an earlier attempt
+ * (a 206 must start at the offset asked for), hashing while streaming. A
+ * body longer than its Content-Length or VMENV_MAX_DOWNLOAD (64 GiB by
+ * default) is refused. checksum is "TYPE:HEX" or NULL (then sha256 is computed
  * and only recorded). On success *path is the completed file in the cache
  * (the caller deletes it when done) and *digest is "TYPE:HEX" of it. */
 int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_opts *opts,
@@ -71,6 +85,19 @@ char *vmenv_url_resolve(const char *base, const char *ref, vmenv_error *err);
 bool vmenv_is_url(const char *s);
 /* Checks "TYPE:HEX" (sha1, sha256, sha384, sha512, md5); lowercases HEX. */
 int vmenv_checksum_parse(const char *s, char **type, char **hex, vmenv_error *err);
+/* Vagrant keeps a checksum and its type apart (a catalog's checksum and
+ * checksum_type, box add's --checksum and --checksum-type): *out gets
+ * "TYPE:HEX", both trimmed; a value already "TYPE:HEX" keeps its type; with
+ * no type the digest's length tells (32 hex digits md5, 40 sha1, 64 sha256,
+ * 96 sha384, 128 sha512). *out is NULL for an empty value. */
+int vmenv_checksum_join(const char *type, const char *value, char **out, vmenv_error *err);
+
+/* A private copy of the regular file path in $VMENV_HOME/cache/ and the
+ * digest of exactly the bytes copied, in one read: hashing path and then
+ * opening it again would let whoever can write it swap the bytes between
+ * the check and the use. The caller deletes *copy. */
+int vmenv_file_snapshot(const char *path, const char *type, char **copy, char **digest,
+                        vmenv_error *err);
 /* Digest of a whole file as "TYPE:HEX". */
 int vmenv_file_digest(const char *path, const char *type, char **digest, vmenv_error *err);
 
@@ -84,8 +111,9 @@ struct vmenv_catalog_provider {
         char *url;           /* as written (may be relative: resolved by _resolve) */
         char *checksum_type; /* may be NULL */
         char *checksum;      /* may be NULL */
-        char *architecture;  /* may be NULL: any */
+        char *architecture;  /* may be NULL; "unknown" in legacy catalogs */
         bool default_architecture;
+        bool has_default_architecture; /* the key is there (Vagrant 2.4 catalogs) */
 };
 
 struct vmenv_catalog_version {
@@ -109,18 +137,39 @@ struct vmenv_box_ref {
         char *url;           /* absolute */
         char *checksum_type; /* NULL if the catalog gives none */
         char *checksum;
+        char *architecture; /* of the provider picked, may be NULL */
 };
 
+/* The box registry: $VMENV_BOX_SERVER, else $VAGRANT_SERVER_URL, else
+ * Vagrant's https://vagrantcloud.com. */
+const char *vmenv_box_server(void);
+/* $VAGRANT_CLOUD_TOKEN when url is on the registry's host, else NULL: the
+ * token goes to that server only. */
+const char *vmenv_box_server_token(const char *url);
+/* A shorthand name ("generic/debian12") looked up as Vagrant does: the API
+ * form SERVER/api/v2/vagrant/NAME, then SERVER/NAME, then (vmenv's static
+ * layout) SERVER/NAME.json; *url gets the one that answered. */
+struct vmenv_catalog *vmenv_catalog_fetch_name(const char *name,
+                                               const struct vmenv_fetch_opts *opts, char **url,
+                                               vmenv_error *err);
 struct vmenv_catalog *vmenv_catalog_parse(const char *text, size_t len, const char *source,
                                           vmenv_error *err);
 /* From a URL (http, https, file) or a local path. */
 struct vmenv_catalog *vmenv_catalog_fetch(const char *url_or_path,
                                           const struct vmenv_fetch_opts *opts, vmenv_error *err);
 /* The newest version matching constraint (NULL = any) with a libvirt
- * provider for arch (NULL = this host; "x86_64" and "amd64" are the same; a
- * provider without architecture matches). VMENV_EXIT_NOINPUT if none. */
+ * provider for the architecture, chosen as Vagrant 2.4 does. arch NULL
+ * means this host, and then a provider marked "unknown" with
+ * default_architecture, or a version's lone provider from a catalog without
+ * default_architecture keys, also fits; an explicit arch (--architecture)
+ * needs a provider of exactly that architecture. "x86_64"/"amd64" and
+ * "aarch64"/"arm64" are the same. VMENV_EXIT_NOINPUT if none. */
 int vmenv_catalog_resolve(const struct vmenv_catalog *c, const char *constraint, const char *arch,
                           struct vmenv_box_ref *out, vmenv_error *err);
+/* The same as if this host were host_arch. */
+int vmenv_catalog_resolve_on(const struct vmenv_catalog *c, const char *constraint,
+                             const char *host_arch, const char *arch, struct vmenv_box_ref *out,
+                             vmenv_error *err);
 void vmenv_catalog_free(struct vmenv_catalog *c);
 void vmenv_box_ref_clear(struct vmenv_box_ref *r);
 /* This host's architecture in catalog terms ("amd64", "arm64", ...). */
@@ -134,7 +183,11 @@ int vmenv_image_probe(const char *path, char **format, uint64_t *virtual_size, v
 /* ---- archives (box-archive.c) ----------------------------------------- */
 
 #define VMENV_BOX_MAX_IMAGE (256ull << 30)
-#define VMENV_BOX_MAX_SMALL (1u << 20) /* metadata.json, Vagrantfile, others */
+#define VMENV_BOX_MAX_SMALL (1u << 20) /* metadata.json, Vagrantfile */
+/* Other members (info.json, files of 'package --include'): each, and all
+ * of them together. */
+#define VMENV_BOX_MAX_EXTRA (256ull << 20)
+#define VMENV_BOX_MAX_EXTRA_TOTAL (1ull << 30)
 #define VMENV_BOX_MAX_MEMBERS 256
 
 struct vmenv_box_meta {
@@ -159,7 +212,13 @@ struct vmenv_box_reader {
 };
 int vmenv_box_archive_extract_from(const struct vmenv_box_reader *r, const char *dest,
                                    struct vmenv_box_meta *meta, vmenv_error *err);
-/* Validates an extracted box folder (metadata.json + images). */
+/* A disk path of metadata.json: relative, inside the box ("disks/d1.qcow2"
+ * is fine), no '..', '.', empty or hidden component, no control character. */
+bool vmenv_box_member_path_ok(const char *path);
+/* Validates an extracted box folder (metadata.json + images) as
+ * vagrant-libvirt reads it: v1 ("format", box.img, "virtual_size" in GiB,
+ * taken when larger than the image) or v2 ("disks": each disk's format is
+ * its header's, volume names must differ). */
 int vmenv_box_dir_validate(const char *dir, struct vmenv_box_meta *meta, vmenv_error *err);
 
 /* ---- the store (box-store.c) ------------------------------------------ */
@@ -206,10 +265,11 @@ int vmenv_box_in_use(const char *name, const char *version, bool *in_use, char *
 
 struct vmenv_box_opts {
         struct vmenv_fetch_opts fetch;
-        const char *name;     /* --name: store name for a .box URL/path */
-        const char *checksum; /* "TYPE:HEX" */
-        bool force;           /* replace a stored version */
-        bool refresh;         /* ignore the store, look for newer in the catalog */
+        const char *name;         /* --name: store name for a .box URL/path */
+        const char *checksum;     /* "TYPE:HEX" */
+        const char *architecture; /* --architecture: that provider exactly; NULL = host */
+        bool force;               /* replace a stored version (else adding one is refused) */
+        bool refresh;             /* ignore the store, look for newer in the catalog */
 };
 
 /* vmenv box add: source is a box name (resolved via $VMENV_BOX_SERVER), a

@@ -31,6 +31,7 @@ struct vmenv_synced_folder {
         char *type;        /* "rsync" (default), "9p", "virtiofs" */
         char **exclude;    /* NULL-terminated, may be NULL */
         bool disabled;
+        bool allow_private_state; /* 9p/virtiofs may show the guest .vmenv/ */
         struct vmenv_where where;
 };
 
@@ -127,6 +128,23 @@ const struct vmenv_machine_config *vmenv_config_machine(const struct vmenv_confi
                                                         const char *name);
 /* Machine names: [a-z0-9][a-z0-9-]*, at most 32, usable in domain/host names. */
 bool vmenv_machine_name_valid(const char *name);
+/* Host names: labels of letters, digits and '-', joined by '.'. */
+bool vmenv_hostname_valid(const char *h);
+
+/* A user name vmenv passes to ssh: POSIX portable characters, not starting
+ * with '-', at most 32 characters. */
+bool vmenv_ssh_user_valid(const char *user);
+/* A value that can be written between double quotes into an ssh_config. */
+bool vmenv_ssh_config_value_valid(const char *v);
+
+/* A libvirt URI a project file may name: qemu:///system, qemu:///session,
+ * or a qemu+ssh:// / qemu+tls:// host with only harmless parameters (the
+ * query percent-decoded, names compared without case). -1 with err set,
+ * saying why and what to do, otherwise. See docs/security.md. */
+int vmenv_uri_check_project(const char *uri, vmenv_error *err);
+
+/* Makes every machine use uri (the user's --connect), above the file's. */
+void vmenv_config_set_uri(struct vmenv_config *c, const char *uri);
 
 /* Resolved configuration as JSON text (for 'validate --json'). */
 char *vmenv_config_to_json(const struct vmenv_config *c);

@@ -73,7 +73,12 @@ struct vmenv_provider; /* an open connection */
 
 /* Information about the host side. */
 struct vmenv_host_info {
-        bool kvm;            /* /dev/kvm usable by the hypervisor */
+        bool kvm;            /* KVM runs guests on the hypervisor: use type='kvm' */
+        /* Why this accelerator, for humans and --json: "kvm", "tcg: no
+         * /dev/kvm", "tcg: VMENV_KVM=0", "tcg: KVM present but the guest
+         * stopped: emulation failure" (see docs/accel.md). Never NULL. */
+        char *accel_reason;
+        bool kvm_insisted;   /* VMENV_KVM=1: a guest that stops is an error, no fallback */
         char *hypervisor;    /* "QEMU 7.2.0" */
         unsigned long libvirt_version; /* major*1e6 + minor*1e3 + micro */
         bool passt;          /* native <portForward> usable */
@@ -86,6 +91,14 @@ struct vmenv_provider_ops {
         struct vmenv_provider *(*open)(const char *uri, vmenv_error *err);
         void (*close)(struct vmenv_provider *p);
         int (*host_info)(struct vmenv_provider *p, struct vmenv_host_info *out, vmenv_error *err);
+
+        /* Records that KVM cannot run guests on this host (e.g. a machine
+         * started under KVM stopped by itself in its first boot), so that
+         * later host_info calls, in this process and later ones, say TCG
+         * with the accelerator reason "tcg: <reason>". reason says what
+         * happened, e.g. "KVM present but the guest stopped: emulation
+         * failure". */
+        int (*kvm_mark_broken)(struct vmenv_provider *p, const char *reason, vmenv_error *err);
 
         /* Storage. pool NULL: the "vmenv" directory pool under $VMENV_HOME,
          * created on first use. Volumes are named by the caller. */
@@ -102,9 +115,23 @@ struct vmenv_provider_ops {
          * overlay in the pool still uses (error code VMENV_EXIT_FAILURE). */
         int (*volume_delete)(struct vmenv_provider *p, const char *pool, const char *vol,
                              vmenv_error *err);
+        /* Deletes a machine's overlay, refusing a volume that is not a qcow2
+         * overlay of a vmenv box volume in the same pool; missing is fine. */
+        int (*overlay_delete)(struct vmenv_provider *p, const char *pool, const char *vol,
+                              vmenv_error *err);
+        /* The path of an existing volume on the hypervisor. */
+        int (*volume_path)(struct vmenv_provider *p, const char *pool, const char *vol, char **path,
+                           vmenv_error *err);
         /* Volume names of the pool with the given prefix. */
         int (*volume_list)(struct vmenv_provider *p, const char *pool, const char *prefix,
                            char ***names, vmenv_error *err);
+
+        /* The project folder whose domains this connection may change: from
+         * then on define (over an existing domain), start, shutdown, poweroff,
+         * suspend, resume, undefine and snapshots refuse a domain whose
+         * <metadata> does not name this project and a machine fitting its name
+         * (VMENV_EXIT_NOPERM). */
+        void (*set_owner)(struct vmenv_provider *p, const char *project_dir);
 
         /* Domains, by name. */
         int (*define)(struct vmenv_provider *p, const struct vmenv_domain_spec *spec,
@@ -113,6 +140,14 @@ struct vmenv_provider_ops {
         /* NOT_CREATED when no such domain exists: not an error. */
         int (*state)(struct vmenv_provider *p, const char *name, enum vmenv_vm_state *out,
                      vmenv_error *err);
+        /* The state with the hypervisor's reason as text, as virsh prints
+         * it: "running (booted)", "paused (unknown)", "shut off (crashed)";
+         * *reason_text is "not created" when no such domain exists. */
+        int (*state_detail)(struct vmenv_provider *p, const char *name,
+                            enum vmenv_vm_state *state, char **reason_text, vmenv_error *err);
+        /* The last lines (at most 64 KiB) of the domain's QEMU log, or NULL
+         * when it cannot be read from here (no such log, remote host). */
+        char *(*log_tail)(struct vmenv_provider *p, const char *name, int lines);
         int (*shutdown)(struct vmenv_provider *p, const char *name, vmenv_error *err); /* ACPI */
         int (*poweroff)(struct vmenv_provider *p, const char *name, vmenv_error *err); /* force */
         int (*suspend)(struct vmenv_provider *p, const char *name, vmenv_error *err);
@@ -151,5 +186,10 @@ struct vmenv_provider_ops {
 extern const struct vmenv_provider_ops vmenv_provider_libvirt;
 
 void vmenv_host_info_clear(struct vmenv_host_info *h);
+/* The words of a KVM failure in a QEMU log tail (log_tail): "emulation
+ * failure", "failed to set MSR", "KVM internal error", "kvm run failed";
+ * NULL when the log shows none. For the reason given to kvm_mark_broken,
+ * e.g. "KVM present but the guest stopped: emulation failure". */
+const char *vmenv_qemu_log_kvm_failure(const char *log);
 
 #endif

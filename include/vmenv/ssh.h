@@ -18,10 +18,13 @@ struct vmenv_ssh_target {
          * boot that may have swapped keys is not confirmed yet. Optional,
          * and a missing file is skipped. */
         const char *alt_key_path;
-        /* The recorded host key as "TYPE BASE64", or NULL for first contact
-         * (trust on first use). A different key is refused with an error
-         * that says how to clear it. */
+        /* The recorded host key as "TYPE BASE64". A different key is
+         * refused with an error that says how to clear it. */
         const char *known_host_key;
+        /* Without a recorded key: accept whatever key the server shows
+         * (trust on first use). Only up's first boot sets it; everyone
+         * else is refused before connecting. */
+        bool tofu;
         int connect_timeout_ms;
 };
 

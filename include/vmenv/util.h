@@ -42,6 +42,8 @@ void vmenv_buf_free(struct vmenv_buf *b);
 /* Escaping: every outside value goes through one of these. */
 char *vmenv_xml_escape(const char *s);  /* & < > " ' */
 char *vmenv_shell_quote(const char *s); /* POSIX sh single quotes */
+/* Appends s as a YAML double-quoted scalar: safe for any text. */
+void vmenv_buf_yaml_quote(struct vmenv_buf *b, const char *s);
 
 /* Levenshtein distance, for "did you mean" hints. */
 size_t vmenv_edit_distance(const char *a, const char *b);

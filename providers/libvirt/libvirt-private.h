@@ -5,6 +5,7 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "vmenv/error.h"
@@ -12,10 +13,26 @@
 
 struct vmenv_provider {
         virConnectPtr conn;
-        char *uri;     /* what the connection says it is */
-        bool session;  /* qemu:///session (unprivileged QEMU) */
-        int kvm_probe; /* 0 not yet probed, 1 KVM works, -1 it does not */
+        char *uri;    /* what the connection says it is */
+        bool session; /* qemu:///session (unprivileged QEMU) */
+        /* KVM verdict of this connection (kvm-check.c): 0 not decided yet,
+         * 1 KVM runs guests, -1 it does not; its reason and cache keys. */
+        int kvm_verdict;
+        char *kvm_reason;
+        char *kvm_keys;
+        pthread_mutex_t kvm_lock; /* guards kvm_verdict, kvm_reason, kvm_keys, reaper */
+        pthread_t reaper;         /* destroys the check's domain, see kvm-check.c */
+        bool reaper_running;
+        char *owner;              /* the project folder whose domains we may change, or NULL */
 };
+
+/* Whether the URI names this machine (qemu:///system, qemu:///session). */
+bool vmenv_libvirt_uri_is_local(const char *uri);
+/* The first <emulator> of the capabilities, or NULL. */
+char *vmenv_libvirt_caps_emulator(const char *caps);
+enum vmenv_vm_state vmenv_libvirt_map_state(int st);
+/* The domain's QEMU log file when this machine is the hypervisor, or NULL. */
+char *vmenv_libvirt_log_path(struct vmenv_provider *p, const char *name);
 
 /* Fills err from virGetLastError(): "<what>: <libvirt's message>", with an
  * exit code and a hint chosen from libvirt's error code. Returns -1. */
@@ -26,6 +43,16 @@ int vmenv_libvirt_error(vmenv_error *err, const char *fmt, ...)
  * the hint to run 'vmenv up'. The caller frees it. */
 virDomainPtr vmenv_libvirt_domain_lookup(struct vmenv_provider *p, const char *name,
                                          vmenv_error *err);
+
+/* Ownership (owner.c): the domain by name, refused (VMENV_EXIT_NOPERM, with a
+ * hint) unless its <metadata> says vmenv made it for p->owner's project and a
+ * machine of that name. Without an owner (no project: tests, tools) it is
+ * vmenv_libvirt_domain_lookup. */
+void vmenv_libvirt_set_owner(struct vmenv_provider *p, const char *project_dir);
+int vmenv_libvirt_check_owner(struct vmenv_provider *p, virDomainPtr d, const char *name,
+                              vmenv_error *err);
+virDomainPtr vmenv_libvirt_domain_owned(struct vmenv_provider *p, const char *name,
+                                        vmenv_error *err);
 
 /* True when libvirt's last error has this code (e.g. VIR_ERR_NO_DOMAIN). */
 bool vmenv_libvirt_last_error_is(int code);
@@ -67,6 +94,18 @@ int vmenv_libvirt_overlay_create(struct vmenv_provider *p, const char *pool, con
                                  const char *base, uint64_t size, char **path, vmenv_error *err);
 int vmenv_libvirt_volume_delete(struct vmenv_provider *p, const char *pool, const char *vol,
                                 vmenv_error *err);
+/* A small raw volume of the default pool holding data, mode 0644, created
+ * once (the name must identify the content). */
+int vmenv_libvirt_blob_ensure(struct vmenv_provider *p, const char *name, const void *data,
+                              size_t len, char **path, vmenv_error *err);
+/* Deletes vol only if it is a vmenv overlay: a qcow2 volume whose backing
+ * store is a vmenv box volume ("vmenv-box-…") of the same pool; missing is
+ * fine. */
+int vmenv_libvirt_overlay_delete(struct vmenv_provider *p, const char *pool, const char *vol,
+                                 vmenv_error *err);
+/* The path of an existing volume. */
+int vmenv_libvirt_volume_path(struct vmenv_provider *p, const char *pool, const char *vol,
+                              char **path, vmenv_error *err);
 int vmenv_libvirt_volume_list(struct vmenv_provider *p, const char *pool, const char *prefix,
                               char ***names, vmenv_error *err);
 

@@ -2,16 +2,14 @@
  * the operation table. Storage lives in storage.c, XML rendering in
  * domain-xml.c. Only this folder includes <libvirt/libvirt.h>. */
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "domain-diag.h"
 #include "domain-xml.h"
+#include "kvm-check.h"
 #include "libvirt-private.h"
 #include "network.h"
 #include "snapshot.h"
@@ -45,6 +43,7 @@ void vmenv_host_info_clear(struct vmenv_host_info *h)
         if (!h)
                 return;
         free(h->hypervisor);
+        free(h->accel_reason);
         *h = (struct vmenv_host_info){0};
 }
 
@@ -186,9 +185,14 @@ static void provider_close(struct vmenv_provider *p)
 {
         if (!p)
                 return;
+        vmenv_libvirt_kvm_check_wait(p);
         if (p->conn)
                 virConnectClose(p->conn);
         free(p->uri);
+        free(p->kvm_reason);
+        free(p->kvm_keys);
+        pthread_mutex_destroy(&p->kvm_lock);
+        free(p->owner);
         free(p);
 }
 
@@ -204,6 +208,7 @@ static struct vmenv_provider *provider_open(const char *uri, vmenv_error *err)
                 return NULL;
         }
         p = vmenv_calloc(1, sizeof(*p));
+        pthread_mutex_init(&p->kvm_lock, NULL);
         vmenv_debug("connecting to %s", want);
         if (!(p->conn = virConnectOpen(want))) {
                 vmenv_libvirt_error(err, "cannot connect to '%s'", want);
@@ -217,7 +222,7 @@ static struct vmenv_provider *provider_open(const char *uri, vmenv_error *err)
         return p;
 }
 
-static bool uri_is_local(const char *uri)
+bool vmenv_libvirt_uri_is_local(const char *uri)
 {
         return !strstr(uri, "://") || strstr(uri, ":///");
 }
@@ -230,7 +235,7 @@ static bool have_passt(const char *uri)
         _cleanup_free_ char *copy = NULL;
         char *save = NULL;
 
-        if (!uri_is_local(uri))
+        if (!vmenv_libvirt_uri_is_local(uri))
                 return false;
         copy = vmenv_strdup(path && *path ? path : "/usr/bin:/bin");
         for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
@@ -241,11 +246,12 @@ static bool have_passt(const char *uri)
         return false;
 }
 
-/* The first <emulator> of the capabilities, for the KVM probe. */
-static char *caps_emulator(const char *caps)
+/* The emulator of x86_64 guests in the capabilities (the first one listed
+ * may be qemu-system-i386), or NULL. */
+char *vmenv_libvirt_caps_emulator(const char *caps)
 {
-        const char *a = strstr(caps, "<emulator>"), *b;
-        if (!a)
+        const char *a = strstr(caps, "<arch name='x86_64'>"), *b;
+        if (!a || !(a = strstr(a, "<emulator>")))
                 return NULL;
         a += strlen("<emulator>");
         if (!(b = strstr(a, "</emulator>")) || b - a > 4096)
@@ -253,61 +259,12 @@ static char *caps_emulator(const char *caps)
         return vmenv_strndup(a, (size_t)(b - a));
 }
 
-/* Whether QEMU really starts a vCPU under KVM with the host's CPU model.
- * The capabilities list KVM whenever /dev/kvm exists, but on some nested or
- * sandboxed hosts it exists and QEMU then aborts ("failed to set MSR").
- * Starting QEMU paused and telling its monitor to quit costs some 50 ms.
- * A probe that cannot run, or does not answer in time, trusts the
- * capabilities. */
-static bool kvm_works(const char *emulator)
-{
-        /* posix_spawn takes char *const[] but does not write to it. */
-        const char *argv[] = {emulator,   "-accel", "kvm", "-cpu",     "host",  "-nodefaults",
-                              "-display", "none",   "-S",  "-monitor", "stdio", NULL};
-        posix_spawn_file_actions_t fa;
-        int in[2], status = 0;
-        pid_t pid;
-        bool works = true;
-
-        if (pipe2(in, O_CLOEXEC) < 0)
-                return true;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
-        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-        if (posix_spawn(&pid, emulator, &fa, NULL, (char *const *)argv, environ) != 0) {
-                posix_spawn_file_actions_destroy(&fa);
-                close(in[0]);
-                close(in[1]);
-                return true;
-        }
-        posix_spawn_file_actions_destroy(&fa);
-        close(in[0]);
-        if (write(in[1], "quit\n", 5) != 5)
-                vmenv_debug("cannot talk to the KVM probe");
-        close(in[1]);
-        for (int i = 0; i < 500; i++) { /* 10 s */
-                pid_t r = waitpid(pid, &status, WNOHANG);
-                if (r == pid) {
-                        works = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-                        vmenv_debug("KVM probe with %s: %s", emulator, works ? "works" : "fails");
-                        return works;
-                }
-                if (r < 0 && errno != EINTR)
-                        return true;
-                usleep(20000);
-        }
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        return true;
-}
-
 static int provider_host_info(struct vmenv_provider *p, struct vmenv_host_info *out,
                               vmenv_error *err)
 {
         struct vmenv_host_info h = {0};
         unsigned long hv = 0;
-        const char *type, *env;
+        const char *type;
         char *caps;
 
         if (virConnectGetLibVersion(p->conn, &h.libvirt_version) < 0)
@@ -324,18 +281,10 @@ static int provider_host_info(struct vmenv_provider *p, struct vmenv_host_info *
                 vmenv_host_info_clear(&h);
                 return vmenv_libvirt_error(err, "cannot read the capabilities of '%s'", p->uri);
         }
-        h.kvm = strstr(caps, "<domain type='kvm'") != NULL;
-        /* VMENV_KVM=0 forces TCG, VMENV_KVM=1 insists on KVM; otherwise a
-         * local KVM is probed once per connection. */
-        if ((env = getenv("VMENV_KVM")) && *env) {
-                h.kvm =
-                    !vmenv_streq(env, "0") && !vmenv_streq(env, "no") && !vmenv_streq(env, "false");
-        } else if (h.kvm && uri_is_local(p->uri)) {
-                if (p->kvm_probe == 0) {
-                        _cleanup_free_ char *emu = caps_emulator(caps);
-                        p->kvm_probe = !emu || kvm_works(emu) ? 1 : -1;
-                }
-                h.kvm = p->kvm_probe > 0;
+        if (vmenv_libvirt_accel(p, caps, &h, err) < 0) {
+                free(caps);
+                vmenv_host_info_clear(&h);
+                return -1;
         }
         free(caps);
         h.passt = h.libvirt_version >= VMENV_LIBVIRT_PASST_VERSION && have_passt(p->uri);
@@ -381,7 +330,10 @@ static int provider_define(struct vmenv_provider *p, const struct vmenv_domain_s
 
         /* Redefining keeps the domain's identity: without a UUID in the XML
          * libvirt would invent a new one and refuse the name as taken. */
-        if (!s.uuid && (old = virDomainLookupByName(p->conn, s.name))) {
+        if ((old = virDomainLookupByName(p->conn, s.name)) &&
+            vmenv_libvirt_check_owner(p, old, s.name, err) < 0)
+                return -1;
+        if (!s.uuid && old) {
                 if (virDomainGetUUIDString(old, uuid) < 0)
                         return vmenv_libvirt_error(err, "cannot read the UUID of domain '%s'",
                                                    s.name);
@@ -389,6 +341,13 @@ static int provider_define(struct vmenv_provider *p, const struct vmenv_domain_s
         }
         if (provider_host_info(p, &h, err) < 0)
                 return vmenv_error_prefix(err, "cannot define domain '%s'", s.name);
+        /* Test hook: "KVM" domains run under TCG through the wrapper that
+         * makes them stop the way a broken KVM does. */
+        if (s.kvm && vmenv_libvirt_test_kvm_wrapper()) {
+                s.kvm = false;
+                s.emulator = vmenv_libvirt_test_kvm_wrapper();
+                h.kvm = false;
+        }
         xml = vmenv_libvirt_domain_xml(&s, &h, err);
         vmenv_host_info_clear(&h);
         if (!xml)
@@ -396,7 +355,7 @@ static int provider_define(struct vmenv_provider *p, const struct vmenv_domain_s
         return vmenv_libvirt_define_xml(p, s.name, xml, err);
 }
 
-static enum vmenv_vm_state map_state(int st)
+enum vmenv_vm_state vmenv_libvirt_map_state(int st)
 {
         switch (st) {
         case VIR_DOMAIN_RUNNING:
@@ -422,7 +381,7 @@ static int domain_state(virDomainPtr d, const char *name, enum vmenv_vm_state *o
         int st, reason;
         if (virDomainGetState(d, &st, &reason, 0) < 0)
                 return vmenv_libvirt_error(err, "cannot read the state of domain '%s'", name);
-        *out = map_state(st);
+        *out = vmenv_libvirt_map_state(st);
         return 0;
 }
 
@@ -443,7 +402,7 @@ static int provider_state(struct vmenv_provider *p, const char *name, enum vmenv
 /* Starting a running domain is done already. */
 static int provider_start(struct vmenv_provider *p, const char *name, vmenv_error *err)
 {
-        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_lookup(p, name, err);
+        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_owned(p, name, err);
         int active;
 
         if (!d)
@@ -460,7 +419,7 @@ static int provider_start(struct vmenv_provider *p, const char *name, vmenv_erro
 /* Asks the guest to power off through ACPI; an inactive domain is done. */
 static int provider_shutdown(struct vmenv_provider *p, const char *name, vmenv_error *err)
 {
-        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_lookup(p, name, err);
+        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_owned(p, name, err);
         int active;
 
         if (!d)
@@ -476,7 +435,7 @@ static int provider_shutdown(struct vmenv_provider *p, const char *name, vmenv_e
 
 static int provider_poweroff(struct vmenv_provider *p, const char *name, vmenv_error *err)
 {
-        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_lookup(p, name, err);
+        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_owned(p, name, err);
         int active;
 
         if (!d)
@@ -493,7 +452,7 @@ static int provider_poweroff(struct vmenv_provider *p, const char *name, vmenv_e
 
 static int provider_suspend(struct vmenv_provider *p, const char *name, vmenv_error *err)
 {
-        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_lookup(p, name, err);
+        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_owned(p, name, err);
         enum vmenv_vm_state st = VMENV_VM_OTHER;
 
         if (!d || domain_state(d, name, &st, err) < 0)
@@ -511,7 +470,7 @@ static int provider_suspend(struct vmenv_provider *p, const char *name, vmenv_er
 
 static int provider_resume(struct vmenv_provider *p, const char *name, vmenv_error *err)
 {
-        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_lookup(p, name, err);
+        _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_owned(p, name, err);
         enum vmenv_vm_state st = VMENV_VM_OTHER;
 
         if (!d || domain_state(d, name, &st, err) < 0)
@@ -539,6 +498,8 @@ static int provider_undefine(struct vmenv_provider *p, const char *name, vmenv_e
                         return 0;
                 return vmenv_libvirt_error(err, "cannot look up domain '%s'", name);
         }
+        if (vmenv_libvirt_check_owner(p, d, name, err) < 0)
+                return -1;
         if ((active = virDomainIsActive(d)) < 0)
                 return vmenv_libvirt_error(err, "cannot undefine domain '%s'", name);
         if (active && virDomainDestroy(d) < 0 &&
@@ -588,13 +549,19 @@ const struct vmenv_provider_ops vmenv_provider_libvirt = {
     .open = provider_open,
     .close = provider_close,
     .host_info = provider_host_info,
+    .kvm_mark_broken = vmenv_libvirt_kvm_mark_broken,
     .image_ensure = vmenv_libvirt_image_ensure,
     .overlay_create = vmenv_libvirt_overlay_create,
     .volume_delete = vmenv_libvirt_volume_delete,
+    .overlay_delete = vmenv_libvirt_overlay_delete,
+    .volume_path = vmenv_libvirt_volume_path,
+    .set_owner = vmenv_libvirt_set_owner,
     .volume_list = vmenv_libvirt_volume_list,
     .define = provider_define,
     .start = provider_start,
     .state = provider_state,
+    .state_detail = vmenv_libvirt_state_detail,
+    .log_tail = vmenv_libvirt_log_tail,
     .shutdown = provider_shutdown,
     .poweroff = provider_poweroff,
     .suspend = provider_suspend,

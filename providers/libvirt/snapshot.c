@@ -47,7 +47,7 @@ int vmenv_libvirt_snapshot_create(struct vmenv_provider *p, const char *domain, 
         _cleanup_free_ char *ename = vmenv_xml_escape(name);
         _cleanup_free_ char *xml = NULL;
 
-        if (!(d = vmenv_libvirt_domain_lookup(p, domain, err)))
+        if (!(d = vmenv_libvirt_domain_owned(p, domain, err)))
                 return -1;
         if ((s = virDomainSnapshotLookupByName(d, name, 0))) {
                 vmenv_error_set(err, VMENV_EXIT_USAGE, "a snapshot '%s' exists already", name);
@@ -66,7 +66,7 @@ int vmenv_libvirt_snapshot_revert(struct vmenv_provider *p, const char *domain, 
         _cleanup_snapshot_ virDomainSnapshotPtr s = NULL;
         int active;
 
-        if (!(d = vmenv_libvirt_domain_lookup(p, domain, err)) || !(s = snapshot_get(d, name, err)))
+        if (!(d = vmenv_libvirt_domain_owned(p, domain, err)) || !(s = snapshot_get(d, name, err)))
                 return -1;
         active = virDomainIsActive(d);
         if (virDomainRevertToSnapshot(s, active == 1 ? VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING : 0) < 0)
@@ -80,7 +80,7 @@ int vmenv_libvirt_snapshot_delete(struct vmenv_provider *p, const char *domain, 
         _cleanup_domain_ virDomainPtr d = NULL;
         _cleanup_snapshot_ virDomainSnapshotPtr s = NULL;
 
-        if (!(d = vmenv_libvirt_domain_lookup(p, domain, err)) || !(s = snapshot_get(d, name, err)))
+        if (!(d = vmenv_libvirt_domain_owned(p, domain, err)) || !(s = snapshot_get(d, name, err)))
                 return -1;
         if (virDomainSnapshotDelete(s, 0) < 0)
                 return vmenv_libvirt_error(err, "cannot delete snapshot '%s'", name);

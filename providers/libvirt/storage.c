@@ -270,9 +270,10 @@ int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, 
                                vmenv_error *err)
 {
         _cleanup_pool_ virStoragePoolPtr pool = NULL;
-        _cleanup_vol_ virStorageVolPtr vol = NULL;
+        _cleanup_vol_ virStorageVolPtr vol = NULL, tmp = NULL, stale = NULL;
         _cleanup_close_ int fd = -1, lock = -1;
-        _cleanup_free_ char *xml = NULL, *ename = NULL;
+        _cleanup_free_ char *xml = NULL, *ename = NULL, *part = NULL;
+        virStorageVolInfo info;
         struct stat st;
         bool missing;
 
@@ -312,7 +313,21 @@ int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, 
                 return vmenv_error_set(err, VMENV_EXIT_DATA, "image '%s' is not a non-empty file",
                                        local_path);
 
-        ename = vmenv_xml_escape(name);
+        /* Upload under a temporary name and give the volume its real name
+         * only once it is whole (libvirt has no rename: a server-side clone),
+         * so a vmenv killed or a libvirtd restarted mid-upload leaves a
+         * ".part" that the next import deletes, never a half-written base
+         * that every later machine would be cloned from. */
+        part = vmenv_strdupf("%s.part", name);
+        if (check_name("volume", part, err) < 0)
+                return -1;
+        wait_uploads(pool); /* a .part another user is still filling */
+        if ((stale = virStorageVolLookupByName(pool, part))) {
+                vmenv_debug("deleting '%s', left by an interrupted upload", part);
+                if (virStorageVolDelete(stale, 0) < 0)
+                        return vmenv_libvirt_error(err, "cannot delete volume '%s'", part);
+        }
+        ename = vmenv_xml_escape(part);
         xml = vmenv_strdupf("<volume>\n"
                             "  <name>%s</name>\n"
                             "  <capacity unit='bytes'>%" PRIu64 "</capacity>\n"
@@ -322,29 +337,117 @@ int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, 
                             "</volume>\n",
                             ename, (uint64_t)st.st_size, format);
         vmenv_debug("uploading '%s' (%" PRIu64 " bytes) to volume '%s'", local_path,
-                    (uint64_t)st.st_size, name);
-        if (!(vol = virStorageVolCreateXML(pool, xml, 0))) {
-                /* Another vmenv created it meanwhile. */
-                if (vmenv_libvirt_last_error_is(VIR_ERR_STORAGE_VOL_EXIST)) {
-                        wait_uploads(pool);
-                        if ((vol = virStorageVolLookupByName(pool, name)))
-                                return (*path = vol_path(vol, name, err)) ? 0 : -1;
-                }
-                return vmenv_libvirt_error(err, "cannot create volume '%s'", name);
-        }
-        if (upload(p->conn, vol, fd, (uint64_t)st.st_size, local_path, name, err) < 0) {
-                /* Leave nothing half-made: a partial base would break every
-                 * machine later cloned from it. */
-                virStorageVolDelete(vol, 0);
+                    (uint64_t)st.st_size, part);
+        if (!(tmp = virStorageVolCreateXML(pool, xml, 0)))
+                return vmenv_libvirt_error(err, "cannot create volume '%s'", part);
+        if (upload(p->conn, tmp, fd, (uint64_t)st.st_size, local_path, part, err) < 0) {
+                virStorageVolDelete(tmp, 0);
                 return -1;
         }
         /* The volume was created as an empty image of the file's size; make
          * libvirt read the uploaded header (virtual size, format) now. */
         if (virStoragePoolRefresh(pool, 0) < 0)
-                vmenv_debug("cannot refresh the pool after uploading '%s'", name);
+                vmenv_debug("cannot refresh the pool after uploading '%s'", part);
+        if (virStorageVolGetInfo(tmp, &info) < 0) {
+                vmenv_libvirt_error(err, "cannot read volume '%s'", part);
+                virStorageVolDelete(tmp, 0);
+                return -1;
+        }
+        free(ename);
+        free(xml);
+        ename = vmenv_xml_escape(name);
+        xml = vmenv_strdupf("<volume>\n"
+                            "  <name>%s</name>\n"
+                            "  <capacity unit='bytes'>%llu</capacity>\n"
+                            "  <target>\n"
+                            "    <format type='%s'/>\n"
+                            "  </target>\n"
+                            "</volume>\n",
+                            ename, (unsigned long long)info.capacity, format);
+        vol = virStorageVolCreateXMLFrom(pool, xml, tmp, 0);
+        if (!vol && vmenv_libvirt_last_error_is(VIR_ERR_STORAGE_VOL_EXIST)) {
+                /* Another vmenv finished first. */
+                wait_uploads(pool);
+                vol = virStorageVolLookupByName(pool, name);
+        }
+        if (!vol) {
+                vmenv_libvirt_error(err, "cannot create volume '%s'", name);
+                virStorageVolDelete(tmp, 0);
+                return -1;
+        }
+        if (virStorageVolDelete(tmp, 0) < 0)
+                vmenv_debug("cannot delete '%s' after its copy", part);
         if (!(*path = vol_path(vol, name, err)))
                 return -1;
         return 0;
+}
+
+struct blob {
+        const char *data;
+        size_t left;
+};
+
+static int send_blob(virStreamPtr st, char *buf, size_t n, void *opaque)
+{
+        struct blob *b = opaque;
+        (void)st;
+        if (n > b->left)
+                n = b->left;
+        memcpy(buf, b->data, n);
+        b->data += n;
+        b->left -= n;
+        return (int)n;
+}
+
+/* A small read-only file of the default pool made from memory, readable by
+ * QEMU whatever user it runs as (firmware is not relabelled by libvirt), e.g.
+ * the KVM check's ROM. Named by its content, so an existing volume is it. */
+int vmenv_libvirt_blob_ensure(struct vmenv_provider *p, const char *name, const void *data,
+                              size_t len, char **path, vmenv_error *err)
+{
+        _cleanup_pool_ virStoragePoolPtr pool = NULL;
+        _cleanup_vol_ virStorageVolPtr vol = NULL;
+        _cleanup_stream_ virStreamPtr st = NULL;
+        _cleanup_close_ int lock = -1;
+        _cleanup_free_ char *xml = NULL, *ename = NULL;
+        bool missing;
+
+        if (check_name("volume", name, err) < 0 || !(pool = vmenv_libvirt_pool_get(p, NULL, err)))
+                return -1;
+        if ((lock = upload_lock(p, pool, name, err)) < 0)
+                return -1;
+        if ((vol = vol_find(pool, name, &missing, err))) {
+                wait_uploads(pool);
+                return (*path = vol_path(vol, name, err)) ? 0 : -1;
+        }
+        if (!missing)
+                return -1;
+        ename = vmenv_xml_escape(name);
+        xml = vmenv_strdupf("<volume>\n"
+                            "  <name>%s</name>\n"
+                            "  <capacity unit='bytes'>%zu</capacity>\n"
+                            "  <target>\n"
+                            "    <format type='raw'/>\n"
+                            "    <permissions><mode>0644</mode></permissions>\n"
+                            "  </target>\n"
+                            "</volume>\n",
+                            ename, len);
+        if (!(vol = virStorageVolCreateXML(pool, xml, 0))) {
+                if (vmenv_libvirt_last_error_is(VIR_ERR_STORAGE_VOL_EXIST) &&
+                    (vol = virStorageVolLookupByName(pool, name))) {
+                        wait_uploads(pool);
+                        return (*path = vol_path(vol, name, err)) ? 0 : -1;
+                }
+                return vmenv_libvirt_error(err, "cannot create volume '%s'", name);
+        }
+        if (!(st = virStreamNew(p->conn, 0)) || virStorageVolUpload(vol, st, 0, len, 0) < 0 ||
+            virStreamSendAll(st, send_blob, &(struct blob){data, len}) < 0 ||
+            virStreamFinish(st) < 0) {
+                vmenv_libvirt_error(err, "cannot upload volume '%s'", name);
+                virStorageVolDelete(vol, 0);
+                return -1;
+        }
+        return (*path = vol_path(vol, name, err)) ? 0 : -1;
 }
 
 int vmenv_libvirt_overlay_create(struct vmenv_provider *p, const char *pool_name, const char *name,
@@ -422,6 +525,21 @@ static int cmp_str(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The named volume of the pool (NULL, with *missing set when there is
+ * none, else an error), after checking the name. */
+static virStorageVolPtr vol_open(struct vmenv_provider *p, const char *pool_name, const char *name,
+                                 bool *missing, vmenv_error *err)
+{
+        _cleanup_pool_ virStoragePoolPtr pool = NULL;
+
+        *missing = false;
+        if (check_name("volume", name, err) < 0)
+                return NULL;
+        if (!(pool = vmenv_libvirt_pool_get(p, pool_name, err)))
+                return NULL;
+        return vol_find(pool, name, missing, err);
+}
+
 int vmenv_libvirt_volume_delete(struct vmenv_provider *p, const char *pool_name, const char *name,
                                 vmenv_error *err)
 {
@@ -433,12 +551,10 @@ int vmenv_libvirt_volume_delete(struct vmenv_provider *p, const char *pool_name,
         bool missing;
         int n;
 
-        if (check_name("volume", name, err) < 0)
-                return -1;
-        if (!(pool = vmenv_libvirt_pool_get(p, pool_name, err)))
-                return -1;
-        if (!(vol = vol_find(pool, name, &missing, err)))
+        if (!(vol = vol_open(p, pool_name, name, &missing, err)))
                 return missing ? 0 : -1;
+        if (!(pool = virStoragePoolLookupByVolume(vol)))
+                return vmenv_libvirt_error(err, "cannot find the pool of volume '%s'", name);
         if (!(vpath = vol_path(vol, name, err)))
                 return -1;
         epath = vmenv_xml_escape(vpath);
@@ -503,4 +619,54 @@ int vmenv_libvirt_volume_list(struct vmenv_provider *p, const char *pool_name, c
         qsort(v, vmenv_strv_len(v), sizeof(char *), cmp_str);
         *names = v;
         return 0;
+}
+
+int vmenv_libvirt_volume_path(struct vmenv_provider *p, const char *pool_name, const char *name,
+                              char **path, vmenv_error *err)
+{
+        _cleanup_vol_ virStorageVolPtr vol = NULL;
+        bool missing;
+
+        if (!(vol = vol_open(p, pool_name, name, &missing, err))) {
+                if (missing)
+                        vmenv_error_set(err, VMENV_EXIT_NOINPUT, "volume '%s' does not exist",
+                                        name);
+                return -1;
+        }
+        return (*path = vol_path(vol, name, err)) ? 0 : -1;
+}
+
+/* What vmenv can verify about a volume without trusting its name: libvirt
+ * reports its format and backing store; an overlay vmenv made is qcow2 on
+ * top of a box volume ("vmenv-box-...") in the same pool folder. A volume a
+ * project file or .vmenv/ could point at (another machine's plain disk, an
+ * image someone put there) has no such backing store. */
+int vmenv_libvirt_overlay_delete(struct vmenv_provider *p, const char *pool_name, const char *name,
+                                 vmenv_error *err)
+{
+        _cleanup_vol_ virStorageVolPtr vol = NULL;
+        _cleanup_free_ char *xml = NULL, *format = NULL, *backing = NULL, *vpath = NULL;
+        const char *base, *slash;
+        bool missing;
+
+        if (!(vol = vol_open(p, pool_name, name, &missing, err)))
+                return missing ? 0 : -1;
+        if (!(xml = vol_xml(vol, name, err)) || !(vpath = vol_path(vol, name, err)))
+                return -1;
+        format = xml_find(xml, "<target>", "<format type='", "'");
+        backing = xml_find(xml, "<backingStore>", "<path>", "</path>");
+        base = backing ? strrchr(backing, '/') : NULL;
+        base = base ? base + 1 : backing;
+        slash = strrchr(vpath, '/');
+        if (!vmenv_streq(format, "qcow2") || !base || strncmp(base, "vmenv-box-", 10) || !slash ||
+            strncmp(backing, vpath, (size_t)(slash - vpath + 1)) ||
+            strchr(backing + (slash - vpath + 1), '/')) {
+                vmenv_error_set(err, VMENV_EXIT_NOPERM,
+                                "refusing to delete volume '%s': it is not a vmenv overlay "
+                                "(a qcow2 volume backed by a vmenv box volume of its pool)",
+                                name);
+                return vmenv_error_hint(err, "delete it yourself with 'virsh vol-delete' if it "
+                                             "is no longer needed");
+        }
+        return vmenv_libvirt_volume_delete(p, pool_name, name, err);
 }

@@ -13,6 +13,7 @@ const struct vmenv_opt vmenv_global_opts[] = {
         {"quiet", 'q', NULL, "print only errors"},
         {"json", 0, NULL, "machine-readable output"},
         {"dir", 'C', "DIR", "run as if started in DIR"},
+        {"connect", 0, "URI", "the libvirt URI to use, above vmenv.yaml's libvirt.uri"},
         {"help", 'h', NULL, "show help"},
         {0},
 };

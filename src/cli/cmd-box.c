@@ -10,17 +10,24 @@
 #include "vmenv/cleanup.h"
 #include "vmenv/config.h"
 #include "vmenv/lock.h"
-#include "vmenv/state.h"
 #include "vmenv/log.h"
 #include "vmenv/machine.h"
+#include "vmenv/state.h"
 #include "vmenv/util.h"
 
 static const struct vmenv_opt box_opts[] = {
     {"box-version", 0, "VERSION", "version constraint (add) or exact version (remove)"},
-    {"checksum", 0, "TYPE:HEX", "expected digest of the box file (add)"},
+    {"checksum", 0, "[TYPE:]HEX", "expected digest of the box file (add)"},
+    {"checksum-type", 0, "TYPE", "md5, sha1, sha256, sha384 or sha512, for --checksum (add)"},
+    {"provider", 0, "NAME", "the provider to add the box for: libvirt only (add)"},
+    {"architecture", 0, "ARCH", "take the catalog's box for this architecture (add)"},
+    {"clean", 0, NULL, "do not resume an earlier partial download (add)"},
     {"name", 0, "NAME", "store name for a .box file, image or catalog (add)"},
     {"insecure", 0, NULL, "do not verify TLS certificates"},
     {"cacert", 0, "FILE", "CA certificates to verify TLS peers with"},
+    {"capath", 0, "DIR", "a folder of CA certificates to verify TLS peers with"},
+    {"cert", 0, "FILE", "client certificate (PEM) to show to the server"},
+    {"location-trusted", 0, NULL, "send credentials to redirect targets too"},
     {"force", 'f', NULL, "replace a stored version (add); remove even if in use (remove)"},
     {"all", 0, NULL, "remove every version (remove)"},
     {"dry-run", 0, NULL, "only say what would be removed (prune)"},
@@ -31,7 +38,7 @@ static const struct vmenv_opt box_opts[] = {
 
 struct sub {
         const char *name;
-        const char *opts[8]; /* the options that apply */
+        const char *opts[16]; /* the options that apply */
         int min_args, max_args;
         const char *usage;
         int (*run)(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmenv_error *err);
@@ -42,18 +49,33 @@ static void box_fetch_opts(const struct vmenv_args *a, struct vmenv_box_opts *o)
         memset(o, 0, sizeof(*o));
         o->fetch.insecure = vmenv_args_has(a, "insecure");
         o->fetch.cacert = vmenv_args_get(a, "cacert");
+        o->fetch.capath = vmenv_args_get(a, "capath");
+        o->fetch.cert = vmenv_args_get(a, "cert");
+        o->fetch.location_trusted = vmenv_args_has(a, "location-trusted");
+        o->fetch.clean = vmenv_args_has(a, "clean");
         o->name = vmenv_args_get(a, "name");
-        o->checksum = vmenv_args_get(a, "checksum");
+        o->architecture = vmenv_args_get(a, "architecture");
         o->force = vmenv_args_has(a, "force");
 }
 
 static int box_add(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_error *err)
 {
         struct vmenv_box_opts o;
-        const char *src = a->argv[1];
+        const char *src = a->argv[1], *provider = vmenv_args_get(a, "provider");
+        const char *ctype = vmenv_args_get(a, "checksum-type");
+        _cleanup_free_ char *checksum = NULL;
         struct vmenv_box *b;
 
         box_fetch_opts(a, &o);
+        if (provider && strcmp(provider, "libvirt"))
+                return vmenv_error_set(err, VMENV_EXIT_USAGE,
+                                       "vmenv adds boxes for the libvirt provider only, not '%s'",
+                                       provider);
+        if (ctype && !vmenv_args_get(a, "checksum"))
+                return vmenv_error_set(err, VMENV_EXIT_USAGE, "--checksum-type needs --checksum");
+        if (vmenv_checksum_join(ctype, vmenv_args_get(a, "checksum"), &checksum, err) < 0)
+                return -1;
+        o.checksum = checksum;
         if (a->argc == 3) { /* box add NAME SOURCE */
                 if (o.name && strcmp(o.name, a->argv[1]))
                         return vmenv_error_set(err, VMENV_EXIT_USAGE,
@@ -62,17 +84,18 @@ static int box_add(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_erro
                 o.name = a->argv[1];
                 src = a->argv[2];
         }
-        if (o.checksum) {
-                _cleanup_free_ char *t = NULL, *h = NULL;
-                if (vmenv_checksum_parse(o.checksum, &t, &h, err) < 0)
-                        return -1;
-        }
         if (!(b = vmenv_box_add(src, vmenv_args_get(a, "box-version"), &o, err)))
                 return -1;
-        if (ctx->json)
-                printf("{\"name\": \"%s\", \"version\": \"%s\", \"dir\": \"%s\"}\n", b->name,
-                       b->version, b->dir);
-        else
+        if (ctx->json) {
+                /* json-c escapes: a name or a $VMENV_HOME may hold '"' or '\\' */
+                json_object *jo = json_object_new_object();
+                json_object_object_add(jo, "name", json_object_new_string(b->name));
+                json_object_object_add(jo, "version", json_object_new_string(b->version));
+                json_object_object_add(jo, "dir", json_object_new_string(b->dir));
+                puts(json_object_to_json_string_ext(jo, JSON_C_TO_STRING_SPACED |
+                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(jo);
+        } else
                 printf("box '%s' (%s) is in the store\n", b->name, b->version);
         vmenv_box_free(b);
         return 0;
@@ -188,8 +211,8 @@ static int box_prune(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_er
                         continue;
                 }
                 if ((r = vmenv_box_remove(v[i]->name, v[i]->version, false, err)) == 0 &&
-                    (r = vmenv_box_pool_remove(&vmenv_provider_libvirt, v[i]->name,
-                                               v[i]->version, err)) == 0)
+                    (r = vmenv_box_pool_remove(&vmenv_provider_libvirt, v[i]->name, v[i]->version,
+                                               err)) == 0)
                         printf("removed box '%s' (%s)\n", v[i]->name, v[i]->version);
         }
         vmenv_boxes_free(v, n);
@@ -216,17 +239,15 @@ static char *catalog_newest(const char *catalog, const char *constraint,
         return v;
 }
 
+/* The catalog a machine's box comes from when vmenv.yaml names one (box_url
+ * or box as a catalog URL); NULL: the box registry, as in Vagrant. */
 static char *project_catalog(const struct vmenv_machine_config *m)
 {
-        const char *server = getenv("VMENV_BOX_SERVER");
         if (m->box_url &&
             (vmenv_endswith(m->box_url, ".json") || !vmenv_endswith(m->box_url, ".box")))
                 return vmenv_strdup(m->box_url);
         if (vmenv_is_url(m->box) && vmenv_endswith(m->box, ".json"))
                 return vmenv_strdup(m->box);
-        if (server && *server)
-                return vmenv_strdupf("%s%s%s.json", server, vmenv_endswith(server, "/") ? "" : "/",
-                                     m->box);
         return NULL;
 }
 
@@ -252,6 +273,19 @@ static void report(const char *name, const char *have, const char *latest, json_
                 printf("box '%s' (%s) is up to date\n", name, have);
 }
 
+static void report_failed(const char *name, const char *have, const char *why, json_object *arr)
+{
+        if (arr) {
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "name", json_object_new_string(name));
+                json_object_object_add(o, "version", json_object_new_string(have));
+                json_object_object_add(o, "error", json_object_new_string(why ? why : "failed"));
+                json_object_array_add(arr, o);
+                return;
+        }
+        printf("box '%s' (%s): cannot check: %s\n", name, have, why ? why : "failed");
+}
+
 static int box_outdated(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_error *err)
 {
         struct vmenv_box_opts o;
@@ -266,16 +300,19 @@ static int box_outdated(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv
                         json_object_put(arr);
                         return -1;
                 }
-                for (size_t i = 0; i < n && r == 0; i++) {
+                /* like Vagrant: one box whose catalog fails does not stop the others */
+                for (size_t i = 0; i < n; i++) {
                         _cleanup_free_ char *latest = NULL;
                         bool newest = i + 1 == n || strcmp(v[i]->name, v[i + 1]->name);
+                        vmenv_error e = VMENV_ERROR_INIT;
                         if (!newest)
                                 continue;
                         if (v[i]->catalog &&
-                            !(latest = catalog_newest(v[i]->catalog, NULL, &o.fetch, err)))
-                                r = -1;
+                            !(latest = catalog_newest(v[i]->catalog, NULL, &o.fetch, &e)))
+                                report_failed(v[i]->name, v[i]->version, e.msg, arr);
                         else
                                 report(v[i]->name, v[i]->version, latest, arr);
+                        vmenv_error_clear(&e);
                 }
                 vmenv_boxes_free(v, n);
         } else {
@@ -308,6 +345,15 @@ static int box_outdated(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv
                         vmenv_error e = VMENV_ERROR_INIT;
                         struct vmenv_box *b = vmenv_box_find(m->box, m->box_version, &e);
                         vmenv_error_clear(&e);
+                        /* the catalog the stored box came from, else the registry's */
+                        if (!cat && b && b->catalog)
+                                cat = vmenv_strdup(b->catalog);
+                        if (!cat && !m->box_url && vmenv_box_name_valid(m->box)) {
+                                struct vmenv_catalog *reg =
+                                    vmenv_catalog_fetch_name(m->box, &o.fetch, &cat, &e);
+                                vmenv_catalog_free(reg);
+                                vmenv_error_clear(&e);
+                        }
                         if (cat && !(latest = catalog_newest(cat, m->box_version, &o.fetch, err)))
                                 r = -1;
                         else
@@ -359,9 +405,19 @@ static int box_update(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_e
                 for (size_t i = 0; i < c->n_machines && r == 0; i++) {
                         const struct vmenv_machine_config *m = &c->machines[i];
                         _cleanup_free_ char *cat = project_catalog(m);
-                        if (!cat) {
+                        if (!cat && m->box_url) {
                                 printf("box '%s': no catalog to check\n", m->box);
                                 continue;
+                        }
+                        if (!cat) {
+                                /* as Vagrant: the catalog the stored box came from,
+                                 * else (ensure with no catalog) the box registry */
+                                vmenv_error e = VMENV_ERROR_INIT;
+                                struct vmenv_box *cur = vmenv_box_find(m->box, NULL, &e);
+                                if (cur && cur->catalog)
+                                        cat = vmenv_strdup(cur->catalog);
+                                vmenv_box_free(cur);
+                                vmenv_error_clear(&e);
                         }
                         if (!(b = vmenv_box_ensure(m->box, m->box_version, cat, m->box_checksum, &o,
                                                    err))) {
@@ -379,10 +435,12 @@ static int box_update(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_e
 
 static const struct sub subs[] = {
     {"add",
-     {"box-version", "checksum", "name", "insecure", "cacert", "force"},
+     {"box-version", "checksum", "checksum-type", "name", "insecure", "cacert", "capath", "cert",
+      "location-trusted", "force", "clean", "provider", "architecture"},
      1,
      2,
-     "add NAME|URL|PATH [--box-version C] [--checksum TYPE:HEX] [--name NAME] | add NAME PATH",
+     "add NAME|URL|PATH [--box-version C] [--checksum [TYPE:]HEX [--checksum-type T]] "
+     "[--name NAME] [--architecture A] [--provider libvirt] [--clean] [-f] | add NAME PATH",
      box_add},
     {"list", {NULL}, 0, 0, "list [--json]", box_list},
     {"remove",
@@ -392,8 +450,18 @@ static const struct sub subs[] = {
      "remove NAME [--box-version V | --all] [-f]",
      box_remove},
     {"prune", {"dry-run"}, 0, 0, "prune [--dry-run]", box_prune},
-    {"outdated", {"global", "insecure", "cacert"}, 0, 0, "outdated [--global]", box_outdated},
-    {"update", {"box", "insecure", "cacert"}, 0, 0, "update [--box NAME]", box_update},
+    {"outdated",
+     {"global", "insecure", "cacert", "capath", "cert", "location-trusted"},
+     0,
+     0,
+     "outdated [--global]",
+     box_outdated},
+    {"update",
+     {"box", "insecure", "cacert", "capath", "cert", "location-trusted"},
+     0,
+     0,
+     "update [--box NAME]",
+     box_update},
 };
 
 static int cmd_box_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmenv_error *err)

@@ -17,22 +17,6 @@ static const struct vmenv_opt init_opts[] = {
     {0},
 };
 
-/* A YAML double-quoted scalar: safe for any text the user passes. */
-static void yaml_quote(struct vmenv_buf *b, const char *s)
-{
-        vmenv_buf_puts(b, "\"");
-        for (; *s; s++) {
-                unsigned char c = (unsigned char)*s;
-                if (c == '"' || c == '\\')
-                        vmenv_buf_printf(b, "\\%c", c);
-                else if (c < 0x20 || c == 0x7f)
-                        vmenv_buf_printf(b, "\\x%02x", c);
-                else
-                        vmenv_buf_add(b, s, 1);
-        }
-        vmenv_buf_puts(b, "\"");
-}
-
 static char *init_text(const char *box, const char *box_url)
 {
         struct vmenv_buf b = {0};
@@ -41,11 +25,11 @@ static char *init_text(const char *box, const char *box_url)
                            "# Check it with 'vmenv validate', start it with 'vmenv up'.\n\n"
                            "# The box to boot: a catalog name, a catalog or .box URL, or a path.\n"
                            "box: ");
-        yaml_quote(&b, box);
+        vmenv_buf_yaml_quote(&b, box);
         vmenv_buf_puts(&b, "\n");
         if (box_url) {
                 vmenv_buf_puts(&b, "box_url: ");
-                yaml_quote(&b, box_url);
+                vmenv_buf_yaml_quote(&b, box_url);
                 vmenv_buf_puts(&b, "\n");
         } else {
                 vmenv_buf_puts(&b, "# box_url: https://example.org/boxes/catalog.json\n");

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/json-cleanup.h"
 #include "cli.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/machine.h"
@@ -15,10 +16,15 @@ static int each(struct vmenv_ctx *ctx, struct vmenv_project *p, int argc, char *
                 const char *sub, bool no_delete, vmenv_error *err)
 {
         _cleanup_free_ const struct vmenv_machine_config **ms = NULL;
+        _cleanup_(json_putp) json_object *arr = NULL;
         size_t n = 0;
 
         if (vmenv_project_select(ctx->config, argc, names, &ms, &n, err) < 0)
                 return -1;
+        /* Built whole and printed at the end: escaped by json-c, and never
+         * half a document when a later machine fails. */
+        if (ctx->json && !strcmp(sub, "list"))
+                arr = json_object_new_array();
         for (size_t i = 0; i < n; i++) {
                 if (!strcmp(sub, "push") && vmenv_snapshot_push(p, ms[i], err) < 0)
                         return -1;
@@ -28,12 +34,15 @@ static int each(struct vmenv_ctx *ctx, struct vmenv_project *p, int argc, char *
                         char **names_out = NULL;
                         if (vmenv_snapshot_list(p, ms[i], &names_out, err) < 0)
                                 return -1;
-                        if (ctx->json) {
-                                printf("%s{\"machine\": \"%s\", \"snapshots\": [", i ? "," : "[",
-                                       ms[i]->name);
+                        if (arr) {
+                                json_object *o = json_object_new_object();
+                                json_object *snaps = json_object_new_array();
                                 for (char **s = names_out; *s; s++)
-                                        printf("%s\"%s\"", s == names_out ? "" : ", ", *s);
-                                printf("]}%s", i + 1 == n ? "]\n" : "");
+                                        json_object_array_add(snaps, json_object_new_string(*s));
+                                json_object_object_add(o, "machine",
+                                                       json_object_new_string(ms[i]->name));
+                                json_object_object_add(o, "snapshots", snaps);
+                                json_object_array_add(arr, o);
                         } else {
                                 printf("%s:%s\n", ms[i]->name, *names_out ? "" : " no snapshots");
                                 for (char **s = names_out; *s; s++)
@@ -42,6 +51,9 @@ static int each(struct vmenv_ctx *ctx, struct vmenv_project *p, int argc, char *
                         vmenv_strv_free(names_out);
                 }
         }
+        if (arr)
+                puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_SPACED |
+                                                             JSON_C_TO_STRING_NOSLASHESCAPE));
         return 0;
 }
 

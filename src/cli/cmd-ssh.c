@@ -17,15 +17,22 @@ static int system_ssh(struct vmenv_ctx *ctx, const struct vmenv_machine_config *
                       const struct vmenv_args *args, vmenv_error *err)
 {
         struct vmenv_ssh_endpoint e;
-        _cleanup_free_ char *khopt = NULL, *port = NULL, *dest = NULL;
+        _cleanup_free_ char *khopt = NULL, *port = NULL;
         _cleanup_free_ const char **argv = NULL;
         int n = 0;
 
         if (vmenv_machine_endpoint(ctx->config, m, &e, err) < 0)
                 return -1;
+        /* The user comes from vmenv.yaml: checked there, and again here since
+         * ssh would read "-oProxyCommand=..." as an option and run it. It goes
+         * after -l, never into "user@host". */
+        if (!vmenv_ssh_user_valid(e.user)) {
+                vmenv_error_set(err, VMENV_EXIT_CONFIG, "'%s' is not a user name", e.user);
+                vmenv_ssh_endpoint_clear(&e);
+                return -1;
+        }
         khopt = vmenv_strdupf("UserKnownHostsFile=%s", e.known_hosts);
         port = vmenv_strdupf("%d", e.port);
-        dest = vmenv_strdupf("%s@%s", e.user, e.host);
         argv = vmenv_calloc((size_t)args->argc_extra + 20, sizeof(char *));
         argv[n++] = "ssh";
         argv[n++] = "-F";
@@ -40,7 +47,9 @@ static int system_ssh(struct vmenv_ctx *ctx, const struct vmenv_machine_config *
         argv[n++] = e.key;
         argv[n++] = "-p";
         argv[n++] = port;
-        argv[n++] = dest;
+        argv[n++] = "-l";
+        argv[n++] = e.user;
+        argv[n++] = e.host;
         /* As with 'vagrant ssh -- ARGS': after the host, where OpenSSH takes
          * both more options and a command. */
         for (int i = 0; i < args->argc_extra; i++)

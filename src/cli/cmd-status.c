@@ -14,6 +14,7 @@ static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, 
         struct vmenv_project *p;
         json_object *arr = NULL;
         struct vmenv_lock *lock = NULL;
+        const struct vmenv_host_info *host = NULL;
         size_t n = 0;
         int r = 0;
 
@@ -21,8 +22,14 @@ static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, 
                 return -1;
         if (!(p = vmenv_cli_project(ctx, err)))
                 return -1;
-        if (ctx->json)
+        if (ctx->json) {
+                /* The accelerator machines run under, and why (the KVM
+                 * check's verdict); status still reports without it. */
+                vmenv_error he = VMENV_ERROR_INIT;
+                host = vmenv_project_host(p, &he);
+                vmenv_error_clear(&he);
                 arr = json_object_new_array();
+        }
         /* a lock that cannot be read is said by 'up'; status still reports */
         {
                 vmenv_error le = VMENV_ERROR_INIT;
@@ -41,6 +48,12 @@ static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, 
                                                json_object_new_string(vmenv_vm_state_name(vs)));
                         json_object_object_add(o, "domain", json_object_new_string(domain));
                         json_object_object_add(o, "box", json_object_new_string(ms[i]->box));
+                        if (host) {
+                                json_object_object_add(
+                                    o, "accel", json_object_new_string(host->kvm ? "kvm" : "tcg"));
+                                json_object_object_add(o, "accel_reason",
+                                                       json_object_new_string(host->accel_reason));
+                        }
                         json_object_array_add(arr, o);
                 } else {
                         printf("%-20s %-14s (%s)\n", ms[i]->name, vmenv_vm_state_name(vs),

@@ -6,9 +6,10 @@
 
 extern const struct vmenv_cmd vmenv_cmd_help, vmenv_cmd_version, vmenv_cmd_completion;
 extern const struct vmenv_cmd vmenv_cmd_init, vmenv_cmd_validate;
+extern const struct vmenv_cmd vmenv_cmd_import;
 extern const struct vmenv_cmd vmenv_cmd_box;
 extern const struct vmenv_cmd vmenv_cmd_lock;
-extern const struct vmenv_cmd vmenv_cmd_bench;
+extern const struct vmenv_cmd vmenv_cmd_bench, vmenv_cmd_host;
 extern const struct vmenv_cmd vmenv_cmd_rsync, vmenv_cmd_rsync_auto;
 extern const struct vmenv_cmd vmenv_cmd_up, vmenv_cmd_ssh, vmenv_cmd_ssh_config, vmenv_cmd_status,
         vmenv_cmd_global_status, vmenv_cmd_port, vmenv_cmd_halt, vmenv_cmd_reload,
@@ -20,6 +21,7 @@ const struct vmenv_cmd *const vmenv_cmd_table[] = {
         &vmenv_cmd_version,
         &vmenv_cmd_init,
         &vmenv_cmd_validate,
+        &vmenv_cmd_import,
         &vmenv_cmd_up,
         &vmenv_cmd_ssh,
         &vmenv_cmd_ssh_config,
@@ -39,6 +41,7 @@ const struct vmenv_cmd *const vmenv_cmd_table[] = {
         &vmenv_cmd_box,
         &vmenv_cmd_lock,
         &vmenv_cmd_bench,
+        &vmenv_cmd_host,
         &vmenv_cmd_completion,
         NULL,
 };

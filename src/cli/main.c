@@ -50,7 +50,7 @@ void vmenv_cmd_print_help(const struct vmenv_cmd *cmd, FILE *f)
                 print_opts(vmenv_global_opts, f);
                 return;
         }
-        fputs("usage: vmenv [-v|-q] [--json] [-C DIR] COMMAND [ARGS...]\n\n"
+        fputs("usage: vmenv [-v|-q] [--json] [-C DIR] [--connect URI] COMMAND [ARGS...]\n\n"
               "Development virtual machines from vmenv.yaml, on libvirt.\n\ncommands:\n",
               f);
         for (const struct vmenv_cmd *const *c = vmenv_cmd_table; *c; c++)
@@ -85,6 +85,7 @@ static int run(int argc, char **argv, vmenv_error *err)
         struct vmenv_ctx ctx = {0};
         struct vmenv_args args;
         const struct vmenv_cmd *cmd = NULL;
+        const char *connect;
         int i, r;
 
         /* Global options before the command word. */
@@ -95,7 +96,9 @@ static int run(int argc, char **argv, vmenv_error *err)
                 }
                 if (!strcmp(argv[i], "--"))
                         break;
-                if ((!strcmp(argv[i], "-C") || !strcmp(argv[i], "--dir")) && i + 1 < argc)
+                if ((!strcmp(argv[i], "-C") || !strcmp(argv[i], "--dir") ||
+                     !strcmp(argv[i], "--connect")) &&
+                    i + 1 < argc)
                         i++;
         }
         if (i >= argc || !strcmp(argv[i], "--")) {
@@ -124,6 +127,11 @@ static int run(int argc, char **argv, vmenv_error *err)
                 vmenv_log_level = VMENV_LOG_QUIET;
         ctx.json = vmenv_args_has(&args, "json");
         ctx.dir = vmenv_args_get(&args, "dir");
+        /* The user's own choice of URI: it may name any transport. Through the
+         * environment, every provider connection of this process (and the
+         * global-status check of the index) sees it as VMENV_LIBVIRT_URI. */
+        if ((connect = vmenv_args_get(&args, "connect")))
+                setenv("VMENV_LIBVIRT_URI", connect, 1);
         ctx.cmd = cmd;
         if (vmenv_args_has(&args, "help")) {
                 vmenv_cmd_print_help(cmd, stdout);
@@ -152,6 +160,8 @@ static int run(int argc, char **argv, vmenv_error *err)
                         free(args.argv);
                         return -1;
                 }
+                if (connect)
+                        vmenv_config_set_uri(ctx.config, connect);
         }
         r = cmd->run(&ctx, &args, err);
         vmenv_config_free(ctx.config);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "machine-private.h"
 #include "vmenv/bench.h"
 #include "vmenv/box.h"
 #include "vmenv/cleanup.h"
@@ -86,11 +87,7 @@ static int bm_disk_path(void *ctx, char **path, vmenv_error *err)
 
         if (reload_state(b, err) < 0)
                 return -1;
-        if (!b->st->disk_path)
-                return vmenv_error_set(err, VMENV_EXIT_FAILURE, "machine '%s' has no disk yet",
-                                       b->m->name);
-        *path = vmenv_strdup(b->st->disk_path);
-        return 0;
+        return vmenv_machine_disk_path(b->p, b->m, b->st, path, err);
 }
 
 static void bench_machine_free(void *ctx)
@@ -129,7 +126,8 @@ struct vmenv_bench_machine *vmenv_bench_machine_new(struct vmenv_project *p,
         vmenv_box_free(box);
         bm->ops = (struct vmenv_bench_vm_ops){
                 .ctx = b,
-                .hypervisor = host->kvm ? "kvm" : "tcg",
+                /* "kvm", or "tcg: <why>" (docs/accel.md) */
+                .hypervisor = host->accel_reason ? host->accel_reason : host->kvm ? "kvm" : "tcg",
                 .ssh_target = bm_ssh_target,
                 .up = bm_up,
                 .halt = bm_halt,

@@ -58,7 +58,7 @@ static int vm_prepare(struct vmenv_bench_target *t, const struct vmenv_bench_opt
                       struct vmenv_bench_result *r, vmenv_error *err)
 {
         struct vm *v = t->data;
-        bool tcg = vmenv_streq(v->ops.hypervisor, "tcg");
+        bool tcg = vmenv_startswith(v->ops.hypervisor ? v->ops.hypervisor : "", "tcg");
 
         free(t->label);
         t->label = vmenv_strdup(tcg ? "vm (TCG emulation)" : "vm (KVM)");

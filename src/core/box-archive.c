@@ -42,6 +42,12 @@ static bool is_image_name(const char *name)
                vmenv_endswith(name, ".raw");
 }
 
+/* metadata.json and the Vagrantfile are read into memory: they stay small. */
+static bool is_small_name(const char *name)
+{
+        return !strcmp(name, "metadata.json") || !strcmp(name, "Vagrantfile");
+}
+
 __attribute__((format(printf, 2, 3))) static int unsafe(vmenv_error *err, const char *fmt, ...)
 {
         _cleanup_free_ char *what = NULL;
@@ -306,6 +312,7 @@ static int extract_all(struct archive *a, const char *dest, struct vmenv_box_met
         _cleanup_close_ int dfd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         char **seen = NULL;
         size_t n_members = 0;
+        uint64_t extra_used = 0;
         int r = -1;
 
         if (dfd < 0)
@@ -349,7 +356,9 @@ static int extract_all(struct archive *a, const char *dest, struct vmenv_box_met
                                 goto out;
                         }
                 vmenv_strv_push(&seen, vmenv_strdup(name));
-                limit = is_image_name(name) ? VMENV_BOX_MAX_IMAGE : VMENV_BOX_MAX_SMALL;
+                limit = is_image_name(name)   ? VMENV_BOX_MAX_IMAGE
+                        : is_small_name(name) ? VMENV_BOX_MAX_SMALL
+                                              : VMENV_BOX_MAX_EXTRA;
                 if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size_is_set(e) &&
                     (uint64_t)archive_entry_size(e) > limit) {
                         vmenv_error_set(err, VMENV_EXIT_DATA,
@@ -357,6 +366,21 @@ static int extract_all(struct archive *a, const char *dest, struct vmenv_box_met
                                         "of %llu bytes",
                                         raw, (unsigned long long)limit);
                         goto out;
+                }
+                if (limit == VMENV_BOX_MAX_EXTRA && archive_entry_filetype(e) == AE_IFREG) {
+                        /* charged at its declared size, else at all it may use */
+                        uint64_t left = VMENV_BOX_MAX_EXTRA_TOTAL - extra_used;
+                        bool sized = archive_entry_size_is_set(e);
+                        if (sized && (uint64_t)archive_entry_size(e) > left) {
+                                vmenv_error_set(err, VMENV_EXIT_DATA,
+                                                "unsafe box archive: the members other than disks "
+                                                "and metadata are over %llu bytes together",
+                                                (unsigned long long)VMENV_BOX_MAX_EXTRA_TOTAL);
+                                goto out;
+                        }
+                        if (limit > left)
+                                limit = left;
+                        extra_used += sized ? (uint64_t)archive_entry_size(e) : limit;
                 }
                 if (archive_entry_filetype(e) == AE_IFREG && !strchr(name, '/')) {
                         if (write_member(a, dfd, e, name, raw, limit, err) < 0)
@@ -393,28 +417,38 @@ out:
         return r;
 }
 
-static bool flat_name_ok(const char *s)
+bool vmenv_box_member_path_ok(const char *s)
 {
-        if (!*s || s[0] == '.' || strlen(s) > MAX_NAME)
+        if (!s || !*s || strlen(s) > MAX_NAME)
                 return false;
-        for (; *s; s++)
-                if (*s == '/' || *s == '\\' || (unsigned char)*s < 0x20)
+        for (const char *p = s;;) {
+                size_t n = strcspn(p, "/");
+                if (n == 0 || p[0] == '.')
                         return false;
-        return true;
+                for (size_t i = 0; i < n; i++)
+                        if (p[i] == '\\' || (unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+                                return false;
+                if (!p[n])
+                        return true;
+                p += n + 1;
+        }
 }
 
+/* declared: the v1 box's "format"; NULL for a v2 disk, whose format
+ * vagrant-libvirt takes from the image itself (qemu-img info), whatever the
+ * disk's "format" says. */
 static int check_disk(const char *dir, const char *path, const char *declared,
                       struct vmenv_box_meta *m, vmenv_error *err)
 {
-        _cleanup_free_ char *full = NULL, *format = NULL;
+        _cleanup_free_ char *full = NULL, *format = NULL, *real = NULL, *rdir = NULL;
         uint64_t size = 0;
         struct stat st;
 
-        if (!flat_name_ok(path))
-                return vmenv_error_set(err, VMENV_EXIT_DATA,
-                                       "invalid box: disk path '%s' must be a plain file name",
-                                       path);
-        if (strcmp(declared, "qcow2") && strcmp(declared, "raw"))
+        if (!vmenv_box_member_path_ok(path))
+                return vmenv_error_set(
+                    err, VMENV_EXIT_DATA,
+                    "invalid box: disk path '%s' must be a relative path inside the box", path);
+        if (declared && strcmp(declared, "qcow2") && strcmp(declared, "raw"))
                 return vmenv_error_set(err, VMENV_EXIT_DATA,
                                        "invalid box: disk '%s' has format '%s', not qcow2 or raw",
                                        path, declared);
@@ -423,9 +457,15 @@ static int check_disk(const char *dir, const char *path, const char *declared,
                 return vmenv_error_set(err, VMENV_EXIT_DATA,
                                        "invalid box: disk '%s' named in metadata.json is missing",
                                        path);
+        /* no link on the way may lead out of the box (a store copied in) */
+        real = realpath(full, NULL);
+        rdir = realpath(dir, NULL);
+        if (!real || !rdir || strncmp(real, rdir, strlen(rdir)) || real[strlen(rdir)] != '/')
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "invalid box: disk '%s' is not inside the box", path);
         if (vmenv_image_probe(full, &format, &size, err) < 0)
                 return vmenv_error_prefix(err, "invalid box");
-        if (strcmp(format, declared))
+        if (declared && strcmp(format, declared))
                 return vmenv_error_set(
                     err, VMENV_EXIT_DATA,
                     "invalid box: image '%s' is declared %s but its header says %s", path, declared,
@@ -439,6 +479,32 @@ static int check_disk(const char *dir, const char *path, const char *declared,
                 m->virtual_size = size;
         }
         vmenv_strv_push(&m->images, vmenv_strdup(path));
+        return 0;
+}
+
+static void strv_freep(char ***v)
+{
+        vmenv_strv_free(*v);
+}
+
+/* A v1 box's "virtual_size" (GiB, what vagrant-libvirt gives the volume)
+ * counts when it is larger than the image's own size. */
+static int v1_virtual_size(json_object *root, struct vmenv_box_meta *m, vmenv_error *err)
+{
+        json_object *vs;
+        int64_t gib;
+
+        if (!json_object_object_get_ex(root, "virtual_size", &vs) ||
+            json_object_is_type(vs, json_type_null))
+                return 0;
+        if (!json_object_is_type(vs, json_type_int) || (gib = json_object_get_int64(vs)) < 0 ||
+            (uint64_t)gib > (VMENV_BOX_MAX_IMAGE >> 30) * 256)
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "invalid box: 'virtual_size' in metadata.json must be a "
+                                       "number of GiB up to %llu",
+                                       (unsigned long long)(VMENV_BOX_MAX_IMAGE >> 30) * 256);
+        if ((uint64_t)gib << 30 > m->virtual_size)
+                m->virtual_size = (uint64_t)gib << 30;
         return 0;
 }
 
@@ -495,9 +561,11 @@ int vmenv_box_dir_validate(const char *dir, struct vmenv_box_meta *meta, vmenv_e
                             "invalid box: 'disks' in metadata.json must be a list of 1 to %d disks",
                             MAX_DISKS);
                 }
+                _cleanup_(strv_freep) char **volumes = NULL;
                 for (size_t i = 0; i < n; i++) {
-                        json_object *d = json_object_array_get_idx(disks, i), *p, *f;
-                        const char *fmt = "qcow2";
+                        json_object *d = json_object_array_get_idx(disks, i), *p, *nm;
+                        _cleanup_free_ char *vol = NULL;
+                        size_t k = 0;
                         if (!json_object_is_type(d, json_type_object) ||
                             !json_object_object_get_ex(d, "path", &p) ||
                             !json_object_is_type(p, json_type_string)) {
@@ -506,13 +574,32 @@ int vmenv_box_dir_validate(const char *dir, struct vmenv_box_meta *meta, vmenv_e
                                     err, VMENV_EXIT_DATA,
                                     "invalid box: disk %zu in metadata.json has no 'path'", i + 1);
                         }
-                        if (json_object_object_get_ex(d, "format", &f) &&
-                            json_object_is_type(f, json_type_string))
-                                fmt = json_object_get_string(f);
-                        if (check_disk(dir, json_object_get_string(p), fmt, &m, err) < 0) {
+                        if (check_disk(dir, json_object_get_string(p), NULL, &m, err) < 0) {
                                 vmenv_box_meta_clear(&m);
                                 return -1;
                         }
+                        /* vagrant-libvirt's volume name: 'name', else the
+                         * path without its extension; two alike clash */
+                        if (json_object_object_get_ex(d, "name", &nm) &&
+                            json_object_is_type(nm, json_type_string)) {
+                                vol = vmenv_strdup(json_object_get_string(nm));
+                        } else {
+                                const char *ps = json_object_get_string(p);
+                                const char *dot = strrchr(ps, '.'), *sl = strrchr(ps, '/');
+                                vol = vmenv_strndup(ps, dot && (!sl || dot > sl) && dot[1]
+                                                            ? (size_t)(dot - ps)
+                                                            : strlen(ps));
+                        }
+                        for (char **v = volumes; v && *v; v++, k++)
+                                if (!strcmp(*v, vol)) {
+                                        vmenv_box_meta_clear(&m);
+                                        return vmenv_error_set(
+                                            err, VMENV_EXIT_DATA,
+                                            "invalid box: disks %zu and %zu would both be volume "
+                                            "'%.64s'",
+                                            k + 1, i + 1, vol);
+                                }
+                        vmenv_strv_push(&volumes, TAKE_PTR(vol));
                 }
         } else {
                 const char *fmt = "qcow2";
@@ -524,6 +611,10 @@ int vmenv_box_dir_validate(const char *dir, struct vmenv_box_meta *meta, vmenv_e
                         fmt = json_object_get_string(format);
                 }
                 if (check_disk(dir, "box.img", fmt, &m, err) < 0) {
+                        vmenv_box_meta_clear(&m);
+                        return -1;
+                }
+                if (v1_virtual_size(root, &m, err) < 0) {
                         vmenv_box_meta_clear(&m);
                         return -1;
                 }

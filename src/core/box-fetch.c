@@ -99,15 +99,16 @@ static void md_freep(EVP_MD_CTX **m)
                 EVP_MD_CTX_free(*m);
 }
 
-/* Feeds [0, upto) of fd into md. */
-static int hash_fd(int fd, uint64_t upto, EVP_MD_CTX *md, const char *path, vmenv_error *err)
+/* Feeds [0, upto) of fd into md, and copies it to out when out >= 0. */
+static int hash_fd(int fd, uint64_t upto, EVP_MD_CTX *md, int out, const char *path,
+                   vmenv_error *err)
 {
         _cleanup_free_ char *buf = vmenv_malloc(HASH_BUF);
         uint64_t off = 0;
 
         while (off < upto) {
                 size_t want = upto - off < HASH_BUF ? (size_t)(upto - off) : HASH_BUF;
-                ssize_t n = pread(fd, buf, want, (off_t)off);
+                ssize_t n = pread(fd, buf, want, (off_t)off), w = 0;
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
@@ -116,6 +117,13 @@ static int hash_fd(int fd, uint64_t upto, EVP_MD_CTX *md, const char *path, vmen
                         return vmenv_error_set(err, VMENV_EXIT_IO, "'%s' shrank while reading",
                                                path);
                 EVP_DigestUpdate(md, buf, (size_t)n);
+                for (ssize_t done = 0; out >= 0 && done < n; done += w) {
+                        if ((w = write(out, buf + done, (size_t)(n - done))) < 0 && errno == EINTR)
+                                w = 0;
+                        else if (w < 0)
+                                return vmenv_error_errno(err, vmenv_exit_for_errno(errno), errno,
+                                                         "cannot copy '%s'", path);
+                }
                 off += (uint64_t)n;
         }
         return 0;
@@ -137,10 +145,49 @@ int vmenv_file_digest(const char *path, const char *type, char **digest, vmenv_e
                 return vmenv_error_errno(err, errno == ENOENT ? VMENV_EXIT_NOINPUT : 0, errno,
                                          "cannot open '%s'", path);
         EVP_DigestInit_ex(md, alg, NULL);
-        if (hash_fd(fd, (uint64_t)st.st_size, md, path, err) < 0)
+        if (hash_fd(fd, (uint64_t)st.st_size, md, -1, path, err) < 0)
                 return -1;
         hex = md_final_hex(md);
         *digest = vmenv_strdupf("%s:%s", type, hex);
+        return 0;
+}
+
+int vmenv_file_snapshot(const char *path, const char *type, char **copy_out, char **digest_out,
+                        vmenv_error *err)
+{
+        _cleanup_(md_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+        _cleanup_free_ char *home = vmenv_home(), *cache = NULL, *copy = NULL, *hex = NULL;
+        _cleanup_close_ int in = -1, out = -1;
+        const EVP_MD *alg = EVP_get_digestbyname(type);
+        struct stat st;
+
+        if (!md)
+                abort();
+        if (!alg)
+                return vmenv_error_set(err, VMENV_EXIT_USAGE, "unknown checksum type '%s'", type);
+        /* O_NONBLOCK: a FIFO must not hang the open; cleared for the read. */
+        if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0 ||
+            fstat(in, &st) < 0)
+                return vmenv_error_errno(err, errno == ENOENT ? VMENV_EXIT_NOINPUT : 0, errno,
+                                         "cannot open '%s'", path);
+        if (!S_ISREG(st.st_mode))
+                return vmenv_error_set(err, VMENV_EXIT_NOINPUT, "'%s' is not a regular file", path);
+        if (fcntl(in, F_SETFL, 0) < 0)
+                return vmenv_error_errno(err, 0, errno, "cannot read '%s'", path);
+        cache = vmenv_path_join(home, "cache");
+        if (vmenv_mkdir_p(cache, 0755, err) < 0)
+                return -1;
+        copy = vmenv_strdupf("%s/local-XXXXXX", cache);
+        if ((out = mkostemp(copy, O_CLOEXEC)) < 0)
+                return vmenv_error_errno(err, 0, errno, "cannot write in '%s'", cache);
+        EVP_DigestInit_ex(md, alg, NULL);
+        if (hash_fd(in, (uint64_t)st.st_size, md, out, path, err) < 0) {
+                unlink(copy);
+                return -1;
+        }
+        hex = md_final_hex(md);
+        *digest_out = vmenv_strdupf("%s:%s", type, hex);
+        *copy_out = TAKE_PTR(copy);
         return 0;
 }
 
@@ -149,6 +196,17 @@ char *vmenv_url_resolve(const char *base, const char *ref, vmenv_error *err)
         CURLU *u;
         char *out = NULL, *res;
 
+        /* A remote catalog may not send us to a local file (file:///dev/zero,
+         * ~/.ssh/...): only a catalog read from this machine may. */
+        if ((vmenv_startswith(base ? base : "", "http://") ||
+             vmenv_startswith(base ? base : "", "https://")) &&
+            vmenv_startswith(ref, "file:")) {
+                vmenv_error_set(err, VMENV_EXIT_DATA,
+                                "catalog '%s' points to a local file '%s': only a catalog on "
+                                "this machine may",
+                                base, ref);
+                return NULL;
+        }
         if (vmenv_is_url(ref) || !base)
                 return vmenv_strdup(ref);
         if (!vmenv_is_url(base)) {
@@ -184,6 +242,43 @@ static long env_seconds(const char *name, long def)
         return (*end || n <= 0 || n > 86400) ? def : n;
 }
 
+/* file:// only names regular files: /dev/zero or a FIFO never end. */
+static int check_file_url(const char *url, vmenv_error *err)
+{
+        CURLU *u;
+        char *path = NULL;
+        struct stat st;
+        int r = 0;
+
+        if (!vmenv_startswith(url, "file:"))
+                return 0;
+        if (!(u = curl_url()))
+                abort();
+        if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) != CURLUE_OK)
+                r = vmenv_error_set(err, VMENV_EXIT_DATA, "invalid URL '%s'", url);
+        else if (stat(path, &st) < 0)
+                r = vmenv_error_errno(err, errno == ENOENT ? VMENV_EXIT_NOINPUT : 0, errno,
+                                      "cannot download '%s'", url);
+        else if (!S_ISREG(st.st_mode))
+                r = vmenv_error_set(err, VMENV_EXIT_DATA,
+                                    "cannot download '%s': not a regular file", url);
+        curl_free(path);
+        curl_url_cleanup(u);
+        return r;
+}
+
+/* The most a single download may bring: VMENV_MAX_DOWNLOAD (a size such as
+ * 20G), 64 GiB by default; a server that sends no length is cut there. */
+static uint64_t download_cap(void)
+{
+        const char *v = getenv("VMENV_MAX_DOWNLOAD");
+        uint64_t n = 0;
+        if (v && *v && vmenv_parse_size(v, &n) == 0 && n > 0)
+                return n;
+        return 64ull << 30;
+}
+
 static void curl_freep(CURL **c)
 {
         if (*c)
@@ -216,6 +311,19 @@ static void setup(CURL *c, const char *url, const struct vmenv_fetch_opts *o, ch
         }
         if (o && o->cacert)
                 curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert);
+        /* vagrant box add --capath, --cert, --location-trusted */
+        if (o && o->capath)
+                curl_easy_setopt(c, CURLOPT_CAPATH, o->capath);
+        if (o && o->cert)
+                curl_easy_setopt(c, CURLOPT_SSLCERT, o->cert);
+        /* a registry token: curl keeps auth to the host it was set for and
+         * drops it on a redirect elsewhere, which must stay so for it */
+        if (o && o->bearer) {
+                curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+                curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, o->bearer);
+        } else if (o && o->location_trusted) {
+                curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 1L);
+        }
         errbuf[0] = '\0';
 }
 
@@ -256,6 +364,8 @@ int vmenv_fetch_memory(const char *url, size_t max, const struct vmenv_fetch_opt
 
         if (!vmenv_is_url(url))
                 return vmenv_read_file(url, max, out, len, err);
+        if (check_file_url(url, err) < 0)
+                return -1;
         if (!(c = curl_easy_init()))
                 abort();
         setup(c, url, opts, errbuf);
@@ -297,6 +407,12 @@ struct dl {
         bool consumer_hashes; /* opts->consumer_digest hashes, not md */
         bool started;
         bool http_error; /* status >= 400: body discarded */
+        bool bad_range;  /* a 206 whose Content-Range is not the offset asked */
+        bool too_long;   /* past Content-Length or the cap */
+        bool stopped;    /* the consumer gave up (extraction failed) */
+        uint64_t expect; /* bytes this response may bring (Content-Length or cap) */
+        uint64_t body_base; /* d->have when this response's body began */
+        uint64_t cap;
         int write_errno;
         char etag[HEADER_MAX], last_modified[HEADER_MAX], content_range[HEADER_MAX];
         const char *sidecar;
@@ -385,8 +501,11 @@ static int dl_flush(struct dl *d)
                 d->have += (uint64_t)w;
         }
         d->buffered = 0;
-        if (d->opts && d->opts->on_data)
-                d->opts->on_data(d->opts->on_data_arg, d->path, d->have, VMENV_FETCH_GROWING);
+        if (d->opts && d->opts->on_data &&
+            !d->opts->on_data(d->opts->on_data_arg, d->path, d->have, VMENV_FETCH_GROWING)) {
+                d->stopped = true;
+                return -1;
+        }
         return 0;
 }
 
@@ -402,6 +521,28 @@ static size_t dl_write(char *p, size_t size, size_t n, void *data)
                 if (status >= 300) {
                         d->http_error = true;
                         return 0;
+                }
+                if (status == 206) {
+                        /* The bytes must start where the partial ends. */
+                        unsigned long long a = 0, b = 0;
+                        if (sscanf(d->content_range, "bytes %llu-%llu/", &a, &b) != 2 ||
+                            a != d->offset) {
+                                vmenv_debug("'%s': Content-Range '%s' is not at %llu", d->url,
+                                            d->content_range, (unsigned long long)d->offset);
+                                d->bad_range = true;
+                                return 0;
+                        }
+                }
+                {
+                        curl_off_t cl = -1;
+                        curl_easy_getinfo(d->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+                        d->expect = d->cap;
+                        if (cl >= 0 && (uint64_t)cl < d->cap)
+                                d->expect = (uint64_t)cl;
+                        if (cl >= 0 && (uint64_t)cl > d->cap) {
+                                d->too_long = true;
+                                return 0;
+                        }
                 }
                 if (d->offset > 0 && status != 206 && status != 0) {
                         /* The server sent the whole file (no Range support, or
@@ -419,7 +560,14 @@ static size_t dl_write(char *p, size_t size, size_t n, void *data)
                                 d->opts->on_data(d->opts->on_data_arg, d->path, 0,
                                                  VMENV_FETCH_RESTARTED);
                 }
+                d->body_base = d->have;
                 write_sidecar(d);
+        }
+        /* Bytes of this response so far, against what it may bring. */
+        if (d->have + d->buffered - d->body_base + left > d->expect ||
+            d->have + d->buffered + left > d->cap) {
+                d->too_long = true;
+                return 0;
         }
         while (left > 0) {
                 size_t take = WRITE_BUF - d->buffered < left ? WRITE_BUF - d->buffered : left;
@@ -545,10 +693,16 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
         sidecar = vmenv_strdupf("%s/%s.part.json", cache, key);
         done = vmenv_strdupf("%s/%s.box", cache, key);
         lockp = vmenv_strdupf("%s/download-%s.lock", locks, key);
+        if (check_file_url(url, err) < 0)
+                return -1;
         /* One writer per partial: a second download of the same URL waits. */
         if ((lock = vmenv_lock_file(lockp, true, err)) < 0)
                 return -1;
-        unlink(done); /* a finished download nobody extracted (crash): stale */
+        unlink(done);              /* a finished download nobody extracted (crash): stale */
+        if (opts && opts->clean) { /* --clean: no resuming from an earlier attempt */
+                unlink(part);
+                unlink(sidecar);
+        }
 
         for (int attempt = 0; attempt < 2; attempt++) {
                 _cleanup_(curl_freep) CURL *c = curl_easy_init();
@@ -559,6 +713,7 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                                .path = part,
                                .opts = opts,
                                .buf = wbuf,
+                               .cap = download_cap(),
                                .label = base_name(url)};
                 char etag[HEADER_MAX] = "", lm[HEADER_MAX] = "";
                 char errbuf[CURL_ERROR_SIZE];
@@ -573,7 +728,7 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                         return vmenv_error_errno(err, 0, errno, "cannot write '%s'", part);
                 EVP_DigestInit_ex(md, EVP_get_digestbyname(type), NULL);
                 if (st.st_size > 0 && attempt == 0 && read_sidecar(sidecar, url, etag, lm)) {
-                        if (hash_fd(fd, (uint64_t)st.st_size, md, part, err) < 0)
+                        if (hash_fd(fd, (uint64_t)st.st_size, md, -1, part, err) < 0)
                                 return -1;
                         _cleanup_free_ char *h = vmenv_strdupf("If-Range: %s", etag[0] ? etag : lm);
                         d.offset = d.have = (uint64_t)st.st_size;
@@ -618,6 +773,32 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                         dl_flush(&d);
                 if (d.tty && d.last_draw)
                         fputs("\r\033[K", stderr);
+                if (d.bad_range) {
+                        /* Not the bytes we asked for: start again from zero
+                         * (the second attempt never resumes). */
+                        if (ftruncate(fd, 0) < 0)
+                                return vmenv_error_errno(err, 0, errno, "cannot write '%s'", part);
+                        if (opts && opts->on_data)
+                                opts->on_data(opts->on_data_arg, part, 0, VMENV_FETCH_RESTARTED);
+                        unlink(sidecar);
+                        continue;
+                }
+                if (d.too_long || d.stopped) {
+                        unlink(part);
+                        unlink(sidecar);
+                        if (d.stopped)
+                                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                                       "download of '%s' stopped: what arrived "
+                                                       "cannot be used",
+                                                       url);
+                        vmenv_error_set(err, VMENV_EXIT_DATA,
+                                        "cannot download '%s': it is larger than %s of "
+                                        "%llu bytes",
+                                        url, d.expect < d.cap ? "its Content-Length" : "the limit",
+                                        (unsigned long long)(d.expect < d.cap ? d.expect : d.cap));
+                        return vmenv_error_hint(err, "set VMENV_MAX_DOWNLOAD (e.g. 100G) to allow "
+                                                     "larger downloads");
+                }
                 if (d.write_errno) {
                         unlink(part);
                         unlink(sidecar);
@@ -685,7 +866,7 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                     !(got = opts->consumer_digest(opts->on_data_arg, type, d.have))) {
                         vmenv_debug("hashing '%s' again: the consumer did not", part);
                         EVP_DigestInit_ex(md, EVP_get_digestbyname(type), NULL);
-                        if (hash_fd(fd, d.have, md, part, err) < 0)
+                        if (hash_fd(fd, d.have, md, -1, part, err) < 0)
                                 return -1;
                 }
                 if (!got)

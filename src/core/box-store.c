@@ -191,7 +191,7 @@ static struct vmenv_box *load_box(const char *name, const char *version, const c
                         for (size_t i = 0; i < json_object_array_length(imgs); i++) {
                                 const char *f =
                                     json_object_get_string(json_object_array_get_idx(imgs, i));
-                                if (f && !strchr(f, '/'))
+                                if (vmenv_box_member_path_ok(f))
                                         vmenv_strv_push(&b->images, vmenv_path_join(dir, f));
                         }
                 load_stamps(o, b);
@@ -215,7 +215,23 @@ static struct vmenv_box *load_box(const char *name, const char *version, const c
         return TAKE_PTR(b);
 }
 
-/* Versions stored for name (folders with a libvirt/ inside). */
+/* Where a stored version's libvirt box is: NAME/VERSION/ARCH/libvirt as
+ * Vagrant >= 2.4 writes it (ARCH of this host), else the older
+ * NAME/VERSION/libvirt, which vmenv writes and Vagrant 2.4 still reads. */
+static char *version_dir(const char *name, const char *version)
+{
+        _cleanup_free_ char *root = boxes_root(), *dn = vmenv_box_dir_name(name);
+        _cleanup_free_ char *arch =
+            vmenv_strdupf("%s/%s/%s/%s/libvirt", root, dn, version, vmenv_host_arch());
+        struct stat st;
+
+        if (stat(arch, &st) == 0 && S_ISDIR(st.st_mode))
+                return TAKE_PTR(arch);
+        return vmenv_strdupf("%s/%s/%s/libvirt", root, dn, version);
+}
+
+/* Versions stored for name: folders named as a valid version (Vagrant skips
+ * the others too) with a libvirt box in either layout. */
 static char **stored_versions(const char *name)
 {
         _cleanup_free_ char *root = boxes_root(), *dn = vmenv_box_dir_name(name);
@@ -229,20 +245,14 @@ static char **stored_versions(const char *name)
         while ((de = readdir(d))) {
                 _cleanup_free_ char *p = NULL;
                 struct stat st;
-                if (de->d_name[0] == '.')
+                if (de->d_name[0] == '.' || !vmenv_version_valid(de->d_name))
                         continue;
-                p = vmenv_strdupf("%s/%s/libvirt", dir, de->d_name);
+                p = version_dir(name, de->d_name);
                 if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
                         vmenv_strv_push(&out, vmenv_strdup(de->d_name));
         }
         closedir(d);
         return out;
-}
-
-static char *version_dir(const char *name, const char *version)
-{
-        _cleanup_free_ char *root = boxes_root(), *dn = vmenv_box_dir_name(name);
-        return vmenv_strdupf("%s/%s/%s/libvirt", root, dn, version);
 }
 
 struct vmenv_box *vmenv_box_find(const char *name, const char *constraint, vmenv_error *err)
@@ -391,6 +401,8 @@ static void remove_empty_parents(const char *name, const char *version)
         _cleanup_free_ char *root = boxes_root(), *dn = vmenv_box_dir_name(name);
         _cleanup_free_ char *vdir = vmenv_strdupf("%s/%s/%s", root, dn, version);
         _cleanup_free_ char *ndir = vmenv_strdupf("%s/%s", root, dn);
+        _cleanup_free_ char *adir = vmenv_strdupf("%s/%s", vdir, vmenv_host_arch());
+        rmdir(adir);
         rmdir(vdir);
         rmdir(ndir);
 }
@@ -604,7 +616,9 @@ static int image_box(const char *tmp, const char *image, struct vmenv_box_meta *
                 return -1;
         meta = vmenv_strdupf(
             "{\"provider\": \"libvirt\", \"format\": \"%s\", \"virtual_size\": %llu}\n", format,
-            (unsigned long long)((size + (1ull << 30) - 1) >> 30));
+            /* whole GiB, rounded down: a v1 virtual_size larger than the
+             * image would grow its disk */
+            (unsigned long long)(size >> 30));
         mpath = vmenv_path_join(tmp, "metadata.json");
         if (vmenv_write_file_atomic(mpath, meta, strlen(meta), 0644, err) < 0)
                 return -1;
@@ -700,6 +714,7 @@ struct follow {
         uint64_t size, off;
         bool done, failed, restarted;
         bool final;    /* size is the complete download's */
+        bool zip;      /* the file starts as a zip archive */
         bool finished; /* the thread is done reading */
         int fd;
         /* The digest of [0, off) of the file, as read: the download thread
@@ -712,9 +727,10 @@ struct follow {
         int rc;
 };
 
-static void follow_on_data(void *data, const char *path, uint64_t size, enum vmenv_fetch_event ev)
+static bool follow_on_data(void *data, const char *path, uint64_t size, enum vmenv_fetch_event ev)
 {
         struct follow *f = data;
+        bool go_on;
         pthread_mutex_lock(&f->mu);
         if (!f->path)
                 f->path = vmenv_strdup(path);
@@ -722,8 +738,13 @@ static void follow_on_data(void *data, const char *path, uint64_t size, enum vme
                 f->restarted = true;
         else
                 f->size = size;
+        /* Extraction failed for good: stop the download instead of filling
+         * the cache with the rest. A zip may need the whole file (its
+         * directory is at the end), so it goes on to the definitive try. */
+        go_on = !(f->finished && f->rc < 0 && !f->zip && !f->restarted);
         pthread_cond_broadcast(&f->cv);
         pthread_mutex_unlock(&f->mu);
+        return go_on;
 }
 
 static long follow_read(void *data, void *buf, size_t len)
@@ -757,6 +778,8 @@ static long follow_read(void *data, void *buf, size_t len)
                 return -1;
         if (f->md)
                 EVP_DigestUpdate(f->md, buf, (size_t)n);
+        if (f->off == 0 && n >= 2 && !memcmp(buf, "PK", 2))
+                f->zip = true;
         f->off += (uint64_t)n;
         return n;
 }
@@ -842,6 +865,11 @@ static int fetch_and_extract(const char *url, const char *cs, const struct vmenv
                 abort();
         r = vmenv_fetch(url, cs, &o, file, digest, err);
         pthread_mutex_lock(&f.mu);
+        if (r < 0 && f.finished && f.rc < 0 && f.err.msg) {
+                /* the download stopped because extraction failed: say why */
+                vmenv_error_clear(err);
+                vmenv_error_move(err, &f.err);
+        }
         if (r < 0)
                 f.failed = true;
         else
@@ -925,9 +953,38 @@ static char *derive_name(const char *src)
         return name;
 }
 
+/* The version already stored, when adding it again: 'box add' refuses it
+ * without --force, as Vagrant does (BoxAlreadyExists); 'up' uses it, unless
+ * the checksum asked for contradicts the digest recorded when it was added. */
+static struct vmenv_box *existing_version(const char *name, const char *version, const char *cs,
+                                          bool exists_ok, vmenv_error *err)
+{
+        _cleanup_free_ char *dir = version_dir(name, version);
+        _cleanup_(vmenv_box_freep) struct vmenv_box *b = NULL;
+        size_t tl = cs ? strcspn(cs, ":") : 0;
+
+        if (!exists_ok) {
+                vmenv_error_set(err, VMENV_EXIT_DATA, "box '%s' (%s) is already in the store", name,
+                                version);
+                vmenv_error_hint(err, "use --force to replace it");
+                return NULL;
+        }
+        if (!(b = load_box(name, version, dir, err)))
+                return NULL;
+        if (cs && b->digest && !strncmp(cs, b->digest, tl + 1) && strcmp(cs, b->digest)) {
+                vmenv_error_set(err, VMENV_EXIT_DATA,
+                                "box '%s' (%s) in the store has %s, but %s is expected", name,
+                                version, b->digest, cs);
+                vmenv_error_hint(err, "run 'vmenv box add --force' to replace it");
+                return NULL;
+        }
+        vmenv_debug("box '%s' (%s) is already present", name, version);
+        return TAKE_PTR(b);
+}
+
 static struct vmenv_box *add_source(const char *src, const char *name, const char *constraint,
                                     const char *checksum, const struct vmenv_box_opts *o,
-                                    vmenv_error *err)
+                                    bool exists_ok, vmenv_error *err)
 {
         static const struct vmenv_box_opts defaults = {0};
         enum kind kind = classify(src);
@@ -937,23 +994,17 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
         struct vmenv_box *b;
         struct install in = {0};
         struct vmenv_box_meta meta = {0};
+        struct vmenv_catalog *named = NULL;
+        struct vmenv_fetch_opts fo;
         bool downloaded = false;
         int r;
 
         if (!o)
                 o = &defaults;
         if (kind == KIND_NAME) {
-                const char *server = getenv("VMENV_BOX_SERVER");
-                if (!server || !*server) {
-                        vmenv_error_set(
-                            err, VMENV_EXIT_NOINPUT,
-                            "box '%s' is not in the store and no catalog is known for it", src);
-                        vmenv_error_hint(err, "set box_url in vmenv.yaml, run 'vmenv box add URL', "
-                                              "or set VMENV_BOX_SERVER");
+                /* Vagrant's shorthand: looked up at the box registry */
+                if (!(named = vmenv_catalog_fetch_name(src, &o->fetch, &catalog_url, err)))
                         return NULL;
-                }
-                catalog_url = vmenv_strdupf("%s%s%s.json", server,
-                                            vmenv_endswith(server, "/") ? "" : "/", src);
                 if (!name)
                         name = src;
                 kind = KIND_CATALOG;
@@ -965,14 +1016,24 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
         }
 
         if (kind == KIND_CATALOG) {
-                struct vmenv_catalog *cat = vmenv_catalog_fetch(catalog_url, &o->fetch, err);
+                struct vmenv_catalog *cat =
+                    named ? TAKE_PTR(named) : vmenv_catalog_fetch(catalog_url, &o->fetch, err);
                 struct vmenv_box_ref ref = {0};
                 if (!cat)
                         return NULL;
-                r = vmenv_catalog_resolve(cat, constraint, NULL, &ref, err);
+                r = vmenv_catalog_resolve(cat, constraint, o->architecture, &ref, err);
                 vmenv_catalog_free(cat);
                 if (r < 0)
                         return NULL;
+                if (name && ref.name && strcmp(name, ref.name)) {
+                        /* Vagrant's BoxAddNameMismatch */
+                        vmenv_error_set(err, VMENV_EXIT_DATA,
+                                        "catalog '%s' is for box '%s', not '%s'", catalog_url,
+                                        ref.name, name);
+                        vmenv_error_hint(err, "use the catalog's name, or leave out --name");
+                        vmenv_box_ref_clear(&ref);
+                        return NULL;
+                }
                 store_name = vmenv_strdup(name ? name : ref.name);
                 version = vmenv_strdup(ref.version);
                 url = vmenv_strdup(ref.url);
@@ -1014,33 +1075,38 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
         if (!o->force) {
                 _cleanup_free_ char *dir = version_dir(store_name, version);
                 if (vmenv_path_exists(dir)) {
-                        vmenv_debug("box '%s' (%s) is already present", store_name, version);
-                        return load_box(store_name, version, dir, err);
+                        if (!(b = existing_version(store_name, version, cs, exists_ok, err)))
+                                vmenv_error_prefix(err, "cannot add box '%s' (%s)", store_name,
+                                                   version);
+                        return b;
                 }
         }
+        fo = o->fetch;
+        fo.bearer = vmenv_box_server_token(url); /* a box on the registry's own host */
         if (vmenv_is_url(url) && kind != KIND_IMAGE) {
-                if (fetch_and_extract(url, cs, &o->fetch, &file, &digest, &in.extracted, &meta,
-                                      err) < 0)
+                if (fetch_and_extract(url, cs, &fo, &file, &digest, &in.extracted, &meta, err) < 0)
                         goto fail;
                 in.meta = &meta;
                 downloaded = true;
         } else if (vmenv_is_url(url)) {
-                if (vmenv_fetch(url, cs, &o->fetch, &file, &digest, err) < 0)
+                if (vmenv_fetch(url, cs, &fo, &file, &digest, err) < 0)
                         goto fail;
                 downloaded = true;
         } else {
                 _cleanup_free_ char *type = NULL, *hex = NULL;
                 if (cs && vmenv_checksum_parse(cs, &type, &hex, err) < 0)
                         return NULL;
-                if (vmenv_file_digest(url, type ? type : "sha256", &digest, err) < 0)
+                /* Hash and extract the same bytes: a private copy. */
+                if (vmenv_file_snapshot(url, type ? type : "sha256", &file, &digest, err) < 0)
                         return NULL;
+                downloaded = true; /* the copy is ours to delete */
                 if (hex && strcmp(strchr(digest, ':') + 1, hex)) {
                         vmenv_error_set(err, VMENV_EXIT_DATA,
                                         "checksum mismatch for '%s': expected %s:%s, got %s", url,
                                         type, hex, digest);
+                        unlink(file);
                         return NULL;
                 }
-                file = vmenv_strdup(url);
                 {
                         /* record where it came from in a form valid anywhere */
                         char *abs = realpath(url, NULL);
@@ -1081,7 +1147,7 @@ struct vmenv_box *vmenv_box_add(const char *source, const char *constraint,
                                 const struct vmenv_box_opts *opts, vmenv_error *err)
 {
         return add_source(source, opts ? opts->name : NULL, constraint,
-                          opts ? opts->checksum : NULL, opts, err);
+                          opts ? opts->checksum : NULL, opts, false, err);
 }
 
 struct vmenv_box *vmenv_box_ensure(const char *name, const char *constraint, const char *box_url,
@@ -1107,5 +1173,5 @@ struct vmenv_box *vmenv_box_ensure(const char *name, const char *constraint, con
                 }
                 vmenv_error_clear(&e);
         }
-        return add_source(src, store_name, constraint, checksum, opts, err);
+        return add_source(src, store_name, constraint, checksum, opts, true, err);
 }

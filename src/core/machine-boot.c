@@ -17,7 +17,7 @@
 /* The last lines of the serial console, each prefixed "  | ". */
 static char *console_tail(const struct vmenv_machine_state *st)
 {
-        _cleanup_free_ char *path = vmenv_state_path(st, "console.log");
+        _cleanup_free_ char *path = vmenv_machine_console_log(st);
         _cleanup_free_ char *text = NULL;
         struct vmenv_buf b = {0};
         size_t len = 0, lines = 0;
@@ -71,16 +71,18 @@ struct boot_watch {
         struct vmenv_project *p;
         const struct vmenv_machine_config *m;
         const struct vmenv_machine_state *st;
-        bool stopped; /* the domain stopped by itself */
+        char *stopped; /* the domain stopped by itself: how (a KVM failure or its state) */
 };
 
 static int watch_domain(void *ctx, vmenv_error *err)
 {
         struct boot_watch *w = ctx;
+        const struct vmenv_provider_ops *ops = w->p->ops;
         enum vmenv_vm_state vs;
-        _cleanup_free_ char *tail = NULL;
+        _cleanup_free_ char *tail = NULL, *how = NULL, *qlog = NULL;
+        const char *kvm;
 
-        if (w->p->ops->state(w->p->conn, w->st->domain, &vs, err) < 0)
+        if (ops->state(w->p->conn, w->st->domain, &vs, err) < 0)
                 return vmenv_error_prefix(err, "machine '%s': cannot follow its domain",
                                           w->m->name);
         if (vs == VMENV_VM_RUNNING)
@@ -88,15 +90,22 @@ static int watch_domain(void *ctx, vmenv_error *err)
         /* a domain on its way down: report where it ends */
         for (int i = 0; i < 20 && vs == VMENV_VM_SHUTTING_DOWN; i++) {
                 usleep(100000);
-                if (w->p->ops->state(w->p->conn, w->st->domain, &vs, err) < 0)
+                if (ops->state(w->p->conn, w->st->domain, &vs, err) < 0)
                         return -1;
         }
-        w->stopped = true;
+        if (!ops->state_detail || ops->state_detail(w->p->conn, w->st->domain, &vs, &how, NULL) < 0)
+                how = vmenv_strdup(vmenv_vm_state_name(vs));
+        qlog = ops->log_tail ? ops->log_tail(w->p->conn, w->st->domain, 12) : NULL;
+        kvm = qlog ? vmenv_qemu_log_kvm_failure(qlog) : NULL;
+        free(w->stopped);
+        w->stopped = vmenv_strdup(kvm ? kvm : how);
         tail = console_tail(w->st);
         vmenv_error_set(err, VMENV_EXIT_UNAVAILABLE,
-                        "machine '%s' stopped while booting: domain '%s' is %s\n"
+                        "machine '%s' stopped while booting: domain '%s' is %s%s%s\n"
+                        "  QEMU log (last lines):\n%s\n"
                         "  serial console (last lines):\n%s",
-                        w->m->name, w->st->domain, vmenv_vm_state_name(vs), tail);
+                        w->m->name, w->st->domain, how, kvm ? ": " : "", kvm ? kvm : "",
+                        qlog && *qlog ? qlog : "  (not readable from here)", tail);
         return vmenv_error_hint(err, "run 'vmenv up %s' to try again or 'vmenv destroy %s'",
                                 w->m->name, w->m->name);
 }
@@ -201,7 +210,7 @@ static char *insecure_pub_line(void)
 /* Waits until a command runs: the first-boot script when first boot is
  * due, else 'true'. */
 static struct vmenv_ssh *wait_ready(struct vmenv_project *p, const struct vmenv_machine_config *m,
-                                    struct vmenv_machine_state *st, bool first, bool *stopped,
+                                    struct vmenv_machine_state *st, bool first, char **stopped,
                                     vmenv_error *err)
 {
         _cleanup_free_ char *pub = NULL, *insecure_pub = NULL, *script = NULL;
@@ -215,7 +224,6 @@ static struct vmenv_ssh *wait_ready(struct vmenv_project *p, const struct vmenv_
         struct vmenv_ssh_target t;
         struct vmenv_ssh *s;
 
-        *stopped = false;
         if (first && !m->ssh.private_key) {
                 if (prepare_key(m, st, &pub, err) < 0)
                         return NULL;
@@ -233,11 +241,13 @@ static struct vmenv_ssh *wait_ready(struct vmenv_project *p, const struct vmenv_
                                        : vmenv_insecure_key_path(err)))
                 return NULL;
         if (vmenv_machine_nat(m) && wait_address(p, m, st, w.deadline_ns, &bw, err) < 0) {
-                *stopped = bw.stopped;
+                *stopped = TAKE_PTR(bw.stopped);
                 return NULL;
         }
         fill_target(m, st, key, &t);
         t.alt_key_path = alt;
+        /* trust on first use: only up's wait may meet a new host key */
+        t.tofu = !st->host_key;
         w.ready_cmd = script;
         vmenv_info("%s: waiting for SSH on %s:%d (timeout %d s)", m->name,
                    vmenv_machine_ssh_host(st), st->ssh_port, m->boot_timeout);
@@ -272,6 +282,7 @@ static struct vmenv_ssh *wait_ready(struct vmenv_project *p, const struct vmenv_
                                          m->name);
                 }
                 vmenv_ssh_wait_clear(&w);
+                *stopped = TAKE_PTR(bw.stopped);
                 return NULL;
         }
         vmenv_debug("%s: ready after %u tries (%s)", m->name, w.tries, w.attempts);
@@ -388,22 +399,15 @@ static int mount_folders(const struct vmenv_machine_config *m, struct vmenv_ssh 
 }
 
 int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_config *m,
-                       struct vmenv_machine_state *st, bool start, bool *stopped,
+                       struct vmenv_machine_state *st, bool start, char **stopped,
                        const struct vmenv_up_opts *o, vmenv_error *err)
 {
         _cleanup_(vmenv_ssh_freep) struct vmenv_ssh *s = NULL;
         bool first = !st->first_boot_done;
         uint64_t t0 = vmenv_now_ns(), t1;
 
-        *stopped = false;
+        *stopped = NULL;
         if (start) {
-                const struct vmenv_host_info *host = vmenv_project_host(p, err);
-                if (!host)
-                        return -1;
-                if (!host->kvm)
-                        vmenv_warn("%s: no KVM on this host: running under TCG emulation, "
-                                   "which is much slower",
-                                   m->name);
                 vmenv_info("%s: booting", m->name);
                 if (p->ops->start(p->conn, st->domain, err) < 0)
                         return vmenv_error_prefix(err, "cannot start machine '%s'", m->name);
@@ -421,10 +425,15 @@ int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_confi
          * 'vmenv rsync'), before provisioners that may need them. */
         if ((start || first) && vmenv_machine_sync_ssh(p, m, s, err) < 0)
                 return -1;
-        if (o && o->timings)
-                vmenv_info("%s: boot to a command over SSH%s %.2f s, folders %.2f s", m->name,
+        if (o && o->timings) {
+                struct vmenv_accel a = {0};
+                vmenv_error e = VMENV_ERROR_INIT;
+                vmenv_project_accel(p, &a, &e);
+                vmenv_error_clear(&e);
+                vmenv_info("%s: boot to a command over SSH%s %.2f s, folders %.2f s (%s)", m->name,
                            first ? " (with first-boot setup)" : "", (double)(t1 - t0) / 1e9,
-                           (double)(vmenv_now_ns() - t1) / 1e9);
+                           (double)(vmenv_now_ns() - t1) / 1e9, a.reason);
+        }
         return 0;
 }
 
@@ -450,6 +459,9 @@ struct vmenv_ssh *vmenv_machine_ssh(struct vmenv_project *p, const struct vmenv_
         if (!(key = vmenv_machine_login_key(m, st, err)))
                 return NULL;
         fill_target(m, st, key, &t);
+        /* a running guest under load may take seconds to send its banner:
+         * the boot wait's short per-try budget is not for this */
+        t.connect_timeout_ms = 15000;
         if (!(s = vmenv_ssh_connect(&t, NULL, err)))
                 vmenv_error_prefix(err, "cannot reach '%s' over SSH", m->name);
         return s;

@@ -15,37 +15,75 @@
 #include "vmenv/log.h"
 #include "vmenv/util.h"
 
-static int port_free(const char *ip, int port, const char *proto)
+/* ip:port as a socket address of either family; false if ip is neither. */
+static bool sock_addr(const char *ip, int port, struct sockaddr_storage *ss, socklen_t *len)
 {
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        int one = 1, fd, r;
+        struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
 
-        if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
-                return -1;
-        fd = socket(AF_INET, (vmenv_streq(proto, "udp") ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
-                    0);
+        memset(ss, 0, sizeof(*ss));
+        if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+                v4->sin_family = AF_INET;
+                v4->sin_port = htons((uint16_t)port);
+                *len = sizeof(*v4);
+                return true;
+        }
+        if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+                v6->sin6_family = AF_INET6;
+                v6->sin6_port = htons((uint16_t)port);
+                *len = sizeof(*v6);
+                return true;
+        }
+        return false;
+}
+
+static int bound_socket(const char *ip, int port, const char *proto, struct sockaddr_storage *ss,
+                        socklen_t *len)
+{
+        int one = 1, fd;
+
+        if (!sock_addr(ip, port, ss, len))
+                return -2;
+        fd = socket(ss->ss_family,
+                    (vmenv_streq(proto, "udp") ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+        if (bind(fd, (struct sockaddr *)ss, *len) < 0) {
+                int e = errno;
+                close(fd);
+                errno = e;
+                return -1;
+        }
+        return fd;
+}
+
+/* 1 free, 0 taken (or not an address of this host), -1 not an address. */
+static int port_free(const char *ip, int port, const char *proto)
+{
+        struct sockaddr_storage ss;
+        socklen_t len;
+        int fd = bound_socket(ip, port, proto, &ss, &len);
+
+        if (fd == -2 || (fd < 0 && errno == EADDRNOTAVAIL))
+                return -1;
+        if (fd < 0)
+                return 0;
         close(fd);
-        return r == 0;
+        return 1;
 }
 
 static int pick_free_port(const char *ip, const char *proto)
 {
-        struct sockaddr_in sa = {.sin_family = AF_INET};
-        socklen_t len = sizeof(sa);
-        int fd, port = -1;
+        struct sockaddr_storage ss;
+        socklen_t len;
+        int fd = bound_socket(ip, 0, proto, &ss, &len), port = -1;
 
-        inet_pton(AF_INET, ip, &sa.sin_addr);
-        fd = socket(AF_INET, (vmenv_streq(proto, "udp") ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
-                    0);
         if (fd < 0)
                 return -1;
-        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-            getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-                port = ntohs(sa.sin_port);
+        if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+                port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                      : ((struct sockaddr_in *)&ss)->sin_port);
         close(fd);
         return port;
 }
@@ -147,7 +185,7 @@ static int plan_ports(const struct vmenv_machine_config *m, struct vmenv_machine
 
                 if (fr < 0)
                         return vmenv_error_set(err, VMENV_EXIT_CONFIG,
-                                               "forwarded port %d: host_ip '%s' is not an IPv4 "
+                                               "forwarded port %d: host_ip '%s' is not an "
                                                "address of this host",
                                                f->guest, ip);
                 if (fr == 0) {
@@ -254,6 +292,50 @@ static void fs_specs_free(struct vmenv_fs_spec *fs)
 }
 VMENV_DEFINE_CLEANUP(struct vmenv_fs_spec, fs_specs_free)
 
+/* Whether a 9p/virtiofs share of the real folder host contains the
+ * project's .vmenv/ (or lies inside it): the guest would read every
+ * machine's private key and could plant files vmenv reads. */
+static bool holds_private_state(const struct vmenv_project *p, const char *host)
+{
+        _cleanup_free_ char *dir = realpath(p->config->dir, NULL);
+        _cleanup_free_ char *state = NULL;
+        size_t hl = strlen(host), sl;
+
+        if (!dir)
+                return true;
+        state = vmenv_path_join(dir, ".vmenv");
+        sl = strlen(state);
+        if (!strcmp(host, "/") || (hl <= sl && !strncmp(state, host, hl) && state[hl] == '/'))
+                return true;
+        return !strncmp(host, state, sl) && (host[sl] == '\0' || host[sl] == '/');
+}
+
+/* Refuses, before anything is made, a 9p/virtiofs folder that would share
+ * the project's .vmenv/ without the folder's explicit opt-in. */
+static int check_shares(const struct vmenv_project *p, const struct vmenv_machine_config *m,
+                        vmenv_error *err)
+{
+        for (size_t i = 0; i < m->n_folders; i++) {
+                const struct vmenv_synced_folder *f = &m->folders[i];
+                _cleanup_free_ char *joined = NULL, *real = NULL;
+
+                if (!vmenv_folder_shared(f) || f->allow_private_state)
+                        continue;
+                joined = vmenv_path_join(p->config->dir, f->host);
+                if (!(real = realpath(joined, NULL)) || !holds_private_state(p, real))
+                        continue; /* a missing folder is said by shared_folders */
+                vmenv_error_set(err, VMENV_EXIT_CONFIG,
+                                "%s:%u:%u: machine '%s': %s folder '%s' would show the guest "
+                                "'%s/.vmenv' (every machine's private key)",
+                                p->config->path, f->where.line, f->where.column, m->name, f->type,
+                                f->host, p->config->dir);
+                return vmenv_error_hint(err, "share a subfolder, use 'type: rsync' (it skips "
+                                             ".vmenv/), or add 'allow_private_state: true' to "
+                                             "this folder if the guest may read it");
+        }
+        return 0;
+}
+
 static int shared_folders(struct vmenv_project *p, const struct vmenv_machine_config *m,
                           struct vmenv_fs_spec **out, size_t *n, vmenv_error *err)
 {
@@ -284,16 +366,32 @@ static int shared_folders(struct vmenv_project *p, const struct vmenv_machine_co
         return 0;
 }
 
+/* The serial console log lives in vmenv's own folder, never in the
+ * project's: virtlogd opens it as root, and a link shipped in a cloned
+ * repository's .vmenv/ would otherwise send root's writes anywhere. */
+char *vmenv_machine_console_log(const struct vmenv_machine_state *st)
+{
+        _cleanup_free_ char *home = vmenv_home();
+        _cleanup_free_ char *name = vmenv_strdup(st->domain);
+
+        for (char *c = name; *c; c++)
+                if (*c == '/')
+                        *c = '_';
+        return vmenv_strdupf("%s/console/%s.log", home, name);
+}
+
 int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_config *m,
                          struct vmenv_machine_state *st, const char *disk_path,
                          const char *disk_format, vmenv_error *err)
 {
-        _cleanup_free_ char *log = vmenv_state_path(st, "console.log");
+        _cleanup_free_ char *log = vmenv_machine_console_log(st);
+        _cleanup_free_ char *log_dir = vmenv_strndup(log, (size_t)(strrchr(log, '/') - log));
         _cleanup_free_ char *title = vmenv_strdupf("vmenv: %s/%s", p->config->project, m->name);
         _cleanup_free_ struct vmenv_port_map *ports = NULL;
         _cleanup_(fs_specs_freep) struct vmenv_fs_spec *fs = NULL;
         struct vmenv_disk_spec disk = {disk_path, disk_format};
         const struct vmenv_host_info *host = vmenv_project_host(p, err);
+        struct vmenv_accel accel = {0};
         struct vmenv_domain_spec spec = {
             .name = st->domain,
             .title = title,
@@ -303,7 +401,7 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
             .cpus = m->cpus,
             .machine_type = m->libvirt.machine_type,
             .cpu_mode = m->libvirt.cpu_mode,
-            .kvm = host && host->kvm,
+            .kvm = false, /* below, from the accelerator copied under the lock */
             .disks = &disk,
             .n_disks = 1,
             .serial_log = log,
@@ -316,13 +414,18 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
             .graphics = m->libvirt.graphics,
         };
 
-        if (!host)
+        if (!host || vmenv_project_accel(p, &accel, err) < 0)
                 return -1;
+        spec.kvm = accel.kvm;
+        /* Traversable but not listable: QEMU (not only virtlogd) may open
+         * the log when libvirt's stdio handler is "file". */
+        if (vmenv_mkdir_p(log_dir, 0711, err) < 0)
+                return vmenv_error_prefix(err, "cannot define machine '%s'", m->name);
         if (plan_ports(m, st, err) < 0)
                 return -1;
         if (vmenv_machine_nat(m) && p->ops->network_ensure(p->conn, VMENV_NAT_NETWORK, err) < 0)
                 return vmenv_error_prefix(err, "machine '%s'", m->name);
-        if (shared_folders(p, m, &fs, &spec.n_fs, err) < 0)
+        if (check_shares(p, m, err) < 0 || shared_folders(p, m, &fs, &spec.n_fs, err) < 0)
                 return -1;
         spec.fs = fs;
         ports = vmenv_calloc(st->n_ports, sizeof(*ports));
@@ -349,6 +452,8 @@ int vmenv_machine_create(struct vmenv_project *p, const struct vmenv_machine_con
 
         struct vmenv_lock_pin pin = {0};
 
+        if (check_shares(p, m, err) < 0)
+                return -1;
         if (vmenv_lock_pin(o->lock, m, &pin, err) < 0)
                 return -1;
         box = vmenv_box_ensure(pin.name, pin.constraint, pin.url, pin.checksum, &bo, err);

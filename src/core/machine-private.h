@@ -43,17 +43,33 @@ int vmenv_machine_create(struct vmenv_project *p, const struct vmenv_machine_con
                          struct vmenv_machine_state *st, const struct vmenv_up_opts *o,
                          vmenv_error *err);
 /* (Re)defines the domain on an existing disk, so changed settings apply. */
+/* The path of the machine's overlay as the pool reports it (never the one
+ * recorded in .vmenv/); also kept in st->disk_path. */
+int vmenv_machine_disk_path(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                            struct vmenv_machine_state *st, char **out, vmenv_error *err);
 int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_config *m,
                          struct vmenv_machine_state *st, const char *disk_path,
                          const char *disk_format, vmenv_error *err);
 
+/* The same as vmenv_machine_halt and vmenv_machine_provision, for a caller
+ * that holds the machine's lock already (flock is not reentrant). */
+int vmenv_machine_halt_locked(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                              bool force, int timeout_s, vmenv_error *err);
+int vmenv_machine_provision_locked(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                                   bool force, char *const *only, vmenv_error *err);
+
+/* The serial console log of st's domain: $VMENV_HOME/console/DOMAIN.log,
+ * outside the project (virtlogd writes it as root). */
+char *vmenv_machine_console_log(const struct vmenv_machine_state *st);
+
 /* machine-boot.c: starts the domain when start is set, waits until a
  * command runs over SSH (the first-boot script while first boot is not
  * confirmed), mounts shared folders and syncs rsync folders when the
- * machine was booted. *stopped says the domain stopped by itself during
- * the wait (the error says how). */
+ * machine was booted. *stopped (to free) says how the domain stopped by
+ * itself during the wait, when it did: "emulation failure" (from the QEMU
+ * log), "paused (unknown)"; the error says more. */
 int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_config *m,
-                       struct vmenv_machine_state *st, bool start, bool *stopped,
+                       struct vmenv_machine_state *st, bool start, char **stopped,
                        const struct vmenv_up_opts *o, vmenv_error *err);
 
 #endif

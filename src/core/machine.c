@@ -17,8 +17,13 @@ struct vmenv_project *vmenv_project_open(struct vmenv_config *c,
 
         p->config = c;
         p->ops = ops;
+        pthread_mutex_init(&p->host_lock, NULL);
         if (!(p->conn = ops->open(uri, err)))
                 goto fail;
+        /* From here on the provider refuses to change a domain that vmenv did
+         * not create for this project folder (docs/security.md). */
+        if (ops->set_owner)
+                ops->set_owner(p->conn, c->dir);
         return p;
 fail:
         vmenv_project_close(p);
@@ -27,12 +32,54 @@ fail:
 
 const struct vmenv_host_info *vmenv_project_host(struct vmenv_project *p, vmenv_error *err)
 {
+        const struct vmenv_host_info *h = &p->host;
+
+        pthread_mutex_lock(&p->host_lock);
         if (!p->host_known) {
                 if (p->ops->host_info(p->conn, &p->host, err) < 0)
-                        return NULL;
-                p->host_known = true;
+                        h = NULL;
+                else
+                        p->host_known = true;
         }
-        return &p->host;
+        pthread_mutex_unlock(&p->host_lock);
+        return h;
+}
+
+int vmenv_project_accel(struct vmenv_project *p, struct vmenv_accel *out, vmenv_error *err)
+{
+        if (!vmenv_project_host(p, err))
+                return -1;
+        pthread_mutex_lock(&p->host_lock);
+        out->kvm = p->host.kvm;
+        out->insisted = p->host.kvm_insisted;
+        snprintf(out->reason, sizeof(out->reason), "%s",
+                 p->host.accel_reason ? p->host.accel_reason : (p->host.kvm ? "kvm" : "tcg"));
+        pthread_mutex_unlock(&p->host_lock);
+        return 0;
+}
+
+int vmenv_project_kvm_broken(struct vmenv_project *p, const char *reason, vmenv_error *err)
+{
+        struct vmenv_host_info h = {0};
+        int r = -1;
+
+        if (!p->ops->kvm_mark_broken)
+                return vmenv_error_set(err, VMENV_EXIT_SOFTWARE,
+                                       "provider '%s' cannot record a KVM verdict", p->ops->name);
+        pthread_mutex_lock(&p->host_lock);
+        if (p->ops->kvm_mark_broken(p->conn, reason, err) == 0 &&
+            p->ops->host_info(p->conn, &h, err) == 0) {
+                p->host.kvm = h.kvm;
+                p->host.kvm_insisted = h.kvm_insisted;
+                if (p->host.accel_reason)
+                        vmenv_strv_push(&p->old_reasons, p->host.accel_reason);
+                p->host.accel_reason = TAKE_PTR(h.accel_reason);
+                p->host_known = true;
+                r = 0;
+        }
+        pthread_mutex_unlock(&p->host_lock);
+        vmenv_host_info_clear(&h);
+        return r;
 }
 
 void vmenv_project_close(struct vmenv_project *p)
@@ -42,6 +89,8 @@ void vmenv_project_close(struct vmenv_project *p)
         if (p->conn)
                 p->ops->close(p->conn);
         vmenv_host_info_clear(&p->host);
+        vmenv_strv_free(p->old_reasons);
+        pthread_mutex_destroy(&p->host_lock);
         free(p);
 }
 
@@ -101,6 +150,19 @@ const struct vmenv_machine_config *vmenv_project_select_one(const struct vmenv_c
         return NULL;
 }
 
+int vmenv_machine_disk_path(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                            struct vmenv_machine_state *st, char **out, vmenv_error *err)
+{
+        char *path = NULL;
+
+        if (p->ops->volume_path(p->conn, m->libvirt.storage_pool, st->disk_volume, &path, err) < 0)
+                return vmenv_error_prefix(err, "cannot find the disk of '%s'", m->name);
+        free(st->disk_path);
+        st->disk_path = vmenv_strdup(path);
+        *out = path;
+        return 0;
+}
+
 /* Ports. */
 static int index_machine(struct vmenv_project *p, const struct vmenv_machine_config *m,
                          const struct vmenv_machine_state *st, vmenv_error *err)
@@ -123,7 +185,7 @@ int vmenv_machine_state(struct vmenv_project *p, const struct vmenv_machine_conf
         return p->ops->state(p->conn, domain, out, err);
 }
 
-static int machine_lock(const struct vmenv_project *p, const char *machine, vmenv_error *err)
+int vmenv_machine_lock(const struct vmenv_project *p, const char *machine, vmenv_error *err)
 {
         _cleanup_free_ char *dir = vmenv_strdupf("%s/.vmenv/locks", p->config->dir);
         _cleanup_free_ char *path = vmenv_strdupf("%s/%s.lock", dir, machine);
@@ -133,15 +195,63 @@ static int machine_lock(const struct vmenv_project *p, const char *machine, vmen
         return vmenv_lock_file(path, true, err);
 }
 
+/* The domain (stopped first) and its overlay go; the provider checks that
+ * both are this machine's own. */
+static int remove_domain(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                         const struct vmenv_machine_state *st, enum vmenv_vm_state vs,
+                         vmenv_error *err)
+{
+        _cleanup_free_ char *overlay = vmenv_strdupf("%s.qcow2", st->domain);
+
+        if (vs != VMENV_VM_NOT_CREATED && vs != VMENV_VM_SHUTOFF &&
+            p->ops->poweroff(p->conn, st->domain, err) < 0)
+                return -1;
+        if (p->ops->undefine(p->conn, st->domain, err) < 0)
+                return vmenv_error_prefix(err, "cannot destroy '%s'", m->name);
+        if (p->ops->overlay_delete(p->conn, m->libvirt.storage_pool, overlay, err) < 0)
+                return vmenv_error_prefix(err, "cannot delete the disk of '%s'", m->name);
+        return 0;
+}
+
+/* A machine started under KVM stopped by itself in its first boot: KVM
+ * exists here but cannot run this guest (a nested hypervisor that stops
+ * ordinary guests with an emulation failure, an MSR it refuses). The
+ * attempt goes whole, the verdict is recorded so later ups go straight to
+ * TCG, and the machine is made and booted again under TCG. */
+static int fall_back_to_tcg(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                            struct vmenv_machine_state *st, const char *how,
+                            const struct vmenv_up_opts *o, vmenv_error *err)
+{
+        _cleanup_free_ char *reason = vmenv_strdupf("KVM present but the guest stopped: %s", how);
+        _cleanup_free_ char *stopped = NULL;
+        enum vmenv_vm_state vs;
+
+        vmenv_debug("%s: %s", m->name, err->msg ? err->msg : how);
+        vmenv_error_clear(err);
+        if (vmenv_project_kvm_broken(p, reason, err) < 0)
+                return vmenv_error_prefix(err, "machine '%s': cannot fall back to TCG", m->name);
+        vmenv_warn("%s: KVM is present but cannot run this guest (%s); using TCG emulation, "
+                   "which is much slower",
+                   m->name, how);
+        if (p->ops->state(p->conn, st->domain, &vs, err) < 0 ||
+            remove_domain(p, m, st, vs, err) < 0 || vmenv_machine_create(p, m, st, o, err) < 0)
+                return -1;
+        return vmenv_machine_boot(p, m, st, true, &stopped, o, err);
+}
+
 int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config *m,
                      const struct vmenv_up_opts *o, vmenv_error *err)
 {
         _cleanup_close_ int lock = -1;
         _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
+        _cleanup_free_ char *stopped = NULL;
         enum vmenv_vm_state vs;
-        bool start = true, stopped = false, provision;
+        struct vmenv_accel accel;
+        bool start = true, first, provision;
 
-        if ((lock = machine_lock(p, m->name, err)) < 0)
+        if ((lock = vmenv_machine_lock(p, m->name, err)) < 0)
+                return -1;
+        if (vmenv_project_accel(p, &accel, err) < 0)
                 return -1;
         if (!(st = vmenv_state_load(p->config, m->name, err)))
                 return -1;
@@ -164,27 +274,46 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
                 break;
         case VMENV_VM_PAUSED:
                 vmenv_info("%s: resuming", m->name);
-                if (p->ops->resume(p->conn, st->domain, err) < 0)
-                        return -1;
+                if (p->ops->resume(p->conn, st->domain, err) < 0) {
+                        /* an up killed while libvirt started the domain
+                         * leaves it paused until QEMU's start completes */
+                        enum vmenv_vm_state now;
+                        vmenv_error e = VMENV_ERROR_INIT;
+                        if (p->ops->state(p->conn, st->domain, &now, &e) < 0 ||
+                            now != VMENV_VM_RUNNING) {
+                                vmenv_error_clear(&e);
+                                return -1;
+                        }
+                        vmenv_error_clear(err);
+                }
                 start = false;
                 break;
         default:
                 if (!st->exists || !st->disk_volume)
                         goto lost;
-                /* Redefine so changed settings (memory, cpus, ports) apply. */
-                if (!st->disk_path)
-                        goto lost;
+                /* Redefine so changed settings (memory, cpus, ports) apply, on
+                 * the disk the pool has under the recomputed overlay name. */
                 {
-                        _cleanup_free_ char *disk = vmenv_strdup(st->disk_path);
-                        if (vmenv_machine_define(p, m, st, disk, "qcow2", err) < 0)
+                        _cleanup_free_ char *disk = NULL;
+                        if (vmenv_machine_disk_path(p, m, st, &disk, err) < 0 ||
+                            vmenv_machine_define(p, m, st, disk, "qcow2", err) < 0)
                                 return -1;
                 }
                 break;
         }
+        if (start && !accel.kvm)
+                vmenv_warn("%s: running under TCG emulation (%s), which is much slower", m->name,
+                           vmenv_startswith(accel.reason, "tcg: ") ? accel.reason + 5
+                                                                   : accel.reason);
         /* First-boot setup runs in every branch until the guest confirmed
          * it: an up interrupted while waiting is finished by the next. */
-        if (vmenv_machine_boot(p, m, st, start, &stopped, o, err) < 0)
-                return -1;
+        first = !st->first_boot_done;
+        if (vmenv_machine_boot(p, m, st, start, &stopped, o, err) < 0) {
+                if (!stopped || !start || !first || !accel.kvm || accel.insisted)
+                        return -1;
+                if (fall_back_to_tcg(p, m, st, stopped, o, err) < 0)
+                        return -1;
+        }
         if (index_machine(p, m, st, err) < 0)
                 return -1;
         /* Provisioners that are due run whenever up boots the machine, and
@@ -194,7 +323,7 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
         if (!o->no_provision && (provision || o->provision || o->provision_with) &&
             m->n_provisioners) {
                 vmenv_state_free(TAKE_PTR(st));
-                if (vmenv_machine_provision(p, m, o->provision, o->provision_with, err) < 0)
+                if (vmenv_machine_provision_locked(p, m, o->provision, o->provision_with, err) < 0)
                         return -1;
                 if (!(st = vmenv_state_load(p->config, m->name, err)))
                         return -1;
@@ -234,6 +363,16 @@ static int wait_state(struct vmenv_project *p, const char *domain, enum vmenv_vm
 int vmenv_machine_halt(struct vmenv_project *p, const struct vmenv_machine_config *m, bool force,
                        int timeout_s, vmenv_error *err)
 {
+        _cleanup_close_ int lock = vmenv_machine_lock(p, m->name, err);
+
+        if (lock < 0)
+                return -1;
+        return vmenv_machine_halt_locked(p, m, force, timeout_s, err);
+}
+
+int vmenv_machine_halt_locked(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                              bool force, int timeout_s, vmenv_error *err)
+{
         _cleanup_free_ char *domain = vmenv_domain_name(p->config, m->name);
         enum vmenv_vm_state vs;
         int r;
@@ -267,10 +406,9 @@ int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_co
 {
         _cleanup_close_ int lock = -1;
         _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
-        _cleanup_free_ char *overlay = NULL;
         enum vmenv_vm_state vs;
 
-        if ((lock = machine_lock(p, m->name, err)) < 0)
+        if ((lock = vmenv_machine_lock(p, m->name, err)) < 0)
                 return -1;
         if (!(st = vmenv_state_load(p->config, m->name, err)))
                 return -1;
@@ -280,15 +418,8 @@ int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_co
                 vmenv_info("%s: not created", m->name);
                 return vmenv_index_remove(st->domain, err);
         }
-        if (vs != VMENV_VM_NOT_CREATED && vs != VMENV_VM_SHUTOFF &&
-            p->ops->poweroff(p->conn, st->domain, err) < 0)
+        if (remove_domain(p, m, st, vs, err) < 0)
                 return -1;
-        if (p->ops->undefine(p->conn, st->domain, err) < 0)
-                return vmenv_error_prefix(err, "cannot destroy '%s'", m->name);
-        overlay =
-            st->disk_volume ? vmenv_strdup(st->disk_volume) : vmenv_strdupf("%s.qcow2", st->domain);
-        if (p->ops->volume_delete(p->conn, m->libvirt.storage_pool, overlay, err) < 0)
-                return vmenv_error_prefix(err, "cannot delete the disk of '%s'", m->name);
         if (vmenv_state_remove(st, err) < 0 || vmenv_index_remove(st->domain, err) < 0)
                 return -1;
         vmenv_info("%s: destroyed", m->name);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "machine-private.h"
 #include "vmenv/box.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/log.h"
@@ -19,9 +20,6 @@
 #include "vmenv/util.h"
 
 #define COPY_CHUNK (1u << 20)
-
-VMENV_DEFINE_CLEANUP(struct vmenv_machine_state, vmenv_state_free)
-VMENV_DEFINE_CLEANUP(struct vmenv_ssh, vmenv_ssh_free)
 
 static int add_file(struct archive *a, const char *path, const char *name, vmenv_error *err)
 {
@@ -175,6 +173,7 @@ int vmenv_package(struct vmenv_project *p, const struct vmenv_machine_config *m,
         uint64_t vsize = 0;
         enum vmenv_vm_state vs;
         vmenv_error e2 = VMENV_ERROR_INIT;
+        _cleanup_close_ int lock = -1;
         int r = -1;
 
         if (vmenv_path_exists(out) && !o->force) {
@@ -188,6 +187,8 @@ int vmenv_package(struct vmenv_project *p, const struct vmenv_machine_config *m,
                 if (!vmenv_path_exists(*i))
                         return vmenv_error_set(err, VMENV_EXIT_NOINPUT, "no file '%s' to include",
                                                *i);
+        if ((lock = vmenv_machine_lock(p, m->name, err)) < 0)
+                return -1;
         if (!(st = vmenv_state_load(p->config, m->name, err)))
                 return -1;
         if (p->ops->state(p->conn, st->domain, &vs, err) < 0)
@@ -198,7 +199,7 @@ int vmenv_package(struct vmenv_project *p, const struct vmenv_machine_config *m,
         }
         if (set_box_key(p, m, o, &note, err) < 0)
                 return -1;
-        if (vmenv_machine_halt(p, m, false, 60, err) < 0)
+        if (vmenv_machine_halt_locked(p, m, false, 60, err) < 0)
                 return -1;
         if (vmenv_mkdir_p(tmp, 0700, err) < 0)
                 return -1;

@@ -307,6 +307,14 @@ struct vmenv_ssh *vmenv_ssh_login_fd(const struct vmenv_ssh_target *t, int fd_in
         if (!t->host || !t->key_path)
                 return vmenv_error_set(err, VMENV_EXIT_SOFTWARE, "ssh target without host or key"),
                        NULL;
+        if (!t->known_host_key && !t->tofu) {
+                vmenv_error_set(err, VMENV_EXIT_NOPERM,
+                                "no host key is recorded for %s:%d, so it cannot be checked",
+                                t->host, t->port);
+                vmenv_error_hint(err, "run 'vmenv up' to boot the machine and record its host key "
+                                      "(only the first boot trusts a new key)");
+                return NULL;
+        }
         if (load_key(t->key_path, &priv, err) < 0)
                 return NULL;
         /* the second key may not exist yet: it is only ever a fallback */

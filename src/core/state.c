@@ -1,5 +1,6 @@
 /* Machine state in .vmenv/ and the per-user machine index, both JSON files
  * written atomically so a crash leaves the old or the new version. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
@@ -68,6 +69,26 @@ static void jset_str(json_object *o, const char *key, const char *value)
                 json_object_object_add(o, key, json_object_new_string(value));
 }
 
+static bool ip_valid(const char *s)
+{
+        unsigned char buf[16];
+        return s && (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1);
+}
+
+/* "TYPE BASE64" as a known_hosts line takes it after the host. */
+static bool host_key_valid(const char *s)
+{
+        const char *sp = s ? strchr(s, ' ') : NULL;
+
+        if (!sp || sp == s ||
+            strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-@.") != (size_t)(sp - s))
+                return false;
+        return sp[1] &&
+               strspn(sp + 1,
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") ==
+                   strlen(sp + 1);
+}
+
 struct vmenv_machine_state *vmenv_state_load(const struct vmenv_config *c, const char *machine,
                                              vmenv_error *err)
 {
@@ -91,20 +112,20 @@ struct vmenv_machine_state *vmenv_state_load(const struct vmenv_config *c, const
                 goto fail;
         }
         s->exists = true;
-        if (jstr(root, "domain")) {
-                free(s->domain);
-                s->domain = vmenv_strdup(jstr(root, "domain"));
-        }
-        s->uri = vmenv_strdup(jstr(root, "uri"));
-        s->pool = vmenv_strdup(jstr(root, "pool"));
-        s->disk_volume = vmenv_strdup(jstr(root, "disk_volume"));
-        s->disk_path = vmenv_strdup(jstr(root, "disk_path"));
-        s->box_volume = vmenv_strdup(jstr(root, "box_volume"));
+        /* .vmenv/ may come from elsewhere (a clone, a copy of another
+         * project): nothing in it names an object to act on. The domain and
+         * its overlay are recomputed from the project; the URI and pool come
+         * from vmenv.yaml or the command line; the disk path is asked of the
+         * provider. The box name, version and digest only describe. */
+        s->disk_volume = vmenv_strdupf("%s.qcow2", s->domain);
         s->box_name = vmenv_strdup(jstr(root, "box"));
         s->box_version = vmenv_strdup(jstr(root, "box_version"));
         s->box_digest = vmenv_strdup(jstr(root, "box_digest"));
-        s->host_key = vmenv_strdup(jstr(root, "host_key"));
-        s->ssh_host = vmenv_strdup(jstr(root, "ssh_host"));
+        if (host_key_valid(jstr(root, "host_key")))
+                s->host_key = vmenv_strdup(jstr(root, "host_key"));
+        /* An address, never a word ssh could read as an option. */
+        if (ip_valid(jstr(root, "ssh_host")))
+                s->ssh_host = vmenv_strdup(jstr(root, "ssh_host"));
         s->ssh_port = jint(root, "ssh_port");
         s->key_replaced = jbool(root, "key_replaced");
         s->key_pending = jbool(root, "key_pending");
@@ -117,7 +138,8 @@ struct vmenv_machine_state *vmenv_state_load(const struct vmenv_config *c, const
                 for (size_t i = 0; i < n; i++) {
                         json_object *p = json_object_array_get_idx(arr, i);
                         struct vmenv_state_port *sp = &s->ports[s->n_ports++];
-                        sp->host_ip = vmenv_strdup(jstr(p, "host_ip"));
+                        sp->host_ip = vmenv_strdup(ip_valid(jstr(p, "host_ip")) ? jstr(p, "host_ip")
+                                                                                : "127.0.0.1");
                         sp->protocol = vmenv_strdup(jstr(p, "protocol"));
                         sp->host_port = jint(p, "host");
                         sp->guest_port = jint(p, "guest");

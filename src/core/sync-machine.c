@@ -65,10 +65,14 @@ int vmenv_machine_sync_ssh(struct vmenv_project *p, const struct vmenv_machine_c
 int vmenv_machine_sync(struct vmenv_project *p, const struct vmenv_machine_config *m,
                        vmenv_error *err)
 {
+        _cleanup_close_ int lock = -1;
         struct vmenv_ssh *s;
         bool any = false;
         int r;
 
+        /* The state read below must not change under us (up, destroy). */
+        if ((lock = vmenv_machine_lock(p, m->name, err)) < 0)
+                return -1;
         for (size_t i = 0; i < m->n_folders; i++)
                 any |= vmenv_sync_folder_is_rsync(m->folders[i].type, m->folders[i].disabled);
         if (!any) {

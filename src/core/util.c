@@ -1,4 +1,5 @@
 /* Strings, buffers, escaping and file helpers used across the tree. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -360,14 +361,28 @@ int vmenv_write_all(int fd, const void *p, size_t n)
         return 0;
 }
 
+/* fsync of the folder holding path, so a rename into it survives a crash. */
+static int sync_parent(const char *path)
+{
+        _cleanup_free_ char *copy = vmenv_strdup(path);
+        _cleanup_close_ int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (dfd < 0 || fsync(dfd) < 0)
+                return -1;
+        return 0;
+}
+
 int vmenv_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                             vmenv_error *err)
 {
-        _cleanup_free_ char *tmp = vmenv_strdupf("%s.tmp.%ld", path, (long)getpid());
+        /* A fresh, unpredictable name created with O_EXCL: whoever can write
+         * to the folder (a project folder from a cloned repository) cannot
+         * plant a symlink or a file there for us to write through. */
+        _cleanup_free_ char *tmp = vmenv_strdupf("%s.tmp.XXXXXX", path);
         _cleanup_close_ int fd = -1;
         const char *p = data;
 
-        if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) < 0)
+        if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
                 return vmenv_error_errno(err, 0, errno, "cannot write '%s'", path);
         if (fchmod(fd, mode) < 0)
                 goto fail;
@@ -387,6 +402,8 @@ int vmenv_write_file_atomic(const char *path, const void *data, size_t len, mode
                 goto fail;
         if (rename(tmp, path) < 0)
                 goto fail;
+        if (sync_parent(path) < 0)
+                return vmenv_error_errno(err, 0, errno, "cannot write '%s'", path);
         return 0;
 fail:
         vmenv_error_errno(err, 0, errno, "cannot write '%s'", path);
@@ -437,18 +454,29 @@ char *vmenv_home(void)
         return vmenv_strdupf("%s/.local/share/vmenv", v && *v ? v : "/");
 }
 
+/* Decimal digits, an optional fraction and unit: never strtod(), which
+ * also reads "0x1p30", "1e9", "inf" and a locale's decimal comma. */
 int vmenv_parse_size(const char *s, uint64_t *out)
 {
-        char *end;
-        double v;
+        unsigned __int128 whole = 0, frac = 0, scale = 1, v;
+        const char *end = s;
         uint64_t mult = 1;
 
-        if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+        if (!s || !isdigit((unsigned char)*s))
                 return -1;
-        errno = 0;
-        v = strtod(s, &end);
-        if (errno || end == s || v < 0)
-                return -1;
+        for (; isdigit((unsigned char)*end); end++)
+                if ((whole = whole * 10 + (unsigned)(*end - '0')) > UINT64_MAX)
+                        return -1;
+        if (*end == '.') {
+                if (!isdigit((unsigned char)*++end))
+                        return -1;
+                for (; isdigit((unsigned char)*end); end++) {
+                        if (scale > UINT64_MAX)
+                                return -1;
+                        frac = frac * 10 + (unsigned)(*end - '0');
+                        scale *= 10;
+                }
+        }
         switch (*end) {
         case '\0':
                 break;
@@ -481,11 +509,41 @@ int vmenv_parse_size(const char *s, uint64_t *out)
                 end++;
         if (*end)
                 return -1;
-        if (v * (double)mult > 1.8e19)
-                return -1;
-        v *= (double)mult;
-        if (v != (double)(uint64_t)v)
+        if (frac * mult % scale)
                 return -1; /* fractional bytes */
+        v = whole * mult + frac * mult / scale;
+        if (v > UINT64_MAX)
+                return -1;
         *out = (uint64_t)v;
         return 0;
+}
+
+void vmenv_buf_yaml_quote(struct vmenv_buf *b, const char *s)
+{
+        vmenv_buf_puts(b, "\"");
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                if (*p == '"' || *p == '\\') {
+                        vmenv_buf_printf(b, "\\%c", *p);
+                } else if (*p == '\n') {
+                        vmenv_buf_puts(b, "\\n");
+                } else if (*p == '\t') {
+                        vmenv_buf_puts(b, "\\t");
+                } else if (*p < 0x20 || *p == 0x7f) {
+                        vmenv_buf_printf(b, "\\x%02x", *p);
+                } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+                        /* C1 controls, NEL among them (a YAML line break) */
+                        vmenv_buf_printf(b, "\\x%02x", p[1]);
+                        p++;
+                } else if (*p == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+                        vmenv_buf_puts(b, p[2] == 0xa8 ? "\\L" : "\\P"); /* line breaks */
+                        p += 2;
+                } else if (*p == 0xef && p[1] == 0xbf && p[2] >= 0xbe) {
+                        /* U+FFFE and U+FFFF, which YAML refuses raw */
+                        vmenv_buf_printf(b, "\\u%04x", 0xffc0u | (p[2] & 0x3fu));
+                        p += 2;
+                } else {
+                        vmenv_buf_add(b, p, 1);
+                }
+        }
+        vmenv_buf_puts(b, "\"");
 }

@@ -11,6 +11,12 @@
 #     same port. Target: ratio <= 1.5.
 # Usage: tests/bench/up.sh [BUILD_DIR] [BOXES_DIR]; BENCH_RUNS (default 3)
 # boots per side. Needs libvirtd and root (qemu:///system).
+#
+# BENCH_BOX=debian12 (issue 10) runs part 1 alone on the Debian 12 box
+# (BOXES_DIR/vmenv-debian12-1.0.0.box): 1 GiB and 2 vCPUs on both sides, a
+# boot_timeout of 900 s, and the raw side's ssh loop is what a careful user
+# writes (ConnectTimeout=10, a retry 1 s after a failure). It also prints
+# vmenv's 'up --timings' lines. The default, BENCH_BOX=tiny, is unchanged.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$src/build}
@@ -18,7 +24,14 @@ boxes=${2:-${VMENV_TEST_BOXES:-/var/cache/vmenv/boxes}}
 runs=${BENCH_RUNS:-3}
 VMENV=$build/src/cli/vmenv
 [ -x "$VMENV" ] || { echo "no $VMENV: build first" >&2; exit 1; }
-[ -f "$boxes/vmenv-tiny-1.0.0.box" ] || { echo "no tiny box in $boxes" >&2; exit 1; }
+bench_box=${BENCH_BOX:-tiny}
+case $bench_box in
+tiny) mem=256 cpus=1 boot_timeout=300 connect_timeout=2 retry=0.2 ;;
+debian12) mem=1024 cpus=2 boot_timeout=900 connect_timeout=10 retry=1 ;;
+*) echo "BENCH_BOX: '$bench_box' is not 'tiny' or 'debian12'" >&2; exit 1 ;;
+esac
+boxfile=$boxes/vmenv-$bench_box-1.0.0.box
+[ -f "$boxfile" ] || { echo "no $bench_box box in $boxes ($boxfile)" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/vmenv-bench-up.XXXXXX)
 chmod 755 "$tmp"
@@ -45,10 +58,12 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 key=$(ls /usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant | tail -1)
 install -m 600 "$key" "$tmp/insecure"
 SSHOPTS=(-F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
-         -o IdentitiesOnly=yes -o ConnectTimeout=2 -o LogLevel=ERROR)
+         -o IdentitiesOnly=yes -o ConnectTimeout=$connect_timeout -o LogLevel=ERROR)
 
 # The boxes: the tiny one, and the same image grown to 20 GiB virtual size.
-"$VMENV" -q box add vmenv/tiny "$boxes/vmenv-tiny-1.0.0.box" >/dev/null || exit 1
+"$VMENV" -q box add "vmenv/$bench_box" "$boxfile" >/dev/null || exit 1
+base_img=$(ls "$VMENV_HOME"/boxes/vmenv-VAGRANTSLASH-"$bench_box"/*/libvirt/box.img | head -1)
+if [ "$bench_box" = tiny ]; then
 mkdir -p "$tmp/big"
 tar -xf "$boxes/vmenv-tiny-1.0.0.box" -C "$tmp/big"
 qemu-img resize -q "$tmp/big/box.img" 20G
@@ -58,12 +73,13 @@ p = sys.argv[1]; m = json.load(open(p)); m["virtual_size"] = 20; json.dump(m, op
 PY
 tar -cf "$tmp/big.box" -C "$tmp/big" metadata.json box.img
 "$VMENV" -q box add vmenv/tiny20 "$tmp/big.box" >/dev/null || exit 1
-base_img=$(ls "$VMENV_HOME"/boxes/vmenv-VAGRANTSLASH-tiny/*/libvirt/box.img | head -1)
+fi
 
 project() { # project DIR BOX [MACHINES...]
     local d=$1 box=$2; shift 2
     mkdir -p "$d"
-    { echo "box: $box"; echo "memory: 256M"; echo "boot_timeout: 300"
+    { echo "box: $box"; echo "memory: ${mem}M"; echo "boot_timeout: $boot_timeout"
+      [ "$cpus" = 1 ] || echo "cpus: $cpus"
       if [ $# -gt 0 ]; then echo "machines:"; for m in "$@"; do echo "  $m: {}"; done; fi
     } > "$d/vmenv.yaml"
 }
@@ -71,20 +87,27 @@ project() { # project DIR BOX [MACHINES...]
 vmenv_up_once() { # prints seconds from 'up' to the first successful 'ssh -c true'
     local d=$1 t0 t1
     t0=$(now)
-    "$VMENV" -q -C "$d" up >/dev/null 2>"$d.err" || { cat "$d.err" >&2; return 1; }
+    "$VMENV" -C "$d" up --timings >/dev/null 2>"$d.err" || { cat "$d.err" >&2; return 1; }
     "$VMENV" -C "$d" ssh -c true || return 1
     t1=$(now)
+    grep -h 'boot to a command' "$d.err" >> "$tmp/timings"
     "$VMENV" -q -C "$d" destroy -f >/dev/null 2>&1
     awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", b-a}'
 }
 
+# Plain QEMU runs under the accelerator vmenv chose (its KVM check).
+if "$VMENV" host --json 2>/dev/null | grep -q '"accel":"kvm"'; then
+    QEMU_ACCEL=(-accel kvm -cpu host)
+else
+    QEMU_ACCEL=(-accel tcg)
+fi
 qemu_once() { # the same devices as vmenv's domain, without libvirt or vmenv
     local port ov t0 t1
     port=$(free_port)
     ov=$tmp/plain.qcow2
     qemu-img create -q -f qcow2 -F qcow2 -b "$base_img" "$ov"
     t0=$(now)
-    qemu-system-x86_64 -machine q35 -accel tcg -m 256 -smp 1 -nodefaults -display none \
+    qemu-system-x86_64 -machine q35 "${QEMU_ACCEL[@]}" -m "$mem" -smp "$cpus" -nodefaults -display none \
         -drive file="$ov",if=none,id=d0,format=qcow2,discard=unmap \
         -device virtio-blk-pci,drive=d0 \
         -netdev user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22 \
@@ -94,7 +117,7 @@ qemu_once() { # the same devices as vmenv's domain, without libvirt or vmenv
     QPID=$!
     until ssh "${SSHOPTS[@]}" -i "$tmp/insecure" -p "$port" vagrant@127.0.0.1 true 2>/dev/null; do
         kill -0 "$QPID" 2>/dev/null || return 1
-        sleep 0.2
+        sleep "$retry"
     done
     t1=$(now)
     kill "$QPID"; wait "$QPID" 2>/dev/null; QPID=
@@ -104,8 +127,28 @@ qemu_once() { # the same devices as vmenv's domain, without libvirt or vmenv
 
 
 # Warm-up: imports both box images into the pool once, as a second up finds them.
-project "$tmp/p-warm" vmenv/tiny
+project "$tmp/p-warm" "vmenv/$bench_box"
 "$VMENV" -q -C "$tmp/p-warm" up >/dev/null 2>&1 && "$VMENV" -q -C "$tmp/p-warm" destroy -f >/dev/null 2>&1
+if [ "$bench_box" = debian12 ]; then
+    load0=$(cut -d' ' -f1-3 /proc/loadavg)
+    : > "$tmp/vm"; : > "$tmp/qemu"; : > "$tmp/timings"
+    for i in $(seq "$runs"); do   # interleaved, so drift in machine load hits both sides
+        project "$tmp/p-$i" vmenv/debian12
+        vmenv_up_once "$tmp/p-$i" >> "$tmp/vm" || echo "vmenv up failed" >&2
+        qemu_once >> "$tmp/qemu" || echo "plain qemu failed" >&2
+    done
+    if [ -s "$tmp/vm" ] && [ -s "$tmp/qemu" ]; then
+        vm=$(median < "$tmp/vm"); qe=$(median < "$tmp/qemu")
+        echo "debian12, 1 GiB, 2 vCPUs, up → first ssh -c true: vmenv $vm s, plain qemu + ssh $qe s, ratio $(ratio "$vm" "$qe") (target <= 1.10)"
+    else
+        echo "debian12, 1 GiB, 2 vCPUs, up → first ssh -c true: no ratio, every boot of a side failed:" \
+            "vmenv $(tr '\n' ' ' < "$tmp/vm")s, plain qemu $(tr '\n' ' ' < "$tmp/qemu")s"
+    fi
+    sed 's/^/vmenv up --timings: /' "$tmp/timings"
+    mode=$(grep -q 'under TCG' "$tmp/p-1.err" && echo 'TCG emulation' || echo KVM)
+    echo "conditions: $(nproc) cores, $mode, kernel $(uname -r), $runs boots per side, load average $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+    exit 0
+fi
 project "$tmp/p-warm20" vmenv/tiny20
 "$VMENV" -q -C "$tmp/p-warm20" up >/dev/null 2>&1 && "$VMENV" -q -C "$tmp/p-warm20" destroy -f >/dev/null 2>&1
 

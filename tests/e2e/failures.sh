@@ -9,8 +9,15 @@ box_url: file://$VMENV_TEST_BOXES/catalog-tiny-nossh.json
 memory: 192M
 boot_timeout: 45"
 track "$P"
+# A cloned project may ship a link where the console log used to be:
+# virtlogd (root) must not write through it.
+mkdir -p "$P/.vmenv/machines/default"
+echo untouched >"$T_TMP/victim"
+ln -s "$T_TMP/victim" "$P/.vmenv/machines/default/console.log"
 run_vmenv -C "$P" up
 expect_eq "up of a guest without SSH times out (exit 75)" 75 "$RC"
+expect_eq "a link planted at .vmenv/.../console.log is not written through" untouched "$(cat "$T_TMP/victim")"
+ls "$VMENV_HOME"/console/vmenv-*-default-*.log >/dev/null 2>&1; ok $? "the console log is in \$VMENV_HOME/console"
 case $ERR in *"did not run a command over SSH"*) ok 0 "the error says SSH never answered";; *) ok 1 "timeout message: $ERR";; esac
 case $ERR in *"serial console"*"|"*) ok 0 "the error shows the serial console";; *) ok 1 "console tail missing";; esac
 case $ERR in *"last SSH error"*) ok 0 "the error shows the last SSH error";; *) ok 1 "last error missing";; esac

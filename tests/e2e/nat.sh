@@ -7,68 +7,27 @@
 # the DHCP lease, SSH goes straight to the guest's port 22 (libssh and the
 # system ssh through ssh-config's host key), port says so, a halt and up
 # finds the address again, and forwarded_ports are refused in nat mode.
-if [ -z "${VMENV_NAT_NS:-}" ]; then
+. "$(dirname "$0")/../lib-netns.sh"
+if [ -z "${VMENV_NETNS:-}" ]; then
     if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for a network namespace"; exit 0; fi
     if [ ! -f "${VMENV_TEST_BOXES:-/nonexistent}/catalog.json" ]; then
         echo "1..0 # SKIP no test boxes (VMENV_TEST_BOXES)"; exit 0
     fi
-    for t in dnsmasq iptables libvirtd virtlogd unshare; do
-        if ! PATH=$PATH:/usr/sbin command -v "$t" >/dev/null; then
-            echo "1..0 # SKIP no $t (apt-get install dnsmasq-base iptables)"; exit 0
-        fi
-    done
-    ns=vmenv-nat-$$
-    L=$(mktemp -d /tmp/vmenv-nat.XXXXXX)
-    # Whatever happens inside (even a kill), everything started there ends
-    # here by its pid file: the daemons, dnsmasq, QEMU.
-    outer_cleanup() {
-        local f
-        for f in "$L"/libvirtd.pid "$L"/virtlogd.pid $(find "$L/run" -name '*.pid' 2>/dev/null); do
-            kill -9 "$(cat "$f" 2>/dev/null)" 2>/dev/null
-        done
-        ip netns del "$ns" 2>/dev/null
-        rm -rf "$L"
-    }
-    trap outer_cleanup EXIT
-    trap 'exit 143' TERM INT
-    if ! ip netns add "$ns"; then echo "1..0 # SKIP cannot make a network namespace"; exit 0; fi
-    VMENV_NAT_NS=$ns VMENV_NAT_DIR=$L ip netns exec "$ns" unshare -m --propagation private bash "$0"
+    missing=$(netns_missing)
+    if [ -n "$missing" ]; then
+        echo "1..0 # SKIP no $missing (apt-get install dnsmasq-base iptables)"; exit 0
+    fi
+    if ! netns_make vmenv-nat; then echo "1..0 # SKIP cannot make a network namespace"; exit 0; fi
+    netns_exec bash "$0"
     exit $?
 fi
 
 # --- inside the namespaces (lib-vm.sh, sourced once libvirtd answers,
 # brings lib.sh: TAP, T_TMP, on_exit)
-L=$VMENV_NAT_DIR
-mkdir -p "$L/run" "$L/etc" "$L/lib" "$L/cache" "$L/log"
-cp -a /etc/libvirt/. "$L/etc/"
-# none of the host's networks, pools or domains
-rm -f "$L"/etc/storage/*.xml "$L"/etc/storage/autostart/*.xml "$L"/etc/qemu/*.xml \
-    "$L"/etc/qemu/networks/*.xml "$L"/etc/qemu/networks/autostart/*.xml
-chmod 0755 "$L" "$L"/*
-for d in run:/run/libvirt etc:/etc/libvirt lib:/var/lib/libvirt cache:/var/cache/libvirt \
-    log:/var/log/libvirt; do
-    mkdir -p "${d#*:}"
-    mount --bind "$L/${d%%:*}" "${d#*:}" || { echo "Bail out! cannot bind $d"; exit 1; }
-done
-ip link set lo up
-virtlogd -d -p "$L/virtlogd.pid"
-libvirtd -d -p "$L/libvirtd.pid"
-stop_daemons() {
-    local n f pid
-    for n in $(virsh -c qemu:///system net-list --all --name 2>/dev/null); do
-        virsh -c qemu:///system net-destroy "$n" >/dev/null 2>&1
-    done
-    for f in libvirtd virtlogd; do
-        pid=$(cat "$L/$f.pid" 2>/dev/null) || continue
-        kill "$pid" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null
-    done
-}
-for _ in $(seq 100); do virsh -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.1; done
+netns_libvirtd_start || { echo "Bail out! no libvirtd in the namespace"; exit 1; }
 . "$VMENV_SRCDIR/tests/e2e/lib-vm.sh"
-T_CLEANUP=(stop_daemons "${T_CLEANUP[@]}") # runs last, after vm_cleanup
-echo "# network namespace $VMENV_NAT_NS, libvirtd pid $(cat "$L/libvirtd.pid")"
+T_CLEANUP=(netns_libvirtd_stop "${T_CLEANUP[@]}") # runs last, after vm_cleanup
+echo "# network namespace $VMENV_NETNS, libvirtd pid $(cat "$VMENV_NETNS_DIR/libvirtd.pid")"
 
 P=$T_TMP/natproj
 new_project "$P" "box: vmenv/tiny
@@ -86,7 +45,7 @@ virsh -c qemu:///system net-dumpxml vmenv 2>/dev/null | grep -q "<forward mode='
 ok $? "it is a NAT network"
 
 run_vmenv -C "$P" ssh-config
-HOST=$(printf '%s\n' "$OUT" | awk '$1 == "HostName" {print $2}')
+HOST=$(printf '%s\n' "$OUT" | awk '$1 == "HostName" {gsub(/"/, "", $2); print $2}')
 PORT=$(printf '%s\n' "$OUT" | awk '$1 == "Port" {print $2}')
 case $HOST in 192.168.*) ok 0 "ssh-config names the guest's own address ($HOST)";; *) ok 1 "ssh-config host: '$HOST'";; esac
 expect_eq "and its port 22" 22 "$PORT"

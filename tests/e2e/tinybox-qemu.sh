@@ -1,5 +1,6 @@
 #!/bin/bash
-# Boots the tiny box built by boxes/build with plain QEMU (TCG, no libvirt):
+# Boots the tiny box built by boxes/build with plain QEMU (no libvirt; KVM
+# when vmenv's KVM check says it runs guests here, else TCG):
 # the box and catalog are well formed, the guest reaches SSH with the Vagrant
 # insecure key, sudo/hostname/root fs/rsync are as documented, the ACPI power
 # button (QEMU's system_powerdown, what 'virsh shutdown' sends) powers it off,
@@ -22,6 +23,9 @@ if [ -z "$KEY_SRC" ]; then
 fi
 KEY=$T_TMP/insecure-key
 install -m 0600 "$KEY_SRC" "$KEY"
+# shellcheck disable=SC2207 # two words: -accel X [-cpu host]
+ACCEL=($(t_qemu_accel))
+echo "# accelerator: ${ACCEL[*]}"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
@@ -65,7 +69,7 @@ boot() { # boot BOXDIR NAME: overlay + QEMU in the background; sets QEMU_PID, PO
     PORT=$(free_port)
     CONSOLE=$T_TMP/$name-console.log
     MON=$T_TMP/$name.mon
-    qemu-system-x86_64 -machine q35 -accel tcg -m 256 -nographic \
+    qemu-system-x86_64 -machine q35 "${ACCEL[@]}" -m 256 -nographic \
         -drive "file=$T_TMP/$name.qcow2,if=none,id=d0,format=qcow2" \
         -device virtio-blk-pci,drive=d0,bus=pcie.0,addr=0x4 \
         -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$PORT-:22" \

@@ -28,6 +28,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         if (vmenv_catalog_resolve(c, constraints[i], "amd64", &r, &err) == 0)
                                 vmenv_box_ref_clear(&r);
                         vmenv_error_clear(&err);
+                        /* Vagrant's :auto choice (unknown / lone providers) */
+                        if (vmenv_catalog_resolve_on(c, constraints[i], "arm64", NULL, &r, &err) ==
+                            0)
+                                vmenv_box_ref_clear(&r);
+                        vmenv_error_clear(&err);
                 }
                 vmenv_catalog_free(c);
         }
@@ -39,9 +44,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 vmenv_error_clear(&err);
                 if (k) {
                         vmenv_constraint_match(k, "1.2.3-beta.1");
+                        vmenv_constraint_match(k, line);
                         vmenv_constraint_free(k);
                 }
                 (void)vmenv_version_compare(line, "1.0");
+                (void)vmenv_version_compare(line, "1.0.0.a.1.0");
+                (void)vmenv_version_valid(line);
                 free(line);
         }
         return 0;

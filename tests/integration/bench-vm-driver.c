@@ -24,6 +24,7 @@ static int fake_target(void *ctx, struct vmenv_ssh_target *t, vmenv_error *err)
         t->user = f->user;
         t->key_path = f->key;
         t->connect_timeout_ms = 5000;
+        t->tofu = true;
         return 0;
 }
 

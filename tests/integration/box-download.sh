@@ -50,7 +50,8 @@ run_vmenv box add "$BASE/tiny.json"
 expect_eq "no constraint: newest (2.0.0, absolute URL)" "box 'test/tiny' (2.0.0) is in the store" "$OUT"
 N_GET=$(grep -c "GET /tiny-2.0.0.box" "$SRV_LOG")
 run_vmenv box add "$BASE/tiny.json"
-expect_eq "adding a present box succeeds" 0 "$RC"
+expect_eq "adding a present box is refused without --force, as in Vagrant" 65 "$RC"
+case $ERR in *"(2.0.0) is already in the store"*) ok 0 "refusal message";; *) ok 1 "refusal: $ERR";; esac
 expect_eq "a present box is not downloaded again" "$N_GET" "$(grep -c "GET /tiny-2.0.0.box" "$SRV_LOG")"
 run_vmenv box add "$BASE/tiny.json" --box-version ">= 3"
 expect_eq "no matching version exits 66" 66 "$RC"
@@ -201,7 +202,8 @@ server_control rate 4000000
 "$VMENV" box add "$BASE/tiny.json" --box-version "= 1.1.0" >"$T_TMP/c2" 2>&1 & p2=$!
 wait $p1; r1=$?; wait $p2; r2=$?
 server_control rate 0
-expect_eq "both concurrent adds succeed" "0 0" "$r1 $r2"
+# the second finds it stored once the first is done: refused as in Vagrant
+expect_eq "one concurrent add stores it, the other is refused" "0 65" "$(printf '%s\n' "$r1" "$r2" | sort -n | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "the box was downloaded once" 1 "$(grep -c "GET /tiny-1.1.0.box" "$SRV_LOG")"
 
 # --- file:// URLs
@@ -222,6 +224,43 @@ run_vmenv box add "$BASE/good.zip" --name fmt/zip
 expect_eq "a zip box over HTTP" 0 "$RC"
 run_vmenv box add "$BASE/good.tar.xz" --name fmt/xz
 expect_eq "an xz box over HTTP" 0 "$RC"
+
+# --- the box registry: a shorthand name as Vagrant looks it up (box_add.rb:
+# SERVER/api/v2/vagrant/NAME, then SERVER/NAME), VAGRANT_CLOUD_TOKEN sent to
+# that server only, never to a redirect target on another host
+mkdir -p "$W/api/v2/vagrant/reg" "$W/reg"
+cat > "$W/api/v2/vagrant/reg/api" <<JSON
+{"name": "reg/api", "versions": [{"version": "1.0.0", "providers": [{"name": "libvirt",
+  "url": "$BASE/redirect-host/localhost:$PORT/tiny-1.0.0.box",
+  "checksum_type": "sha256", "checksum": "$(sha256 "$W/tiny-1.0.0.box")"}]}]}
+JSON
+cat > "$W/reg/plain" <<JSON
+{"name": "reg/plain", "versions": [{"version": "2.0", "providers": [{"name": "libvirt",
+  "url": "http://localhost:$PORT/tiny-2.0.0.box"}]}]}
+JSON
+: > "$SRV_LOG"
+VAGRANT_SERVER_URL=$BASE VAGRANT_CLOUD_TOKEN=tok-123 run_vmenv box add reg/api
+expect_eq "a shorthand name through the API form" "box 'reg/api' (1.0.0) is in the store" "$OUT"
+check "asked at SERVER/api/v2/vagrant/NAME" -- grep -q "^GET /api/v2/vagrant/reg/api - - 200" "$SRV_LOG"
+check "the token went to the registry" -- grep -q "^AUTH 127.0.0.1:$PORT /api/v2/vagrant/reg/api Bearer tok-123" "$SRV_LOG"
+check "and to a box on the registry's host" -- grep -q "^AUTH 127.0.0.1:$PORT /redirect-host/" "$SRV_LOG"
+check "but not to the redirect target on another host" -- test -z "$(grep "^AUTH localhost" "$SRV_LOG")"
+check "which served the box" -- grep -q "^GET /tiny-1.0.0.box - - 200" "$SRV_LOG"
+: > "$SRV_LOG"
+VAGRANT_SERVER_URL=$BASE/ VAGRANT_CLOUD_TOKEN=tok-123 run_vmenv box add reg/plain
+expect_eq "then the plain SERVER/NAME form" "box 'reg/plain' (2.0) is in the store" "$OUT"
+check "after the API form answered 404" -- grep -q "^GET /api/v2/vagrant/reg/plain - - 404" "$SRV_LOG"
+check "no token for a box on another host" -- test -z "$(grep "^AUTH localhost" "$SRV_LOG")"
+: > "$SRV_LOG"
+VAGRANT_SERVER_URL=http://localhost:$PORT VAGRANT_CLOUD_TOKEN=tok-123 run_vmenv box add "$BASE/tiny.json" --box-version "= 1.0.0" --name test/tiny -f
+expect_eq "a catalog URL off the registry's host" 0 "$RC"
+check "gets no token" -- test -z "$(grep "^AUTH" "$SRV_LOG")"
+mkdir -p "$W/test" && sed 's|"url": "tiny-|"url": "../tiny-|' "$W/tiny.json" > "$W/test/tiny.json"
+VMENV_BOX_SERVER=$BASE VAGRANT_SERVER_URL=http://127.0.0.1:9 run_vmenv box add test/tiny --box-version "= 2.0.0" -f
+expect_eq "VMENV_BOX_SERVER comes before VAGRANT_SERVER_URL (and NAME.json is tried last)" 0 "$RC"
+VAGRANT_SERVER_URL=$BASE run_vmenv box add reg/none
+expect_eq "a name the registry does not know exits 76 (HTTP error)" 76 "$RC"
+case $ERR in *"cannot look up box 'reg/none' at '$BASE'"*"404"*) ok 0 "names the server";; *) ok 1 "unknown name: $ERR";; esac
 
 # --- disk full: a small tmpfs as VMENV_HOME (needs mount; skipped without)
 FULL=$T_TMP/full

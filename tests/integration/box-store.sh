@@ -21,6 +21,12 @@ check "format raw recorded" -- grep -q '"format": "raw"' "$J"
 check "raw virtual size = file size" -- grep -q '"virtual_size": 3000000' "$J"
 run_vmenv box add disk.raw --name local/raw2 --box-version ">= 1"
 expect_eq "a box file needs an exact version" 64 "$RC"
+# --json output is escaped: a $VMENV_HOME holding '"' and '\' still gives JSON
+OUT=$(VMENV_HOME="$T_TMP/we\"ird\\home" "$VMENV" box add disk.raw --name local/json --box-version 1 --json 2>"$T_TMP/stderr")
+check "box add --json is JSON even when the path holds quotes" -- python3 -c '
+import json, sys
+o = json.loads(sys.argv[1])
+assert o["name"] == "local/json" and o["dir"].startswith(sys.argv[2]), o' "$OUT" "$T_TMP/we\"ird\\home"
 run_vmenv box add local/a ./no-such.qcow2
 expect_eq "a missing file exits 66" 66 "$RC"
 
@@ -31,6 +37,22 @@ run_vmenv box add tiny.box --name local/box --box-version 1.0
 expect_eq "a .box path" 0 "$RC"
 run_vmenv box add tiny.tar.gz --name local/gz --checksum "sha256:$(sha256 tiny.tar.gz)"
 expect_eq "a gzipped box with its checksum" 0 "$RC"
+# A local .box is read once, through one descriptor, into a private copy
+# that is both hashed and extracted: hashing the path and opening it again
+# let whoever can write it swap the bytes in between.
+if command -v strace >/dev/null; then
+    strace -f -qq -e trace=open,openat -o "$T_TMP/strace" \
+        "$VMENV" box add tiny.box --name local/once --box-version 1 >/dev/null 2>&1
+    expect_eq "the local .box is opened once" 1 "$(grep -c '"tiny\.box"' "$T_TMP/strace")"
+    ls "$VMENV_HOME"/cache/local-* >/dev/null 2>&1; [ $? -ne 0 ]; ok $? "the private copy is deleted"
+    expect_eq "the copy was the one extracted" "$(sha256 tiny.box)" \
+        "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["checksum"].split(":")[1])' \
+            "$VMENV_HOME/boxes/local-VAGRANTSLASH-once/1/libvirt/vmenv.json" 2>/dev/null)"
+    "$VMENV" box remove local/once -f >/dev/null 2>&1
+fi
+mkfifo "$T_TMP/fifo.box"
+run_vmenv box add "$T_TMP/fifo.box" --name local/fifo --box-version 1
+case $ERR in *"not a regular file"*) ok 0 "a local box that is not a regular file is refused";; *) ok 1 "fifo: $ERR";; esac
 BEFORE=$(store_listing)
 run_vmenv box add tiny.box --name local/bad --checksum "md5:00000000000000000000000000000000"
 expect_eq "a local checksum mismatch exits 65" 65 "$RC"
@@ -49,8 +71,12 @@ check "nothing escaped" -- test ! -e "$T_TMP/escaped-dotdot" -a ! -e "hostile/es
 # --- present boxes, --force
 INO=$(stat -c %i "$VMENV_HOME/boxes/local-VAGRANTSLASH-box/1.0/libvirt/box.img")
 run_vmenv box add tiny.box --name local/box --box-version 1.0
-expect_eq "adding a present version succeeds" 0 "$RC"
+expect_eq "adding a present version is refused without --force (as Vagrant)" 65 "$RC"
+case $ERR in *"box 'local/box' (1.0) is already in the store"*"--force"*) ok 0 "refusal names the box and --force";; *) ok 1 "refusal: $ERR";; esac
 expect_eq "and leaves it alone" "$INO" "$(stat -c %i "$VMENV_HOME/boxes/local-VAGRANTSLASH-box/1.0/libvirt/box.img")"
+run_vmenv box add tiny.box --name local/box --box-version 1.0 --checksum "sha256:$(sha256 tiny.box)"
+expect_eq "a present version with --checksum is refused too, not reported as stored" 65 "$RC"
+case $OUT in *"is in the store"*) ok 1 "reported as stored: $OUT";; *) ok 0 "not reported as stored";; esac
 run_vmenv box add tiny.box --name local/box --box-version 1.0 -f
 expect_eq "--force replaces it" 0 "$RC"
 check "with a new file" -- test "$INO" != "$(stat -c %i "$VMENV_HOME/boxes/local-VAGRANTSLASH-box/1.0/libvirt/box.img")"
@@ -132,10 +158,87 @@ check "1.1 is stored" -- test -d "$VMENV_HOME/boxes/test-VAGRANTSLASH-cat/1.1/li
 run_vmenv box update --box local/raw
 expect_eq "update of a box without a catalog exits 66" 66 "$RC"
 
+# --- Vagrant's rules when adding: a catalog checksum that contradicts the
+# stored digest, --name against the catalog's name (BoxAddNameMismatch)
+cp srv/test/cat.json cat.json.orig
+python3 - srv/test/cat.json "$(sha256 srv/test/cat-1.0.box)" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["versions"][1]["providers"][0]["checksum"] = sys.argv[2]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+run_vmenv box update --box test/cat
+expect_eq "a stored version whose digest the catalog contradicts is refused" 65 "$RC"
+case $ERR in *"(1.1) in the store has sha256:"*"but sha256:"*"--force"*) ok 0 "digest conflict message";; *) ok 1 "conflict: $ERR";; esac
+cp cat.json.orig srv/test/cat.json
+run_vmenv box add ./srv/test/cat.json --name test/wrong
+expect_eq "--name that disagrees with the catalog's name exits 65" 65 "$RC"
+case $ERR in *"is for box 'test/cat', not 'test/wrong'"*) ok 0 "name mismatch message";; *) ok 1 "name mismatch: $ERR";; esac
+check "nothing stored under the wrong name" -- test ! -e "$VMENV_HOME/boxes/test-VAGRANTSLASH-wrong"
+
+# --- --checksum with --checksum-type, trimmed; without a type the length tells
+run_vmenv box add tiny.box --name local/ct --checksum " $(sha256 tiny.box) " --checksum-type " SHA256 "
+expect_eq "--checksum with --checksum-type, spaces and capitals" 0 "$RC"
+run_vmenv box add tiny.box --name local/md5 --checksum "$(md5sum tiny.box | cut -d' ' -f1)"
+expect_eq "a checksum without a type: 32 digits are md5" 0 "$RC"
+check "recorded as md5" -- grep -q '"checksum": "md5:' "$VMENV_HOME/boxes/local-VAGRANTSLASH-md5/0/libvirt/vmenv.json"
+run_vmenv box add tiny.box --name local/md5b --checksum "00000000000000000000000000000000"
+expect_eq "a wrong typeless checksum is still checked" 65 "$RC"
+run_vmenv box add tiny.box --name local/odd --checksum "abc123"
+expect_eq "a typeless checksum of no known length exits 64" 64 "$RC"
+case $ERR in *"cannot tell the type of checksum 'abc123'"*) ok 0 "with the reason";; *) ok 1 "odd checksum: $ERR";; esac
+run_vmenv box add tiny.box --name local/ct2 --checksum-type sha256
+expect_eq "--checksum-type alone exits 64" 64 "$RC"
+run_vmenv box add tiny.box --name local/vb --provider virtualbox
+expect_eq "--provider other than libvirt exits 64" 64 "$RC"
+run_vmenv box add tiny.box --name local/lv --provider libvirt --clean
+expect_eq "--provider libvirt --clean" 0 "$RC"
+
+# --- --architecture picks the catalog's provider for that architecture
+make_box_file srv/test/arch-arm.box 1
+make_box_file srv/test/arch-amd.box 2
+cat > srv/test/arch.json <<JSON
+{"name": "test/arch", "versions": [{"version": "1.0", "providers": [
+ {"name": "libvirt", "url": "arch-amd.box", "architecture": "amd64", "default_architecture": true},
+ {"name": "libvirt", "url": "arch-arm.box", "architecture": "arm64", "default_architecture": false}]}]}
+JSON
+run_vmenv box add ./srv/test/arch.json --architecture arm64
+expect_eq "box add --architecture arm64" 0 "$RC"
+check "the arm64 box was taken" -- grep -q 'arch-arm.box' "$VMENV_HOME/boxes/test-VAGRANTSLASH-arch/1.0/libvirt/vmenv.json"
+run_vmenv box add ./srv/test/arch.json --architecture s390x
+expect_eq "an architecture the catalog lacks exits 66" 66 "$RC"
+case $ERR in *"for libvirt on s390x"*) ok 0 "names the architecture";; *) ok 1 "arch: $ERR";; esac
+
+# --- a store written by Vagrant 2.4 (NAME/VERSION/ARCH/libvirt); folders
+# that are not versions are skipped
+case $(uname -m) in x86_64) HA=amd64;; aarch64) HA=arm64;; *) HA=$(uname -m);; esac
+V24=$VMENV_HOME/boxes/v24-VAGRANTSLASH-box
+mkdir -p "$V24/3.0/$HA" "$V24/not a version/libvirt" "$V24/2.0"
+cp -r "$VMENV_HOME/boxes/local-VAGRANTSLASH-box/1.0/libvirt" "$V24/3.0/$HA/libvirt"
+rm -f "$V24/3.0/$HA/libvirt/vmenv.json"
+cp -r "$VMENV_HOME/boxes/local-VAGRANTSLASH-box/1.0/libvirt" "$V24/2.0/libvirt"
+run_vmenv box list
+case $OUT in *"v24/box (libvirt, 2.0)"*"v24/box (libvirt, 3.0)"*) ok 0 "both layouts listed";; *) ok 1 "list: $OUT";; esac
+case $OUT in *"not a version"*) ok 1 "a non-version folder listed";; *) ok 0 "a non-version folder skipped";; esac
+run_vmenv box remove v24/box --box-version 3.0
+expect_eq "remove a Vagrant 2.4 layout version" 0 "$RC"
+check "its folders are gone" -- test ! -e "$V24/3.0"
+rm -rf "$V24"
+
+# --- outdated --global goes on past a box whose catalog fails
+cp srv/test/cat.json srv/test/gone.json
+sed -i 's|"test/cat"|"test/gone"|' srv/test/gone.json
+run_vmenv box add ./srv/test/gone.json --box-version 1.0
+expect_eq "a box from a catalog that will vanish" 0 "$RC"
+rm srv/test/gone.json
+run_vmenv box outdated --global
+expect_eq "outdated --global with one failing catalog still succeeds" 0 "$RC"
+case $OUT in *"box 'test/cat' (1.1) is up to date"*"box 'test/gone' (1.0): cannot check:"*) ok 0 "reports each box";; *) ok 1 "outdated: $OUT $ERR";; esac
+
 # --- a bare name through $VMENV_BOX_SERVER (here a file:// base)
 run_vmenv box add test/other
-expect_eq "a bare name without a server exits 66" 66 "$RC"
-case $ERR in *"VMENV_BOX_SERVER"*) ok 0 "with a hint";; *) ok 1 "hint: $ERR";; esac
+expect_eq "a bare name the registry (VAGRANT_SERVER_URL, a closed port) cannot answer exits 76" 76 "$RC"
+case $ERR in *"cannot look up box 'test/other' at 'http://127.0.0.1:9'"*"api/v2/vagrant/test/other"*"VAGRANT_SERVER_URL"*) ok 0 "names the server, the API form and the setting";; *) ok 1 "hint: $ERR";; esac
 cp srv/test/cat.json srv/test/other.json
 sed -i 's|"test/cat"|"test/other"|' srv/test/other.json
 VMENV_BOX_SERVER="file://$T_TMP/srv" run_vmenv box add test/other --box-version "~> 1.0"
@@ -156,6 +259,15 @@ else
     run_vmenv box update
     expect_eq "box update in a project" "box 'test/cat' (1.1) is the newest matching '>= 1.0'" "$OUT"
     check "1.1 is stored again" -- test -d "$VMENV_HOME/boxes/test-VAGRANTSLASH-cat/1.1/libvirt"
+    # no box_url: the catalog the stored box came from (then the registry)
+    printf 'box: test/other\n' > vmenv.yaml
+    run_vmenv box outdated
+    expect_eq "box outdated without box_url uses the stored box's catalog" "box 'test/other' (1.1) is up to date" "$OUT"
+    run_vmenv box update
+    expect_eq "box update without box_url uses it too" "box 'test/other' (1.1) is the newest matching 'any'" "$OUT"
+    printf 'box: test/never-added\n' > vmenv.yaml
+    run_vmenv box update
+    expect_eq "a box never added is asked at the registry (a closed port here)" 76 "$RC"
 fi
 cd ..
 

@@ -15,7 +15,7 @@ start_sshd() { # start_sshd DIR
     ssh-keygen -q -t ed25519 -N '' -C sync-test -f "$d/key"
     ssh-keygen -q -t ed25519 -N '' -C sync-test-busybox -f "$d/bb_key"
     if [ -x /bin/busybox ]; then
-        for a in sh find stat readlink printf tar mkdir rm id chown cat; do
+        for a in sh find stat readlink printf tar mkdir rm id chown cat mktemp mv dirname chmod sleep touch; do
             ln -sf /bin/busybox "$bb/$a"
         done
     fi

@@ -24,7 +24,7 @@ static void print_stats(const struct vmenv_sync_stats *st)
 int main(int argc, char **argv)
 {
         struct vmenv_ssh_target t = {
-            .host = "127.0.0.1", .user = "root", .connect_timeout_ms = 10000};
+            .host = "127.0.0.1", .user = "root", .connect_timeout_ms = 10000, .tofu = true};
         vmenv_error err = VMENV_ERROR_INIT;
         struct vmenv_sync_stats st = {0};
         struct vmenv_ssh *s;

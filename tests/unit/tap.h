@@ -33,6 +33,15 @@ __attribute__((unused)) static int is_str(const char *got, const char *want, con
         return same;
 }
 
+/* ok() for a vmenv call that returns 0 on success and fills the caller's
+ * vmenv_error named err; the error is printed when it fails. */
+#define CHECK(call, what)                                                                          \
+        do {                                                                                       \
+                vmenv_error_clear(&err);                                                           \
+                if (!ok((call) == 0, "%s", what))                                                  \
+                        printf("#   error: %s\n", err.msg ? err.msg : "(none)");                   \
+        } while (0)
+
 __attribute__((unused)) static int done_testing(void)
 {
         printf("1..%d\n", tap_n);

@@ -116,6 +116,47 @@ int main(void)
                 free(file);
                 free(dest);
         }
+        {
+                /* v1 virtual_size (GiB) counts when larger than the image */
+                static const struct {
+                        const char *file;
+                        unsigned long long want;
+                        const char *what;
+                } vs[] = {
+                    {"v1-vsize.tar", 5ull << 30, "a v1 virtual_size larger than the image is used"},
+                    {"v1-vsize-small.tar", 1ull << 30, "a smaller one leaves the image's size"},
+                    {"good-subdir.tar", 1ull << 30, "a disk in a subfolder is the boot disk"},
+                };
+                for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+                        char *file = vmenv_path_join(corpus, vs[i].file);
+                        char *dest = vmenv_strdupf("%s/vs-%zu", root, i);
+                        struct vmenv_box_meta meta = {0};
+                        mkdir(dest, 0755);
+                        vmenv_box_archive_extract(file, dest, &meta, &err);
+                        ok(meta.virtual_size == vs[i].want, "%s", vs[i].what);
+                        vmenv_box_meta_clear(&meta);
+                        vmenv_error_clear(&err);
+                        free(file);
+                        free(dest);
+                }
+        }
+        {
+                char *file = vmenv_path_join(corpus, "good-v2-format-from-header.tar");
+                char *dest = vmenv_path_join(root, "v2fmt");
+                struct vmenv_box_meta meta = {0};
+                mkdir(dest, 0755);
+                vmenv_box_archive_extract(file, dest, &meta, &err);
+                is_str(meta.format, "qcow2", "a v2 disk's format comes from its header");
+                vmenv_box_meta_clear(&meta);
+                vmenv_error_clear(&err);
+                free(file);
+                free(dest);
+        }
+        ok(vmenv_box_member_path_ok("disks/d1.qcow2") && !vmenv_box_member_path_ok("disks//d") &&
+               !vmenv_box_member_path_ok("/abs") && !vmenv_box_member_path_ok("a/./b") &&
+               !vmenv_box_member_path_ok("a/.hidden") && !vmenv_box_member_path_ok("a\\b") &&
+               !vmenv_box_member_path_ok("a/"),
+           "disk paths: subfolders yes; empty, '.', hidden, absolute, backslash no");
         vmenv_rm_rf(root, &err);
         vmenv_error_clear(&err);
         free(text);

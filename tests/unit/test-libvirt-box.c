@@ -85,13 +85,6 @@ static char *first_glob(const char *pattern)
         return r;
 }
 
-#define CHECK(call, what)                                                                          \
-        do {                                                                                       \
-                vmenv_error_clear(&err);                                                           \
-                if (!ok((call) == 0, "%s", what))                                                  \
-                        printf("#   error: %s\n", err.msg ? err.msg : "(none)");                   \
-        } while (0)
-
 int main(void)
 {
         vmenv_error err = VMENV_ERROR_INIT;

@@ -332,17 +332,19 @@ static void test_lock_flow(void)
                 project_clear(&f);
         }
         {
-                /* an unwritable project still comes up, with the lock in memory */
-                _cleanup_free_ char *blocker =
-                    vmenv_strdupf("%s.tmp.%ld", lock_path, (long)getpid());
-                sh("mkdir -p %s", blocker);
+                /* an unwritable project still comes up, with the lock in memory
+                 * (the project folder read-only: a bind mount, since root
+                 * writes through file modes) */
+                _cleanup_free_ char *dir = vmenv_strdup(lock_path);
+                *strrchr(dir, '/') = '\0';
+                sh("mount --bind %s %s && mount -o remount,ro,bind %s", dir, dir, dir);
                 ok(vmenv_lock_ensure(&p.c, &lopts, &l2, &err) == 0 && l2 &&
                        !vmenv_path_exists(lock_path),
                    "ensure goes on when vmenv.lock cannot be written");
                 vmenv_lock_free(l2);
                 l2 = NULL;
                 vmenv_error_clear(&err);
-                sh("rmdir %s", blocker);
+                sh("umount %s", dir);
         }
         spew(lock_path, text);
 

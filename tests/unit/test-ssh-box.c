@@ -1,6 +1,7 @@
 /* The SSH module against the real tiny box: dropbear 2022.83 on busybox, the
  * Vagrant insecure RSA key for user 'vagrant'. QEMU is started here directly
- * (no libvirt, TCG unless VMENV_TEST_KVM=1) on a copy-on-write view of the box image (-snapshot),
+ * (no libvirt; KVM where vmenv's KVM check says it works, else TCG) on a
+ * copy-on-write view of the box image (-snapshot),
  * with a user-mode network that reaches nothing but a forward from 127.0.0.1 (restrict=on), and
  * killed by its pid. Box: $VMENV_TEST_BOXES/ vmenv-tiny-1.0.0.box (built by boxes/build tiny);
  * skipped without it. */
@@ -19,6 +20,7 @@
 
 #include "tap.h"
 #include "vmenv/cleanup.h"
+#include "vmenv/provider.h"
 #include "vmenv/ssh.h"
 #include "vmenv/util.h"
 
@@ -94,6 +96,24 @@ static char *find_box(void)
         return found;
 }
 
+/* The verdict of vmenv's KVM check for the default libvirt connection
+ * (docs/accel.md); TCG when it cannot be had. */
+static bool kvm_runs_guests(void)
+{
+        const struct vmenv_provider_ops *ops = &vmenv_provider_libvirt;
+        vmenv_error e = VMENV_ERROR_INIT;
+        struct vmenv_host_info h = {0};
+        struct vmenv_provider *p = ops->open(NULL, &e);
+        bool kvm = p && ops->host_info(p, &h, &e) == 0 && h.kvm;
+
+        printf("# accelerator: %s\n", h.accel_reason ? h.accel_reason : "tcg: no libvirt");
+        vmenv_host_info_clear(&h);
+        vmenv_error_clear(&e);
+        if (p)
+                ops->close(p);
+        return kvm;
+}
+
 int main(void)
 {
         vmenv_error err = VMENV_ERROR_INIT;
@@ -133,9 +153,9 @@ int main(void)
         console = vmenv_strdupf("file:%s/console.log", tmp);
         port = free_port();
         fwd = vmenv_strdupf("user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:22", port);
-        /* TCG unless asked: /dev/kvm may exist where KVM cannot run a vCPU,
-         * and QEMU then hangs rather than fails */
-        kvm = vmenv_streq(getenv("VMENV_TEST_KVM"), "1");
+        /* KVM only where vmenv's KVM check (which runs guest code) says it
+         * works: /dev/kvm may exist where KVM stops every guest. */
+        kvm = kvm_runs_guests();
         qemu_pid = fork();
         if (qemu_pid < 0)
                 bail("fork");
@@ -154,7 +174,8 @@ int main(void)
                                       .port = port,
                                       .user = "vagrant",
                                       .key_path = ikey,
-                                      .connect_timeout_ms = 5000};
+                                      .connect_timeout_ms = 5000,
+                                      .tofu = true};
         t0 = vmenv_now_ns();
         s = vmenv_ssh_wait(&t, t0 + 240000000000ull, &seen, &last, &err);
         if (!ok(s != NULL, "box: insecure RSA key logs in to dropbear after %.1f s (%s)",

@@ -192,6 +192,7 @@ static struct vmenv_ssh_target target(const char *key, const char *known)
                                          .user = "root",
                                          .key_path = key,
                                          .known_host_key = known,
+                                         .tofu = !known,
                                          .connect_timeout_ms = 5000};
 }
 
@@ -948,6 +949,7 @@ static void test_dropbear(void)
                                       .port = dport,
                                       .user = "root",
                                       .key_path = ikey,
+                                      .tofu = true,
                                       .connect_timeout_ms = 5000};
         s = vmenv_ssh_wait(&t, vmenv_now_ns() + 10000000000ull, &seen, NULL, &err);
         ok(s != NULL, "dropbear: RSA insecure key logs in (%s)", err.msg ? err.msg : "");
@@ -1014,8 +1016,11 @@ static int bench_exec(int argc, char **argv)
                 fprintf(stderr, "usage: test-ssh --exec PORT KEY CMD\n");
                 return 64;
         }
-        t = (struct vmenv_ssh_target){
-            .host = "127.0.0.1", .port = atoi(argv[2]), .user = "root", .key_path = argv[3]};
+        t = (struct vmenv_ssh_target){.host = "127.0.0.1",
+                                      .port = atoi(argv[2]),
+                                      .user = "root",
+                                      .key_path = argv[3],
+                                      .tofu = true};
         if (!(s = vmenv_ssh_connect(&t, NULL, &err)) ||
             vmenv_ssh_exec(s, argv[4], NULL, 0, 1, 2, &st, &err) < 0) {
                 fprintf(stderr, "test-ssh: %s\n", err.msg);
@@ -1084,6 +1089,17 @@ int main(int argc, char **argv)
         phase("start sshd and log in", 30);
         start_sshd(0, true);
 
+        /* no recorded key and no trust on first use: refused before any
+         * packet, with what to do (only up's first boot may trust) */
+        t = target(key, NULL);
+        t.tofu = false;
+        s = vmenv_ssh_connect(&t, NULL, &err);
+        ok(s == NULL && err.code == VMENV_EXIT_NOPERM && err.msg &&
+               strstr(err.msg, "no host key is recorded") && err.hint &&
+               strstr(err.hint, "vmenv up"),
+           "connect: without a recorded host key nor tofu, refused (%s)", err.msg ? err.msg : "");
+        vmenv_ssh_free(s);
+        vmenv_error_clear(&err);
         t = target(key, NULL);
         s = vmenv_ssh_connect(&t, NULL, &err);
         if (!ok(s != NULL, "connect: logs in as root with an ed25519 key (%s)",

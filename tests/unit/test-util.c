@@ -1,6 +1,8 @@
 /* Unit tests for the shared utilities: escaping, sizes, hints, files. */
+#include <dirent.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "vmenv/cleanup.h"
@@ -22,7 +24,11 @@ static void test_sizes(void)
                 {"512M", 0, 512ull << 20}, {"1G", 0, 1ull << 30}, {"1GiB", 0, 1ull << 30},
                 {"2048", 0, 2048}, {"1.5G", 0, 3ull << 29}, {"10k", 0, 10240},
                 {"lots", -1, 0}, {"-1G", -1, 0}, {"", -1, 0}, {"1X", -1, 0}, {"1GG", -1, 0},
-                {"99999999999T", -1, 0}, {"1.5", -1, 0},
+                {"99999999999T", -1, 0}, {"1.5", -1, 0}, {"0x1p30", -1, 0}, {"1e9", -1, 0},
+                {"1E3M", -1, 0}, {"inf", -1, 0}, {"nan", -1, 0}, {" 1G", -1, 0}, {"+1G", -1, 0},
+                {".5G", -1, 0}, {"1.G", -1, 0}, {"1,5G", -1, 0}, {"0.25K", 0, 256},
+                {"18446744073709551615", 0, 18446744073709551615ull},
+                {"18446744073709551616", -1, 0}, {"16777216T", -1, 0},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 uint64_t v = 0;
@@ -58,6 +64,39 @@ static void test_files(void)
         free(TAKE_PTR(got));
         ok(vmenv_read_file(file, 3, &got, &len, &err) < 0 && err.code == 65, "read limit enforced");
         vmenv_error_clear(&err);
+        {
+                /* Planted links at the names the old writer used (path.tmp.PID)
+                 * must not be written through; the target link is replaced,
+                 * not followed, and no temporary file is left behind. */
+                _cleanup_free_ char *victim = vmenv_path_join(dir, "victim");
+                _cleanup_free_ char *planted = vmenv_strdupf("%s.tmp.%ld", file, (long)getpid());
+                _cleanup_free_ char *link = vmenv_path_join(deep, "link");
+                DIR *d;
+                struct dirent *de;
+                int extra = 0;
+
+                ok(vmenv_write_file_atomic(victim, "keep", 4, 0644, &err) == 0, "victim written");
+                ok(symlink(victim, planted) == 0, "planted a link at path.tmp.PID");
+                ok(vmenv_write_file_atomic(file, "again", 5, 0600, &err) == 0,
+                   "atomic write with a planted link beside it");
+                free(TAKE_PTR(got));
+                ok(vmenv_read_file(victim, 100, &got, &len, &err) == 0 && len == 4,
+                   "the planted link was not written through");
+                unlink(planted);
+                ok(symlink(victim, link) == 0, "a link in place of the target");
+                ok(vmenv_write_file_atomic(link, "new", 3, 0600, &err) == 0 &&
+                       lstat(link, &st) == 0 && S_ISREG(st.st_mode),
+                   "the target link is replaced by a file");
+                free(TAKE_PTR(got));
+                ok(vmenv_read_file(victim, 100, &got, &len, &err) == 0 && len == 4,
+                   "the target link was not followed");
+                d = opendir(deep);
+                while (d && (de = readdir(d)))
+                        extra += strstr(de->d_name, ".tmp.") != NULL;
+                if (d)
+                        closedir(d);
+                ok(extra == 0, "no temporary file is left behind");
+        }
         ok(vmenv_rm_rf(dir, &err) == 0 && !vmenv_path_exists(dir), "rm -rf");
         ok(vmenv_rm_rf(dir, &err) == 0, "rm -rf of a missing path is fine");
 }

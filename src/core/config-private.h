@@ -1,0 +1,68 @@
+/* Shared between the vmenv.yaml walker (config.c) and the rules of each key
+ * (config-rules.c); nothing outside the config module includes this. */
+#ifndef VMENV_CONFIG_PRIVATE_H
+#define VMENV_CONFIG_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmenv/config.h"
+#include "vmenv/error.h"
+
+#define MAX_LIST 1024 /* args, exclude, env */
+
+enum ytype { Y_SCALAR, Y_MAP, Y_SEQ };
+
+struct ynode {
+        enum ytype type;
+        char *s; /* scalar text */
+        size_t len;
+        bool plain; /* unquoted scalar: may be null/bool/int */
+        unsigned line, col;
+        struct ynode **kids; /* map: key, value, key, value ... */
+        size_t n, cap;
+};
+
+struct pctx {
+        const char *path; /* for messages */
+        vmenv_error *err;
+        size_t nodes;
+};
+
+/* Where the machine's forwarded_ports came from, for duplicate errors. */
+struct mstate {
+        char *fwd_prefix;
+};
+
+/* "PATH:LINE:COL: what" and "PATH:LINE:COL: KEY.PATH: what"; both return -1. */
+__attribute__((format(printf, 4, 5))) int vmenv_cfg_fail_at(struct pctx *p, unsigned line,
+                                                            unsigned col, const char *fmt, ...);
+__attribute__((format(printf, 4, 5))) int vmenv_cfg_fail(struct pctx *p, const struct ynode *n,
+                                                         const char *key, const char *fmt, ...);
+
+bool vmenv_cfg_is_null(const struct ynode *n);
+const char *vmenv_cfg_type_name(const struct ynode *n);
+char *vmenv_cfg_key_path(const char *prefix, const char *key);
+int vmenv_cfg_need(struct pctx *p, const struct ynode *n, enum ytype t, const char *key);
+int vmenv_cfg_unknown_key(struct pctx *p, const struct ynode *k, const char *path,
+                          const char *const *keys);
+
+/* Typed readers: each replaces *out only on success. */
+int vmenv_cfg_get_str(struct pctx *p, const struct ynode *n, const char *key, char **out);
+int vmenv_cfg_get_enum(struct pctx *p, const struct ynode *n, const char *key,
+                       const char *const *set, char **out);
+int vmenv_cfg_get_bool(struct pctx *p, const struct ynode *n, const char *key, bool *out);
+int vmenv_cfg_get_int(struct pctx *p, const struct ynode *n, const char *key, long min, long max,
+                      const char *what, int *out);
+int vmenv_cfg_get_size(struct pctx *p, const struct ynode *n, const char *key, uint64_t min,
+                       uint64_t max, uint64_t *out);
+int vmenv_cfg_get_strv(struct pctx *p, const struct ynode *n, const char *key, char ***out);
+
+/* One machine: defaults, then the top level's keys, then its own (own may be
+ * NULL for the single-machine form). */
+int vmenv_cfg_build_machine(struct pctx *p, const struct ynode *top, const char *name,
+                            const struct ynode *name_node, const struct ynode *own,
+                            struct vmenv_machine_config *m, struct mstate *st);
+
+#endif

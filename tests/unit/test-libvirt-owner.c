@@ -1,0 +1,98 @@
+/* The provider changes only domains whose <metadata> names its project and
+ * a machine fitting the domain's name, once it knows its project; checked
+ * through the real test:///default driver (its built-in domain 'test' has
+ * no vmenv metadata, like any domain vmenv did not make). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "vmenv/provider.h"
+#include "vmenv/util.h"
+
+static const struct vmenv_provider_ops *ops = &vmenv_provider_libvirt;
+
+static void refused(int r, vmenv_error *err, const char *part, const char *what)
+{
+        ok(r < 0 && err->code == VMENV_EXIT_NOPERM && err->msg && strstr(err->msg, part) &&
+               err->hint && strstr(err->hint, "docs/security.md"),
+           "%s is refused (exit 77, '%s')", what, part);
+        if (err->msg)
+                printf("#   %s\n", err->msg);
+        vmenv_error_clear(err);
+}
+
+static void accepted(int r, vmenv_error *err, const char *what)
+{
+        ok(r == 0, "%s", what);
+        if (r < 0)
+                printf("#   %s\n", err->msg ? err->msg : "(no message)");
+        vmenv_error_clear(err);
+}
+
+static struct vmenv_domain_spec spec(const char *name, const char *project, const char *machine,
+                                     struct vmenv_disk_spec *disk)
+{
+        return (struct vmenv_domain_spec){.name = name,
+                                          .project_dir = project,
+                                          .machine = machine,
+                                          .memory = 64ull << 20,
+                                          .cpus = 1,
+                                          .disks = disk,
+                                          .n_disks = 1,
+                                          .network = "user"};
+}
+
+int main(void)
+{
+        vmenv_error err = VMENV_ERROR_INIT;
+        struct vmenv_disk_spec disk = {"/tmp/vmenv-owner-test.qcow2", "qcow2"};
+        struct vmenv_domain_spec web = spec("vmenv-a-web-0123abcd", "/proj/a", "web", &disk);
+        struct vmenv_domain_spec web_b = spec("vmenv-a-web-0123abcd", "/proj/b", "web", &disk);
+        struct vmenv_domain_spec lie = spec("vmenv-a-db-0123abcd", "/proj/a", "web", &disk);
+        enum vmenv_vm_state vs = VMENV_VM_OTHER;
+        struct vmenv_provider *p = ops->open("test:///default", &err);
+
+        if (!ok(p != NULL, "test:///default opens")) {
+                printf("#   %s\n", err.msg);
+                return done_testing();
+        }
+        /* Without a project, nothing is checked (tests, tools). */
+        accepted(ops->define(p, &web, &err), &err, "without an owner, define works");
+
+        ops->set_owner(p, "/proj/a");
+        refused(ops->poweroff(p, "test", &err), &err, "it has no vmenv metadata",
+                "poweroff of a domain without metadata");
+        refused(ops->undefine(p, "test", &err), &err, "no vmenv metadata",
+                "undefine of a domain without metadata");
+        refused(ops->shutdown(p, "test", &err), &err, "no vmenv metadata", "shutdown");
+        refused(ops->suspend(p, "test", &err), &err, "no vmenv metadata", "suspend");
+        refused(ops->snapshot_create(p, "test", "s1", &err), &err, "no vmenv metadata",
+                "a snapshot");
+        struct vmenv_domain_spec over = spec("test", "/proj/a", "web", &disk);
+        refused(ops->define(p, &over, &err), &err, "no vmenv metadata",
+                "redefining a domain without metadata");
+        ok(ops->state(p, "test", &vs, &err) == 0 && vs == VMENV_VM_RUNNING,
+           "the domain without metadata still runs");
+
+        accepted(ops->define(p, &web, &err), &err, "redefining our own domain works");
+        accepted(ops->start(p, web.name, &err), &err, "starting our own domain works");
+        accepted(ops->poweroff(p, web.name, &err), &err, "powering it off works");
+
+        ops->set_owner(p, "/proj/b");
+        refused(ops->define(p, &web_b, &err), &err, "belongs to the project in '/proj/a'",
+                "another project redefining it");
+        refused(ops->start(p, web.name, &err), &err, "belongs to the project in '/proj/a'",
+                "another project starting it");
+        refused(ops->undefine(p, web.name, &err), &err, "/proj/a", "another project undefining it");
+
+        ops->set_owner(p, "/proj/a");
+        accepted(ops->define(p, &lie, &err), &err, "a new domain is defined as asked");
+        refused(ops->start(p, lie.name, &err), &err, "names machine 'web'",
+                "a domain whose metadata names another machine");
+
+        accepted(ops->undefine(p, web.name, &err), &err, "our own domain is undefined");
+        ops->set_owner(p, NULL);
+        accepted(ops->undefine(p, lie.name, &err), &err, "cleanup without an owner");
+        ops->close(p);
+        return done_testing();
+}
