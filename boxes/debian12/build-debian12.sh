@@ -1,10 +1,14 @@
 #!/bin/bash
-# Builds vmenv/debian12 into $1 (called by boxes/build): debootstrap of Debian
-# 12 (bookworm) with systemd, OpenSSH (host keys generated at build time),
-# sudo, systemd-networkd DHCP on the first NIC, a serial console on ttyS0,
-# Debian's kernel, extlinux, and the Vagrant conventions (user vagrant, the
-# insecure key, passwordless sudo). Slow (it downloads ~200 MB of packages)
-# and not built in CI.
+# Builds vmenv/debian12 and its two variants into $1 (called by boxes/build)
+# from ONE debootstrap of Debian 12 (bookworm): minbase with systemd, udev,
+# dbus, libpam-systemd, OpenSSH (host keys generated at build time), sudo,
+# Debian's kernel booted by extlinux, a serial console on ttyS0, and the
+# Vagrant conventions (user vagrant, the insecure key, passwordless sudo).
+# The variants differ in a few files only:
+#   vmenv-debian12-V.box           ifupdown + isc-dhcp-client: DHCP on eth0
+#   vmenv-debian12-nonl-V.box      the same, authorized_keys without a final newline
+#   vmenv-debian12-networkd-V.box  systemd-networkd DHCP + resolved, no ifupdown
+# Needs the Debian mirror (about 150 MB of packages); a few minutes.
 #
 # Mirror: $VMENV_DEBIAN_MIRROR, else the first bookworm URI in apt's sources.
 set -euo pipefail
@@ -19,7 +23,7 @@ fs_uuid=3d1f0b7e-5c2a-4e8b-9f61-7a2b3c4d5e6f
 mbr=/usr/lib/syslinux/mbr/mbr.bin
 suite=bookworm
 
-for p in debootstrap extlinux mkfs.ext4 sfdisk losetup qemu-img gzip; do
+for p in debootstrap extlinux mkfs.ext4 sfdisk losetup qemu-img gzip depmod; do
   command -v "$p" >/dev/null || { echo "build-debian12: '$p' not found (run scripts/install-deps)" >&2; exit 1; }
 done
 vagrant_pub=$(ls /usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub 2>/dev/null | sort -V | tail -1)
@@ -51,10 +55,14 @@ cleanup() {
 trap cleanup EXIT
 
 echo "build-debian12: debootstrap $suite from $mirror into $r"
-include=systemd,systemd-sysv,systemd-resolved,udev,dbus,openssh-server,sudo,linux-image-amd64
-include=$include,initramfs-tools,ca-certificates,rsync,iproute2,procps,kmod,netbase,less,nano
-include=$include,libpam-systemd,apt-transport-https,gnupg
-debootstrap --variant=minbase --include="$include" "$suite" "$r" "$mirror"
+include=systemd,systemd-sysv,systemd-resolved,udev,dbus,libpam-systemd,openssh-server,sudo
+include=$include,linux-image-amd64,initramfs-tools,ifupdown,isc-dhcp-client,ca-certificates
+include=$include,rsync,iproute2,procps,kmod,netbase,less,nano
+rm -rf "$r"
+# Twice at most: a download cut off half-way by a busy mirror is common.
+debootstrap --variant=minbase --include="$include" "$suite" "$r" "$mirror" ||
+  { echo "build-debian12: debootstrap failed; once more" >&2; rm -rf "$r";
+    debootstrap --variant=minbase --include="$include" "$suite" "$r" "$mirror"; }
 
 in_root() { chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C DEBIAN_FRONTEND=noninteractive "$@"; }
 
@@ -66,27 +74,30 @@ SOURCES
 echo vmenv-debian12 >"$r/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tvmenv-debian12\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$r/etc/hosts"
 printf 'UUID=%s\t/\text4\terrors=remount-ro\t0\t1\n' "$fs_uuid" >"$r/etc/fstab"
+in_root systemctl enable ssh serial-getty@ttyS0.service
 
-# Network: DHCP on the first NIC by either naming scheme.
-mkdir -p "$r/etc/systemd/network"
-cat >"$r/etc/systemd/network/20-vmenv-dhcp.network" <<'NET'
-[Match]
-Name=en* eth*
-
-[Network]
-DHCP=yes
-
-[DHCPv4]
-UseDomains=yes
-NET
-mkdir -p "$r/etc/systemd/system/systemd-networkd-wait-online.service.d"
-cat >"$r/etc/systemd/system/systemd-networkd-wait-online.service.d/vmenv.conf" <<'WAIT'
-[Service]
-ExecStart=
-ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=30
-WAIT
-in_root systemctl enable systemd-networkd systemd-resolved ssh serial-getty@ttyS0.service
-ln -sf /run/systemd/resolve/stub-resolv.conf "$r/etc/resolv.conf"
+# Small: no documentation, manual pages or translations now or from later
+# installs; no drivers for hardware a VM never has.
+cat >"$r/etc/dpkg/dpkg.cfg.d/vmenv-nodoc" <<'NODOC'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+NODOC
+find "$r/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+rm -rf "$r"/usr/share/man/* "$r"/usr/share/info/*
+find "$r/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +
+kver=$(ls "$r/boot" | sed -n 's/^vmlinuz-//p' | sort -V | tail -1)
+[ -n "$kver" ] && [ -f "$r/boot/initrd.img-$kver" ] || { echo "build-debian12: no kernel/initrd in the image" >&2; exit 1; }
+k=$r/lib/modules/$kver/kernel
+rm -rf "$k/sound" "$k/drivers/media" "$k/drivers/net/wireless" "$k/drivers/infiniband" \
+  "$k/drivers/staging" "$k/drivers/bluetooth" "$k/net/bluetooth" "$k/net/wireless" \
+  "$k/net/mac80211" "$k/drivers/isdn" "$k/drivers/gpu/drm/amd" "$k/drivers/gpu/drm/nouveau" \
+  "$k/drivers/gpu/drm/i915" "$k/drivers/gpu/drm/radeon" "$k/drivers/net/ethernet/mellanox" \
+  "$k/drivers/scsi/lpfc" "$k/drivers/scsi/qla2xxx" "$k/drivers/iio"
+depmod -b "$r" "$kver"
 
 # OpenSSH: host keys now (generating them on first boot under TCG is slow),
 # keys only, no reverse DNS.
@@ -110,10 +121,8 @@ chmod 0440 "$r/etc/sudoers.d/vagrant"
 : >"$r/etc/machine-id"
 rm -f "$r/var/lib/dbus/machine-id"
 in_root apt-get clean
-rm -rf "$r"/var/lib/apt/lists/* "$r"/var/log/*.log "$r"/tmp/* "$r"/var/tmp/*
+rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin "$r"/var/log/*.log "$r"/tmp/* "$r"/var/tmp/*
 
-kver=$(ls "$r/boot" | sed -n 's/^vmlinuz-//p' | sort -V | tail -1)
-[ -n "$kver" ] && [ -f "$r/boot/initrd.img-$kver" ] || { echo "build-debian12: no kernel/initrd in the image" >&2; exit 1; }
 mkdir -p "$r/boot/extlinux"
 cat >"$r/boot/extlinux/extlinux.conf" <<EXT
 DEFAULT debian
@@ -126,33 +135,93 @@ LABEL debian
   APPEND root=UUID=$fs_uuid ro console=tty0 console=ttyS0,115200 net.ifnames=0
 EXT
 
-# Disk: MBR + one bootable ext4 partition, extlinux (as for the tiny box).
-for m in "$r/dev/pts" "$r/dev" "$r/proc" "$r/sys"; do
-  if mountpoint -q "$m"; then umount -l "$m"; fi
-done
-part_bytes=$(( (disk_gib << 30) - part_start * 512 ))
-truncate -s "$part_bytes" "$work/part.img"
-mkfs.ext4 -q -F -L vmenv-root -U "$fs_uuid" -E root_owner=0:0 -O ^64bit,^metadata_csum \
-  -d "$r" "$work/part.img"
-rm -f "$work/disk.img"
-truncate -s "${disk_gib}G" "$work/disk.img"
-echo "start=$part_start, type=83, bootable" | sfdisk -q --label dos "$work/disk.img" >/dev/null
-dd if="$work/part.img" of="$work/disk.img" bs=1M seek=1 conv=notrunc,sparse status=none
-rm -f "$work/part.img"
-dd if="$mbr" of="$work/disk.img" bs=440 count=1 conv=notrunc status=none
-mkdir -p "$work/mnt"
-loopdev=$(losetup -f --show -o $((part_start * 512)) --sizelimit "$part_bytes" "$work/disk.img")
-mount -t ext4 "$loopdev" "$work/mnt"
-extlinux --install "$work/mnt/boot/extlinux" >/dev/null 2>&1
-umount "$work/mnt"
-losetup -d "$loopdev"
-loopdev=
+# image NAME: the box OUTDIR/vmenv-NAME-VERSION.box from the tree as it is
+# now. Disk: MBR + one bootable ext4 partition, extlinux (as for the tiny box).
+image() {
+  local name=$1 m part_bytes d box
+  for m in "$r/dev/pts" "$r/dev" "$r/proc" "$r/sys"; do
+    if mountpoint -q "$m"; then umount -l "$m"; fi
+  done
+  part_bytes=$(( (disk_gib << 30) - part_start * 512 ))
+  rm -f "$work/part.img" "$work/disk.img"
+  truncate -s "$part_bytes" "$work/part.img"
+  mkfs.ext4 -q -F -L vmenv-root -U "$fs_uuid" -E root_owner=0:0 -O ^64bit,^metadata_csum \
+    -d "$r" "$work/part.img"
+  truncate -s "${disk_gib}G" "$work/disk.img"
+  echo "start=$part_start, type=83, bootable" | sfdisk -q --label dos "$work/disk.img" >/dev/null
+  dd if="$work/part.img" of="$work/disk.img" bs=1M seek=1 conv=notrunc,sparse status=none
+  rm -f "$work/part.img"
+  dd if="$mbr" of="$work/disk.img" bs=440 count=1 conv=notrunc status=none
+  mkdir -p "$work/mnt"
+  loopdev=$(losetup -f --show -o $((part_start * 512)) --sizelimit "$part_bytes" "$work/disk.img")
+  mount -t ext4 "$loopdev" "$work/mnt"
+  extlinux --install "$work/mnt/boot/extlinux" >/dev/null 2>&1
+  umount "$work/mnt"
+  losetup -d "$loopdev"
+  loopdev=
 
-d=$work/pkg
-rm -rf "$d"; mkdir -p "$d"
-qemu-img convert -f raw -O qcow2 "$work/disk.img" "$d/box.img"
-printf '{"provider":"libvirt","format":"qcow2","virtual_size":%d}\n' "$disk_gib" >"$d/metadata.json"
-box=vmenv-debian12-$version.box
-tar -C "$d" --sort=name --owner=0 --group=0 --numeric-owner -cf - metadata.json box.img | gzip -n >"$out/$box.tmp"
-mv "$out/$box.tmp" "$out/$box"
-echo "build-debian12: $out/$box (kernel $kver)"
+  d=$work/pkg
+  rm -rf "$d"; mkdir -p "$d"
+  qemu-img convert -f raw -O qcow2 "$work/disk.img" "$d/box.img"
+  rm -f "$work/disk.img"
+  printf '{"provider":"libvirt","format":"qcow2","virtual_size":%d}\n' "$disk_gib" >"$d/metadata.json"
+  box=vmenv-$name-$version.box
+  tar -C "$d" --sort=name --owner=0 --group=0 --numeric-owner -cf - metadata.json box.img | gzip -n >"$out/$box.tmp"
+  mv "$out/$box.tmp" "$out/$box"
+  rm -rf "$d"
+  echo "build-debian12: $out/$box (kernel $kver, $(du -m "$out/$box" | cut -f1) MiB)"
+}
+
+# vmenv/debian12: ifupdown brings eth0 up by DHCP (isc-dhcp-client writes
+# /etc/resolv.conf), as a classic Debian install does; networkd and resolved
+# stay off.
+cat >"$r/etc/network/interfaces" <<'IFACES'
+source /etc/network/interfaces.d/*
+
+auto lo
+iface lo inet loopback
+IFACES
+cat >"$r/etc/network/interfaces.d/eth0" <<'ETH0'
+allow-hotplug eth0
+iface eth0 inet dhcp
+ETH0
+in_root systemctl disable systemd-networkd.service systemd-networkd.socket \
+  systemd-networkd-wait-online.service systemd-resolved.service 2>/dev/null || true
+in_root systemctl enable networking.service
+rm -f "$r/etc/resolv.conf"
+: >"$r/etc/resolv.conf"
+image debian12
+
+# vmenv/debian12-nonl: authorized_keys without its final newline, as some
+# box builders leave it (appending a key must not glue it to the last one).
+printf '%s' "$(cat "$vagrant_pub")" >"$r/home/vagrant/.ssh/authorized_keys"
+image debian12-nonl
+install -m 0600 -o 1000 -g 1000 "$vagrant_pub" "$r/home/vagrant/.ssh/authorized_keys"
+
+# vmenv/debian12-networkd: cloud-style, systemd-networkd DHCP on the first
+# NIC by either naming scheme and resolved's stub resolver; no ifupdown.
+in_root systemctl disable networking.service 2>/dev/null || true
+in_root dpkg --purge ifupdown isc-dhcp-client isc-dhcp-common
+rm -rf "$r/etc/network/interfaces.d" "$r/etc/network/interfaces"
+mkdir -p "$r/etc/systemd/network"
+cat >"$r/etc/systemd/network/20-vmenv-dhcp.network" <<'NET'
+[Match]
+Name=en* eth*
+
+[Network]
+DHCP=yes
+
+[DHCPv4]
+UseDomains=yes
+NET
+mkdir -p "$r/etc/systemd/system/systemd-networkd-wait-online.service.d"
+cat >"$r/etc/systemd/system/systemd-networkd-wait-online.service.d/vmenv.conf" <<'WAIT'
+[Service]
+ExecStart=
+ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=30
+WAIT
+in_root systemctl enable systemd-networkd.service systemd-networkd-wait-online.service \
+  systemd-resolved.service
+ln -sf /run/systemd/resolve/stub-resolv.conf "$r/etc/resolv.conf"
+rm -rf "$r"/var/log/*.log "$r"/tmp/*
+image debian12-networkd
