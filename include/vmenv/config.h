@@ -134,6 +134,13 @@ bool vmenv_hostname_valid(const char *h);
 /* A user name vmenv passes to ssh: POSIX portable characters, not starting
  * with '-', at most 32 characters. */
 bool vmenv_ssh_user_valid(const char *user);
+/* A synced folder's guest path normalised ("//", "/./", ".."), or NULL with
+ * *why (what the path is, e.g. "is the guest's root folder") and maybe
+ * *hint set. */
+char *vmenv_guest_folder(const char *path, const char **why, const char **hint);
+/* "is" or "holds" when GUEST is USER's home folder or a folder above it
+ * (mirroring it would delete ~/.ssh/authorized_keys), else NULL. */
+const char *vmenv_guest_folder_home(const char *guest, const char *user);
 /* A value that can be written between double quotes into an ssh_config. */
 bool vmenv_ssh_config_value_valid(const char *v);
 

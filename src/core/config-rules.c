@@ -289,18 +289,22 @@ static int parse_forward(struct pctx *p, const struct ynode *n, const char *path
  * path is normalised here ("/./", "//", "..") so that no spelling of the
  * root or of the SSH user's home (checked once the user is known) gets past
  * the checks; "~" forms are refused as such. */
-static int guest_path(struct pctx *p, const struct ynode *v, const char *kp, char **path)
+char *vmenv_guest_folder(const char *path, const char **why, const char **hint)
 {
         struct vmenv_buf b = {0};
-        const char *s = *path;
+        const char *s = path;
 
+        *why = *hint = NULL;
         if (s[0] == '~' && (!strchr(s, '/') || !strchr(s, '/')[strspn(strchr(s, '/'), "/")])) {
-                vmenv_cfg_fail(p, v, kp, "\"%s\" is the SSH user's home folder", s);
-                return vmenv_error_hint(p->err, "mirroring it would delete ~/.ssh/authorized_keys: "
-                                                "name a folder of its own, like /vagrant");
+                *why = "is the SSH user's home folder";
+                *hint = "mirroring it would delete ~/.ssh/authorized_keys: name a folder of its "
+                        "own, like /vagrant";
+                return NULL;
         }
-        if (s[0] != '/')
-                return vmenv_cfg_fail(p, v, kp, "\"%s\" is not an absolute path", s);
+        if (s[0] != '/') {
+                *why = "is not an absolute path";
+                return NULL;
+        }
         while (*s) {
                 size_t n;
                 s += strspn(s, "/");
@@ -318,33 +322,51 @@ static int guest_path(struct pctx *p, const struct ynode *v, const char *kp, cha
         }
         if (!b.len) {
                 vmenv_buf_free(&b);
-                vmenv_cfg_fail(p, v, kp, "\"%s\" is the guest's root folder", *path);
-                return vmenv_error_hint(p->err, "mirroring it would delete the guest's system: "
-                                                "name a folder of its own, like /vagrant");
+                *why = "is the guest's root folder";
+                *hint = "mirroring it would delete the guest's system: name a folder of its own, "
+                        "like /vagrant";
+                return NULL;
         }
         b.data[b.len] = '\0';
+        return vmenv_buf_steal(&b);
+}
+
+static int guest_path(struct pctx *p, const struct ynode *v, const char *kp, char **path)
+{
+        const char *why, *hint;
+        char *norm = vmenv_guest_folder(*path, &why, &hint);
+
+        if (!norm) {
+                vmenv_cfg_fail(p, v, kp, "\"%s\" %s", *path, why);
+                return hint ? vmenv_error_hint(p->err, "%s", hint) : -1;
+        }
         free(*path);
-        *path = vmenv_buf_steal(&b);
+        *path = norm;
         return 0;
+}
+
+const char *vmenv_guest_folder_home(const char *guest, const char *user)
+{
+        _cleanup_free_ char *home =
+            vmenv_streq(user, "root") ? vmenv_strdup("/root") : vmenv_strdupf("/home/%s", user);
+        size_t n = strlen(guest);
+
+        if (strncmp(home, guest, n) || (home[n] && home[n] != '/'))
+                return NULL;
+        return home[n] ? "holds" : "is";
 }
 
 /* The SSH user's home, or a folder above it, as a synced folder's guest. */
 static int check_homes(struct pctx *p, const struct vmenv_machine_config *m, const char *prefix)
 {
-        _cleanup_free_ char *home = vmenv_streq(m->ssh.user, "root")
-                                        ? vmenv_strdup("/root")
-                                        : vmenv_strdupf("/home/%s", m->ssh.user);
-
         for (size_t i = 0; i < m->n_folders; i++) {
-                const char *g = m->folders[i].guest;
-                size_t n = strlen(g);
-                if (m->folders[i].disabled || strncmp(home, g, n) || (home[n] && home[n] != '/'))
+                const char *g = m->folders[i].guest, *verb;
+                if (m->folders[i].disabled || !(verb = vmenv_guest_folder_home(g, m->ssh.user)))
                         continue;
                 vmenv_cfg_fail_at(p, m->folders[i].where.line, m->folders[i].where.column,
                                   "%s%ssynced_folders[%zu].guest: \"%s\" %s the home folder of "
                                   "the SSH user '%s'",
-                                  prefix, *prefix ? "." : "", i, g, home[n] ? "holds" : "is",
-                                  m->ssh.user);
+                                  prefix, *prefix ? "." : "", i, g, verb, m->ssh.user);
                 return vmenv_error_hint(p->err, "mirroring it would delete "
                                                 "~/.ssh/authorized_keys: name a folder of its "
                                                 "own, like /vagrant");

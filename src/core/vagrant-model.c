@@ -364,8 +364,7 @@ static void ev_set(struct vi_model *m, struct vi_machine *mc, json_object *ev, u
                         vi_note(m, line, "box_version is not a version constraint vmenv accepts");
                 else
                         set_string(m, line, "box_version", v, &mc->box_version);
-        }
-        else if (!strcmp(key, "box_url")) {
+        } else if (!strcmp(key, "box_url")) {
                 if (json_object_is_type(v, json_type_array) && json_object_array_length(v) > 0) {
                         if (json_object_array_length(v) > 1)
                                 vi_note(m, line, "only the first box_url is kept");
@@ -493,9 +492,20 @@ static void ev_folder(struct vi_model *m, struct vi_machine *mc, json_object *ev
         char **exclude = NULL;
         struct vi_folder *f;
 
-        if (!host || !*host || !guest || guest[0] != '/') {
+        const char *why, *hint;
+
+        if (!host || !*host || !guest) {
                 vi_note(m, line, "synced_folder needs a host folder and an absolute guest path");
                 return;
+        }
+        {
+                char *norm = vmenv_guest_folder(guest, &why, &hint);
+                if (!norm) {
+                        vi_note(m, line, "synced_folder: the guest path %s", why);
+                        return;
+                }
+                free(guest);
+                guest = norm;
         }
         if (field(o, "rsync__exclude") && !(exclude = strv_of(field(o, "rsync__exclude")))) {
                 vi_note(m, line, "synced_folder rsync__exclude is not a list of patterns");
@@ -511,6 +521,7 @@ static void ev_folder(struct vi_model *m, struct vi_machine *mc, json_object *ev
         note_other_options(m, line, "synced_folder", o, known);
         f->host = TAKE_PTR(host);
         f->guest = TAKE_PTR(guest);
+        f->line = line;
         f->exclude = exclude;
         f->disabled = bool_of(field(o, "disabled")) == 1;
         if (!type || !strcmp(type, "rsync"))
@@ -737,6 +748,43 @@ static void note_unsupported(struct vi_model *m, json_object *ev, const char *ki
                 m->notes[m->n_notes - 1].end_line = (unsigned)end;
 }
 
+/* Drops the folders of MC that are USER's home or above it: vmenv.yaml
+ * refuses them (mirroring would delete ~/.ssh/authorized_keys). */
+static void drop_homes(struct vi_model *m, struct vi_machine *mc, const char *user)
+{
+        for (size_t i = 0; i < mc->n_folders;) {
+                struct vi_folder *f = &mc->folders[i];
+                const char *verb = f->disabled ? NULL : vmenv_guest_folder_home(f->guest, user);
+                if (!verb) {
+                        i++;
+                        continue;
+                }
+                vi_note(m, f->line,
+                        "synced_folder: the guest path %s the home folder of the SSH "
+                        "user '%s'",
+                        verb, user);
+                free(f->host);
+                free(f->guest);
+                free(f->type);
+                vmenv_strv_free(f->exclude);
+                memmove(f, f + 1, (mc->n_folders - i - 1) * sizeof(*f));
+                mc->n_folders--;
+        }
+}
+
+static void drop_all_homes(struct vi_model *m)
+{
+        const char *top_user = m->top.ssh_user ? m->top.ssh_user : "vagrant";
+
+        drop_homes(m, &m->top, top_user);
+        for (size_t i = 0; i < m->n_machines; i++)
+                drop_homes(m, &m->top,
+                           m->machines[i].ssh_user ? m->machines[i].ssh_user : top_user);
+        for (size_t i = 0; i < m->n_machines; i++)
+                drop_homes(m, &m->machines[i],
+                           m->machines[i].ssh_user ? m->machines[i].ssh_user : top_user);
+}
+
 void vi_model_build(struct vi_model *m, json_object *record)
 {
         json_object *events = field(record, "events"), *nu = field(record, "not_understood");
@@ -790,4 +838,5 @@ void vi_model_build(struct vi_model *m, json_object *record)
                 note->end_line = (unsigned)(b > a ? b : a);
                 note->reason = NULL;
         }
+        drop_all_homes(m);
 }

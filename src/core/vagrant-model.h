@@ -27,6 +27,7 @@ struct vi_folder {
         char **exclude;
         bool disabled;
         bool is_default; /* Vagrant's own . → /vagrant */
+        unsigned line;
 };
 
 struct vi_env {
