@@ -54,6 +54,15 @@ void vmenv_state_free(struct vmenv_machine_state *s);
 char *vmenv_state_path(const struct vmenv_machine_state *s, const char *file);
 /* The domain name for a machine of a project. */
 char *vmenv_domain_name(const struct vmenv_config *c, const char *machine);
+/* The libvirt network of a private network of the project:
+ * "vmenv-<project>-<network>-<hash>", the hash as in domain names. */
+char *vmenv_network_name(const struct vmenv_config *c, const char *network);
+/* Its Linux bridge: "vmv" and 10 hex digits of a hash of the project folder
+ * and the network name (interface names have at most 15 characters). */
+char *vmenv_network_bridge(const struct vmenv_config *c, const char *network);
+/* The MAC of a machine's NIC on a private network: 52:54:00 (QEMU's) and
+ * three bytes of a hash of the project folder, machine and network. */
+char *vmenv_network_mac(const struct vmenv_config *c, const char *machine, const char *network);
 
 /* The per-user index of machines across projects ($VMENV_HOME/machines.json),
  * updated under a file lock, for global-status and box-in-use checks. */

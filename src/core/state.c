@@ -36,6 +36,26 @@ char *vmenv_domain_name(const struct vmenv_config *c, const char *machine)
         return vmenv_strdupf("vmenv-%s-%s-%s", c->project, machine, h);
 }
 
+char *vmenv_network_name(const struct vmenv_config *c, const char *network)
+{
+        _cleanup_free_ char *h = sha256_hex(c->dir, 4);
+        return vmenv_strdupf("vmenv-%s-%s-%s", c->project, network, h);
+}
+
+char *vmenv_network_bridge(const struct vmenv_config *c, const char *network)
+{
+        _cleanup_free_ char *key = vmenv_strdupf("%s\n%s", c->dir, network);
+        _cleanup_free_ char *h = sha256_hex(key, 5);
+        return vmenv_strdupf("vmv%s", h);
+}
+
+char *vmenv_network_mac(const struct vmenv_config *c, const char *machine, const char *network)
+{
+        _cleanup_free_ char *key = vmenv_strdupf("%s\n%s\n%s", c->dir, machine, network);
+        _cleanup_free_ char *h = sha256_hex(key, 3);
+        return vmenv_strdupf("52:54:00:%.2s:%.2s:%.2s", h, h + 2, h + 4);
+}
+
 char *vmenv_state_path(const struct vmenv_machine_state *s, const char *file)
 {
         return vmenv_path_join(s->dir, file);
