@@ -39,6 +39,9 @@ struct vmenv_machine_state {
         struct vmenv_state_port *ports;
         size_t n_ports;
         char **provisioned; /* "name:digest" of run-once provisioners done */
+        /* "NETWORK=IPV4": the addresses vmenv chose on private networks
+         * with no fixed ip, kept so that they do not move */
+        char **net_ips;
         bool exists;        /* state.json was there */
 };
 
