@@ -23,7 +23,7 @@ void vmenv_libvirt_set_owner(struct vmenv_provider *p, const char *project_dir)
 
 /* The text of <PREFIX:tag>…</PREFIX:tag> (or <tag>) in the metadata element
  * libvirt gives back, unescaped; NULL when absent or not plain text. */
-static char *meta_text(const char *xml, const char *tag)
+char *vmenv_libvirt_meta_text(const char *xml, const char *tag)
 {
         _cleanup_free_ char *open = vmenv_strdupf("%s>", tag);
         const char *a = xml, *b;
@@ -67,8 +67,9 @@ static char *meta_text(const char *xml, const char *tag)
         return vmenv_buf_steal(&out);
 }
 
-/* The domain name vmenv gives machine M: "vmenv-<project>-M-<hash>". */
-static bool name_fits_machine(const char *domain, const char *machine)
+/* The domain name vmenv gives machine M: "vmenv-<project>-M-<hash>" (and
+ * the network name it gives network M). */
+bool vmenv_libvirt_name_fits(const char *domain, const char *machine)
 {
         _cleanup_free_ char *mid = vmenv_strdupf("-%s-", machine);
         const char *last = strrchr(domain, '-');
@@ -99,8 +100,8 @@ int vmenv_libvirt_check_owner(struct vmenv_provider *p, virDomainPtr d, const ch
                         return not_ours(name, "it has no vmenv metadata", err);
                 return vmenv_libvirt_error(err, "cannot read the metadata of domain '%s'", name);
         }
-        project = meta_text(meta, "project");
-        machine = meta_text(meta, "name");
+        project = vmenv_libvirt_meta_text(meta, "project");
+        machine = vmenv_libvirt_meta_text(meta, "name");
         if (!project || !machine)
                 return not_ours(name, "its vmenv metadata names no project or machine", err);
         if (strcmp(project, p->owner)) {
@@ -108,7 +109,7 @@ int vmenv_libvirt_check_owner(struct vmenv_provider *p, virDomainPtr d, const ch
                     vmenv_strdupf("it belongs to the project in '%s'", project);
                 return not_ours(name, why, err);
         }
-        if (!name_fits_machine(name, machine)) {
+        if (!vmenv_libvirt_name_fits(name, machine)) {
                 _cleanup_free_ char *why = vmenv_strdupf(
                     "its metadata names machine '%s', which is not this name", machine);
                 return not_ours(name, why, err);

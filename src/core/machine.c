@@ -401,6 +401,23 @@ int vmenv_machine_halt_locked(struct vmenv_project *p, const struct vmenv_machin
         return 0;
 }
 
+/* The machine's private networks that no domain uses any more: the
+ * destroy of a network's last machine removes it. */
+static int remove_private_networks(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                                   vmenv_error *err)
+{
+        for (size_t i = 0; i < m->n_privnets && p->ops->privnet_remove_unused; i++) {
+                _cleanup_free_ char *name = vmenv_network_name(p->config, m->privnets[i].name);
+                bool removed = false;
+                if (p->ops->privnet_remove_unused(p->conn, name, m->privnets[i].name, &removed,
+                                                  err) < 0)
+                        return vmenv_error_prefix(err, "machine '%s'", m->name);
+                if (removed)
+                        vmenv_info("removed private network '%s'", m->privnets[i].name);
+        }
+        return 0;
+}
+
 int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_config *m,
                           vmenv_error *err)
 {
@@ -423,6 +440,8 @@ int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_co
         if (vmenv_state_remove(st, err) < 0 || vmenv_index_remove(st->domain, err) < 0)
                 return -1;
         vmenv_info("%s: destroyed", m->name);
+        if (remove_private_networks(p, m, err) < 0)
+                return -1;
         return 0;
 }
 
