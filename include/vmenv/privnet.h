@@ -41,4 +41,19 @@ const struct vmenv_privnet_member *vmenv_privnet_member(const struct vmenv_privn
                                                        size_t n, const char *network,
                                                        const char *machine);
 
+/* The guest side (privnet-guest.c): a POSIX sh script, run as root, that
+ * finds each of the machine's private NICs by MAC, detects how the guest
+ * configures networks (netplan, systemd-networkd, NetworkManager, ifupdown,
+ * else plain busybox 'ip'), writes that system's persistent configuration,
+ * brings the NIC up with its address, and keeps a block of /etc/hosts with
+ * every machine of its networks. Every value is shell-quoted. */
+char *vmenv_privnet_guest_script(const struct vmenv_machine_config *m,
+                                 const struct vmenv_privnet_plan *plans, size_t n);
+/* Runs that script in the machine over s (sudo -n); a failure says which
+ * machine, with the guest's own words on stderr. Nothing without networks. */
+struct vmenv_ssh;
+int vmenv_privnet_guest_configure(const struct vmenv_config *c,
+                                  const struct vmenv_machine_config *m, struct vmenv_ssh *s,
+                                  vmenv_error *err);
+
 #endif
