@@ -41,6 +41,11 @@ const struct vmenv_privnet_member *vmenv_privnet_member(const struct vmenv_privn
                                                        size_t n, const char *network,
                                                        const char *machine);
 
+/* The machine's addresses as "NETWORK=IP", in file order; NULL when it is
+ * on no private network (not an error). -1 only when planning fails. */
+int vmenv_privnet_machine_ips(const struct vmenv_config *c, const char *machine, char ***out,
+                              vmenv_error *err);
+
 /* The guest side (privnet-guest.c): a POSIX sh script, run as root, that
  * finds each of the machine's private NICs by MAC, detects how the guest
  * configures networks (netplan, systemd-networkd, NetworkManager, ifupdown,

@@ -199,3 +199,25 @@ const struct vmenv_privnet_member *vmenv_privnet_member(const struct vmenv_privn
         }
         return NULL;
 }
+
+int vmenv_privnet_machine_ips(const struct vmenv_config *c, const char *machine, char ***out,
+                              vmenv_error *err)
+{
+        const struct vmenv_machine_config *m = vmenv_config_machine(c, machine);
+        struct vmenv_privnet_plan *plans = NULL;
+        size_t n = 0;
+
+        *out = NULL;
+        if (!m || !m->n_privnets)
+                return 0;
+        if (vmenv_privnet_plan(c, NULL, NULL, &plans, &n, err) < 0)
+                return -1;
+        for (size_t i = 0; i < m->n_privnets; i++) {
+                const struct vmenv_privnet_member *me =
+                    vmenv_privnet_member(plans, n, m->privnets[i].name, machine);
+                if (me)
+                        vmenv_strv_push(out, vmenv_strdupf("%s=%s", m->privnets[i].name, me->ip));
+        }
+        vmenv_privnet_plan_free(plans, n);
+        return 0;
+}
