@@ -187,8 +187,7 @@ int vmenv_config_check_host(const struct vmenv_config *c, const char *path,
 /* The same against the host's own addresses (getifaddrs), leaving out the
  * bridges of the project's own networks (vmenv_network_bridge), which
  * carry the networks' host addresses while they are up. */
-int vmenv_config_check_host_addrs(const struct vmenv_config *c, const char *path,
-                                  vmenv_error *err);
+int vmenv_config_check_host_addrs(const struct vmenv_config *c, const char *path, vmenv_error *err);
 /* The network a machine entry is on. */
 const struct vmenv_network_def *vmenv_config_network(const struct vmenv_config *c,
                                                      const char *name);

@@ -13,15 +13,15 @@ struct vmenv_privnet_member {
         const char *machine; /* the config's */
         char *ip;
         char *mac;
-        bool chosen;         /* no fixed ip: chosen by vmenv */
+        bool chosen; /* no fixed ip: chosen by vmenv */
 };
 
 struct vmenv_privnet_plan {
-        const struct vmenv_network_def *net; /* the config's */
-        char *libvirt_name; /* vmenv_network_name */
-        char *bridge;       /* vmenv_network_bridge */
-        char *host_ip;      /* the subnet's first address */
-        char *dns_domain;   /* "<project>.vmenv" */
+        const struct vmenv_network_def *net;  /* the config's */
+        char *libvirt_name;                   /* vmenv_network_name */
+        char *bridge;                         /* vmenv_network_bridge */
+        char *host_ip;                        /* the subnet's first address */
+        char *dns_domain;                     /* "<project>.vmenv" */
         struct vmenv_privnet_member *members; /* file order */
         size_t n_members;
 };
@@ -38,8 +38,8 @@ int vmenv_privnet_plan(const struct vmenv_config *c, vmenv_privnet_recorded_fn *
 void vmenv_privnet_plan_free(struct vmenv_privnet_plan *plans, size_t n);
 /* The member for machine on network, or NULL. */
 const struct vmenv_privnet_member *vmenv_privnet_member(const struct vmenv_privnet_plan *plans,
-                                                       size_t n, const char *network,
-                                                       const char *machine);
+                                                        size_t n, const char *network,
+                                                        const char *machine);
 
 /* The machine's addresses as "NETWORK=IP", in file order; NULL when it is
  * on no private network (not an error). -1 only when planning fails. */

@@ -42,7 +42,7 @@ struct vmenv_machine_state {
         /* "NETWORK=IPV4": the addresses vmenv chose on private networks
          * with no fixed ip, kept so that they do not move */
         char **net_ips;
-        bool exists;        /* state.json was there */
+        bool exists; /* state.json was there */
 };
 
 /* Loads the machine's state; a missing state is not an error (exists=false)

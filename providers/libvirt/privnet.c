@@ -29,8 +29,8 @@ char *vmenv_libvirt_privnet_xml(const struct vmenv_privnet_spec *s, const char *
                                 vmenv_error *err)
 {
         struct vmenv_buf b = {0};
-        _cleanup_free_ char *name = NULL, *dir = NULL, *net = NULL, *bridge = NULL,
-                            *domain = NULL, *eu = NULL;
+        _cleanup_free_ char *name = NULL, *dir = NULL, *net = NULL, *bridge = NULL, *domain = NULL,
+                            *eu = NULL;
 
         if (!s->name || !*s->name || !s->bridge || !*s->bridge || strlen(s->bridge) > 15 ||
             !s->network || !*s->network || !s->project_dir || !s->dns_domain ||
@@ -42,8 +42,7 @@ char *vmenv_libvirt_privnet_xml(const struct vmenv_privnet_spec *s, const char *
         for (size_t i = 0; i < s->n_hosts; i++)
                 if (!s->hosts[i].machine || !s->hosts[i].mac || !ipv4_valid(s->hosts[i].ip)) {
                         vmenv_error_set(err, VMENV_EXIT_SOFTWARE,
-                                        "private network '%s': host %zu is incomplete", s->name,
-                                        i);
+                                        "private network '%s': host %zu is incomplete", s->name, i);
                         return NULL;
                 }
         name = vmenv_xml_escape(s->name);
@@ -149,8 +148,8 @@ static void update_live(virNetworkPtr n, const struct vmenv_privnet_spec *s)
                 _cleanup_free_ char *dhcp =
                     vmenv_strdupf("<host mac='%s' name='%s' ip='%s'/>", mac, m, h->ip);
                 _cleanup_free_ char *dns = vmenv_strdupf(
-                    "<host ip='%s'><hostname>%s</hostname><hostname>%s.%s</hostname></host>",
-                    h->ip, m, m, d);
+                    "<host ip='%s'><hostname>%s</hostname><hostname>%s.%s</hostname></host>", h->ip,
+                    m, m, d);
                 _cleanup_free_ char *old_dns =
                     vmenv_strdupf("<host><hostname>%s</hostname></host>", m);
 
@@ -207,8 +206,8 @@ int vmenv_libvirt_privnet_ensure(struct vmenv_provider *p, const struct vmenv_pr
         if (!(n = virNetworkDefineXML(p->conn, xml)))
                 return vmenv_libvirt_error(err, "cannot define network '%s'", s->name);
         if (!existed) {
-                vmenv_info("created private network '%s' (%s/%d, isolated)", s->network,
-                           s->host_ip, s->prefix);
+                vmenv_info("created private network '%s' (%s/%d, isolated)", s->network, s->host_ip,
+                           s->prefix);
                 if (virNetworkSetAutostart(n, 1) < 0)
                         vmenv_debug("network '%s': no autostart", s->name);
         }
@@ -221,8 +220,7 @@ int vmenv_libvirt_privnet_ensure(struct vmenv_provider *p, const struct vmenv_pr
 }
 
 /* Whether a defined domain has a NIC on the network. */
-static int network_in_use(struct vmenv_provider *p, const char *name, bool *used,
-                          vmenv_error *err)
+static int network_in_use(struct vmenv_provider *p, const char *name, bool *used, vmenv_error *err)
 {
         virDomainPtr *doms = NULL;
         _cleanup_free_ char *ename = vmenv_xml_escape(name);
@@ -234,8 +232,8 @@ static int network_in_use(struct vmenv_provider *p, const char *name, bool *used
         *used = false;
         for (int i = 0; i < n; i++) {
                 for (unsigned flags = 0; !*used && flags < 2; flags++) {
-                        char *xml = virDomainGetXMLDesc(
-                            doms[i], flags ? VIR_DOMAIN_XML_INACTIVE : 0);
+                        char *xml =
+                            virDomainGetXMLDesc(doms[i], flags ? VIR_DOMAIN_XML_INACTIVE : 0);
                         *used = xml && strstr(xml, needle);
                         free(xml);
                 }

@@ -68,7 +68,8 @@ static int cmd_port_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vm
         for (char **a = ips; a && *a; a++) {
                 json_object *o = json_object_new_object();
                 const char *eq = strchr(*a, '=');
-                json_object_object_add(o, "network", json_object_new_string_len(*a, (int)(eq - *a)));
+                json_object_object_add(o, "network",
+                                       json_object_new_string_len(*a, (int)(eq - *a)));
                 json_object_object_add(o, "ip", json_object_new_string(eq + 1));
                 json_object_object_add(o, "ssh", json_object_new_boolean(0));
                 json_object_array_add(arr, o);

@@ -183,8 +183,7 @@ static int parse_privnet(struct pctx *p, const struct ynode *n, const char *path
         return 0;
 }
 
-static int one_privnet(struct pctx *p, const struct ynode *n, const char *path, size_t i,
-                       void *out)
+static int one_privnet(struct pctx *p, const struct ynode *n, const char *path, size_t i, void *out)
 {
         (void)i;
         return parse_privnet(p, n, path, out);
@@ -238,8 +237,7 @@ static const struct vmenv_network_def *find_net(const struct vmenv_config *c, co
         return NULL;
 }
 
-const struct vmenv_network_def *vmenv_config_network(const struct vmenv_config *c,
-                                                     const char *name)
+const struct vmenv_network_def *vmenv_config_network(const struct vmenv_config *c, const char *name)
 {
         return find_net(c, name);
 }
@@ -341,16 +339,16 @@ static int check_entry(struct pctx *p, const struct vmenv_network_def *d, const 
                                   "%s[%zu].ip: %s is outside network '%s' (%s/%d, set at line %u)",
                                   r->prefix, r->index, r->e->ip, d->name, sub, d->prefix,
                                   d->where.line);
-                return vmenv_error_hint(p->err, "use an address in %s/%d, or another 'name' for "
-                                                "another network",
+                return vmenv_error_hint(p->err,
+                                        "use an address in %s/%d, or another 'name' for "
+                                        "another network",
                                         sub, d->prefix);
         }
         ip_text(d->subnet + 1, host);
         if (a == d->subnet || a == (d->subnet | ~m))
-                return vmenv_cfg_fail_at(p, w->line, w->column,
-                                         "%s[%zu].ip: %s is the %s address of %s/%d", r->prefix,
-                                         r->index, r->e->ip, a == d->subnet ? "network" : "broadcast",
-                                         sub, d->prefix);
+                return vmenv_cfg_fail_at(
+                    p, w->line, w->column, "%s[%zu].ip: %s is the %s address of %s/%d", r->prefix,
+                    r->index, r->e->ip, a == d->subnet ? "network" : "broadcast", sub, d->prefix);
         if (a == d->subnet + 1) {
                 vmenv_cfg_fail_at(p, w->line, w->column,
                                   "%s[%zu].ip: %s is the host's own address on network '%s'",
@@ -384,8 +382,7 @@ int vmenv_cfg_check_networks(struct pctx *p, struct vmenv_config *c, struct msta
         refs = vmenv_calloc(total, sizeof(*refs));
         for (size_t i = 0; i < c->n_machines; i++)
                 for (size_t j = 0; j < c->machines[i].n_privnets; j++)
-                        refs[n++] = (struct entry_ref){&c->machines[i],
-                                                       &c->machines[i].privnets[j],
+                        refs[n++] = (struct entry_ref){&c->machines[i], &c->machines[i].privnets[j],
                                                        st[i].net_prefix, j};
         c->networks = vmenv_calloc(total, sizeof(*c->networks));
         for (size_t i = 0; i < n; i++)
@@ -454,8 +451,7 @@ static int prefix_of(const struct sockaddr *mask)
         return prefix;
 }
 
-int vmenv_config_check_host_addrs(const struct vmenv_config *c, const char *path,
-                                  vmenv_error *err)
+int vmenv_config_check_host_addrs(const struct vmenv_config *c, const char *path, vmenv_error *err)
 {
         struct ifaddrs *ifs;
         struct vmenv_host_addr *a = NULL;

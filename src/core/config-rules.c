@@ -212,11 +212,28 @@ void vmenv_config_free(struct vmenv_config *c)
 
 /* ---- schema ---- */
 
-static const char *const machine_keys[] = {
-    "box",      "box_version",  "box_url", "box_checksum",    "cpus",           "memory",    "disk",
-    "hostname", "boot_timeout", "network", "forwarded_ports", "synced_folders", "provision", "ssh",
-    "kernel",   "initrd",       "cmdline", "libvirt",         "primary",        "machines",  "networks",
-    NULL};
+static const char *const machine_keys[] = {"box",
+                                           "box_version",
+                                           "box_url",
+                                           "box_checksum",
+                                           "cpus",
+                                           "memory",
+                                           "disk",
+                                           "hostname",
+                                           "boot_timeout",
+                                           "network",
+                                           "forwarded_ports",
+                                           "synced_folders",
+                                           "provision",
+                                           "ssh",
+                                           "kernel",
+                                           "initrd",
+                                           "cmdline",
+                                           "libvirt",
+                                           "primary",
+                                           "machines",
+                                           "networks",
+                                           NULL};
 static const char *const forward_keys[] = {"guest",        "host", "host_ip", "protocol",
                                            "auto_correct", "id",   NULL};
 static const char *const folder_keys[] = {
@@ -777,7 +794,7 @@ static int apply_key(struct pctx *p, struct vmenv_machine_config *m, struct msta
                 free(st->fwd_prefix);
                 st->fwd_prefix = vmenv_strdup(kp);
                 return vmenv_cfg_parse_list(p, v, kp, MAX_FORWARDS, sizeof(*m->forwards),
-                                  (void **)&m->forwards, &m->n_forwards, one_forward);
+                                            (void **)&m->forwards, &m->n_forwards, one_forward);
         }
         if (!strcmp(key, "networks")) {
                 vmenv_cfg_privnets_free(m);
@@ -787,13 +804,14 @@ static int apply_key(struct pctx *p, struct vmenv_machine_config *m, struct msta
         }
         if (!strcmp(key, "synced_folders")) {
                 folders_free(m);
-                return vmenv_cfg_parse_list(p, v, kp, MAX_FOLDERS, sizeof(*m->folders), (void **)&m->folders,
-                                  &m->n_folders, one_folder);
+                return vmenv_cfg_parse_list(p, v, kp, MAX_FOLDERS, sizeof(*m->folders),
+                                            (void **)&m->folders, &m->n_folders, one_folder);
         }
         if (!strcmp(key, "provision")) {
                 provs_free(m);
                 if (vmenv_cfg_parse_list(p, v, kp, MAX_PROVISIONERS, sizeof(*m->provisioners),
-                               (void **)&m->provisioners, &m->n_provisioners, one_prov) < 0)
+                                         (void **)&m->provisioners, &m->n_provisioners,
+                                         one_prov) < 0)
                         return -1;
                 for (size_t i = 0; i < m->n_provisioners; i++)
                         for (size_t j = 0; j < i; j++)

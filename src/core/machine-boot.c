@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "machine-private.h"
-#include "vmenv/privnet.h"
 #include "vmenv/log.h"
+#include "vmenv/privnet.h"
 #include "vmenv/sync.h"
 #include "vmenv/util.h"
 

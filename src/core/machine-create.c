@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "machine-private.h"
-#include "vmenv/privnet.h"
 #include "vmenv/lock.h"
 #include "vmenv/log.h"
+#include "vmenv/privnet.h"
 #include "vmenv/util.h"
 
 /* ip:port as a socket address of either family; false if ip is neither. */
@@ -381,7 +381,6 @@ char *vmenv_machine_console_log(const struct vmenv_machine_state *st)
         return vmenv_strdupf("%s/console/%s.log", home, name);
 }
 
-
 /* The machine's private networks: each one made or brought up to date on
  * the hypervisor (every machine of the project on it, so names resolve for
  * machines not made yet too), a NIC per network, and the addresses vmenv
@@ -440,8 +439,8 @@ static int private_networks(struct vmenv_project *p, const struct vmenv_machine_
                         vmenv_error_prefix(err, "machine '%s'", m->name);
                         goto out;
                 }
-                (*nics)[i] = (struct vmenv_nic_spec){vmenv_strdup(pl->libvirt_name),
-                                                     vmenv_strdup(me->mac)};
+                (*nics)[i] =
+                    (struct vmenv_nic_spec){vmenv_strdup(pl->libvirt_name), vmenv_strdup(me->mac)};
                 if (me->chosen)
                         vmenv_strv_push(&kept, vmenv_strdupf("%s=%s", net, me->ip));
         }

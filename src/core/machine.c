@@ -410,8 +410,14 @@ static int remove_private_networks(struct vmenv_project *p, const struct vmenv_m
                 _cleanup_free_ char *name = vmenv_network_name(p->config, m->privnets[i].name);
                 bool removed = false;
                 if (p->ops->privnet_remove_unused(p->conn, name, m->privnets[i].name, &removed,
-                                                  err) < 0)
-                        return vmenv_error_prefix(err, "machine '%s'", m->name);
+                                                  err) < 0) {
+                        /* the machine is gone; a network that is not ours
+                         * under our name was never used by it */
+                        if (err->code != VMENV_EXIT_NOPERM)
+                                return vmenv_error_prefix(err, "machine '%s'", m->name);
+                        vmenv_warn("%s: %s: left alone", m->name, err->msg);
+                        vmenv_error_clear(err);
+                }
                 if (removed)
                         vmenv_info("removed private network '%s'", m->privnets[i].name);
         }

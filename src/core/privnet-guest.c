@@ -44,7 +44,8 @@ static const char script_head[] =
     "  netplan)\n"
     "    f=/etc/netplan/60-vmenv-$net.yaml\n"
     "    printf 'network:\\n  version: 2\\n  ethernets:\\n    vmenv-%s:\\n      match:\\n"
-    "        macaddress: \"%s\"\\n      addresses: [\"%s\"]\\n' \"$net\" \"$mac\" \"$addr\" >\"$f\"\n"
+    "        macaddress: \"%s\"\\n      addresses: [\"%s\"]\\n' \"$net\" \"$mac\" \"$addr\" "
+    ">\"$f\"\n"
     "    chmod 600 \"$f\"\n"
     "    netplan apply ;;\n"
     "  networkd)\n"
@@ -105,9 +106,9 @@ char *vmenv_privnet_guest_script(const struct vmenv_machine_config *m,
                                 continue;
                         for (size_t j = 0; j < plans[k].n_members; j++) {
                                 const struct vmenv_privnet_member *o = &plans[k].members[j];
-                                _cleanup_free_ char *line = vmenv_strdupf(
-                                    "%s\t%s %s.%s # vmenv-privnet", o->ip, o->machine, o->machine,
-                                    plans[k].dns_domain);
+                                _cleanup_free_ char *line =
+                                    vmenv_strdupf("%s\t%s %s.%s # vmenv-privnet", o->ip, o->machine,
+                                                  o->machine, plans[k].dns_domain);
                                 _cleanup_free_ char *q = vmenv_shell_quote(line);
                                 vmenv_buf_printf(&b, "  echo %s\n", q);
                         }

@@ -187,8 +187,8 @@ void vmenv_privnet_plan_free(struct vmenv_privnet_plan *plans, size_t n)
 }
 
 const struct vmenv_privnet_member *vmenv_privnet_member(const struct vmenv_privnet_plan *plans,
-                                                       size_t n, const char *network,
-                                                       const char *machine)
+                                                        size_t n, const char *network,
+                                                        const char *machine)
 {
         for (size_t k = 0; k < n; k++) {
                 if (strcmp(plans[k].net->name, network))

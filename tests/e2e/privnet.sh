@@ -5,8 +5,11 @@
 # guests exist only there. Two tiny-box machines on one private network
 # with fixed addresses: each has its address on the NIC with its MAC, pings
 # the other by address and by name, reaches a TCP service on the other
-# (busybox nc); halt/up keeps the address; destroy of one keeps the
-# network, of both removes it.
+# (busybox nc); status and port show the addresses; halt/up keeps them;
+# destroy of one keeps the network, of both removes it. Refused: a network
+# under the project's name that vmenv did not make. When the Debian box is
+# there: the ifupdown configuration vmenv writes, and a changed address
+# applied by reload.
 . "$(dirname "$0")/../lib-netns.sh"
 if [ -z "${VMENV_NETNS:-}" ]; then
     if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for a network namespace"; exit 0; fi
@@ -103,4 +106,71 @@ expect_eq "destroy db" 0 "$RC"
 case $ERR in *"removed private network 'private'"*) ok 0 "destroy says it removed the network";; *) ok 1 "destroy: $ERR";; esac
 $V net-info "$NET" >/dev/null 2>&1
 ok $((! $?)) "the last destroy removed the network"
+
+# --- refusals: a network under the project's name that vmenv did not make
+R=$T_TMP/pr
+new_project "$R" "box: vmenv/tiny
+box_url: $CATALOG
+memory: 256M
+boot_timeout: 180
+networks:
+  - { type: private, ip: 192.168.79.10 }"
+RNET="vmenv-pr-private-$(printf '%s' "$(cd "$R" && pwd -P)" | sha256sum | cut -c1-8)"
+printf "<network><name>%s</name><ip address='10.99.0.1' prefix='24'/></network>\n" "$RNET" >"$T_TMP/hand.xml"
+$V net-define "$T_TMP/hand.xml" >/dev/null 2>&1
+ok $? "a network made by hand under the name vmenv would use"
+run_vmenv -C "$R" up
+track "$R"
+expect_eq "up refuses to take it over (exit 77)" 77 "$RC"
+case $ERR in *"refusing to touch network '$RNET': it has no vmenv metadata"*) ok 0 "and says why";; *) ok 1 "refusal: $ERR";; esac
+[ -z "$($V list --all --name | grep -F vmenv-pr-)" ]; ok $? "no domain was defined"
+run_vmenv -C "$R" destroy -f
+expect_eq "destroy of the half-made machine works" 0 "$RC"
+$V net-dumpxml "$RNET" 2>/dev/null | grep -q "10.99.0.1"
+ok $? "and leaves the hand-made network alone"
+$V net-undefine "$RNET" >/dev/null 2>&1
+
+# --- the Debian box: ifupdown configuration written by vmenv, kept by reload
+if [ -f "$VMENV_TEST_BOXES/catalog-debian12.json" ]; then
+    D=$T_TMP/pd
+    deb_project() { # deb_project IP
+        new_project "$D" "box: vmenv/debian12
+box_url: file://$VMENV_TEST_BOXES/catalog-debian12.json
+memory: 512M
+boot_timeout: 600
+networks:
+  - { type: private, ip: $1 }"
+    }
+    deb_project 192.168.78.10
+    DNET="vmenv-pd-private-$(printf '%s' "$(cd "$D" && pwd -P)" | sha256sum | cut -c1-8)"
+    run_vmenv -C "$D" up
+    track "$D"
+    expect_eq "Debian: up with a private network" 0 "$RC"
+    [ "$RC" -eq 0 ] || printf '%s\n' "$ERR" | tail -20 | sed 's/^/# /'
+    run_vmenv -C "$D" ssh -c 'cat /etc/network/interfaces.d/vmenv-private; ip -4 -o addr'
+    case $OUT in *"iface eth1 inet static"*"address 192.168.78.10/24"*"inet 192.168.78.10/24"*)
+        ok 0 "Debian: ifupdown configuration written and eth1 has 192.168.78.10/24";;
+        *) ok 1 "Debian ifupdown: $OUT $ERR";; esac
+    # the test runs where the network's host side is: ping from there
+    ping -c 1 -W 5 192.168.78.10 >/dev/null 2>&1
+    ok $? "Debian: the machine answers at its private address"
+    deb_project 192.168.78.20
+    run_vmenv -C "$D" reload
+    expect_eq "Debian: reload with a changed address" 0 "$RC"
+    run_vmenv -C "$D" ssh -c 'grep address /etc/network/interfaces.d/vmenv-private; ip -4 -o addr show eth1'
+    case $OUT in *"address 192.168.78.20/24"*"inet 192.168.78.20/24"*)
+        case $OUT in *192.168.78.10*) ok 1 "Debian: the old address is gone: $OUT";;
+            *) ok 0 "Debian: after reload the new address, in the file and on eth1";; esac;;
+        *) ok 1 "Debian after reload: $OUT $ERR";; esac
+    ping -c 1 -W 5 192.168.78.20 >/dev/null 2>&1
+    ok $? "Debian: and answers there"
+    $V net-dumpxml "$DNET" 2>/dev/null | grep -q "ip='192.168.78.20'"
+    ok $? "Debian: the running network's reservation follows"
+    run_vmenv -C "$D" destroy -f
+    expect_eq "Debian: destroy" 0 "$RC"
+    $V net-info "$DNET" >/dev/null 2>&1
+    ok $((! $?)) "Debian: its network is gone"
+else
+    echo "# no Debian box in $VMENV_TEST_BOXES: its part is not run"
+fi
 done_testing

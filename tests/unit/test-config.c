@@ -540,8 +540,7 @@ static void test_networks(void)
         is_str(m->privnets[0].ip, "10.20.99.1", "CIDR: the address without its prefix");
         ok(m->privnets[0].prefix == 16, "CIDR: the prefix");
         m = vmenv_config_machine(c, "cache");
-        ok(m->n_privnets == 1 && m->privnets[0].ip == NULL,
-           "the top-level networks are a default");
+        ok(m->n_privnets == 1 && m->privnets[0].ip == NULL, "the top-level networks are a default");
         ok(c->n_networks == 2, "two networks in the project");
         d = vmenv_config_network(c, "private");
         ok(d && d->subnet == ((10u << 24) | (20u << 16)) && d->prefix == 16,
@@ -569,8 +568,7 @@ static void test_networks(void)
             {"box: b\nnetworks: [{type: private, ip: 10.0.0.2/33}]\n", "prefix length"},
             {"box: b\nnetworks: [{type: private, ip: 10.0.0.2, netmask: 255.0.255.0}]\n",
              "is not a netmask"},
-            {"box: b\nnetworks: [{type: private, ip: 10.0.0.2/24, netmask: 16}]\n",
-             "contradicts"},
+            {"box: b\nnetworks: [{type: private, ip: 10.0.0.2/24, netmask: 16}]\n", "contradicts"},
             {"box: b\nnetworks: [{type: private, ip: 10.0.0.2/31}]\n", "not supported"},
             {"box: b\nnetworks: [{type: private, netmask: 24}]\n", "needs an 'ip'"},
             {"box: b\nnetworks: [{type: private, name: Back}]\n", "invalid network name"},
@@ -604,8 +602,8 @@ static void test_networks(void)
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 const char *msg = parse_err(bad[i].yaml);
-                if (!ok(strstr(msg, bad[i].want) != NULL && !strncmp(msg, "78 ", 3),
-                        "refused: %s", bad[i].want))
+                if (!ok(strstr(msg, bad[i].want) != NULL && !strncmp(msg, "78 ", 3), "refused: %s",
+                        bad[i].want))
                         printf("#   got: %s\n", msg);
         }
 }
@@ -615,8 +613,7 @@ static void test_host_overlap(void)
         vmenv_error err = VMENV_ERROR_INIT;
         struct vmenv_config *c =
             parse("box: b\nnetworks:\n  - { type: private, ip: 192.168.56.10 }\n", &err);
-        const struct vmenv_host_addr lo = {"lo", 0x7f000001u, 8},
-                                     other = {"eth0", 0x0a000205u, 24},
+        const struct vmenv_host_addr lo = {"lo", 0x7f000001u, 8}, other = {"eth0", 0x0a000205u, 24},
                                      same = {"eth1", 0xc0a8380au, 24},
                                      wide = {"wg0", 0xc0a00001u, 12},
                                      narrow = {"tap0", 0xc0a83881u, 30};

@@ -94,11 +94,14 @@ static void test_plan(void)
         is_str(ip_of(pl, n, "private", "b"), "10.9.0.3", "others skip it");
         vmenv_privnet_plan_free(pl, n);
         kept_a = "private=10.9.0.2";
-        CHECK(vmenv_privnet_plan(c, recorded, NULL, &pl, &n, &err), "a plan with a kept address now fixed");
-        is_str(ip_of(pl, n, "private", "a"), "10.9.0.3", "a kept address now fixed for another machine moves");
+        CHECK(vmenv_privnet_plan(c, recorded, NULL, &pl, &n, &err),
+              "a plan with a kept address now fixed");
+        is_str(ip_of(pl, n, "private", "a"), "10.9.0.3",
+               "a kept address now fixed for another machine moves");
         vmenv_privnet_plan_free(pl, n);
         kept_a = "private=10.10.0.5";
-        CHECK(vmenv_privnet_plan(c, recorded, NULL, &pl, &n, &err), "a plan with a kept address outside");
+        CHECK(vmenv_privnet_plan(c, recorded, NULL, &pl, &n, &err),
+              "a plan with a kept address outside");
         is_str(ip_of(pl, n, "private", "a"), "10.9.0.3", "a kept address outside the subnet moves");
         vmenv_privnet_plan_free(pl, n);
         kept_a = NULL;
@@ -124,8 +127,8 @@ static void test_xml(void)
         vmenv_error err = VMENV_ERROR_INIT;
         struct vmenv_privnet_host hosts[] = {{"web", "52:54:00:01:02:03", "10.9.0.2"},
                                              {"d<b>&'x", "52:54:00:01:02:04", "10.9.0.3"}};
-        struct vmenv_privnet_spec s = spec_of("vmenv-p-private-0a0b0c0d", "/home/dev/a'b&<c>",
-                                              hosts, 2);
+        struct vmenv_privnet_spec s =
+            spec_of("vmenv-p-private-0a0b0c0d", "/home/dev/a'b&<c>", hosts, 2);
         _cleanup_free_ char *xml = vmenv_libvirt_privnet_xml(&s, NULL, &err);
 
         if (!ok(xml != NULL, "the network XML renders"))
@@ -212,13 +215,14 @@ static void test_libvirt(void)
            "and not removed for another project");
         vmenv_error_clear(&err);
         ops->set_owner(p, "/home/dev/p");
-        ok(ops->privnet_ensure(p, &(struct vmenv_privnet_spec){.name = name,
-                                                               .bridge = "vmv0123456789",
-                                                               .project_dir = "/home/dev/p",
-                                                               .network = "back",
-                                                               .dns_domain = "p.vmenv",
-                                                               .host_ip = "10.9.0.1",
-                                                               .prefix = 24},
+        ok(ops->privnet_ensure(p,
+                               &(struct vmenv_privnet_spec){.name = name,
+                                                            .bridge = "vmv0123456789",
+                                                            .project_dir = "/home/dev/p",
+                                                            .network = "back",
+                                                            .dns_domain = "p.vmenv",
+                                                            .host_ip = "10.9.0.1",
+                                                            .prefix = 24},
                                &err) < 0 &&
                err.code == VMENV_EXIT_NOPERM,
            "a network marked for another network name is refused");
