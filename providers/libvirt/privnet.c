@@ -106,7 +106,7 @@ static int not_ours(const char *name, const char *why, vmenv_error *err)
 static int check_owner(struct vmenv_provider *p, virNetworkPtr n, const char *name,
                        const char *network, vmenv_error *err)
 {
-        _cleanup_free_ char *xml = NULL, *project = NULL, *mine = NULL, *meta = NULL;
+        _cleanup_free_ char *xml = NULL, *meta = NULL, *why = NULL;
         const char *a, *b;
 
         if (!p->owner)
@@ -117,20 +117,8 @@ static int check_owner(struct vmenv_provider *p, virNetworkPtr n, const char *na
         if (!(a = strstr(xml, "<metadata>")) || !(b = strstr(a, "</metadata>")) ||
             !strstr((meta = vmenv_strndup(a, (size_t)(b - a))), VMENV_LIBVIRT_NETWORK_NS))
                 return not_ours(name, "it has no vmenv metadata", err);
-        project = vmenv_libvirt_meta_text(meta, "project");
-        mine = vmenv_libvirt_meta_text(meta, "name");
-        if (!project || !mine)
-                return not_ours(name, "its vmenv metadata names no project or network", err);
-        if (strcmp(project, p->owner)) {
-                _cleanup_free_ char *why =
-                    vmenv_strdupf("it belongs to the project in '%s'", project);
+        if ((why = vmenv_libvirt_owner_mismatch(p, meta, name, "network", network)))
                 return not_ours(name, why, err);
-        }
-        if (strcmp(mine, network) || !vmenv_libvirt_name_fits(name, mine)) {
-                _cleanup_free_ char *why =
-                    vmenv_strdupf("its metadata names network '%s', which is not this name", mine);
-                return not_ours(name, why, err);
-        }
         return 0;
 }
 
