@@ -124,6 +124,7 @@ struct vmenv_machine_config {
 
 struct vmenv_config {
         char *path;    /* absolute path of vmenv.yaml */
+        char *shown;   /* the path as messages show it ("vmenv.yaml" when here) */
         char *dir;     /* its folder: the project root */
         char *project; /* project name: basename of dir, sanitised */
         struct vmenv_machine_config *machines;
@@ -186,7 +187,9 @@ int vmenv_config_check_host(const struct vmenv_config *c, const char *path,
                             const struct vmenv_host_addr *addrs, size_t n, vmenv_error *err);
 /* The same against the host's own addresses (getifaddrs), leaving out the
  * bridges of the project's own networks (vmenv_network_bridge), which
- * carry the networks' host addresses while they are up. */
+ * carry the networks' host addresses while they are up. 'validate' and
+ * 'up' check it; other commands (destroy above all) still work when the
+ * host has since taken an address in a network. */
 int vmenv_config_check_host_addrs(const struct vmenv_config *c, const char *path, vmenv_error *err);
 /* The network a machine entry is on. */
 const struct vmenv_network_def *vmenv_config_network(const struct vmenv_config *c,

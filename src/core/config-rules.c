@@ -205,6 +205,7 @@ void vmenv_config_free(struct vmenv_config *c)
                 free(c->networks[i].name);
         free(c->networks);
         free(c->path);
+        free(c->shown);
         free(c->dir);
         free(c->project);
         free(c);

@@ -717,8 +717,7 @@ static struct vmenv_config *load(const char *path, const char *shown, vmenv_erro
                         *k = r;
                 }
         }
-        if (vmenv_config_check_host_addrs(c, shown, err) < 0)
-                return NULL;
+        c->shown = vmenv_strdup(shown);
         return TAKE_PTR(c);
 }
 

@@ -249,6 +249,11 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
         struct vmenv_accel accel;
         bool start = true, first, provision;
 
+        if (m->n_privnets &&
+            vmenv_config_check_host_addrs(p->config,
+                                          p->config->shown ? p->config->shown : p->config->path,
+                                          err) < 0)
+                return -1;
         if ((lock = vmenv_machine_lock(p, m->name, err)) < 0)
                 return -1;
         if (vmenv_project_accel(p, &accel, err) < 0)

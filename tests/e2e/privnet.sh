@@ -134,6 +134,18 @@ $V net-dumpxml "$RNET" 2>/dev/null | grep -q "10.99.0.1"
 ok $? "and leaves the hand-made network alone"
 $V net-undefine "$RNET" >/dev/null 2>&1
 
+# a subnet the host (here: the namespace) already has an address in
+ip link add vmenvtest0 type bridge && ip addr add 192.168.79.200/24 dev vmenvtest0
+ok $? "a bridge with 192.168.79.200/24 on the host side"
+run_vmenv -C "$R" up
+expect_eq "up refuses a network over a host address (exit 78)" 78 "$RC"
+case $ERR in *"vmenv.yaml:6:5: network 'private' (192.168.79.0/24) overlaps the host's address 192.168.79.200/24 on 'vmenvtest0'"*)
+    ok 0 "at file:line, naming the address";; *) ok 1 "overlap: $ERR";; esac
+[ -z "$($V list --all --name | grep -F vmenv-pr-)" ]; ok $? "nothing was defined"
+run_vmenv -C "$R" destroy -f
+expect_eq "destroy still works" 0 "$RC"
+ip link del vmenvtest0
+
 # --- the Debian box: ifupdown configuration written by vmenv, kept by reload
 if [ -f "$VMENV_TEST_BOXES/catalog-debian12.json" ]; then
     D=$T_TMP/pd

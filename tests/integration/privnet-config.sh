@@ -50,6 +50,9 @@ expect_eq "overlap with a host address: where, what and a hint" \
 "vmenv: error: vmenv.yaml:5:9: network 'private' (10.213.57.0/24) overlaps the host's address 10.213.57.200/16 on 'd0'
 hint: the host would not know where to send that subnet's packets: pick a subnet the host does not use ('ip -4 addr' lists them)" "$ERR"
 
+OUT=$(in_ns "$VMENV" -C "$P" ssh-config web 2>"$T_TMP/err"); RC=$?
+case $(cat "$T_TMP/err") in *overlaps*) ok 1 "other commands still read the file: $(cat "$T_TMP/err")";; *) ok 0 "other commands still read the file (destroy must work)";; esac
+
 # The network's own bridge carries its host address while it is up.
 in_ns ip link del d0
 br=vmv$(printf '%s\n%s' "$(cd "$P" && pwd -P)" private | sha256sum | cut -c1-10)
