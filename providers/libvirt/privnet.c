@@ -157,13 +157,38 @@ static void update_live(virNetworkPtr n, const struct vmenv_privnet_spec *s)
         }
 }
 
+/* Defines the network, over this project's existing one (its UUID kept,
+ * the running one updated); *n NULL when libvirt refused the definition. */
+static int define_network(struct vmenv_provider *p, const struct vmenv_privnet_spec *s,
+                          virNetworkPtr *out, bool *existed, vmenv_error *err)
+{
+        _cleanup_net_ virNetworkPtr n = virNetworkLookupByName(p->conn, s->name);
+        _cleanup_free_ char *xml = NULL;
+        char uuid[VIR_UUID_STRING_BUFLEN];
+
+        *out = NULL;
+        if (!n && !vmenv_libvirt_last_error_is(VIR_ERR_NO_NETWORK))
+                return vmenv_libvirt_error(err, "cannot look up network '%s'", s->name);
+        *existed = n != NULL;
+        if (n && check_owner(p, n, s->name, s->network, err) < 0)
+                return -1;
+        if (n && virNetworkGetUUIDString(n, uuid) < 0)
+                return vmenv_libvirt_error(err, "cannot read network '%s'", s->name);
+        if (!(xml = vmenv_libvirt_privnet_xml(s, n ? uuid : NULL, err)))
+                return -1;
+        if (n && virNetworkIsActive(n) == 1)
+                update_live(n, s);
+        /* defining over an existing one (same name and UUID) replaces its
+         * persistent definition */
+        *out = virNetworkDefineXML(p->conn, xml);
+        return 0;
+}
+
 int vmenv_libvirt_privnet_ensure(struct vmenv_provider *p, const struct vmenv_privnet_spec *s,
                                  vmenv_error *err)
 {
         _cleanup_net_ virNetworkPtr n = NULL;
-        _cleanup_free_ char *xml = NULL;
-        char uuid[VIR_UUID_STRING_BUFLEN];
-        bool existed;
+        bool existed = false;
 
         if (p->session) {
                 vmenv_error_set(err, VMENV_EXIT_UNAVAILABLE,
@@ -175,24 +200,16 @@ int vmenv_libvirt_privnet_ensure(struct vmenv_provider *p, const struct vmenv_pr
                                              "qemu:///system }' or --connect), or drop "
                                              "'networks:' (see docs/networking.md)");
         }
-        n = virNetworkLookupByName(p->conn, s->name);
-        if (!n && !vmenv_libvirt_last_error_is(VIR_ERR_NO_NETWORK))
-                return vmenv_libvirt_error(err, "cannot look up network '%s'", s->name);
-        existed = n != NULL;
-        if (n && check_owner(p, n, s->name, s->network, err) < 0)
-                return -1;
-        if (n && virNetworkGetUUIDString(n, uuid) < 0)
-                return vmenv_libvirt_error(err, "cannot read network '%s'", s->name);
-        if (!(xml = vmenv_libvirt_privnet_xml(s, n ? uuid : NULL, err)))
-                return -1;
-        if (n && virNetworkIsActive(n) == 1)
-                update_live(n, s);
-        if (n)
-                virNetworkFree(n);
-        /* defining over an existing one (same name and UUID) replaces its
-         * persistent definition */
-        if (!(n = virNetworkDefineXML(p->conn, xml)))
-                return vmenv_libvirt_error(err, "cannot define network '%s'", s->name);
+        /* twice at most: an up of another machine of the project (in
+         * parallel) may define it between our look-up and our definition */
+        for (int attempt = 0;; attempt++) {
+                if (define_network(p, s, &n, &existed, err) < 0)
+                        return -1;
+                if (n)
+                        break;
+                if (existed || attempt)
+                        return vmenv_libvirt_error(err, "cannot define network '%s'", s->name);
+        }
         if (!existed) {
                 vmenv_info("created private network '%s' (%s/%d, isolated)", s->network, s->host_ip,
                            s->prefix);
