@@ -165,6 +165,8 @@ char *vmenv_guest_folder(const char *path, const char **why, const char **hint);
 /* "is" or "holds" when GUEST is USER's home folder or a folder above it
  * (mirroring it would delete ~/.ssh/authorized_keys), else NULL. */
 const char *vmenv_guest_folder_home(const char *guest, const char *user);
+/* A provisioner name: not empty, no ':', ',' or control character. */
+bool vmenv_provisioner_name_valid(const char *name);
 /* A value that can be written between double quotes into an ssh_config. */
 bool vmenv_ssh_config_value_valid(const char *v);
 

@@ -72,6 +72,12 @@ uint64_t vmenv_now_ns(void);
  * ~/.local/share/vmenv. Not created. */
 char *vmenv_home(void);
 
+/* The last MAX_LINES lines of TEXT that show something on a terminal, each
+ * as shown (after its last '\r', escape sequences and control characters
+ * dropped: outside text must not drive the user's terminal), each prefixed
+ * with PREFIX, joined by '\n'; NULL when no line shows anything. */
+char *vmenv_text_tail(const char *text, size_t len, size_t max_lines, const char *prefix);
+
 /* Sizes: "512M", "1G", "1GiB", "2048" (bytes), "1.5G". Binary units. */
 int vmenv_parse_size(const char *s, uint64_t *out);
 

@@ -37,12 +37,12 @@ static int bm_ssh_target(void *ctx, struct vmenv_ssh_target *t, vmenv_error *err
         if (reload_state(b, err) < 0)
                 return -1;
         *t = (struct vmenv_ssh_target){
-                .host = b->st->ssh_host ? b->st->ssh_host : "127.0.0.1",
-                .port = b->st->ssh_port,
-                .user = b->m->ssh.user ? b->m->ssh.user : "vagrant",
-                .key_path = b->key,
-                .known_host_key = b->st->host_key,
-                .connect_timeout_ms = 2000,
+            .host = b->st->ssh_host ? b->st->ssh_host : "127.0.0.1",
+            .port = b->st->ssh_port,
+            .user = b->m->ssh.user ? b->m->ssh.user : "vagrant",
+            .key_path = b->key,
+            .known_host_key = b->st->host_key,
+            .connect_timeout_ms = 15000, /* a running machine, as vmenv ssh */
         };
         return 0;
 }
@@ -75,8 +75,7 @@ static int bm_qemu_pid(void *ctx, int *pid, vmenv_error *err)
                 return -1;
         path = vmenv_strdupf("/run/libvirt/qemu/%s.pid", b->st->domain);
         if (vmenv_read_file(path, 64, &text, NULL, err) < 0)
-                return vmenv_error_prefix(err, "cannot find the QEMU process of '%s'",
-                                          b->m->name);
+                return vmenv_error_prefix(err, "cannot find the QEMU process of '%s'", b->m->name);
         *pid = atoi(text);
         return *pid > 0 ? 0 : vmenv_error_set(err, VMENV_EXIT_SOFTWARE, "bad pid in '%s'", path);
 }
@@ -125,15 +124,17 @@ struct vmenv_bench_machine *vmenv_bench_machine_new(struct vmenv_project *p,
         bm->image = vmenv_strdup(box->images[0]);
         vmenv_box_free(box);
         bm->ops = (struct vmenv_bench_vm_ops){
-                .ctx = b,
-                /* "kvm", or "tcg: <why>" (docs/accel.md) */
-                .hypervisor = host->accel_reason ? host->accel_reason : host->kvm ? "kvm" : "tcg",
-                .ssh_target = bm_ssh_target,
-                .up = bm_up,
-                .halt = bm_halt,
-                .destroy = bm_destroy,
-                .qemu_pid = bm_qemu_pid,
-                .disk_path = bm_disk_path,
+            .ctx = b,
+            /* "kvm", or "tcg: <why>" (docs/accel.md) */
+            .hypervisor = host->accel_reason ? host->accel_reason
+                          : host->kvm        ? "kvm"
+                                             : "tcg",
+            .ssh_target = bm_ssh_target,
+            .up = bm_up,
+            .halt = bm_halt,
+            .destroy = bm_destroy,
+            .qemu_pid = bm_qemu_pid,
+            .disk_path = bm_disk_path,
         };
         return bm;
 fail:

@@ -368,6 +368,18 @@ static int guest_path(struct pctx *p, const struct ynode *v, const char *kp, cha
         return 0;
 }
 
+/* ':' separates the name from the digest in the run-once record, ',' names
+ * in --provision-with. */
+bool vmenv_provisioner_name_valid(const char *name)
+{
+        if (!*name)
+                return false;
+        for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+                if (*c == ':' || *c == ',' || *c < 0x20 || *c == 0x7f)
+                        return false;
+        return true;
+}
+
 const char *vmenv_guest_folder_home(const char *guest, const char *user)
 {
         _cleanup_free_ char *home =
@@ -511,12 +523,7 @@ static int parse_prov(struct pctx *p, const struct ynode *n, const char *path, s
                         r = vmenv_cfg_get_str(p, val, kp, &v->name);
                         if (!r && !*v->name)
                                 r = vmenv_cfg_fail(p, val, kp, "must not be empty");
-                        /* ':' separates the name from the digest in the
-                         * run-once record, ',' names in --provision-with. */
-                        if (!r && v->name[strcspn(v->name, ":,\x7f\x01\x02\x03\x04\x05\x06\x07"
-                                                           "\x08\t\n\x0b\x0c\r\x0e\x0f\x10"
-                                                           "\x11\x12\x13\x14\x15\x16\x17\x18"
-                                                           "\x19\x1a\x1b\x1c\x1d\x1e\x1f")]) {
+                        if (!r && !vmenv_provisioner_name_valid(v->name)) {
                                 vmenv_cfg_fail(p, val, kp,
                                                "\"%s\" cannot be a provisioner name: it holds "
                                                "':', ',' or a control character",

@@ -639,14 +639,6 @@ static char *derive_name(const char *src)
         return name;
 }
 
-static char *default_catalog(const char *name)
-{
-        const char *server = getenv("VMENV_BOX_SERVER");
-        if (!server || !*server)
-                return NULL;
-        return vmenv_strdupf("%s%s%s.json", server, vmenv_endswith(server, "/") ? "" : "/", name);
-}
-
 /* The checksum of a box file when nobody published one: the store's record
  * if that version is stored, else the sha256 of the file itself. */
 static int box_file_digest(const char *dir, const char *name, const char *version, const char *url,
@@ -696,16 +688,19 @@ static char *ref_arch(const struct vmenv_catalog *cat, const struct vmenv_box_re
         return vmenv_strdup(vmenv_host_arch());
 }
 
+/* Locks what CATALOG offers; FETCHED, when given, is that catalog already
+ * loaded (taken over). */
 static int resolve_catalog(const char *dir, const struct vmenv_machine_config *m,
-                           const char *catalog, bool named, const struct vmenv_lock_opts *o,
-                           struct vmenv_lock_entry *e, vmenv_error *err)
+                           const char *catalog, struct vmenv_catalog *fetched, bool named,
+                           const struct vmenv_lock_opts *o, struct vmenv_lock_entry *e,
+                           vmenv_error *err)
 {
-        _cleanup_(vmenv_catalog_freep) struct vmenv_catalog *cat = NULL;
+        _cleanup_(vmenv_catalog_freep) struct vmenv_catalog *cat = fetched;
         _cleanup_free_ char *where = project_path(dir, catalog);
         struct vmenv_box_ref ref = {0};
         int r = -1;
 
-        if (!(cat = vmenv_catalog_fetch(where, o ? o->fetch : NULL, err)))
+        if (!cat && !(cat = vmenv_catalog_fetch(where, o ? o->fetch : NULL, err)))
                 return -1;
         if (vmenv_catalog_resolve(cat, m->box_version, NULL, &ref, err) < 0)
                 return -1;
@@ -743,8 +738,8 @@ out:
         return r;
 }
 
-/* Without any catalog to ask (no box_url, no $VMENV_BOX_SERVER), the store
- * is all there is: lock the newest stored version that fits. */
+/* Without any catalog to ask (no box_url, no registry that answers), the
+ * store is all there is: lock the newest stored version that fits. */
 static int resolve_stored(const struct vmenv_machine_config *m, struct vmenv_lock_entry *e,
                           vmenv_error *err)
 {
@@ -777,6 +772,35 @@ static int resolve_stored(const struct vmenv_machine_config *m, struct vmenv_loc
         return 0;
 }
 
+/* A box named without box_url: the registry's catalog for it, as 'up' and
+ * 'box add' find it (Vagrant's lookup, vmenv_catalog_fetch_name); when the
+ * registry cannot answer, the newest stored version that fits, said so. */
+static int resolve_name(const char *dir, const struct vmenv_machine_config *m,
+                        const struct vmenv_lock_opts *o, struct vmenv_lock_entry *e,
+                        vmenv_error *err)
+{
+        vmenv_error looked = VMENV_ERROR_INIT;
+        _cleanup_free_ char *url = NULL;
+        struct vmenv_catalog *cat =
+            vmenv_catalog_fetch_name(m->box, o ? o->fetch : NULL, &url, &looked);
+        int r;
+
+        if (cat) {
+                vmenv_error_clear(&looked);
+                return resolve_catalog(dir, m, url, cat, true, o, e, err);
+        }
+        if ((r = resolve_stored(m, e, err)) == 0)
+                vmenv_warn("%s: %s; locked the stored version %s", m->name, looked.msg, e->version);
+        else if (err->code == VMENV_EXIT_NOINPUT) {
+                /* neither: the registry's reason (and hint) is the one to act on */
+                vmenv_error_set(err, looked.code, "box '%s' is not in the store, and %s", m->box,
+                                looked.msg);
+                vmenv_error_hint(err, "%s", looked.hint ? looked.hint : "give box_url");
+        }
+        vmenv_error_clear(&looked);
+        return r;
+}
+
 int vmenv_lock_resolve(const struct vmenv_config *c, const struct vmenv_machine_config *m,
                        const struct vmenv_lock_opts *o, struct vmenv_lock_entry *out,
                        vmenv_error *err)
@@ -791,11 +815,9 @@ int vmenv_lock_resolve(const struct vmenv_config *c, const struct vmenv_machine_
         e.constraint = vmenv_strdup(m->box_version && *m->box_version ? m->box_version : NULL);
         e.provider = vmenv_strdup("libvirt");
         if (kind == SRC_NAME) {
-                _cleanup_free_ char *catalog = default_catalog(m->box);
-                r = catalog ? resolve_catalog(c->dir, m, catalog, true, o, &e, err)
-                            : resolve_stored(m, &e, err);
+                r = resolve_name(c->dir, m, o, &e, err);
         } else if (kind == SRC_CATALOG) {
-                r = resolve_catalog(c->dir, m, src, m->box_url != NULL, o, &e, err);
+                r = resolve_catalog(c->dir, m, src, NULL, m->box_url != NULL, o, &e, err);
         } else {
                 _cleanup_(constraint_freep) struct vmenv_constraint *con =
                     vmenv_constraint_parse(m->box_version, err);

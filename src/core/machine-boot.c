@@ -15,30 +15,19 @@
 
 /* Diagnostics. */
 
-/* The last lines of the serial console, each prefixed "  | ". */
+/* The last lines of the serial console that show something, each prefixed
+ * "  | ". */
 static char *console_tail(const struct vmenv_machine_state *st)
 {
         _cleanup_free_ char *path = vmenv_machine_console_log(st);
         _cleanup_free_ char *text = NULL;
-        struct vmenv_buf b = {0};
-        size_t len = 0, lines = 0;
-        char *p, *end;
+        size_t len = 0;
+        char *tail;
 
-        if (vmenv_read_file(path, 64u << 20, &text, &len, NULL) < 0 || len == 0)
+        if (vmenv_read_file(path, 64u << 20, &text, &len, NULL) < 0 ||
+            !(tail = vmenv_text_tail(text, len, CONSOLE_TAIL_LINES, "  | ")))
                 return vmenv_strdup("  (the serial console printed nothing)");
-        p = text + len;
-        while (p > text && lines <= CONSOLE_TAIL_LINES)
-                if (*--p == '\n')
-                        lines++;
-        for (; *p; p = *end ? end + 1 : end) {
-                end = p + strcspn(p, "\n");
-                if (end == p)
-                        continue;
-                vmenv_buf_printf(&b, "  | %.*s\n", (int)strcspn(p, "\r\n"), p);
-        }
-        if (b.len)
-                b.data[--b.len] = '\0';
-        return b.len ? vmenv_buf_steal(&b) : vmenv_strdup("  (the serial console printed nothing)");
+        return tail;
 }
 
 static void fill_target(const struct vmenv_machine_config *m, const struct vmenv_machine_state *st,

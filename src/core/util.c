@@ -547,3 +547,80 @@ void vmenv_buf_yaml_quote(struct vmenv_buf *b, const char *s)
         }
         vmenv_buf_puts(b, "\"");
 }
+
+/* What a terminal would show of one line: the text after its last carriage
+ * return, without escape sequences or other control characters. Appends to
+ * B; returns whether anything but blanks was added (else B is as it was). */
+static bool shown_line(struct vmenv_buf *b, const char *p, size_t n)
+{
+        size_t start = b->len;
+        bool seen = false;
+
+        for (size_t i = n; i > 1; i--)
+                if (p[i - 2] == '\r') {
+                        p += i - 1;
+                        n -= i - 1;
+                        break;
+                }
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)p[i];
+                if (c == 0x1b) { /* CSI to its final byte, OSC to BEL or ST, else 2 bytes */
+                        if (i + 1 < n && p[i + 1] == '[')
+                                for (i += 2; i < n && !(p[i] >= 0x40 && p[i] <= 0x7e); i++)
+                                        ;
+                        else if (i + 1 < n && p[i + 1] == ']') {
+                                for (i += 2; i < n && p[i] != 0x07 && p[i] != 0x1b; i++)
+                                        ;
+                                if (i + 1 < n && p[i] == 0x1b && p[i + 1] == '\\')
+                                        i++;
+                        } else
+                                i++;
+                        continue;
+                }
+                if (c < 0x20 || c == 0x7f)
+                        continue;
+                seen |= c != ' ';
+                vmenv_buf_add(b, &c, 1);
+        }
+        if (!seen)
+                b->len = start;
+        return seen;
+}
+
+char *vmenv_text_tail(const char *text, size_t len, size_t max_lines, const char *prefix)
+{
+        struct vmenv_buf b = {0}, probe = {0};
+        size_t first = len, n = 0;
+
+        /* from the end back to the first of the last max_lines shown lines */
+        for (size_t e = len; e > 0 && n < max_lines;) {
+                size_t s = e;
+                while (s > 0 && text[s - 1] != '\n')
+                        s--;
+                probe.len = 0;
+                if (shown_line(&probe, text + s, e - s)) {
+                        first = s;
+                        n++;
+                }
+                e = s > 0 ? s - 1 : 0;
+        }
+        vmenv_buf_free(&probe);
+        for (size_t s = first; s < len;) {
+                size_t e = s;
+                while (e < len && text[e] != '\n')
+                        e++;
+                size_t mark = b.len;
+                vmenv_buf_puts(&b, prefix);
+                if (shown_line(&b, text + s, e - s))
+                        vmenv_buf_puts(&b, "\n");
+                else
+                        b.len = mark;
+                s = e + 1;
+        }
+        if (!b.len) {
+                vmenv_buf_free(&b);
+                return NULL;
+        }
+        b.data[--b.len] = '\0';
+        return vmenv_buf_steal(&b);
+}

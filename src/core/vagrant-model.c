@@ -706,7 +706,12 @@ static void ev_provision(struct vi_model *m, struct vi_machine *mc, json_object 
                 prov_clear(&mc->provs[mc->n_provs]);
                 return;
         }
-        mc->provs[mc->n_provs].name = name && *name ? text_of(field(ev, "name")) : NULL;
+        if (name && *name && !vmenv_provisioner_name_valid(name))
+                vi_note(m, line,
+                        "the provisioner name holds ':', ',' or a control character: "
+                        "written without a name");
+        else if (name && *name)
+                mc->provs[mc->n_provs].name = text_of(field(ev, "name"));
         mc->provs[mc->n_provs].run = vmenv_strdup(run);
         mc->n_provs++;
 }

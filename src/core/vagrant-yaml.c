@@ -54,12 +54,15 @@ static void put_text(struct vmenv_buf *b, int key_indent, const char *s)
         }
         while (trailing < len && s[len - 1 - trailing] == '\n')
                 trailing++;
-        /* Leading blanks, or lines of blanks only, defeat YAML's guess of
-         * the indentation: say it. */
+        /* Leading blanks on the first line that is not empty (YAML guesses
+         * the indentation from it), or lines of blanks only, defeat YAML's
+         * guess of the indentation: say it. */
+        bool first = true;
         for (p = s; *p; p = nl + 1) {
                 size_t n = (nl = strchr(p, '\n')) ? (size_t)(nl - p) : strlen(p);
-                if (p == s && (*p == ' ' || *p == '\t'))
+                if (first && n && (*p == ' ' || *p == '\t'))
                         indicator = true;
+                first = first && !n;
                 if (n && strspn(p, " \t") >= n)
                         indicator = true;
                 if (!nl)

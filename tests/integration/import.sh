@@ -118,12 +118,12 @@ got=$(python3 -c '
 import json, sys
 m = json.load(sys.stdin)["machines"][0]
 p = m["provision"]
-print(repr((m["box"], m["ssh"]["user"], p[0]["shell"], p[0]["env"], p[1]["shell"], p[2]["shell"], p[3]["shell"], m["forwarded_ports"][0]["id"])))
+print(repr((m["box"], m["ssh"]["user"], p[0]["shell"], p[0]["env"], p[1]["shell"], p[2]["shell"], p[3]["shell"], p[4]["shell"], m["forwarded_ports"][0]["id"])))
 ' <<<"$OUT" 2>&1)
 want=$(python3 -c '
 print(repr(("acme/box: \"quoted\" # not a comment", "dev.ops", "echo '"'"'a: b'"'"' \"c\" \\ # d\n  second line\ttab\n\n",
     {"MSG": "line1\nline2: x", "Q": "it'"'"'s \"q\""}, "   leading spaces\nend", "snow \u2603 and caf\u00e9", "ends with blank lines\n\n\n",
-    "ssh: \"alt\"")))')
+    "\n\n     indented after blank lines\nless\n", "ssh: \"alt\"")))')
 expect_eq "quotes, colons, #, newlines, tabs and unicode survive import → validate" "$want" "$got"
 
 # --- Ruby: errors, the sandbox, the timeout ---

@@ -188,4 +188,32 @@ expect_eq "--update rehashes it and shows both checksums" \
 check "no temporary files are left beside the lock" -- \
     test "$(find "$P" -name 'vmenv.lock.tmp*' | wc -l)" -eq 0
 
+# --- a box named without box_url: the registry's catalog, looked up as 'up'
+# and 'box add' do (SERVER/api/v2/vagrant/NAME); the lock records it
+mkdir -p "$W/api/v2/vagrant/vmenv"
+publish 1.0.0 1.1.0 1.2.0 2.0.0
+sed 's#"url": "tiny-#"url": "'"$BASE"'/tiny-#g' "$W/tiny.json" > "$W/api/v2/vagrant/vmenv/tiny"
+R=$T_TMP/registry
+mkdir -p "$R"
+printf 'box: vmenv/tiny\nbox_version: "~> 1.1"\n' > "$R/vmenv.yaml"
+VAGRANT_SERVER_URL=$BASE run_vmenv -C "$R" lock
+expect_eq "lock of a registry name picks the newest fitting version" "0 default: vmenv/tiny 1.2.0 (new)" "$RC $OUT"
+check "the entry names the registry's catalog and its box URL" -- python3 - <<PY
+import json
+e = json.load(open("$R/vmenv.lock"))["machines"]["default"]
+assert e["catalog"] == "$BASE/api/v2/vagrant/vmenv/tiny", e
+assert e["url"] == "$BASE/tiny-1.2.0.box", e
+assert e["checksum"] == "sha256:$(sha256 "$W/tiny-1.2.0.box")", e
+PY
+VAGRANT_SERVER_URL=$BASE run_vmenv -C "$R" lock --check
+expect_eq "lock --check against the registry passes" 0 "$RC"
+# the registry down and the box not stored: an error that says both
+rm -f "$R/vmenv.lock"
+run_vmenv -C "$R" lock
+expect_eq "no registry and nothing stored: both reasons and what to do" \
+    "vmenv: error: cannot lock box 'vmenv/tiny' of machine 'default': box 'vmenv/tiny' is not in the store, and cannot look up box 'vmenv/tiny' at 'http://127.0.0.1:9'" \
+    "$(head -1 <<<"$ERR" | grep -o "^.*at 'http://127.0.0.1:9'")"
+check "the hint says how to name a catalog" -- grep -q "give box_url" <<<"$ERR"
+check "a failure, not a half-written lock" -- test "$RC" -ne 0 -a ! -f "$R/vmenv.lock"
+
 done_testing

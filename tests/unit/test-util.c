@@ -20,15 +20,38 @@ static void test_escape(void)
 
 static void test_sizes(void)
 {
-        static const struct { const char *in; int rc; unsigned long long want; } cases[] = {
-                {"512M", 0, 512ull << 20}, {"1G", 0, 1ull << 30}, {"1GiB", 0, 1ull << 30},
-                {"2048", 0, 2048}, {"1.5G", 0, 3ull << 29}, {"10k", 0, 10240},
-                {"lots", -1, 0}, {"-1G", -1, 0}, {"", -1, 0}, {"1X", -1, 0}, {"1GG", -1, 0},
-                {"99999999999T", -1, 0}, {"1.5", -1, 0}, {"0x1p30", -1, 0}, {"1e9", -1, 0},
-                {"1E3M", -1, 0}, {"inf", -1, 0}, {"nan", -1, 0}, {" 1G", -1, 0}, {"+1G", -1, 0},
-                {".5G", -1, 0}, {"1.G", -1, 0}, {"1,5G", -1, 0}, {"0.25K", 0, 256},
-                {"18446744073709551615", 0, 18446744073709551615ull},
-                {"18446744073709551616", -1, 0}, {"16777216T", -1, 0},
+        static const struct {
+                const char *in;
+                int rc;
+                unsigned long long want;
+        } cases[] = {
+            {"512M", 0, 512ull << 20},
+            {"1G", 0, 1ull << 30},
+            {"1GiB", 0, 1ull << 30},
+            {"2048", 0, 2048},
+            {"1.5G", 0, 3ull << 29},
+            {"10k", 0, 10240},
+            {"lots", -1, 0},
+            {"-1G", -1, 0},
+            {"", -1, 0},
+            {"1X", -1, 0},
+            {"1GG", -1, 0},
+            {"99999999999T", -1, 0},
+            {"1.5", -1, 0},
+            {"0x1p30", -1, 0},
+            {"1e9", -1, 0},
+            {"1E3M", -1, 0},
+            {"inf", -1, 0},
+            {"nan", -1, 0},
+            {" 1G", -1, 0},
+            {"+1G", -1, 0},
+            {".5G", -1, 0},
+            {"1.G", -1, 0},
+            {"1,5G", -1, 0},
+            {"0.25K", 0, 256},
+            {"18446744073709551615", 0, 18446744073709551615ull},
+            {"18446744073709551616", -1, 0},
+            {"16777216T", -1, 0},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 uint64_t v = 0;
@@ -111,6 +134,36 @@ static void test_error(void)
         vmenv_error_clear(&err);
 }
 
+/* The console tail shown in boot diagnostics: what a terminal would show. */
+static void test_text_tail(void)
+{
+        static const struct {
+                const char *in;
+                size_t max;
+                const char *want, *what;
+        } cases[] = {
+            {"a\nb\nc\n", 2, "> b\n> c", "the last lines, prefixed"},
+            {"a\nb\nc", 5, "> a\n> b\n> c", "fewer lines than asked, no final newline"},
+            {"boot\r\n\x1b[0;1;31m*\x1b[0m\r\n  \r\n\r\n", 5, "> boot\n> *",
+             "CRLF, colour codes and blank lines dropped"},
+            {"login\n\x1b[K\x1b[1A\r\x08\x07\n \t\n", 1, "> login",
+             "lines of control characters alone do not count against the limit"},
+            {"[   ] A start job\r[ * ] A start job\r[  OK  ] Started\r\n", 3, "> [  OK  ] Started",
+             "a line redrawn with carriage returns shows its last drawing"},
+            {"\x1b]0;title\x07x\n", 3, "> x", "an OSC (window title) is dropped to its BEL"},
+            {"\x1b]0;t\x1b\\y\n", 3, "> y", "an OSC is dropped to its ST"},
+            {"\x1b[2J\x1b[H\n\n", 3, NULL, "nothing shown: NULL"},
+            {"", 3, NULL, "empty: NULL"},
+            {"caf\xc3\xa9\n", 3, "> caf\xc3\xa9", "UTF-8 kept"},
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *got = vmenv_text_tail(cases[i].in, strlen(cases[i].in), cases[i].max, "> ");
+                is_str(got, cases[i].want, cases[i].what);
+                free(got);
+        }
+}
+
 int main(void)
 {
         test_escape();
@@ -118,5 +171,6 @@ int main(void)
         test_hint();
         test_files();
         test_error();
+        test_text_tail();
         return done_testing();
 }

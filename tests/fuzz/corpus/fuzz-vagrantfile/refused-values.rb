@@ -9,6 +9,7 @@ Vagrant.configure("2") do |config|
   config.vm.synced_folder "home", "/home"
   config.vm.synced_folder "tilde", "~"
   config.vm.synced_folder "srv", "/srv//app/../www/"
+  config.vm.provision "setup:db", type: "shell", inline: "true"
   config.vm.define "web" do |web|
     web.ssh.username = "-oProxyCommand=touch /tmp/x"
   end
