@@ -11,19 +11,7 @@
 # there: the ifupdown configuration vmenv writes, and a changed address
 # applied by reload.
 . "$(dirname "$0")/../lib-netns.sh"
-if [ -z "${VMENV_NETNS:-}" ]; then
-    if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for a network namespace"; exit 0; fi
-    if [ ! -f "${VMENV_TEST_BOXES:-/nonexistent}/catalog.json" ]; then
-        echo "1..0 # SKIP no test boxes (VMENV_TEST_BOXES)"; exit 0
-    fi
-    missing=$(netns_missing)
-    if [ -n "$missing" ]; then
-        echo "1..0 # SKIP no $missing (apt-get install dnsmasq-base iptables)"; exit 0
-    fi
-    if ! netns_make vmenv-privnet; then echo "1..0 # SKIP cannot make a network namespace"; exit 0; fi
-    netns_exec bash "$0"
-    exit $?
-fi
+[ -n "${VMENV_NETNS:-}" ] || netns_enter_vm_test vmenv-privnet "$0"
 
 netns_libvirtd_start || { echo "Bail out! no libvirtd in the namespace"; exit 1; }
 . "$VMENV_SRCDIR/tests/e2e/lib-vm.sh"
