@@ -4,6 +4,8 @@
 # exists only in that namespace, and nothing reaches the host's own network.
 #
 # Outside (as root):   . tests/lib-netns.sh
+#                      [ -n "${VMENV_NETNS:-}" ] || netns_enter_vm_test PREFIX "$0"
+#                      (a VM test: its skips, the namespace, the run inside); by hand:
 #                      why=$(netns_missing) && [ -z "$why" ] || skip...
 #                      netns_make PREFIX || skip...   # the namespace, a folder, the trap
 #                      netns_exec bash "$0" ARGS...    # runs it again inside; its status
@@ -24,6 +26,22 @@ netns_missing() { # prints what is missing to make the namespace, or nothing
     for t in ip dnsmasq iptables libvirtd virtlogd unshare; do
         if ! PATH=$PATH:/usr/sbin command -v "$t" >/dev/null; then echo "$t"; return; fi
     done
+}
+
+netns_enter_vm_test() { # outside: skips (exit 0) without root, test boxes or tools, else
+    # runs SCRIPT again inside a namespace PREFIX-PID and exits with its status
+    local prefix=$1 script=$2 missing
+    if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for a network namespace"; exit 0; fi
+    if [ ! -f "${VMENV_TEST_BOXES:-/nonexistent}/catalog.json" ]; then
+        echo "1..0 # SKIP no test boxes (VMENV_TEST_BOXES)"; exit 0
+    fi
+    missing=$(netns_missing)
+    if [ -n "$missing" ]; then
+        echo "1..0 # SKIP no $missing (apt-get install dnsmasq-base iptables)"; exit 0
+    fi
+    if ! netns_make "$prefix"; then echo "1..0 # SKIP cannot make a network namespace"; exit 0; fi
+    netns_exec bash "$script"
+    exit $?
 }
 
 netns_outer_cleanup() {

@@ -61,6 +61,25 @@ struct vmenv_provisioner {
         struct vmenv_where where;
 };
 
+/* One private network a machine is on (`networks: [{type: private, ...}]`). */
+struct vmenv_private_net {
+        char *name;    /* the project's network it joins; default "private" */
+        char *ip;      /* dotted IPv4 as written; NULL: vmenv picks one (kept in the state) */
+        int prefix;    /* netmask as a prefix length; 0: the network's (24 unless set) */
+        struct vmenv_where where;
+};
+
+/* A private network of the project, as the machines on it define it: the
+ * first fixed address (and its netmask) sets the subnet; a network with no
+ * fixed address gets the first free 192.168.N.0/24 from N = 56. The host
+ * has the subnet's first address, machines the others. */
+struct vmenv_network_def {
+        char *name;
+        uint32_t subnet;           /* host byte order, host bits zero */
+        int prefix;                /* 16..29 */
+        struct vmenv_where where;  /* the entry that set the subnet */
+};
+
 struct vmenv_ssh_config {
         char *user;        /* default "vagrant" */
         int port;          /* guest port, default 22 */
@@ -91,6 +110,8 @@ struct vmenv_machine_config {
         char *network;      /* "user" (default) or "nat" */
         struct vmenv_forward *forwards;
         size_t n_forwards;
+        struct vmenv_private_net *privnets; /* one per network, in file order */
+        size_t n_privnets;
         struct vmenv_synced_folder *folders;
         size_t n_folders;
         struct vmenv_provisioner *provisioners;
@@ -103,10 +124,13 @@ struct vmenv_machine_config {
 
 struct vmenv_config {
         char *path;    /* absolute path of vmenv.yaml */
+        char *shown;   /* the path as messages show it ("vmenv.yaml" when here) */
         char *dir;     /* its folder: the project root */
         char *project; /* project name: basename of dir, sanitised */
         struct vmenv_machine_config *machines;
         size_t n_machines;
+        struct vmenv_network_def *networks; /* the private networks of all machines */
+        size_t n_networks;
 };
 
 /* Limits on outside input. */
@@ -151,6 +175,27 @@ bool vmenv_ssh_config_value_valid(const char *v);
  * query percent-decoded, names compared without case). -1 with err set,
  * saying why and what to do, otherwise. See docs/security.md. */
 int vmenv_uri_check_project(const char *uri, vmenv_error *err);
+
+/* One address of the host (getifaddrs), for vmenv_config_check_host. */
+struct vmenv_host_addr {
+        const char *ifname;
+        uint32_t addr; /* IPv4, host byte order */
+        int prefix;
+};
+/* Refuses a private network whose subnet overlaps an address of the host
+ * (a route the host already has), at the file:line of the entry that set
+ * it; path is the file as shown. */
+int vmenv_config_check_host(const struct vmenv_config *c, const char *path,
+                            const struct vmenv_host_addr *addrs, size_t n, vmenv_error *err);
+/* The same against the host's own addresses (getifaddrs), leaving out the
+ * bridges of the project's own networks (vmenv_network_bridge), which
+ * carry the networks' host addresses while they are up. 'validate' and
+ * 'up' check it; other commands (destroy above all) still work when the
+ * host has since taken an address in a network. */
+int vmenv_config_check_host_addrs(const struct vmenv_config *c, const char *path, vmenv_error *err);
+/* The network a machine entry is on. */
+const struct vmenv_network_def *vmenv_config_network(const struct vmenv_config *c,
+                                                     const char *name);
 
 /* Makes every machine use uri (the user's --connect), above the file's. */
 void vmenv_config_set_uri(struct vmenv_config *c, const char *uri);

@@ -41,6 +41,31 @@ struct vmenv_fs_spec {  /* 9p/virtiofs shares; issue 5 */
         bool readonly;
 };
 
+/* A NIC on a private network (vmenv.yaml `networks:`). */
+struct vmenv_nic_spec {
+        const char *network; /* the libvirt network */
+        const char *mac;     /* "52:54:00:xx:xx:xx", fixed per machine and network */
+};
+
+/* An isolated libvirt network of a project: no <forward>, the host's own
+ * address on its bridge, a DHCP reservation and DNS names per machine. */
+struct vmenv_privnet_host {
+        const char *machine; /* DNS: MACHINE and MACHINE.<dns_domain> */
+        const char *mac;
+        const char *ip;
+};
+struct vmenv_privnet_spec {
+        const char *name;        /* libvirt name: vmenv-<project>-<network>-<hash> */
+        const char *bridge;      /* vmv<hash>, at most 15 characters */
+        const char *project_dir; /* ownership mark, checked before it is changed or removed */
+        const char *network;     /* its name in vmenv.yaml */
+        const char *dns_domain;  /* "<project>.vmenv" */
+        const char *host_ip;     /* the host's address on it (the subnet's first) */
+        int prefix;
+        const struct vmenv_privnet_host *hosts;
+        size_t n_hosts;
+};
+
 /* Everything needed to render one domain; values are raw (unescaped): the
  * renderer escapes them. */
 struct vmenv_domain_spec {
@@ -61,6 +86,8 @@ struct vmenv_domain_spec {
         const char *kernel, *initrd, *cmdline;
         const char *network;       /* "user" (default) or "nat" */
         const char *nat_network;   /* libvirt network name for "nat" */
+        const struct vmenv_nic_spec *nics; /* private networks, after the first NIC */
+        size_t n_nics;
         struct vmenv_port_map *ports; /* ports[0] is SSH in user mode */
         size_t n_ports;
         const char *video;         /* NULL: none */
@@ -181,6 +208,19 @@ struct vmenv_provider_ops {
         int (*network_ensure)(struct vmenv_provider *p, const char *name, vmenv_error *err);
         int (*guest_address)(struct vmenv_provider *p, const char *domain, char **ip,
                              vmenv_error *err);
+
+        /* Private networks. privnet_ensure defines the network (or brings an
+         * existing one of this project up to date: hosts, DNS names) and
+         * starts it; it refuses a network of that name that does not carry
+         * this project's mark (VMENV_EXIT_NOPERM) and a session connection
+         * (VMENV_EXIT_UNAVAILABLE: libvirt makes bridges only as root). */
+        int (*privnet_ensure)(struct vmenv_provider *p, const struct vmenv_privnet_spec *s,
+                              vmenv_error *err);
+        /* Stops and removes the network when no domain is attached to it any
+         * more (*removed says so); missing is fine; refuses one that is not
+         * this project's. */
+        int (*privnet_remove_unused)(struct vmenv_provider *p, const char *name,
+                                     const char *network, bool *removed, vmenv_error *err);
 };
 
 extern const struct vmenv_provider_ops vmenv_provider_libvirt;

@@ -39,7 +39,10 @@ struct vmenv_machine_state {
         struct vmenv_state_port *ports;
         size_t n_ports;
         char **provisioned; /* "name:digest" of run-once provisioners done */
-        bool exists;        /* state.json was there */
+        /* "NETWORK=IPV4": the addresses vmenv chose on private networks
+         * with no fixed ip, kept so that they do not move */
+        char **net_ips;
+        bool exists; /* state.json was there */
 };
 
 /* Loads the machine's state; a missing state is not an error (exists=false)
@@ -54,6 +57,15 @@ void vmenv_state_free(struct vmenv_machine_state *s);
 char *vmenv_state_path(const struct vmenv_machine_state *s, const char *file);
 /* The domain name for a machine of a project. */
 char *vmenv_domain_name(const struct vmenv_config *c, const char *machine);
+/* The libvirt network of a private network of the project:
+ * "vmenv-<project>-<network>-<hash>", the hash as in domain names. */
+char *vmenv_network_name(const struct vmenv_config *c, const char *network);
+/* Its Linux bridge: "vmv" and 10 hex digits of a hash of the project folder
+ * and the network name (interface names have at most 15 characters). */
+char *vmenv_network_bridge(const struct vmenv_config *c, const char *network);
+/* The MAC of a machine's NIC on a private network: 52:54:00 (QEMU's) and
+ * three bytes of a hash of the project folder, machine and network. */
+char *vmenv_network_mac(const struct vmenv_config *c, const char *machine, const char *network);
 
 /* The per-user index of machines across projects ($VMENV_HOME/machines.json),
  * updated under a file lock, for global-status and box-in-use checks. */

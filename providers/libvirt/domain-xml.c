@@ -16,6 +16,7 @@
 #define MAX_DISKS 20 /* vda..vdt */
 #define MAX_PORTS 256
 #define MAX_FS 64
+#define MAX_NICS 8
 #define MAX_VALUE 4096 /* any single string value */
 
 struct render {
@@ -163,6 +164,17 @@ static int check_ports(const struct vmenv_domain_spec *s, bool native, vmenv_err
         return 0;
 }
 
+/* "xx:xx:xx:xx:xx:xx" in lower-case hex, not multicast. */
+static bool mac_valid(const char *m)
+{
+        if (!m || strlen(m) != 17)
+                return false;
+        for (int i = 0; i < 17; i++)
+                if (i % 3 == 2 ? m[i] != ':' : !strchr("0123456789abcdef", m[i]))
+                        return false;
+        return !(strtoul(m, NULL, 16) & 1);
+}
+
 static int validate(const struct vmenv_domain_spec *s, bool native, vmenv_error *err)
 {
         static const char *const disk_formats[] = {"qcow2", "raw", NULL};
@@ -225,6 +237,16 @@ static int validate(const struct vmenv_domain_spec *s, bool native, vmenv_error 
         if ((s->initrd || s->cmdline) && !s->kernel)
                 return vmenv_error_set(err, VMENV_EXIT_CONFIG,
                                        "an initrd or kernel command line needs a kernel");
+        if (s->n_nics > MAX_NICS)
+                return vmenv_error_set(err, VMENV_EXIT_CONFIG,
+                                       "too many private networks (%zu, the limit is %d)",
+                                       s->n_nics, MAX_NICS);
+        for (size_t i = 0; i < s->n_nics; i++)
+                if (!s->nics[i].network || !*s->nics[i].network || !mac_valid(s->nics[i].mac))
+                        return vmenv_error_set(err, VMENV_EXIT_SOFTWARE,
+                                               "private network %zu needs a network and a MAC "
+                                               "like 52:54:00:12:34:56",
+                                               i);
         if (vmenv_streq(net, "user"))
                 return check_ports(s, native, err);
         if (vmenv_streq(net, "nat")) {
@@ -427,6 +449,14 @@ char *vmenv_libvirt_domain_xml(const struct vmenv_domain_spec *s,
                                  "      <model type='virtio'/>\n"
                                  "    </interface>\n",
                                  esc(&r, s->nat_network));
+        for (size_t i = 0; i < s->n_nics; i++)
+                vmenv_buf_printf(&r.b,
+                                 "    <interface type='network'>\n"
+                                 "      <mac address='%s'/>\n"
+                                 "      <source network='%s'/>\n"
+                                 "      <model type='virtio'/>\n"
+                                 "    </interface>\n",
+                                 esc(&r, s->nics[i].mac), esc(&r, s->nics[i].network));
         /* No USB controller without graphics: nothing would use it, and it
          * costs boot time under TCG. */
         if (!s->graphics)

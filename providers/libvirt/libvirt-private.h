@@ -54,6 +54,17 @@ int vmenv_libvirt_check_owner(struct vmenv_provider *p, virDomainPtr d, const ch
 virDomainPtr vmenv_libvirt_domain_owned(struct vmenv_provider *p, const char *name,
                                         vmenv_error *err);
 
+/* The unescaped text of <PREFIX:tag>…</PREFIX:tag> in metadata libvirt
+ * gives back; NULL when absent or not plain text. */
+char *vmenv_libvirt_meta_text(const char *xml, const char *tag);
+/* Why vmenv metadata meta does not make the object name this project's
+ * WHAT ("machine", "network"), as text for an error; NULL when it does.
+ * expect, when not NULL, is the name the metadata must carry. */
+char *vmenv_libvirt_owner_mismatch(const struct vmenv_provider *p, const char *meta,
+                                   const char *name, const char *what, const char *expect);
+/* Whether name is "vmenv-<project>-WHAT-<hash>". */
+bool vmenv_libvirt_name_fits(const char *name, const char *what);
+
 /* True when libvirt's last error has this code (e.g. VIR_ERR_NO_DOMAIN). */
 bool vmenv_libvirt_last_error_is(int code);
 

@@ -12,6 +12,7 @@
 #include "kvm-check.h"
 #include "libvirt-private.h"
 #include "network.h"
+#include "privnet.h"
 #include "snapshot.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/log.h"
@@ -574,5 +575,7 @@ const struct vmenv_provider_ops vmenv_provider_libvirt = {
     .snapshot_list = vmenv_libvirt_snapshot_list,
     .volume_export = vmenv_libvirt_volume_export,
     .network_ensure = vmenv_libvirt_network_ensure,
+    .privnet_ensure = vmenv_libvirt_privnet_ensure,
+    .privnet_remove_unused = vmenv_libvirt_privnet_remove_unused,
     .guest_address = vmenv_libvirt_guest_address,
 };

@@ -23,7 +23,7 @@ void vmenv_libvirt_set_owner(struct vmenv_provider *p, const char *project_dir)
 
 /* The text of <PREFIX:tag>…</PREFIX:tag> (or <tag>) in the metadata element
  * libvirt gives back, unescaped; NULL when absent or not plain text. */
-static char *meta_text(const char *xml, const char *tag)
+char *vmenv_libvirt_meta_text(const char *xml, const char *tag)
 {
         _cleanup_free_ char *open = vmenv_strdupf("%s>", tag);
         const char *a = xml, *b;
@@ -67,8 +67,9 @@ static char *meta_text(const char *xml, const char *tag)
         return vmenv_buf_steal(&out);
 }
 
-/* The domain name vmenv gives machine M: "vmenv-<project>-M-<hash>". */
-static bool name_fits_machine(const char *domain, const char *machine)
+/* The domain name vmenv gives machine M: "vmenv-<project>-M-<hash>" (and
+ * the network name it gives network M). */
+bool vmenv_libvirt_name_fits(const char *domain, const char *machine)
 {
         _cleanup_free_ char *mid = vmenv_strdupf("-%s-", machine);
         const char *last = strrchr(domain, '-');
@@ -86,10 +87,26 @@ static int not_ours(const char *name, const char *why, vmenv_error *err)
                                      ".vmenv/ folder and run 'vmenv up' (see docs/security.md)");
 }
 
+char *vmenv_libvirt_owner_mismatch(const struct vmenv_provider *p, const char *meta,
+                                   const char *name, const char *what, const char *expect)
+{
+        _cleanup_free_ char *project = vmenv_libvirt_meta_text(meta, "project");
+        _cleanup_free_ char *mine = vmenv_libvirt_meta_text(meta, "name");
+
+        if (!project || !mine)
+                return vmenv_strdupf("its vmenv metadata names no project or %s", what);
+        if (strcmp(project, p->owner))
+                return vmenv_strdupf("it belongs to the project in '%s'", project);
+        if ((expect && strcmp(mine, expect)) || !vmenv_libvirt_name_fits(name, mine))
+                return vmenv_strdupf("its metadata names %s '%s', which is not this name", what,
+                                     mine);
+        return NULL;
+}
+
 int vmenv_libvirt_check_owner(struct vmenv_provider *p, virDomainPtr d, const char *name,
                               vmenv_error *err)
 {
-        _cleanup_free_ char *meta = NULL, *project = NULL, *machine = NULL;
+        _cleanup_free_ char *meta = NULL, *why = NULL;
 
         if (!p->owner)
                 return 0;
@@ -99,20 +116,8 @@ int vmenv_libvirt_check_owner(struct vmenv_provider *p, virDomainPtr d, const ch
                         return not_ours(name, "it has no vmenv metadata", err);
                 return vmenv_libvirt_error(err, "cannot read the metadata of domain '%s'", name);
         }
-        project = meta_text(meta, "project");
-        machine = meta_text(meta, "name");
-        if (!project || !machine)
-                return not_ours(name, "its vmenv metadata names no project or machine", err);
-        if (strcmp(project, p->owner)) {
-                _cleanup_free_ char *why =
-                    vmenv_strdupf("it belongs to the project in '%s'", project);
+        if ((why = vmenv_libvirt_owner_mismatch(p, meta, name, "machine", NULL)))
                 return not_ours(name, why, err);
-        }
-        if (!name_fits_machine(name, machine)) {
-                _cleanup_free_ char *why = vmenv_strdupf(
-                    "its metadata names machine '%s', which is not this name", machine);
-                return not_ours(name, why, err);
-        }
         return 0;
 }
 

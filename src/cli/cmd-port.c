@@ -1,25 +1,36 @@
 /* vmenv port: the host → guest port mappings of a machine, as forwarded on
- * the host (SSH first). */
+ * the host (SSH first), then its addresses on private networks (where the
+ * other machines of the network reach any of its ports). */
 #include <json-c/json.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/machine.h"
+#include "vmenv/privnet.h"
 #include "vmenv/state.h"
 #include "vmenv/util.h"
 
 VMENV_DEFINE_CLEANUP(struct vmenv_machine_state, vmenv_state_free)
 
+static void strv_freep(char ***v)
+{
+        vmenv_strv_free(*v);
+}
+
 static int cmd_port_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmenv_error *err)
 {
         const struct vmenv_machine_config *m;
         _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
+        __attribute__((cleanup(strv_freep))) char **ips = NULL;
         json_object *arr;
 
         if (!(m = vmenv_project_select_one(ctx->config, args->argc ? args->argv[0] : NULL, err)))
                 return -1;
         if (!(st = vmenv_state_load(ctx->config, m->name, err)))
+                return -1;
+        if (vmenv_privnet_machine_ips(ctx->config, m->name, &ips, err) < 0)
                 return -1;
         if (!st->n_ports && st->ssh_host && !ctx->json) {
                 printf("machine '%s' is on a NAT network at %s: no forwarded ports (its ssh is "
@@ -38,6 +49,9 @@ static int cmd_port_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vm
                                st->ports[i].host_ip, st->ports[i].host_port,
                                vmenv_streq(st->ports[i].protocol, "udp") ? " udp" : "",
                                i == 0 ? "  ssh" : "");
+                for (char **a = ips; a && *a; a++)
+                        printf("%*s (private network '%.*s', every port)\n", 5, strchr(*a, '=') + 1,
+                               (int)(strchr(*a, '=') - *a), *a);
                 return 0;
         }
         arr = json_object_new_array();
@@ -49,6 +63,15 @@ static int cmd_port_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vm
                 json_object_object_add(o, "protocol",
                                        json_object_new_string(st->ports[i].protocol));
                 json_object_object_add(o, "ssh", json_object_new_boolean(i == 0));
+                json_object_array_add(arr, o);
+        }
+        for (char **a = ips; a && *a; a++) {
+                json_object *o = json_object_new_object();
+                const char *eq = strchr(*a, '=');
+                json_object_object_add(o, "network",
+                                       json_object_new_string_len(*a, (int)(eq - *a)));
+                json_object_object_add(o, "ip", json_object_new_string(eq + 1));
+                json_object_object_add(o, "ssh", json_object_new_boolean(0));
                 json_object_array_add(arr, o);
         }
         puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |

@@ -7,6 +7,25 @@
 #include "vmenv/cleanup.h"
 #include "vmenv/lock.h"
 #include "vmenv/machine.h"
+#include "vmenv/privnet.h"
+#include "vmenv/util.h"
+#include <string.h>
+
+/* [{"network": NAME, "ip": IP}] from "NAME=IP" entries. */
+static json_object *private_json(char **ips)
+{
+        json_object *a = json_object_new_array();
+
+        for (; ips && *ips; ips++) {
+                json_object *o = json_object_new_object();
+                const char *eq = strchr(*ips, '=');
+                json_object_object_add(o, "network",
+                                       json_object_new_string_len(*ips, (int)(eq - *ips)));
+                json_object_object_add(o, "ip", json_object_new_string(eq + 1));
+                json_object_array_add(a, o);
+        }
+        return a;
+}
 
 static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmenv_error *err)
 {
@@ -39,7 +58,9 @@ static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, 
         for (size_t i = 0; i < n && r == 0; i++) {
                 enum vmenv_vm_state vs;
                 _cleanup_free_ char *domain = vmenv_domain_name(ctx->config, ms[i]->name);
-                if ((r = vmenv_machine_state(p, ms[i], &vs, err)) < 0)
+                char **ips = NULL;
+                if ((r = vmenv_machine_state(p, ms[i], &vs, err)) < 0 ||
+                    (r = vmenv_privnet_machine_ips(ctx->config, ms[i]->name, &ips, err)) < 0)
                         break;
                 if (arr) {
                         json_object *o = json_object_new_object();
@@ -54,11 +75,16 @@ static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, 
                                 json_object_object_add(o, "accel_reason",
                                                        json_object_new_string(host->accel_reason));
                         }
+                        json_object_object_add(o, "private_networks", private_json(ips));
                         json_object_array_add(arr, o);
                 } else {
                         printf("%-20s %-14s (%s)\n", ms[i]->name, vmenv_vm_state_name(vs),
                                ms[i]->box);
+                        for (char **a = ips; a && *a; a++)
+                                printf("  private network '%.*s': %s\n",
+                                       (int)(strchr(*a, '=') - *a), *a, strchr(*a, '=') + 1);
                 }
+                vmenv_strv_free(ips);
                 {
                         struct vmenv_machine_state *st = vmenv_state_load(ctx->config, ms[i]->name, err);
                         struct vmenv_lock_report rep = {0};

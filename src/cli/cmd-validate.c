@@ -13,6 +13,8 @@ static int cmd_validate_run(struct vmenv_ctx *ctx, const struct vmenv_args *args
         const struct vmenv_config *c = ctx->config;
         const char *base;
 
+        if (vmenv_config_check_host_addrs(c, c->shown ? c->shown : c->path, err) < 0)
+                return -1;
         if (ctx->json) {
                 _cleanup_free_ char *json = vmenv_config_to_json(c);
                 puts(json);

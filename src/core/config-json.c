@@ -1,6 +1,9 @@
 /* The resolved configuration as JSON, for 'vmenv validate --json': every
  * machine with every default filled in, sizes in bytes, secrets hidden. */
+#include <arpa/inet.h>
 #include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "vmenv/config.h"
 #include "vmenv/log.h"
@@ -97,6 +100,17 @@ static json_object *jmachine(const struct vmenv_machine_config *m)
         json_object_object_add(o, "forwarded_ports", a);
 
         a = json_object_new_array();
+        for (size_t i = 0; i < m->n_privnets; i++) {
+                const struct vmenv_private_net *e = &m->privnets[i];
+                json_object *no = json_object_new_object();
+                json_object_object_add(no, "type", jstr("private"));
+                json_object_object_add(no, "name", jstr(e->name));
+                json_object_object_add(no, "ip", jstr(e->ip)); /* null: chosen at up */
+                json_object_array_add(a, no);
+        }
+        json_object_object_add(o, "networks", a);
+
+        a = json_object_new_array();
         for (size_t i = 0; i < m->n_folders; i++) {
                 const struct vmenv_synced_folder *f = &m->folders[i];
                 json_object *fo = json_object_new_object();
@@ -147,6 +161,19 @@ char *vmenv_config_to_json(const struct vmenv_config *c)
         for (size_t i = 0; i < c->n_machines; i++)
                 json_object_array_add(a, jmachine(&c->machines[i]));
         json_object_object_add(root, "machines", a);
+        a = json_object_new_array();
+        for (size_t i = 0; i < c->n_networks; i++) {
+                const struct vmenv_network_def *d = &c->networks[i];
+                json_object *no = json_object_new_object();
+                struct in_addr in = {htonl(d->subnet)};
+                char sub[INET_ADDRSTRLEN + 4];
+                inet_ntop(AF_INET, &in, sub, INET_ADDRSTRLEN);
+                snprintf(sub + strlen(sub), 4, "/%d", d->prefix);
+                json_object_object_add(no, "name", jstr(d->name));
+                json_object_object_add(no, "subnet", jstr(sub));
+                json_object_array_add(a, no);
+        }
+        json_object_object_add(root, "networks", a);
         out = vmenv_strdup(json_object_to_json_string_ext(
             root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(root);

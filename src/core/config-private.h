@@ -33,6 +33,7 @@ struct pctx {
 /* Where the machine's forwarded_ports came from, for duplicate errors. */
 struct mstate {
         char *fwd_prefix;
+        char *net_prefix; /* where the machine's networks came from */
 };
 
 /* "PATH:LINE:COL: what" and "PATH:LINE:COL: KEY.PATH: what"; both return -1. */
@@ -58,6 +59,20 @@ int vmenv_cfg_get_int(struct pctx *p, const struct ynode *n, const char *key, lo
 int vmenv_cfg_get_size(struct pctx *p, const struct ynode *n, const char *key, uint64_t min,
                        uint64_t max, uint64_t *out);
 int vmenv_cfg_get_strv(struct pctx *p, const struct ynode *n, const char *key, char ***out);
+
+typedef int vmenv_cfg_one_fn(struct pctx *p, const struct ynode *n, const char *path, size_t i,
+                             void *out);
+/* A list of at most max maps, each read by one into the next of elem bytes. */
+int vmenv_cfg_parse_list(struct pctx *p, const struct ynode *n, const char *path, size_t max,
+                         size_t elem, void **out, size_t *count, vmenv_cfg_one_fn *one);
+
+/* networks: (config-networks.c) */
+int vmenv_cfg_parse_privnets(struct pctx *p, const struct ynode *n, const char *path,
+                             struct vmenv_machine_config *m);
+void vmenv_cfg_privnets_free(struct vmenv_machine_config *m);
+/* Across machines: one subnet per network, no address twice, none the
+ * host's; fills c->networks. */
+int vmenv_cfg_check_networks(struct pctx *p, struct vmenv_config *c, struct mstate *st);
 
 /* One machine: defaults, then the top level's keys, then its own (own may be
  * NULL for the single-machine form). */

@@ -178,6 +178,7 @@ static void machine_clear(struct vmenv_machine_config *m)
         free(m->hostname);
         free(m->network);
         forwards_free(m);
+        vmenv_cfg_privnets_free(m);
         folders_free(m);
         provs_free(m);
         free(m->ssh.user);
@@ -200,7 +201,11 @@ void vmenv_config_free(struct vmenv_config *c)
         for (size_t i = 0; i < c->n_machines; i++)
                 machine_clear(&c->machines[i]);
         free(c->machines);
+        for (size_t i = 0; i < c->n_networks; i++)
+                free(c->networks[i].name);
+        free(c->networks);
         free(c->path);
+        free(c->shown);
         free(c->dir);
         free(c->project);
         free(c);
@@ -208,10 +213,28 @@ void vmenv_config_free(struct vmenv_config *c)
 
 /* ---- schema ---- */
 
-static const char *const machine_keys[] = {
-    "box",      "box_version",  "box_url", "box_checksum",    "cpus",           "memory",    "disk",
-    "hostname", "boot_timeout", "network", "forwarded_ports", "synced_folders", "provision", "ssh",
-    "kernel",   "initrd",       "cmdline", "libvirt",         "primary",        "machines",  NULL};
+static const char *const machine_keys[] = {"box",
+                                           "box_version",
+                                           "box_url",
+                                           "box_checksum",
+                                           "cpus",
+                                           "memory",
+                                           "disk",
+                                           "hostname",
+                                           "boot_timeout",
+                                           "network",
+                                           "forwarded_ports",
+                                           "synced_folders",
+                                           "provision",
+                                           "ssh",
+                                           "kernel",
+                                           "initrd",
+                                           "cmdline",
+                                           "libvirt",
+                                           "primary",
+                                           "machines",
+                                           "networks",
+                                           NULL};
 static const char *const forward_keys[] = {"guest",        "host", "host_ip", "protocol",
                                            "auto_correct", "id",   NULL};
 static const char *const folder_keys[] = {
@@ -595,9 +618,8 @@ static int parse_prov(struct pctx *p, const struct ynode *n, const char *path, s
         return 0;
 }
 
-static int parse_list(struct pctx *p, const struct ynode *n, const char *path, size_t max,
-                      size_t elem, void **out, size_t *count,
-                      int (*one)(struct pctx *, const struct ynode *, const char *, size_t, void *))
+int vmenv_cfg_parse_list(struct pctx *p, const struct ynode *n, const char *path, size_t max,
+                         size_t elem, void **out, size_t *count, vmenv_cfg_one_fn *one)
 {
         char *arr;
 
@@ -779,18 +801,25 @@ static int apply_key(struct pctx *p, struct vmenv_machine_config *m, struct msta
                 forwards_free(m);
                 free(st->fwd_prefix);
                 st->fwd_prefix = vmenv_strdup(kp);
-                return parse_list(p, v, kp, MAX_FORWARDS, sizeof(*m->forwards),
-                                  (void **)&m->forwards, &m->n_forwards, one_forward);
+                return vmenv_cfg_parse_list(p, v, kp, MAX_FORWARDS, sizeof(*m->forwards),
+                                            (void **)&m->forwards, &m->n_forwards, one_forward);
+        }
+        if (!strcmp(key, "networks")) {
+                vmenv_cfg_privnets_free(m);
+                free(st->net_prefix);
+                st->net_prefix = vmenv_strdup(kp);
+                return vmenv_cfg_parse_privnets(p, v, kp, m);
         }
         if (!strcmp(key, "synced_folders")) {
                 folders_free(m);
-                return parse_list(p, v, kp, MAX_FOLDERS, sizeof(*m->folders), (void **)&m->folders,
-                                  &m->n_folders, one_folder);
+                return vmenv_cfg_parse_list(p, v, kp, MAX_FOLDERS, sizeof(*m->folders),
+                                            (void **)&m->folders, &m->n_folders, one_folder);
         }
         if (!strcmp(key, "provision")) {
                 provs_free(m);
-                if (parse_list(p, v, kp, MAX_PROVISIONERS, sizeof(*m->provisioners),
-                               (void **)&m->provisioners, &m->n_provisioners, one_prov) < 0)
+                if (vmenv_cfg_parse_list(p, v, kp, MAX_PROVISIONERS, sizeof(*m->provisioners),
+                                         (void **)&m->provisioners, &m->n_provisioners,
+                                         one_prov) < 0)
                         return -1;
                 for (size_t i = 0; i < m->n_provisioners; i++)
                         for (size_t j = 0; j < i; j++)

@@ -617,9 +617,13 @@ static int build_config(struct pctx *p, const struct ynode *root, struct vmenv_c
                                 goto out;
                         }
         r = check_forwards(p, c, st);
+        if (!r)
+                r = vmenv_cfg_check_networks(p, c, st);
 out:
-        for (size_t i = 0; i < VMENV_ARRAY_SIZE(st); i++)
+        for (size_t i = 0; i < VMENV_ARRAY_SIZE(st); i++) {
                 free(st[i].fwd_prefix);
+                free(st[i].net_prefix);
+        }
         return r;
 }
 
@@ -713,6 +717,7 @@ static struct vmenv_config *load(const char *path, const char *shown, vmenv_erro
                         *k = r;
                 }
         }
+        c->shown = vmenv_strdup(shown);
         return TAKE_PTR(c);
 }
 

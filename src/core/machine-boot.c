@@ -7,6 +7,7 @@
 
 #include "machine-private.h"
 #include "vmenv/log.h"
+#include "vmenv/privnet.h"
 #include "vmenv/sync.h"
 #include "vmenv/util.h"
 
@@ -407,6 +408,8 @@ int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_confi
                 return -1;
         t1 = vmenv_now_ns();
         if (vmenv_state_save(st, err) < 0 || write_known_hosts(st, err) < 0)
+                return -1;
+        if (vmenv_privnet_guest_configure(p->config, m, s, err) < 0)
                 return -1;
         if (mount_folders(m, s, err) < 0)
                 return -1;

@@ -13,6 +13,7 @@
 #include "machine-private.h"
 #include "vmenv/lock.h"
 #include "vmenv/log.h"
+#include "vmenv/privnet.h"
 #include "vmenv/util.h"
 
 /* ip:port as a socket address of either family; false if ip is neither. */
@@ -380,6 +381,87 @@ char *vmenv_machine_console_log(const struct vmenv_machine_state *st)
         return vmenv_strdupf("%s/console/%s.log", home, name);
 }
 
+/* The machine's private networks: each one made or brought up to date on
+ * the hypervisor (every machine of the project on it, so names resolve for
+ * machines not made yet too), a NIC per network, and the addresses vmenv
+ * chose kept in the state. */
+static int private_networks(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                            struct vmenv_machine_state *st, struct vmenv_nic_spec **nics,
+                            vmenv_error *err)
+{
+        struct vmenv_privnet_plan *plans = NULL;
+        size_t n_plans = 0;
+        char **kept = NULL;
+        int r = -1;
+
+        if (!m->n_privnets)
+                return 0;
+        if (!p->ops->privnet_ensure)
+                return vmenv_error_set(err, VMENV_EXIT_UNAVAILABLE,
+                                       "the %s provider does not support private networks",
+                                       p->ops->name);
+        if (vmenv_privnet_plan(p->config, NULL, NULL, &plans, &n_plans, err) < 0)
+                return vmenv_error_prefix(err, "machine '%s'", m->name);
+        *nics = vmenv_calloc(m->n_privnets, sizeof(**nics));
+        for (size_t i = 0; i < m->n_privnets; i++) {
+                const char *net = m->privnets[i].name;
+                const struct vmenv_privnet_plan *pl = NULL;
+                const struct vmenv_privnet_member *me =
+                    vmenv_privnet_member(plans, n_plans, net, m->name);
+                struct vmenv_privnet_host *hosts;
+                struct vmenv_privnet_spec spec;
+                for (size_t k = 0; k < n_plans; k++)
+                        if (!strcmp(plans[k].net->name, net))
+                                pl = &plans[k];
+                if (!pl || !me) {
+                        vmenv_error_set(err, VMENV_EXIT_SOFTWARE,
+                                        "machine '%s': no plan for network '%s'", m->name, net);
+                        goto out;
+                }
+                hosts = vmenv_calloc(pl->n_members + 1, sizeof(*hosts));
+                for (size_t k = 0; k < pl->n_members; k++)
+                        hosts[k] = (struct vmenv_privnet_host){
+                            pl->members[k].machine, pl->members[k].mac, pl->members[k].ip};
+                spec = (struct vmenv_privnet_spec){
+                    .name = pl->libvirt_name,
+                    .bridge = pl->bridge,
+                    .project_dir = p->config->dir,
+                    .network = net,
+                    .dns_domain = pl->dns_domain,
+                    .host_ip = pl->host_ip,
+                    .prefix = pl->net->prefix,
+                    .hosts = hosts,
+                    .n_hosts = pl->n_members,
+                };
+                r = p->ops->privnet_ensure(p->conn, &spec, err);
+                free(hosts);
+                if (r < 0) {
+                        vmenv_error_prefix(err, "machine '%s'", m->name);
+                        goto out;
+                }
+                (*nics)[i] =
+                    (struct vmenv_nic_spec){vmenv_strdup(pl->libvirt_name), vmenv_strdup(me->mac)};
+                if (me->chosen)
+                        vmenv_strv_push(&kept, vmenv_strdupf("%s=%s", net, me->ip));
+        }
+        vmenv_strv_free(st->net_ips);
+        st->net_ips = TAKE_PTR(kept);
+        r = 0;
+out:
+        vmenv_strv_free(kept);
+        vmenv_privnet_plan_free(plans, n_plans);
+        return r;
+}
+
+static void nics_free(struct vmenv_nic_spec *nics, size_t n)
+{
+        for (size_t i = 0; nics && i < n; i++) {
+                free((char *)nics[i].network);
+                free((char *)nics[i].mac);
+        }
+        free(nics);
+}
+
 int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_config *m,
                          struct vmenv_machine_state *st, const char *disk_path,
                          const char *disk_format, vmenv_error *err)
@@ -392,6 +474,8 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
         struct vmenv_disk_spec disk = {disk_path, disk_format};
         const struct vmenv_host_info *host = vmenv_project_host(p, err);
         struct vmenv_accel accel = {0};
+        struct vmenv_nic_spec *nics = NULL;
+        int r;
         struct vmenv_domain_spec spec = {
             .name = st->domain,
             .title = title,
@@ -427,6 +511,12 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
                 return vmenv_error_prefix(err, "machine '%s'", m->name);
         if (check_shares(p, m, err) < 0 || shared_folders(p, m, &fs, &spec.n_fs, err) < 0)
                 return -1;
+        if (private_networks(p, m, st, &nics, err) < 0) {
+                nics_free(nics, m->n_privnets);
+                return -1;
+        }
+        spec.nics = nics;
+        spec.n_nics = m->n_privnets;
         spec.fs = fs;
         ports = vmenv_calloc(st->n_ports, sizeof(*ports));
         for (size_t i = 0; i < st->n_ports; i++)
@@ -434,9 +524,11 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
                                                    st->ports[i].guest_port, st->ports[i].protocol};
         spec.ports = ports;
         spec.n_ports = st->n_ports;
-        if (vmenv_state_save(st, err) < 0)
-                return -1;
-        if (p->ops->define(p->conn, &spec, err) < 0)
+        r = vmenv_state_save(st, err);
+        if (!r)
+                r = p->ops->define(p->conn, &spec, err);
+        nics_free(nics, m->n_privnets);
+        if (r < 0)
                 return vmenv_error_prefix(err, "cannot define machine '%s'", m->name);
         return 0;
 }

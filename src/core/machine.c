@@ -249,6 +249,11 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
         struct vmenv_accel accel;
         bool start = true, first, provision;
 
+        if (m->n_privnets &&
+            vmenv_config_check_host_addrs(p->config,
+                                          p->config->shown ? p->config->shown : p->config->path,
+                                          err) < 0)
+                return -1;
         if ((lock = vmenv_machine_lock(p, m->name, err)) < 0)
                 return -1;
         if (vmenv_project_accel(p, &accel, err) < 0)
@@ -401,6 +406,29 @@ int vmenv_machine_halt_locked(struct vmenv_project *p, const struct vmenv_machin
         return 0;
 }
 
+/* The machine's private networks that no domain uses any more: the
+ * destroy of a network's last machine removes it. */
+static int remove_private_networks(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                                   vmenv_error *err)
+{
+        for (size_t i = 0; i < m->n_privnets && p->ops->privnet_remove_unused; i++) {
+                _cleanup_free_ char *name = vmenv_network_name(p->config, m->privnets[i].name);
+                bool removed = false;
+                if (p->ops->privnet_remove_unused(p->conn, name, m->privnets[i].name, &removed,
+                                                  err) < 0) {
+                        /* the machine is gone; a network that is not ours
+                         * under our name was never used by it */
+                        if (err->code != VMENV_EXIT_NOPERM)
+                                return vmenv_error_prefix(err, "machine '%s'", m->name);
+                        vmenv_warn("%s: %s: left alone", m->name, err->msg);
+                        vmenv_error_clear(err);
+                }
+                if (removed)
+                        vmenv_info("removed private network '%s'", m->privnets[i].name);
+        }
+        return 0;
+}
+
 int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_config *m,
                           vmenv_error *err)
 {
@@ -423,6 +451,8 @@ int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_co
         if (vmenv_state_remove(st, err) < 0 || vmenv_index_remove(st->domain, err) < 0)
                 return -1;
         vmenv_info("%s: destroyed", m->name);
+        if (remove_private_networks(p, m, err) < 0)
+                return -1;
         return 0;
 }
 

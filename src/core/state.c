@@ -36,6 +36,26 @@ char *vmenv_domain_name(const struct vmenv_config *c, const char *machine)
         return vmenv_strdupf("vmenv-%s-%s-%s", c->project, machine, h);
 }
 
+char *vmenv_network_name(const struct vmenv_config *c, const char *network)
+{
+        _cleanup_free_ char *h = sha256_hex(c->dir, 4);
+        return vmenv_strdupf("vmenv-%s-%s-%s", c->project, network, h);
+}
+
+char *vmenv_network_bridge(const struct vmenv_config *c, const char *network)
+{
+        _cleanup_free_ char *key = vmenv_strdupf("%s\n%s", c->dir, network);
+        _cleanup_free_ char *h = sha256_hex(key, 5);
+        return vmenv_strdupf("vmv%s", h);
+}
+
+char *vmenv_network_mac(const struct vmenv_config *c, const char *machine, const char *network)
+{
+        _cleanup_free_ char *key = vmenv_strdupf("%s\n%s\n%s", c->dir, machine, network);
+        _cleanup_free_ char *h = sha256_hex(key, 3);
+        return vmenv_strdupf("52:54:00:%.2s:%.2s:%.2s", h, h + 2, h + 4);
+}
+
 char *vmenv_state_path(const struct vmenv_machine_state *s, const char *file)
 {
         return vmenv_path_join(s->dir, file);
@@ -154,6 +174,19 @@ struct vmenv_machine_state *vmenv_state_load(const struct vmenv_config *c, const
                                                 vmenv_strdup(json_object_get_string(p)));
                 }
         }
+        if (json_object_object_get_ex(root, "private_ips", &arr) &&
+            json_object_is_type(arr, json_type_object)) {
+                json_object_object_foreach(arr, net, v)
+                {
+                        struct in_addr in;
+                        const char *ip = json_object_is_type(v, json_type_string)
+                                             ? json_object_get_string(v)
+                                             : "";
+                        if (strlen(net) <= 16 && !strchr(net, '=') &&
+                            inet_pton(AF_INET, ip, &in) == 1)
+                                vmenv_strv_push(&s->net_ips, vmenv_strdupf("%s=%s", net, ip));
+                }
+        }
         return s;
 fail:
         vmenv_state_free(s);
@@ -201,6 +234,15 @@ int vmenv_state_save(struct vmenv_machine_state *s, vmenv_error *err)
         for (char **p = s->provisioned; p && *p; p++)
                 json_object_array_add(prov, json_object_new_string(*p));
         json_object_object_add(root, "provisioned", prov);
+        if (s->net_ips) {
+                json_object *ips = json_object_new_object();
+                for (char **p = s->net_ips; *p; p++) {
+                        const char *eq = strchr(*p, '=');
+                        _cleanup_free_ char *net = vmenv_strndup(*p, (size_t)(eq - *p));
+                        json_object_object_add(ips, net, json_object_new_string(eq + 1));
+                }
+                json_object_object_add(root, "private_ips", ips);
+        }
         text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
                                                         JSON_C_TO_STRING_NOSLASHESCAPE);
         if (vmenv_write_file_atomic(path, text, strlen(text), 0600, err) < 0)
@@ -234,6 +276,7 @@ void vmenv_state_free(struct vmenv_machine_state *s)
         free(s->box_digest);
         free(s->host_key);
         free(s->ssh_host);
+        vmenv_strv_free(s->net_ips);
         for (size_t i = 0; i < s->n_ports; i++) {
                 free(s->ports[i].host_ip);
                 free(s->ports[i].protocol);

@@ -8,19 +8,7 @@
 # system ssh through ssh-config's host key), port says so, a halt and up
 # finds the address again, and forwarded_ports are refused in nat mode.
 . "$(dirname "$0")/../lib-netns.sh"
-if [ -z "${VMENV_NETNS:-}" ]; then
-    if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for a network namespace"; exit 0; fi
-    if [ ! -f "${VMENV_TEST_BOXES:-/nonexistent}/catalog.json" ]; then
-        echo "1..0 # SKIP no test boxes (VMENV_TEST_BOXES)"; exit 0
-    fi
-    missing=$(netns_missing)
-    if [ -n "$missing" ]; then
-        echo "1..0 # SKIP no $missing (apt-get install dnsmasq-base iptables)"; exit 0
-    fi
-    if ! netns_make vmenv-nat; then echo "1..0 # SKIP cannot make a network namespace"; exit 0; fi
-    netns_exec bash "$0"
-    exit $?
-fi
+[ -n "${VMENV_NETNS:-}" ] || netns_enter_vm_test vmenv-nat "$0"
 
 # --- inside the namespaces (lib-vm.sh, sourced once libvirtd answers,
 # brings lib.sh: TAP, T_TMP, on_exit)

@@ -12,6 +12,7 @@
  * libFuzzer blind; compiling the parser into this target instruments it.
  * The archive's copies are then never linked (their symbols are defined). */
 #include "../../src/core/config-json.c"
+#include "../../src/core/config-networks.c"
 #include "../../src/core/config-rules.c"
 #include "../../src/core/config-uri.c"
 #include "../../src/core/config.c"

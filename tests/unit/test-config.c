@@ -505,6 +505,138 @@ static void test_json(void)
         vmenv_config_free(c);
 }
 
+static const char two_nets[] = "box: vmenv/tiny\n"
+                               "networks:\n"
+                               "  - { type: private }\n"
+                               "machines:\n"
+                               "  web:\n"
+                               "    networks:\n"
+                               "      - { type: private, ip: 10.20.30.40, netmask: 255.255.0.0 }\n"
+                               "      - { type: private, name: backend }\n"
+                               "  db:\n"
+                               "    networks:\n"
+                               "      - { type: private, ip: 10.20.99.1/16 }\n"
+                               "      - { type: private, name: backend, ip: 192.168.56.7 }\n"
+                               "  cache: {}\n";
+
+static void test_networks(void)
+{
+        vmenv_error err = VMENV_ERROR_INIT;
+        struct vmenv_config *c = parse(two_nets, &err);
+        const struct vmenv_machine_config *m;
+        const struct vmenv_network_def *d;
+
+        if (!ok(c != NULL, "machines on two private networks parse")) {
+                printf("# %s\n", err.msg);
+                return;
+        }
+        m = vmenv_config_machine(c, "web");
+        ok(m->n_privnets == 2, "web is on two networks");
+        is_str(m->privnets[0].name, "private", "the network's name defaults to 'private'");
+        is_str(m->privnets[0].ip, "10.20.30.40", "a fixed address");
+        ok(m->privnets[0].prefix == 16, "netmask 255.255.0.0 is /16");
+        ok(m->privnets[1].ip == NULL, "no ip: vmenv chooses");
+        m = vmenv_config_machine(c, "db");
+        is_str(m->privnets[0].ip, "10.20.99.1", "CIDR: the address without its prefix");
+        ok(m->privnets[0].prefix == 16, "CIDR: the prefix");
+        m = vmenv_config_machine(c, "cache");
+        ok(m->n_privnets == 1 && m->privnets[0].ip == NULL, "the top-level networks are a default");
+        ok(c->n_networks == 2, "two networks in the project");
+        d = vmenv_config_network(c, "private");
+        ok(d && d->subnet == ((10u << 24) | (20u << 16)) && d->prefix == 16,
+           "the first fixed address sets the subnet 10.20.0.0/16");
+        d = vmenv_config_network(c, "backend");
+        ok(d && d->subnet == ((192u << 24) | (168u << 16) | (56u << 8)) && d->prefix == 24,
+           "backend: 192.168.56.0/24 from db's address");
+        vmenv_config_free(c);
+
+        c = parse("box: b\nmachines:\n  a:\n    networks: [{type: private}]\n"
+                  "  b:\n    networks: [{type: private, name: two}]\n",
+                  &err);
+        ok(c && c->n_networks == 2 && c->networks[0].subnet == 0xc0a83800u &&
+               c->networks[1].subnet == 0xc0a83900u,
+           "networks with no fixed address: 192.168.56.0/24, then 57");
+        vmenv_config_free(c);
+
+        static const struct {
+                const char *yaml, *want;
+        } bad[] = {
+            {"box: b\nnetworks: [{ip: 10.0.0.2}]\n", "needs 'type'"},
+            {"box: b\nnetworks: [{type: bridged}]\n", "bridged"},
+            {"box: b\nnetworks: [{type: private, ip: 10.0.0}]\n", "is not an IPv4 address"},
+            {"box: b\nnetworks: [{type: private, ip: 127.0.0.5}]\n", "loopback"},
+            {"box: b\nnetworks: [{type: private, ip: 10.0.0.2/33}]\n", "prefix length"},
+            {"box: b\nnetworks: [{type: private, ip: 10.0.0.2, netmask: 255.0.255.0}]\n",
+             "is not a netmask"},
+            {"box: b\nnetworks: [{type: private, ip: 10.0.0.2/24, netmask: 16}]\n", "contradicts"},
+            {"box: b\nnetworks: [{type: private, ip: 10.0.0.2/31}]\n", "not supported"},
+            {"box: b\nnetworks: [{type: private, netmask: 24}]\n", "needs an 'ip'"},
+            {"box: b\nnetworks: [{type: private, name: Back}]\n", "invalid network name"},
+            {"box: b\nnetworks: [{type: private}, {type: private}]\n",
+             "already on network 'private'"},
+            {"box: b\nnetworks: [{type: private, ip: 10.0.0.1}]\n", "host's own address"},
+            {"box: b\nnetworks: [{type: private, ip: 10.0.0.0}]\n", "network address"},
+            {"box: b\nnetworks: [{type: private, ip: 10.0.0.255}]\n", "broadcast address"},
+            {"box: b\nmachines:\n  a:\n    networks: [{type: private, ip: 10.0.0.2}]\n"
+             "  b:\n    networks: [{type: private, ip: 10.0.0.2}]\n",
+             "vmenv.yaml:6:16: machines.b.networks[0].ip: 10.0.0.2 is already the address of "
+             "machine 'a' (line 4)"},
+            {"box: b\nmachines:\n  a:\n    networks: [{type: private, ip: 10.0.0.2}]\n"
+             "  b:\n    networks: [{type: private, ip: 10.0.1.2}]\n",
+             "vmenv.yaml:6:16: machines.b.networks[0].ip: 10.0.1.2 is outside network 'private' "
+             "(10.0.0.0/24, set at line 4)"},
+            {"box: b\nmachines:\n  a:\n    networks: [{type: private, ip: 10.0.0.2}]\n"
+             "  b:\n    networks: [{type: private, ip: 10.0.0.3/25}]\n",
+             "differs from the /24"},
+            {"box: b\nmachines:\n  a:\n    networks: [{type: private, ip: 10.0.0.2/16}]\n"
+             "  b:\n    networks: [{type: private, name: x, ip: 10.0.5.3}]\n",
+             "overlaps network 'private'"},
+            {"box: b\nmachines:\n  a:\n    networks: [{type: private, ip: 10.0.0.2/29}]\n"
+             "  b:\n    networks: [{type: private}]\n"
+             "  c:\n    networks: [{type: private}]\n"
+             "  d:\n    networks: [{type: private}]\n"
+             "  e:\n    networks: [{type: private}]\n"
+             "  f:\n    networks: [{type: private}]\n"
+             "  g:\n    networks: [{type: private}]\n",
+             "has room for 5 machines"},
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                const char *msg = parse_err(bad[i].yaml);
+                if (!ok(strstr(msg, bad[i].want) != NULL && !strncmp(msg, "78 ", 3), "refused: %s",
+                        bad[i].want))
+                        printf("#   got: %s\n", msg);
+        }
+}
+
+static void test_host_overlap(void)
+{
+        vmenv_error err = VMENV_ERROR_INIT;
+        struct vmenv_config *c =
+            parse("box: b\nnetworks:\n  - { type: private, ip: 192.168.56.10 }\n", &err);
+        const struct vmenv_host_addr lo = {"lo", 0x7f000001u, 8}, other = {"eth0", 0x0a000205u, 24},
+                                     same = {"eth1", 0xc0a8380au, 24},
+                                     wide = {"wg0", 0xc0a00001u, 12},
+                                     narrow = {"tap0", 0xc0a83881u, 30};
+
+        if (!ok(c != NULL, "a machine with one fixed address parses"))
+                return;
+        CHECK(vmenv_config_check_host(c, "vmenv.yaml", (struct vmenv_host_addr[]){lo, other}, 2,
+                                      &err),
+              "addresses in other subnets do not overlap");
+        ok(vmenv_config_check_host(c, "vmenv.yaml", &same, 1, &err) < 0 &&
+               err.code == VMENV_EXIT_CONFIG &&
+               !strcmp(err.msg, "vmenv.yaml:3:5: network 'private' (192.168.56.0/24) overlaps "
+                                "the host's address 192.168.56.10/24 on 'eth1'") &&
+               err.hint,
+           "a host address in the subnet is refused at file:line, with a hint");
+        ok(vmenv_config_check_host(c, "vmenv.yaml", &wide, 1, &err) < 0,
+           "a host subnet holding the network is refused");
+        ok(vmenv_config_check_host(c, "vmenv.yaml", &narrow, 1, &err) < 0,
+           "a host subnet inside the network is refused");
+        vmenv_error_clear(&err);
+        vmenv_config_free(c);
+}
+
 int main(void)
 {
         test_defaults();
@@ -515,5 +647,7 @@ int main(void)
         test_limits();
         test_find();
         test_json();
+        test_networks();
+        test_host_overlap();
         return done_testing();
 }

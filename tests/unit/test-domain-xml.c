@@ -9,6 +9,7 @@
  *   disk = PATH FORMAT
  *   port = HOST_IP HOST_PORT GUEST_PORT PROTO
  *   fs   = TYPE HOST_PATH TAG [ro]
+ *   nic  = NETWORK MAC
  * host.libvirt_version and host.passt describe the host it is rendered for. */
 #include <dirent.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ struct golden {
         struct vmenv_disk_spec disks[8];
         struct vmenv_port_map ports[16];
         struct vmenv_fs_spec fs[8];
+        struct vmenv_nic_spec nics[8];
         char **strings; /* owns every value the spec points to */
 };
 
@@ -61,6 +63,7 @@ static int parse_spec(const char *path, struct golden *g, char **why)
         g->s.disks = g->disks;
         g->s.ports = g->ports;
         g->s.fs = g->fs;
+        g->s.nics = g->nics;
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 char *eq, *key, *val;
                 const char *w[5] = {0};
@@ -136,6 +139,12 @@ static int parse_spec(const char *path, struct golden *g, char **why)
                                                    .host_path = w[1],
                                                    .tag = w[2],
                                                    .readonly = nw > 3 && vmenv_streq(w[3], "ro")};
+                } else if (!strcmp(key, "nic") && g->s.n_nics < VMENV_ARRAY_SIZE(g->nics)) {
+                        if (words(g, val, w, 2) != 2) {
+                                *why = vmenv_strdupf("nic needs NETWORK MAC: %s", val);
+                                return -1;
+                        }
+                        g->nics[g->s.n_nics++] = (struct vmenv_nic_spec){w[0], w[1]};
                 } else {
                         *why = vmenv_strdupf("unknown key '%s'", key);
                         return -1;
@@ -233,6 +242,8 @@ static void change(size_t i, struct vmenv_domain_spec *s)
         static struct vmenv_disk_spec vmdk = {"/pool/disk.vmdk", "vmdk"};
         static struct vmenv_disk_spec esc_disk = {"/pool/\033[31mred.qcow2", "qcow2"};
         static struct vmenv_fs_spec nfs = {"/src", "src", "nfs", false};
+        static struct vmenv_nic_spec bad_mac = {"vmenv-p-private-01020304", "52:54:00:12:34:5G"};
+        static struct vmenv_nic_spec multicast = {"vmenv-p-private-01020304", "01:00:5e:00:00:01"};
         switch (i) {
         case 0:
                 s->memory = 1000;
@@ -273,6 +284,14 @@ static void change(size_t i, struct vmenv_domain_spec *s)
                 break;
         case 12:
                 s->disks = &esc_disk;
+                break;
+        case 13:
+                s->nics = &bad_mac;
+                s->n_nics = 1;
+                break;
+        case 14:
+                s->nics = &multicast;
+                s->n_nics = 1;
                 break;
         }
 }
@@ -359,6 +378,8 @@ static void bad_cases(void)
             {"unknown shared folder type", "unknown shared folder type 'nfs'"},
             {"a line break in the title", "title contains a control character (0x0a)"},
             {"an escape in a disk path", "disk path contains a control character (0x1b)"},
+            {"a private network NIC with a bad MAC", "needs a network and a MAC"},
+            {"a private network NIC with a multicast MAC", "needs a network and a MAC"},
         };
         for (size_t i = 0; i < VMENV_ARRAY_SIZE(bad); i++) {
                 struct vmenv_port_map p = {NULL, 2222, 22, NULL};
