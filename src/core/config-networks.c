@@ -56,10 +56,15 @@ static int parse_netmask(const char *s)
                 int prefix = 0;
                 while (prefix < 32 && (m & (0x80000000u >> prefix)))
                         prefix++;
-                return m == mask_of(prefix) ? prefix : -1;
+                return prefix > 0 && m == mask_of(prefix) ? prefix : -1;
         }
+        /* one or two plain digits: no sign, blanks or leading zeros; /0 is
+         * no network of its own */
+        if (!(s[0] >= '1' && s[0] <= '9') || (s[1] && !(s[1] >= '0' && s[1] <= '9')) ||
+            (s[1] && s[2]))
+                return -1;
         v = strtol(s, &end, 10);
-        if (!*s || *end || v < 0 || v > 32)
+        if (*end || v < 1 || v > 32)
                 return -1;
         return (int)v;
 }
@@ -88,6 +93,29 @@ static const char *reserved_why(uint32_t a)
         if ((a >> 28) >= 14)
                 return "is a multicast or reserved address";
         return NULL;
+}
+
+/* Whether the whole subnet IP/PREFIX lies in RFC 1918 space: a route to
+ * anything else (a public, CGNAT or VPN range) would be taken from the host
+ * by a project file. */
+static bool private_range(const char *ip, int prefix)
+{
+        static const struct {
+                uint32_t net;
+                int prefix;
+        } ranges[] = {
+            {0x0a000000u, 8},  /* 10.0.0.0/8 */
+            {0xac100000u, 12}, /* 172.16.0.0/12 */
+            {0xc0a80000u, 16}, /* 192.168.0.0/16 */
+        };
+        uint32_t a;
+
+        if (!parse_ipv4(ip, &a))
+                return false;
+        for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+                if (prefix >= ranges[i].prefix && (a & mask_of(ranges[i].prefix)) == ranges[i].net)
+                        return true;
+        return false;
 }
 
 static int parse_privnet(struct pctx *p, const struct ynode *n, const char *path,
@@ -175,6 +203,16 @@ static int parse_privnet(struct pctx *p, const struct ynode *n, const char *path
                                       mask_node ? mask_key : path,
                                       "a /%d network is not supported: use /%d to /%d", e->prefix,
                                       PREFIX_MIN, PREFIX_MAX);
+        if (e->ip && !private_range(e->ip, e->prefix ? e->prefix : 24)) {
+                _cleanup_free_ char *kp = vmenv_cfg_key_path(path, "ip");
+                vmenv_cfg_fail(p, ip_node, kp,
+                               "%s/%d is not inside a private range (10.0.0.0/8, 172.16.0.0/12, "
+                               "192.168.0.0/16)",
+                               e->ip, e->prefix ? e->prefix : 24);
+                return vmenv_error_hint(p->err, "a project's network elsewhere would take over "
+                                                "this host's routes to those addresses; pick an "
+                                                "address like 192.168.56.10");
+        }
         if (e->prefix && !e->ip) {
                 vmenv_cfg_fail(p, mask_node, mask_key, "a netmask needs an 'ip' in that subnet");
                 return vmenv_error_hint(p->err, "give the machine a fixed address, or drop "

@@ -416,6 +416,7 @@ static int private_networks(struct vmenv_project *p, const struct vmenv_machine_
                 if (!pl || !me) {
                         vmenv_error_set(err, VMENV_EXIT_SOFTWARE,
                                         "machine '%s': no plan for network '%s'", m->name, net);
+                        r = -1;
                         goto out;
                 }
                 hosts = vmenv_calloc(pl->n_members + 1, sizeof(*hosts));
