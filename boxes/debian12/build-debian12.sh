@@ -13,6 +13,8 @@
 # Mirror: $VMENV_DEBIAN_MIRROR, else the first bookworm URI in apt's sources.
 set -euo pipefail
 out=$1
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../loop.sh"
 version=${VMENV_BOX_VERSION:-1.0.0}
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C DEBIAN_FRONTEND=noninteractive
@@ -153,12 +155,12 @@ image() {
   rm -f "$work/part.img"
   dd if="$mbr" of="$work/disk.img" bs=440 count=1 conv=notrunc status=none
   mkdir -p "$work/mnt"
-  loopdev=$(losetup -f --show -o $((part_start * 512)) --sizelimit "$part_bytes" "$work/disk.img")
+  loop_attach "$work/disk.img" "$part_start" "$part_bytes"
   mount -t ext4 "$loopdev" "$work/mnt"
   extlinux --install "$work/mnt/boot/extlinux" >/dev/null 2>&1
   umount "$work/mnt"
-  losetup -d "$loopdev"
-  loopdev=
+  loop_detach
+  check_boot_sector "$work/disk.img" "$part_start"
 
   d=$work/pkg
   rm -rf "$d"; mkdir -p "$d"

@@ -8,6 +8,7 @@ set -euo pipefail
 out=$1
 version=${VMENV_BOX_VERSION:-1.0.0}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../loop.sh"
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
 
@@ -193,22 +194,22 @@ rm -f "$work/part.img"
 dd if="$mbr" of="$work/disk.img" bs=440 count=1 conv=notrunc status=none
 
 mkdir -p "$work/mnt"
-loopdev=$(losetup -f --show -o $((part_start * 512)) --sizelimit "$part_bytes" "$work/disk.img")
+loop_attach "$work/disk.img" "$part_start" "$part_bytes"
 mount -t ext4 "$loopdev" "$work/mnt"
 extlinux --install "$work/mnt/boot/extlinux" >/dev/null 2>&1
 umount "$work/mnt"
-losetup -d "$loopdev"
-loopdev=
+loop_detach
+check_boot_sector "$work/disk.img" "$part_start"
 
 # The nossh variant: the same disk plus /etc/vmenv-nossh (a new file leaves
 # extlinux's ldlinux.sys where the boot sector expects it).
 cp --sparse=always "$work/disk.img" "$work/disk-nossh.img"
-loopdev=$(losetup -f --show -o $((part_start * 512)) --sizelimit "$part_bytes" "$work/disk-nossh.img")
+loop_attach "$work/disk-nossh.img" "$part_start" "$part_bytes"
 mount -t ext4 "$loopdev" "$work/mnt"
 echo "the SSH server of this box never starts (vmenv test box)" >"$work/mnt/etc/vmenv-nossh"
 umount "$work/mnt"
-losetup -d "$loopdev"
-loopdev=
+loop_detach
+check_boot_sector "$work/disk-nossh.img" "$part_start"
 
 # --- package: Vagrant libvirt box = tar.gz of metadata.json + box.img
 package() {
