@@ -1,5 +1,6 @@
 /* The lifecycle of a project's machines: what up, halt, destroy, suspend and
  * resume do, on top of the provider, the box store and the SSH module. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -250,9 +251,8 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
         bool start = true, first, provision;
 
         if (m->n_privnets &&
-            vmenv_config_check_host_addrs(p->config,
-                                          p->config->shown ? p->config->shown : p->config->path,
-                                          err) < 0)
+            vmenv_config_check_host_addrs(
+                p->config, p->config->shown ? p->config->shown : p->config->path, err) < 0)
                 return -1;
         if ((lock = vmenv_machine_lock(p, m->name, err)) < 0)
                 return -1;
@@ -429,6 +429,19 @@ static int remove_private_networks(struct vmenv_project *p, const struct vmenv_m
         return 0;
 }
 
+/* The serial console's log in $VMENV_HOME/console goes with its domain (a
+ * new machine of the same name starts a new log). Not being able to remove
+ * it is worth a warning, not a failed destroy. */
+static void remove_console_log(const struct vmenv_machine_config *m,
+                               const struct vmenv_machine_state *st)
+{
+        _cleanup_free_ char *log = vmenv_machine_console_log(st);
+
+        if (unlink(log) < 0 && errno != ENOENT)
+                vmenv_warn("%s: cannot remove the console log %s: %s", m->name, log,
+                           strerror(errno));
+}
+
 int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_config *m,
                           vmenv_error *err)
 {
@@ -448,6 +461,7 @@ int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_co
         }
         if (remove_domain(p, m, st, vs, err) < 0)
                 return -1;
+        remove_console_log(m, st);
         if (vmenv_state_remove(st, err) < 0 || vmenv_index_remove(st->domain, err) < 0)
                 return -1;
         vmenv_info("%s: destroyed", m->name);

@@ -23,6 +23,7 @@ case $ERR in *"serial console"*"|"*) ok 0 "the error shows the serial console";;
 case $ERR in *"last SSH error"*) ok 0 "the error shows the last SSH error";; *) ok 1 "last error missing";; esac
 run_vmenv -C "$P" destroy -f
 expect_eq "destroy cleans up the failed machine" 0 "$RC"
+! ls "$VMENV_HOME"/console/vmenv-*-default-*.log >/dev/null 2>&1; ok $? "destroy removes the console log"
 state=$("$VMENV" -C "$P" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["state"])')
 expect_eq "nothing is left" "not created" "$state"
 
