@@ -15,9 +15,6 @@
 #include "vmenv/config.h"
 #include "vmenv/util.h"
 
-#define MAX_TEXT (256u * 1024)
-#define MAX_ITEMS 256
-
 /* Room for one more note; false past the limit (the note is counted). */
 static bool note_room(struct vi_model *m)
 {
@@ -44,167 +41,6 @@ void vi_note(struct vi_model *m, unsigned line, const char *fmt, ...)
         va_start(ap, fmt);
         n->reason = vmenv_vstrdupf(fmt, ap);
         va_end(ap);
-}
-
-/* ---- reading JSON values ---- */
-
-static json_object *field(json_object *o, const char *key)
-{
-        json_object *v = NULL;
-        if (!o || !json_object_is_type(o, json_type_object) ||
-            !json_object_object_get_ex(o, key, &v))
-                return NULL;
-        return v;
-}
-
-size_t vi_utf8_char(const unsigned char *s, unsigned *cp)
-{
-        unsigned c = *s, n;
-
-        if (c < 0x80) {
-                *cp = c;
-                return c ? 1 : 0;
-        }
-        n = c >= 0xf0 && c <= 0xf4   ? 3
-            : c >= 0xe0 && c <= 0xef ? 2
-            : c >= 0xc2 && c <= 0xdf ? 1
-                                     : 0;
-        if (!n)
-                return 0;
-        *cp = c & (0x3fu >> n);
-        for (unsigned i = 1; i <= n; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                *cp = (*cp << 6) | (s[i] & 0x3fu);
-        }
-        if ((n == 2 && *cp < 0x800) || (n == 3 && (*cp < 0x10000 || *cp > 0x10ffff)) ||
-            (*cp >= 0xd800 && *cp <= 0xdfff))
-                return 0;
-        return n + 1;
-}
-
-/* YAML takes UTF-8 only: a string that is not is refused, not mangled. */
-static bool utf8_valid(const unsigned char *s)
-{
-        unsigned cp;
-
-        for (size_t n; *s; s += n)
-                if (!(n = vi_utf8_char(s, &cp)))
-                        return false;
-        return true;
-}
-
-/* A string value (numbers count: Vagrantfiles write "2048" and 2048 alike). */
-static char *text_of(json_object *v)
-{
-        if (json_object_is_type(v, json_type_string)) {
-                const char *s = json_object_get_string(v);
-                if (strlen(s) > MAX_TEXT || strlen(s) != (size_t)json_object_get_string_len(v) ||
-                    !utf8_valid((const unsigned char *)s))
-                        return NULL;
-                return vmenv_strdup(s);
-        }
-        if (json_object_is_type(v, json_type_int))
-                return vmenv_strdupf("%" PRId64, json_object_get_int64(v));
-        if (json_object_is_type(v, json_type_double))
-                return vmenv_strdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
-        return NULL;
-}
-
-static const char *str_field(json_object *o, const char *key)
-{
-        json_object *v = field(o, key);
-        return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-/* An integer from a number or a string of digits. */
-static bool long_of(json_object *v, long min, long max, long *out)
-{
-        long n;
-
-        if (json_object_is_type(v, json_type_int)) {
-                int64_t i = json_object_get_int64(v);
-                if (i < min || i > max)
-                        return false;
-                *out = (long)i;
-                return true;
-        }
-        if (json_object_is_type(v, json_type_string)) {
-                const char *s = json_object_get_string(v);
-                char *end;
-                if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 12)
-                        return false;
-                n = strtol(s, &end, 10);
-                if (n < min || n > max)
-                        return false;
-                *out = n;
-                return true;
-        }
-        return false;
-}
-
-static int bool_of(json_object *v)
-{
-        return json_object_is_type(v, json_type_boolean) ? json_object_get_boolean(v) : -1;
-}
-
-/* A list of strings from an array (or one string); NULL if not that. */
-static char **strv_of(json_object *v)
-{
-        char **out = NULL;
-
-        if (!json_object_is_type(v, json_type_array)) {
-                char *s = text_of(v);
-                if (!s)
-                        return NULL;
-                vmenv_strv_push(&out, s);
-                return out;
-        }
-        if (json_object_array_length(v) > MAX_ITEMS)
-                return NULL;
-        out = vmenv_calloc(1, sizeof(char *));
-        for (size_t i = 0; i < json_object_array_length(v); i++) {
-                char *s = text_of(json_object_array_get_idx(v, i));
-                if (!s) {
-                        vmenv_strv_free(out);
-                        return NULL;
-                }
-                vmenv_strv_push(&out, s);
-        }
-        return out;
-}
-
-/* Vagrant's shell `args:` as one string is split like a shell would on
- * blanks and plain quotes; anything cleverer is kept as one word. */
-static char **split_args(const char *s)
-{
-        char **out = vmenv_calloc(1, sizeof(char *));
-        struct vmenv_buf w = {0};
-        bool in_word = false;
-        char q = 0;
-
-        for (; *s; s++) {
-                if (q) {
-                        if (*s == q)
-                                q = 0;
-                        else
-                                vmenv_buf_add(&w, s, 1);
-                } else if (*s == '\'' || *s == '"') {
-                        q = *s;
-                        in_word = true;
-                } else if (*s == ' ' || *s == '\t' || *s == '\n') {
-                        if (in_word)
-                                vmenv_strv_push(&out, vmenv_buf_steal(&w));
-                        in_word = false;
-                } else {
-                        vmenv_buf_add(&w, s, 1);
-                        in_word = true;
-                }
-        }
-        if (in_word)
-                vmenv_strv_push(&out, vmenv_buf_steal(&w));
-        vmenv_buf_free(&w);
-        return out;
 }
 
 /* ---- machines ---- */
@@ -326,7 +162,7 @@ static struct vi_machine *machine_add(struct vi_model *m, const char *vname, uns
 static void set_string(struct vi_model *m, unsigned line, const char *key, json_object *v,
                        char **slot)
 {
-        char *s = text_of(v);
+        char *s = vi_text_of(v);
         if (!s || !*s) {
                 free(s);
                 vi_note(m, line, "%s is not a string vmenv can use", key);
@@ -351,15 +187,15 @@ static bool constraint_valid(const char *text)
 
 static void ev_set(struct vi_model *m, struct vi_machine *mc, json_object *ev, unsigned line)
 {
-        const char *key = str_field(ev, "key");
-        json_object *v = field(ev, "value");
+        const char *key = vi_str_field(ev, "key");
+        json_object *v = vi_field(ev, "value");
 
         if (!key)
                 return;
         if (!strcmp(key, "box"))
                 set_string(m, line, "box", v, &mc->box);
         else if (!strcmp(key, "box_version")) {
-                _cleanup_free_ char *c = text_of(v);
+                _cleanup_free_ char *c = vi_text_of(v);
                 if (!c || !constraint_valid(c))
                         vi_note(m, line, "box_version is not a version constraint vmenv accepts");
                 else
@@ -372,16 +208,16 @@ static void ev_set(struct vi_model *m, struct vi_machine *mc, json_object *ev, u
                 }
                 set_string(m, line, "box_url", v, &mc->box_url);
         } else if (!strcmp(key, "hostname")) {
-                _cleanup_free_ char *h = text_of(v);
+                _cleanup_free_ char *h = vi_text_of(v);
                 if (!h || !vmenv_hostname_valid(h))
                         vi_note(m, line, "hostname is not a valid host name");
                 else
                         set_string(m, line, "hostname", v, &mc->hostname);
         } else if (!strcmp(key, "boot_timeout")) {
-                if (!long_of(v, 1, 86400, &mc->boot_timeout))
+                if (!vi_long_of(v, 1, 86400, &mc->boot_timeout))
                         vi_note(m, line, "boot_timeout must be 1 to 86400 seconds");
         } else if (!strcmp(key, "ssh.username")) {
-                _cleanup_free_ char *u = text_of(v);
+                _cleanup_free_ char *u = vi_text_of(v);
                 if (!u || !vmenv_ssh_user_valid(u))
                         vi_note(m, line, "ssh.username is not a user name vmenv accepts");
                 else
@@ -413,48 +249,48 @@ static void ev_forward(struct vi_model *m, struct vi_machine *mc, json_object *o
         static const char *const known[] = {"guest",        "host", "host_ip", "protocol",
                                             "auto_correct", "id",   NULL};
         struct vi_forward f = {.auto_correct = -1, .line = line};
-        const char *ip = str_field(o, "host_ip"), *proto = str_field(o, "protocol");
-        const char *id = str_field(o, "id");
+        const char *ip = vi_str_field(o, "host_ip"), *proto = vi_str_field(o, "protocol");
+        const char *id = vi_str_field(o, "id");
         unsigned char buf[16];
 
-        if (!long_of(field(o, "guest"), 1, 65535, &f.guest) ||
-            !long_of(field(o, "host"), 1, 65535, &f.host)) {
+        if (!vi_long_of(vi_field(o, "guest"), 1, 65535, &f.guest) ||
+            !vi_long_of(vi_field(o, "host"), 1, 65535, &f.host)) {
                 vi_note(m, line, "forwarded_port needs guest and host ports from 1 to 65535");
                 return;
         }
-        if (field(o, "host_ip") &&
+        if (vi_field(o, "host_ip") &&
             (!ip || (inet_pton(AF_INET, ip, buf) != 1 && inet_pton(AF_INET6, ip, buf) != 1))) {
                 vi_note(m, line, "forwarded_port host_ip is not an IP address");
                 return;
         }
-        if (field(o, "protocol") && !vmenv_streq(proto, "tcp") && !vmenv_streq(proto, "udp")) {
+        if (vi_field(o, "protocol") && !vmenv_streq(proto, "tcp") && !vmenv_streq(proto, "udp")) {
                 vi_note(m, line, "forwarded_port protocol must be tcp or udp");
                 return;
         }
-        if (mc->n_fwd >= MAX_ITEMS) {
+        if (mc->n_fwd >= VI_MAX_ITEMS) {
                 vi_note(m, line, "too many forwarded ports");
                 return;
         }
         note_other_options(m, line, "forwarded_port", o, known);
         f.host_ip = vmenv_strdup(ip);
         f.protocol = vmenv_strdup(proto);
-        f.id = id && *id ? text_of(field(o, "id")) : NULL;
-        f.auto_correct = bool_of(field(o, "auto_correct"));
+        f.id = id && *id ? vi_text_of(vi_field(o, "id")) : NULL;
+        f.auto_correct = vi_bool_of(vi_field(o, "auto_correct"));
         mc->fwd = vmenv_realloc(mc->fwd, (mc->n_fwd + 1) * sizeof(*mc->fwd));
         mc->fwd[mc->n_fwd++] = f;
 }
 
 static void ev_network(struct vi_model *m, struct vi_machine *mc, json_object *ev, unsigned line)
 {
-        const char *type = str_field(ev, "type");
-        json_object *o = field(ev, "options");
+        const char *type = vi_str_field(ev, "type");
+        json_object *o = vi_field(ev, "options");
 
         if (vmenv_streq(type, "forwarded_port")) {
                 ev_forward(m, mc, o, line);
                 return;
         }
         if (vmenv_streq(type, "private_network")) {
-                const char *ip = str_field(o, "ip");
+                const char *ip = vi_str_field(o, "ip");
                 vi_note(m, line, "private_network%s%s: vmenv has no private networks yet",
                         ip ? " ip " : "", ip ? ip : "");
                 return;
@@ -475,7 +311,7 @@ static struct vi_folder *folder_slot(struct vi_machine *mc, const char *guest)
                         memset(f, 0, sizeof(*f));
                         return f;
                 }
-        if (mc->n_folders >= MAX_ITEMS)
+        if (mc->n_folders >= VI_MAX_ITEMS)
                 return NULL;
         mc->folders = vmenv_realloc(mc->folders, (mc->n_folders + 1) * sizeof(*mc->folders));
         memset(&mc->folders[mc->n_folders], 0, sizeof(*mc->folders));
@@ -485,10 +321,10 @@ static struct vi_folder *folder_slot(struct vi_machine *mc, const char *guest)
 static void ev_folder(struct vi_model *m, struct vi_machine *mc, json_object *ev, unsigned line)
 {
         static const char *const known[] = {"type", "rsync__exclude", "disabled", NULL};
-        json_object *o = field(ev, "options");
-        _cleanup_free_ char *host = text_of(field(ev, "host"));
-        _cleanup_free_ char *guest = text_of(field(ev, "guest"));
-        const char *type = str_field(o, "type");
+        json_object *o = vi_field(ev, "options");
+        _cleanup_free_ char *host = vi_text_of(vi_field(ev, "host"));
+        _cleanup_free_ char *guest = vi_text_of(vi_field(ev, "guest"));
+        const char *type = vi_str_field(o, "type");
         char **exclude = NULL;
         struct vi_folder *f;
 
@@ -507,7 +343,8 @@ static void ev_folder(struct vi_model *m, struct vi_machine *mc, json_object *ev
                 free(guest);
                 guest = norm;
         }
-        if (field(o, "rsync__exclude") && !(exclude = strv_of(field(o, "rsync__exclude")))) {
+        if (vi_field(o, "rsync__exclude") &&
+            !(exclude = vi_strv_of(vi_field(o, "rsync__exclude")))) {
                 vi_note(m, line, "synced_folder rsync__exclude is not a list of patterns");
                 return;
         }
@@ -523,7 +360,7 @@ static void ev_folder(struct vi_model *m, struct vi_machine *mc, json_object *ev
         f->guest = TAKE_PTR(guest);
         f->line = line;
         f->exclude = exclude;
-        f->disabled = bool_of(field(o, "disabled")) == 1;
+        f->disabled = vi_bool_of(vi_field(o, "disabled")) == 1;
         if (!type || !strcmp(type, "rsync"))
                 f->type = NULL;
         else if (!strcmp(type, "9p") || !strcmp(type, "virtiofs"))
@@ -544,7 +381,7 @@ static int provider_index(const char *name)
 static void set_memory(struct vi_model *m, struct vi_machine *mc, int p, json_object *v,
                        unsigned line)
 {
-        if (!long_of(v, 16, 1024 * 1024, &mc->memory[p])) {
+        if (!vi_long_of(v, 16, 1024 * 1024, &mc->memory[p])) {
                 vi_note(m, line, "memory must be 16 to 1048576 MiB");
                 return;
         }
@@ -554,7 +391,7 @@ static void set_memory(struct vi_model *m, struct vi_machine *mc, int p, json_ob
 static void set_cpus(struct vi_model *m, struct vi_machine *mc, int p, json_object *v,
                      unsigned line)
 {
-        if (!long_of(v, 1, 256, &mc->cpus[p])) {
+        if (!vi_long_of(v, 1, 256, &mc->cpus[p])) {
                 vi_note(m, line, "cpus must be 1 to 256");
                 return;
         }
@@ -584,8 +421,8 @@ static void ev_customize(struct vi_model *m, struct vi_machine *mc, json_object 
 
 static void ev_provider(struct vi_model *m, struct vi_machine *mc, json_object *ev, unsigned line)
 {
-        const char *prov = str_field(ev, "provider"), *key = str_field(ev, "key");
-        json_object *v = field(ev, "value");
+        const char *prov = vi_str_field(ev, "provider"), *key = vi_str_field(ev, "key");
+        json_object *v = vi_field(ev, "value");
         int p = provider_index(prov);
 
         if (!prov || !key)
@@ -619,12 +456,13 @@ static bool env_name_ok(const char *s)
 static int prov_env(struct vi_model *m, struct vi_prov *p, json_object *env, unsigned line)
 {
         if (!json_object_is_type(env, json_type_object) ||
-            json_object_object_length(env) > MAX_ITEMS)
+            json_object_object_length(env) > VI_MAX_ITEMS)
                 return vi_note(m, line, "shell env is not a mapping of variables"), -1;
         p->env = vmenv_calloc((size_t)json_object_object_length(env) + 1, sizeof(*p->env));
         json_object_object_foreach(env, k, v)
         {
-                char *val = json_object_is_type(v, json_type_null) ? vmenv_strdup("") : text_of(v);
+                char *val =
+                    json_object_is_type(v, json_type_null) ? vmenv_strdup("") : vi_text_of(v);
                 if (!env_name_ok(k) || !val) {
                         free(val);
                         vi_note(m, line, "shell env variable \"%s\"", k);
@@ -644,20 +482,20 @@ static int prov_fill(struct vi_model *m, struct vi_prov *p, const char *type, js
         static const char *const shell_known[] = {"inline", "path",       "args", "env",
                                                   "run",    "privileged", NULL};
         static const char *const file_known[] = {"source", "destination", "run", NULL};
-        json_object *args = field(o, "args"), *env = field(o, "env");
+        json_object *args = vi_field(o, "args"), *env = vi_field(o, "env");
 
         if (!strcmp(type, "file")) {
                 p->file = true;
-                p->source = text_of(field(o, "source"));
-                p->destination = text_of(field(o, "destination"));
+                p->source = vi_text_of(vi_field(o, "source"));
+                p->destination = vi_text_of(vi_field(o, "destination"));
                 if (!p->source || !*p->source || !p->destination || !*p->destination)
                         return vi_note(m, line, "file provisioner needs source and destination"),
                                -1;
                 note_other_options(m, line, "file provisioner", o, file_known);
                 return 0;
         }
-        p->inline_text = text_of(field(o, "inline"));
-        p->path = text_of(field(o, "path"));
+        p->inline_text = vi_text_of(vi_field(o, "inline"));
+        p->path = vi_text_of(vi_field(o, "path"));
         if (!p->inline_text == !p->path)
                 return vi_note(m, line, "shell provisioner needs one of inline and path"), -1;
         if (p->path && (strstr(p->path, "://") || !*p->path))
@@ -667,35 +505,35 @@ static int prov_fill(struct vi_model *m, struct vi_prov *p, const char *type, js
                        -1;
         if (args && !json_object_is_type(args, json_type_null)) {
                 _cleanup_free_ char *words =
-                    json_object_is_type(args, json_type_string) ? text_of(args) : NULL;
+                    json_object_is_type(args, json_type_string) ? vi_text_of(args) : NULL;
                 if (words)
-                        p->args = split_args(words);
-                else if (!(p->args = strv_of(args)))
+                        p->args = vi_split_args(words);
+                else if (!(p->args = vi_strv_of(args)))
                         return vi_note(m, line, "shell args is not a list of strings"), -1;
         }
         if (env && !json_object_is_type(env, json_type_null) && prov_env(m, p, env, line) < 0)
                 return -1;
-        p->privileged = bool_of(field(o, "privileged"));
+        p->privileged = vi_bool_of(vi_field(o, "privileged"));
         note_other_options(m, line, "shell provisioner", o, shell_known);
         return 0;
 }
 
 static void ev_provision(struct vi_model *m, struct vi_machine *mc, json_object *ev, unsigned line)
 {
-        const char *type = str_field(ev, "type"), *name = str_field(ev, "name");
+        const char *type = vi_str_field(ev, "type"), *name = vi_str_field(ev, "name");
         const char *run;
-        json_object *o = field(ev, "options");
+        json_object *o = vi_field(ev, "options");
         struct vi_prov p = {.privileged = -1};
 
         if (!vmenv_streq(type, "shell") && !vmenv_streq(type, "file")) {
                 vi_note(m, line, "provisioner %s", type ? type : "of an unknown type");
                 return;
         }
-        if (mc->n_provs >= MAX_ITEMS) {
+        if (mc->n_provs >= VI_MAX_ITEMS) {
                 vi_note(m, line, "too many provisioners");
                 return;
         }
-        run = str_field(o, "run");
+        run = vi_str_field(o, "run");
         if (run && strcmp(run, "once") && strcmp(run, "always") && strcmp(run, "never")) {
                 vi_note(m, line, "provisioner run \"%s\": written as once", run);
                 run = NULL;
@@ -711,7 +549,7 @@ static void ev_provision(struct vi_model *m, struct vi_machine *mc, json_object 
                         "the provisioner name holds ':', ',' or a control character: "
                         "written without a name");
         else if (name && *name)
-                mc->provs[mc->n_provs].name = text_of(field(ev, "name"));
+                mc->provs[mc->n_provs].name = vi_text_of(vi_field(ev, "name"));
         mc->provs[mc->n_provs].run = vmenv_strdup(run);
         mc->n_provs++;
 }
@@ -719,8 +557,8 @@ static void ev_provision(struct vi_model *m, struct vi_machine *mc, json_object 
 static void ev_define(struct vi_model *m, json_object *ev, unsigned line)
 {
         static const char *const known[] = {"primary", "autostart", NULL};
-        const char *name = str_field(ev, "name");
-        json_object *o = field(ev, "options");
+        const char *name = vi_str_field(ev, "name");
+        json_object *o = vi_field(ev, "options");
         struct vi_machine *mc;
 
         if (!name || !*name || strlen(name) > 256) {
@@ -731,9 +569,9 @@ static void ev_define(struct vi_model *m, json_object *ev, unsigned line)
                 vi_note(m, line, "too many machines (the limit is %d)", VMENV_CONFIG_MAX_MACHINES);
                 return;
         }
-        if (bool_of(field(o, "primary")) == 1)
+        if (vi_bool_of(vi_field(o, "primary")) == 1)
                 mc->primary = true;
-        if (bool_of(field(o, "autostart")) == 0)
+        if (vi_bool_of(vi_field(o, "autostart")) == 0)
                 vi_note(m, line,
                         "autostart: false ('vmenv up' starts every machine; name the "
                         "ones to start)");
@@ -744,12 +582,13 @@ static void ev_define(struct vi_model *m, json_object *ev, unsigned line)
 
 static void note_unsupported(struct vi_model *m, json_object *ev, const char *kind, unsigned line)
 {
-        const char *what = str_field(ev, "what");
+        const char *what = vi_str_field(ev, "what");
         size_t before = m->n_notes;
         long end = 0;
 
         vi_note(m, line, "%s", what ? what : kind);
-        if (m->n_notes > before && long_of(field(ev, "end_line"), line, 10 * 1000 * 1000, &end))
+        if (m->n_notes > before &&
+            vi_long_of(vi_field(ev, "end_line"), line, 10 * 1000 * 1000, &end))
                 m->notes[m->n_notes - 1].end_line = (unsigned)end;
 }
 
@@ -792,19 +631,19 @@ static void drop_all_homes(struct vi_model *m)
 
 void vi_model_build(struct vi_model *m, json_object *record)
 {
-        json_object *events = field(record, "events"), *nu = field(record, "not_understood");
+        json_object *events = vi_field(record, "events"), *nu = vi_field(record, "not_understood");
         size_t n =
             json_object_is_type(events, json_type_array) ? json_object_array_length(events) : 0;
 
         for (size_t i = 0; i < n; i++) {
                 json_object *ev = json_object_array_get_idx(events, i);
-                const char *kind = str_field(ev, "kind"), *scope = str_field(ev, "scope");
-                const char *override = str_field(ev, "override");
+                const char *kind = vi_str_field(ev, "kind"), *scope = vi_str_field(ev, "scope");
+                const char *override = vi_str_field(ev, "override");
                 long l = 0;
                 unsigned line;
                 struct vi_machine *mc = &m->top;
 
-                long_of(field(ev, "line"), 0, 10 * 1000 * 1000, &l);
+                vi_long_of(vi_field(ev, "line"), 0, 10 * 1000 * 1000, &l);
                 line = (unsigned)l;
                 if (!kind)
                         continue;
@@ -834,8 +673,8 @@ void vi_model_build(struct vi_model *m, json_object *record)
                 json_object *o = json_object_array_get_idx(nu, i);
                 long a = 0, b = 0;
                 struct vi_note *note;
-                long_of(field(o, "line"), 0, 10 * 1000 * 1000, &a);
-                long_of(field(o, "end_line"), 0, 10 * 1000 * 1000, &b);
+                vi_long_of(vi_field(o, "line"), 0, 10 * 1000 * 1000, &a);
+                vi_long_of(vi_field(o, "end_line"), 0, 10 * 1000 * 1000, &b);
                 if (!note_room(m))
                         continue;
                 note = &m->notes[m->n_notes++];

@@ -79,6 +79,17 @@ void vi_model_clear(struct vi_model *m);
 /* The length of the valid UTF-8 character at s (its code point in *cp), or
  * 0 if the bytes there are not one. */
 size_t vi_utf8_char(const unsigned char *s, unsigned *cp);
+
+/* Reading the record's values (vagrant-values.c); NULL, -1 or false when
+ * the value is not of that kind or out of bounds. */
+#define VI_MAX_ITEMS 256
+json_object *vi_field(json_object *o, const char *key);
+char *vi_text_of(json_object *v);
+const char *vi_str_field(json_object *o, const char *key);
+bool vi_long_of(json_object *v, long min, long max, long *out);
+int vi_bool_of(json_object *v);
+char **vi_strv_of(json_object *v);
+char **vi_split_args(const char *s);
 void vi_note(struct vi_model *m, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
