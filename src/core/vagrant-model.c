@@ -3,7 +3,6 @@
  * writer only formats; what vmenv cannot take becomes a note with its line. */
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
