@@ -18,6 +18,7 @@
 #define NET_NAME_MAX 16
 #define PREFIX_MIN 8
 #define PREFIX_MAX 29
+#define PREFIX_DEFAULT 24 /* no netmask given */
 
 static const char *const privnet_keys[] = {"type", "ip", "netmask", "name", NULL};
 static const char *const privnet_types[] = {"private", NULL};
@@ -118,6 +119,12 @@ static bool private_range(const char *ip, int prefix)
         return false;
 }
 
+/* A network's prefix length: its own, else the default. */
+static int net_prefix(const struct vmenv_private_net *e)
+{
+        return e->prefix ? e->prefix : PREFIX_DEFAULT;
+}
+
 static int parse_privnet(struct pctx *p, const struct ynode *n, const char *path,
                          struct vmenv_private_net *e)
 {
@@ -203,12 +210,12 @@ static int parse_privnet(struct pctx *p, const struct ynode *n, const char *path
                                       mask_node ? mask_key : path,
                                       "a /%d network is not supported: use /%d to /%d", e->prefix,
                                       PREFIX_MIN, PREFIX_MAX);
-        if (e->ip && !private_range(e->ip, e->prefix ? e->prefix : 24)) {
+        if (e->ip && !private_range(e->ip, net_prefix(e))) {
                 _cleanup_free_ char *kp = vmenv_cfg_key_path(path, "ip");
                 vmenv_cfg_fail(p, ip_node, kp,
                                "%s/%d is not inside a private range (10.0.0.0/8, 172.16.0.0/12, "
                                "192.168.0.0/16)",
-                               e->ip, e->prefix ? e->prefix : 24);
+                               e->ip, net_prefix(e));
                 return vmenv_error_hint(p->err, "a project's network elsewhere would take over "
                                                 "this host's routes to those addresses; pick an "
                                                 "address like 192.168.56.10");
@@ -302,7 +309,7 @@ static int define_net(struct pctx *p, struct vmenv_config *c, const struct entry
         if (first) {
                 uint32_t a = 0;
                 parse_ipv4(first->e->ip, &a);
-                d->prefix = first->e->prefix ? first->e->prefix : 24;
+                d->prefix = net_prefix(first->e);
                 d->subnet = a & mask_of(d->prefix);
                 d->where = first->e->where;
         } else {
@@ -313,7 +320,7 @@ static int define_net(struct pctx *p, struct vmenv_config *c, const struct entry
                                 d->where = refs[i].e->where;
                                 break;
                         }
-                d->prefix = 24;
+                d->prefix = PREFIX_DEFAULT;
                 for (;; third++) {
                         bool taken = false;
                         if (third > 255)
@@ -326,9 +333,9 @@ static int define_net(struct pctx *p, struct vmenv_config *c, const struct entry
                                                      d->subnet, d->prefix);
                         for (size_t i = 0; i < n && !taken; i++) {
                                 uint32_t a;
-                                taken = refs[i].e->ip && parse_ipv4(refs[i].e->ip, &a) &&
-                                        nets_overlap(a, refs[i].e->prefix ? refs[i].e->prefix : 24,
-                                                     d->subnet, d->prefix);
+                                taken =
+                                    refs[i].e->ip && parse_ipv4(refs[i].e->ip, &a) &&
+                                    nets_overlap(a, net_prefix(refs[i].e), d->subnet, d->prefix);
                         }
                         if (!taken)
                                 break;
