@@ -309,8 +309,7 @@ int vmenv_rm_rf(const char *path, vmenv_error *err)
         return 0;
 }
 
-static int read_fd(int fd, const char *path, size_t max, char **out, size_t *len,
-                   vmenv_error *err)
+static int read_fd(int fd, const char *path, size_t max, char **out, size_t *len, vmenv_error *err)
 {
         struct vmenv_buf b = {0};
         char chunk[65536];
@@ -350,8 +349,8 @@ int vmenv_read_file(const char *path, size_t max, char **out, size_t *len, vmenv
  * once every symlink and '..' is resolved, and is a regular file: a cloned
  * project may not read the user's other files (and send them to a guest) or
  * hang vmenv on a FIFO or a device. */
-int vmenv_read_project_file(const char *dir, const char *name, size_t max, char **out,
-                            size_t *len, vmenv_error *err)
+int vmenv_read_project_file(const char *dir, const char *name, size_t max, char **out, size_t *len,
+                            vmenv_error *err)
 {
         _cleanup_free_ char *joined = NULL, *real = NULL, *root = NULL;
         _cleanup_close_ int fd = -1;
