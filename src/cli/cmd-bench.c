@@ -10,14 +10,18 @@
 
 #include "cli.h"
 #include "vmenv/bench.h"
-#include "vmenv/config.h"
-#include "vmenv/machine.h"
 #include "vmenv/cleanup.h"
+#include "vmenv/config.h"
 #include "vmenv/log.h"
+#include "vmenv/machine.h"
 #include "vmenv/util.h"
 
 static const struct vmenv_opt bench_opts[] = {
-    {"runs", 0, "N", "runs of every workload (default 5)"},
+    {"runs", 0, "N", "exactly N runs of every workload (default: 6 and more until settled)"},
+    {"max-runs", 0, "N", "at most N runs while a median's 95 % CI is wider than ±5 % (default 30)"},
+    {"budget", 0, "SECONDS", "time per figure for runs beyond the first ones (default 20)"},
+    {"warmup", 0, "N", "discarded runs before the measured ones (default 1)"},
+    {"pin", 0, "CPUS", "pin the workloads and the VM's vCPUs to host CPUs, like 0 or 0,2-3"},
     {"only", 0, "TARGET,...", "where to run: host, container, vm (default all)"},
     {"workloads", 0, "KIND,...", "cpu, mem, syscall, spawn, disk, meta (default all)"},
     {"plot", 0, "FILE.svg", "also write an SVG bar chart"},
@@ -108,14 +112,37 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
 {
         static const char *const target_names[] = {"host", "container", "vm", NULL};
         static const char *const kinds[] = {"cpu", "mem", "syscall", "spawn", "disk", "meta", NULL};
-        struct vmenv_bench_opts o = {
-            .runs = 5, .scale = 1, .idle_seconds = 10, .scratch_dir = "/var/tmp"};
+        struct vmenv_bench_opts o = {.runs = VMENV_BENCH_CI_MIN_RUNS,
+                                     .max_runs = 30,
+                                     .warmup = 1,
+                                     .budget_s = 20,
+                                     .scale = 1,
+                                     .idle_seconds = 10,
+                                     .scratch_dir = "/var/tmp"};
         const char *only = vmenv_args_get(a, "only"), *v;
         const char *image = vmenv_args_get(a, "image"), *plot = vmenv_args_get(a, "plot");
         const char *machine = a->argc > 0 ? a->argv[0] : NULL;
 
-        if ((v = vmenv_args_get(a, "runs")) && parse_int(v, "--runs", 1, 100, &o.runs, err) < 0)
+        /* --runs N alone is a fixed count, as before the runs adapted */
+        if ((v = vmenv_args_get(a, "runs"))) {
+                if (parse_int(v, "--runs", 1, 100, &o.runs, err) < 0)
+                        return -1;
+                o.max_runs = o.runs;
+        }
+        if ((v = vmenv_args_get(a, "max-runs")) &&
+            parse_int(v, "--max-runs", 1, 1000, &o.max_runs, err) < 0)
                 return -1;
+        if ((v = vmenv_args_get(a, "budget")) &&
+            parse_int(v, "--budget", 0, 3600, &o.budget_s, err) < 0)
+                return -1;
+        if ((v = vmenv_args_get(a, "warmup")) &&
+            parse_int(v, "--warmup", 0, 10, &o.warmup, err) < 0)
+                return -1;
+        if ((o.pin = vmenv_args_get(a, "pin"))) {
+                uint64_t mask[16];
+                if (vmenv_bench_parse_cpus(o.pin, mask, err) < 0)
+                        return -1;
+        }
         if ((v = vmenv_args_get(a, "idle")) &&
             parse_int(v, "--idle", 1, 600, &o.idle_seconds, err) < 0)
                 return -1;
@@ -222,14 +249,16 @@ out:
 
 const struct vmenv_cmd vmenv_cmd_bench = {
     .name = "bench",
-    .usage = "[MACHINE] [--runs N] [--only host,container,vm] [--json] [--plot FILE.svg] "
+    .usage = "[MACHINE] [--runs N | --max-runs N --budget S] [--warmup N] [--pin CPUS] "
+             "[--only host,container,vm] [--json] [--plot FILE.svg] "
              "[--container-runtime podman|docker|bwrap] [--image FILE]",
     .summary = "measure workloads and lifecycle costs: host vs container vs VM",
     .help = "Runs vmenv-probe (CPU, memory, syscalls, process creation, disk, small files)\n"
             "on the host, in a container whose root filesystem is the box image (needs\n"
             "root: the image is loop-mounted read-only) and in the VM, and reports the\n"
-            "median and spread of each figure with its ratio to the host. See\n"
-            "docs/bench.md for what each figure means.",
+            "median of each figure with its 95 % confidence interval, its ratio to the\n"
+            "host and the published reference band. Runs are added until every median\n"
+            "is known to ±5 % or its time budget is spent. See docs/bench.md.",
     .opts = bench_opts,
     .min_args = 0,
     .max_args = 1,

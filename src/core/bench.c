@@ -28,20 +28,20 @@
 #define STDERR_KEEP 2048
 
 const struct vmenv_bench_figure vmenv_bench_figures[] = {
-    {"cpu", "CPU: FNV-1a hash", true, false},
-    {"mem", "memory: memcpy bandwidth", true, false},
-    {"syscall", "syscall: getppid round trip", false, false},
-    {"spawn", "process: fork+exec+wait", false, false},
-    {"disk-write", "disk: write+fsync", true, false},
-    {"disk-read", "disk: read, cache dropped", true, false},
-    {"meta", "files: create+stat+unlink", true, false},
+    {"cpu", "CPU: FNV-1a hash", true, false, "cpu"},
+    {"mem", "memory: memcpy bandwidth", true, false, "mem"},
+    {"syscall", "syscall: getppid round trip", false, false, "syscall"},
+    {"spawn", "process: fork+exec+wait", false, false, "spawn"},
+    {"disk-write", "disk: write+fsync", true, false, "disk"},
+    {"disk-read", "disk: read, cache dropped", true, false, "disk"},
+    {"meta", "files: create+stat+unlink", true, false, "meta"},
     {"start-stopped", "start: stopped -> first command", false, true},
     {"start-cold", "start: nothing -> first command", false, true},
     {"idle-rss", "memory when idle (RSS)", false, true},
     {"idle-pss", "memory when idle (PSS)", false, true},
     {"disk-added", "disk a new instance adds", false, true},
     {"idle-cpu", "host CPU time while idle", false, true},
-    {NULL, NULL, false, false},
+    {NULL, NULL, false, false, NULL},
 };
 
 const struct vmenv_bench_figure *vmenv_bench_figure_find(const char *kind)
@@ -164,7 +164,7 @@ int vmenv_bench_parse_probe(const char *out, struct vmenv_bench_result *r, vmenv
                 }
                 const char *type = jget_str(o, "type"), *kind = jget_str(o, "kind");
                 const char *unit = jget_str(o, "unit"), *sum = jget_str(o, "checksum");
-                double run = 0, value = 0, ns = 0, work = 0;
+                double run = 0, value = 0, ns = 0, work = 0, cpu_ns = 0;
                 int rc = 0;
                 if (vmenv_streq(type, "refused")) {
                         double min_ns = 0;
@@ -193,6 +193,9 @@ int vmenv_bench_parse_probe(const char *out, struct vmenv_bench_result *r, vmenv
                                 s->run = (int)run;
                                 s->value = value;
                                 s->ns = (uint64_t)ns;
+                                /* optional: probes before CPU time reported none */
+                                if (jget_num(o, "cpu_ns", &cpu_ns) && cpu_ns >= 0 && cpu_ns < 1e18)
+                                        s->cpu_ns = (uint64_t)cpu_ns;
                                 s->work = (uint64_t)work;
                                 samples++;
                         }
@@ -211,88 +214,6 @@ int vmenv_bench_parse_probe(const char *out, struct vmenv_bench_result *r, vmenv
         if (samples == 0)
                 return vmenv_error_set(err, VMENV_EXIT_DATA, "the probe reported no sample");
         return 0;
-}
-
-/* ---- statistics -------------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-        return x < y ? -1 : x > y;
-}
-
-void vmenv_bench_stats_of(double *v, size_t n, struct vmenv_bench_stats *s)
-{
-        memset(s, 0, sizeof(*s));
-        if (n == 0)
-                return;
-        qsort(v, n, sizeof(*v), cmp_double);
-        s->n = n;
-        s->min = v[0];
-        s->max = v[n - 1];
-        s->median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-        s->spread = s->median > 0 ? (s->max - s->min) / s->median : 0;
-}
-
-bool vmenv_bench_result_stats(const struct vmenv_bench_result *r, const char *kind,
-                              struct vmenv_bench_stats *s, const char **unit)
-{
-        _cleanup_free_ double *v = vmenv_calloc(r->n_samples + 1, sizeof(double));
-        size_t n = 0;
-        for (size_t i = 0; i < r->n_samples; i++)
-                if (vmenv_streq(r->samples[i].kind, kind)) {
-                        v[n++] = r->samples[i].value;
-                        if (unit)
-                                *unit = r->samples[i].unit;
-                }
-        vmenv_bench_stats_of(v, n, s);
-        return n > 0;
-}
-
-double vmenv_bench_cost_ratio(const struct vmenv_bench_figure *f, double host, double target)
-{
-        if (!(host > 0) || !(target > 0))
-                return 0;
-        return f->higher_is_better ? host / target : target / host;
-}
-
-void vmenv_bench_check(struct vmenv_bench_report *report)
-{
-        for (size_t i = 0; i < report->n_results; i++) {
-                const struct vmenv_bench_result *r = report->results[i];
-                for (const struct vmenv_bench_figure *f = vmenv_bench_figures; f->kind; f++) {
-                        struct vmenv_bench_stats s;
-                        if (vmenv_bench_result_stats(r, f->kind, &s, NULL) && s.n > 1 &&
-                            s.spread > 0.10)
-                                vmenv_strv_push(&report->warnings,
-                                                vmenv_strdupf("%s: '%s' spread %.0f %% over %zu "
-                                                              "runs (above 10 %%)",
-                                                              r->label, f->kind, s.spread * 100,
-                                                              s.n));
-                }
-        }
-        /* Identical work gives identical checksums everywhere: a difference
-         * means a target did not run the workload it claims. */
-        const struct vmenv_bench_sample *first[32] = {0};
-        for (size_t i = 0; i < report->n_results; i++) {
-                const struct vmenv_bench_result *r = report->results[i];
-                for (size_t k = 0; k < r->n_samples; k++) {
-                        const struct vmenv_bench_sample *s = &r->samples[k];
-                        const struct vmenv_bench_figure *f = vmenv_bench_figure_find(s->kind);
-                        if (!s->checksum || !f || (size_t)(f - vmenv_bench_figures) >= 32)
-                                continue;
-                        const struct vmenv_bench_sample **seen = &first[f - vmenv_bench_figures];
-                        if (!*seen)
-                                *seen = s;
-                        else if (!vmenv_streq((*seen)->checksum, s->checksum) &&
-                                 (*seen)->work == s->work)
-                                vmenv_strv_push(&report->warnings,
-                                                vmenv_strdupf("%s: '%s' checksum %s differs from "
-                                                              "%s: the work done was not the same",
-                                                              r->label, s->kind, s->checksum,
-                                                              (*seen)->checksum));
-                }
-        }
 }
 
 /* ---- processes --------------------------------------------------------- */
@@ -681,9 +602,9 @@ struct vmenv_bench_target *vmenv_bench_host_target_new(void)
 /* ---- the driver -------------------------------------------------------- */
 
 /* One run of the workloads on t: the probe with --runs 1, its samples
- * numbered run. */
+ * numbered run. only: the probe kinds, NULL for every one asked for. */
 static int bench_run_once(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o, int run,
-                          struct vmenv_bench_result *r, vmenv_error *err)
+                          const char *only, struct vmenv_bench_result *r, vmenv_error *err)
 {
         char scale[32];
         char *args[8];
@@ -695,9 +616,9 @@ static int bench_run_once(struct vmenv_bench_target *t, const struct vmenv_bench
         args[n++] = (char *)"1";
         args[n++] = (char *)"--scale";
         args[n++] = scale;
-        if (o->workloads) {
+        if (only || o->workloads) {
                 args[n++] = (char *)"--only";
-                args[n++] = (char *)o->workloads;
+                args[n++] = (char *)(only ? only : o->workloads);
         }
         args[n] = NULL;
         if (t->run(t, o, args, &out, err) < 0)
@@ -718,41 +639,133 @@ static void cleanup_all(struct vmenv_bench_target **targets, size_t n)
         }
 }
 
+static bool list_has(const char *list, const char *word)
+{
+        size_t n = strlen(word);
+        for (const char *p = list; p && *p;) {
+                size_t len = strcspn(p, ",");
+                if (len == n && !strncmp(p, word, n))
+                        return true;
+                p += len + (p[len] == ',');
+        }
+        return false;
+}
+
+/* The probe kinds whose figures are not settled on some target and still
+ * have time left, as an --only list; NULL when every median is settled. */
+static char *unsettled(const struct vmenv_bench_report *rep, const double *spent, double budget_s)
+{
+        struct vmenv_buf b = {0};
+        const char *last = NULL;
+        for (const struct vmenv_bench_figure *f = vmenv_bench_figures; f->kind; f++) {
+                size_t k = (size_t)(f - vmenv_bench_figures);
+                if (!f->probe || vmenv_streq(f->probe, last) || spent[k] >= budget_s)
+                        continue;
+                for (size_t i = 0; i < rep->n_results; i++)
+                        if (!vmenv_bench_settled(rep->results[i], f->kind)) {
+                                vmenv_buf_printf(&b, "%s%s", b.len ? "," : "", f->probe);
+                                last = f->probe;
+                                break;
+                        }
+        }
+        return b.len ? vmenv_buf_steal(&b) : (vmenv_buf_free(&b), NULL);
+}
+
+/* Runs beyond o->runs, only of the figures whose median's 95 % CI is still
+ * wider than +-5 %, until they settle, o->max_runs is reached or each such
+ * figure used o->budget_s seconds (a round's wall time is shared out over
+ * the kinds it ran). */
+static int bench_adapt(struct vmenv_bench_target **targets, size_t n_targets,
+                       const struct vmenv_bench_opts *o, struct vmenv_bench_report *rep,
+                       size_t *failed, vmenv_error *err)
+{
+        double spent[64] = {0};
+        for (int run = o->runs + 1; run <= o->max_runs; run++) {
+                _cleanup_free_ char *only = unsettled(rep, spent, o->budget_s);
+                if (!only)
+                        break;
+                uint64_t t0 = vmenv_now_ns();
+                for (size_t i = 0; i < n_targets; i++) {
+                        vmenv_info("bench: run %d on %s: %s not settled yet", run,
+                                   targets[i]->label, only);
+                        if (bench_run_once(targets[i], o, run, only, rep->results[i], err) < 0) {
+                                *failed = i;
+                                return -1;
+                        }
+                }
+                double dt = (double)(vmenv_now_ns() - t0) / 1e9, kinds = 1;
+                for (const char *c = only; *c; c++)
+                        kinds += *c == ',';
+                for (const struct vmenv_bench_figure *f = vmenv_bench_figures; f->kind; f++)
+                        if (f->probe && (size_t)(f - vmenv_bench_figures) < 64 &&
+                            list_has(only, f->probe))
+                                spent[f - vmenv_bench_figures] += dt / kinds;
+        }
+        return 0;
+}
+
 /* Runs are interleaved (run 1 on every target, then run 2, ...) so a change
  * in the host's load during the bench spreads over all targets instead of
  * favouring the one measured in the quiet moment. */
 int vmenv_bench_run(struct vmenv_bench_target **targets, size_t n_targets,
-                    const struct vmenv_bench_opts *o, struct vmenv_bench_report **report,
+                    const struct vmenv_bench_opts *o_in, struct vmenv_bench_report **report,
                     vmenv_error *err)
 {
         struct vmenv_bench_report *rep = vmenv_calloc(1, sizeof(*rep));
+        struct vmenv_bench_opts o = *o_in;
         size_t i = 0;
         int run = 0;
 
-        rep->runs = o->runs;
+        if (o.max_runs < o.runs)
+                o.max_runs = o.runs;
+        rep->runs = o.runs;
+        rep->max_runs = o.max_runs;
+        rep->warmup = o.warmup;
+        rep->budget_s = o.budget_s;
         rep->host_info = vmenv_bench_host_info();
+        if (o.pin) {
+                uint64_t mask[16];
+                if (vmenv_bench_parse_cpus(o.pin, mask, err) < 0 ||
+                    vmenv_bench_pin(0, mask, err) < 0) {
+                        vmenv_bench_report_free(rep);
+                        return -1;
+                }
+                vmenv_strv_push(&rep->host_info, vmenv_strdupf("pinned=%s", o.pin));
+        }
         rep->results = vmenv_calloc(n_targets + 1, sizeof(*rep->results));
         for (i = 0; i < n_targets; i++) {
                 struct vmenv_bench_target *t = targets[i];
                 struct vmenv_bench_result *r = vmenv_bench_result_new(t->name, t->label);
                 rep->results[rep->n_results++] = r;
-                if (t->prepare && t->prepare(t, o, r, err) < 0)
+                if (t->prepare && t->prepare(t, &o, r, err) < 0)
                         goto fail;
                 free(r->label);
                 r->label = vmenv_strdup(t->label);
         }
-        for (run = 1; run <= o->runs; run++)
+        /* warm-up: caches, page tables, the guest's first exec of the probe */
+        for (run = 1; run <= o.warmup; run++)
                 for (i = 0; i < n_targets; i++) {
-                        vmenv_info("bench: run %d of %d on %s", run, o->runs, targets[i]->label);
-                        if (bench_run_once(targets[i], o, run, rep->results[i], err) < 0)
+                        struct vmenv_bench_result *scratch = vmenv_bench_result_new("warmup", NULL);
+                        vmenv_info("bench: warm-up run %d on %s", run, targets[i]->label);
+                        int rc = bench_run_once(targets[i], &o, 0, NULL, scratch, err);
+                        vmenv_bench_result_free(scratch);
+                        if (rc < 0)
                                 goto fail;
                 }
+        for (run = 1; run <= o.runs; run++)
+                for (i = 0; i < n_targets; i++) {
+                        vmenv_info("bench: run %d of %d on %s", run, o.runs, targets[i]->label);
+                        if (bench_run_once(targets[i], &o, run, NULL, rep->results[i], err) < 0)
+                                goto fail;
+                }
+        if (bench_adapt(targets, n_targets, &o, rep, &i, err) < 0)
+                goto fail;
         for (i = 0; i < n_targets; i++) {
                 struct vmenv_bench_target *t = targets[i];
                 if (!t->lifecycle)
                         continue;
                 vmenv_info("bench: measuring lifecycle costs on %s", t->label);
-                if (t->lifecycle(t, o, rep->results[i], err) < 0) {
+                if (t->lifecycle(t, &o, rep->results[i], err) < 0) {
                         vmenv_error_prefix(err, "cannot measure lifecycle costs");
                         goto fail;
                 }

@@ -12,6 +12,7 @@
  * seen to have done the same thing. */
 struct probe_result {
         uint64_t ns;
+        uint64_t cpu_ns; /* user+system time of the probe and its children meanwhile */
         uint64_t work;
         uint64_t checksum;
 };
@@ -27,6 +28,9 @@ struct probe_result {
 #define PROBE_CHILD_STATUS 42
 
 uint64_t probe_now_ns(void);
+/* CPU time (user + system) used so far by this process and its waited-for
+ * children: next to the wall time it shows steal and contention. */
+uint64_t probe_cpu_ns(void);
 /* FNV-1a 64 continued from h over n bytes. */
 uint64_t probe_fnv1a(uint64_t h, const void *p, size_t n);
 /* Fills buf with the xorshift64 stream started at seed (8 bytes per step,

@@ -62,9 +62,9 @@ static bool report(const struct opts *o, const char *kind, unsigned run,
                 return false;
         }
         printf("{\"type\":\"sample\",\"kind\":\"%s\",\"run\":%u,\"value\":%.6g,\"unit\":\"%s\","
-               "\"ns\":%llu,\"work\":%llu,\"checksum\":\"%016llx\"}\n",
-               kind, run, value, unit, (unsigned long long)r->ns, (unsigned long long)r->work,
-               (unsigned long long)r->checksum);
+               "\"ns\":%llu,\"cpu_ns\":%llu,\"work\":%llu,\"checksum\":\"%016llx\"}\n",
+               kind, run, value, unit, (unsigned long long)r->ns, (unsigned long long)r->cpu_ns,
+               (unsigned long long)r->work, (unsigned long long)r->checksum);
         fflush(stdout);
         return true;
 }

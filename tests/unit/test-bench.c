@@ -43,6 +43,139 @@ static void test_stats(void)
         ok(vmenv_bench_cost_ratio(sys, 0, 3) == 0, "no host figure gives no ratio");
 }
 
+static void seq(double *v, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                v[n - 1 - i] = (double)(i + 1); /* reversed: stats sorts */
+}
+
+static void test_ci(void)
+{
+        double v[32];
+        struct vmenv_bench_stats s;
+        seq(v, 5);
+        vmenv_bench_stats_of(v, 5, &s);
+        ok(!s.ci_ok && near(s.ci_lo, 1) && near(s.ci_hi, 5), "5 samples: no 95 %% CI exists");
+        seq(v, 6);
+        vmenv_bench_stats_of(v, 6, &s);
+        ok(s.ci_ok && near(s.ci_lo, 1) && near(s.ci_hi, 6) && near(s.ci_rel, 2.5 / 3.5),
+           "6 samples: CI is [x1, x6] (coverage 96.9 %%)");
+        seq(v, 9);
+        vmenv_bench_stats_of(v, 9, &s);
+        ok(s.ci_ok && near(s.ci_lo, 2) && near(s.ci_hi, 8), "9 samples: CI is [x2, x8]");
+        seq(v, 10);
+        vmenv_bench_stats_of(v, 10, &s);
+        ok(near(s.ci_lo, 2) && near(s.ci_hi, 9), "10 samples: CI is [x2, x9]");
+        seq(v, 20);
+        vmenv_bench_stats_of(v, 20, &s);
+        ok(near(s.ci_lo, 6) && near(s.ci_hi, 15), "20 samples: CI is [x6, x15]");
+
+        double o[] = {10, 10.1, 9.9, 10.2, 9.8, 10, 50};
+        vmenv_bench_stats_of(o, 7, &s);
+        ok(near(s.mad, 0.1) && s.n_outliers == 1, "MAD 0.1, one outlier (50)");
+        ok(vmenv_bench_is_outlier(&s, 50) && !vmenv_bench_is_outlier(&s, 10.2),
+           "50 is an outlier, 10.2 is not (modified z 1.35)");
+        ok(near(s.median, 10), "the outlier is kept and the median is unmoved");
+        double same[] = {5, 5, 5, 5, 9};
+        vmenv_bench_stats_of(same, 5, &s);
+        ok(s.mad == 0 && s.n_outliers == 0, "MAD 0: nothing is called an outlier");
+
+        struct vmenv_bench_result *r = vmenv_bench_result_new("host", NULL);
+        for (int i = 0; i < 10; i++) {
+                vmenv_bench_add(r, "cpu", i + 1, 100 + (i % 3), "MiB/s");
+                r->samples[r->n_samples - 1].ns = 1000;
+                r->samples[r->n_samples - 1].cpu_ns = i < 6 ? 900 : 500;
+        }
+        for (int i = 0; i < 10; i++)
+                vmenv_bench_add(r, "mem", i + 1, i % 2 ? 100 : 200, "MiB/s");
+        ok(vmenv_bench_result_stats(r, "cpu", &s, NULL) && near(s.cpu_per_wall, 0.9),
+           "CPU time / wall time is the median of the per-run ratios");
+        ok(vmenv_bench_settled(r, "cpu") && !vmenv_bench_settled(r, "mem") &&
+               vmenv_bench_settled(r, "none"),
+           "settled: CI within 5 %% (cpu), not when the runs disagree (mem)");
+        struct vmenv_bench_report rep = {.results = &r, .n_results = 1, .runs = 6, .max_runs = 30};
+        vmenv_bench_check(&rep);
+        ok(vmenv_strv_len(rep.warnings) == 1 &&
+               strstr(rep.warnings[0], "'mem' median known only to ±33 % (95 % CI) after 10 "
+                                       "runs: the time budget or run limit ran out"),
+           "an unsettled median is warned about, with why the runs stopped");
+        vmenv_strv_free(rep.warnings);
+        rep.warnings = NULL;
+        vmenv_bench_add(r, "cpu", 11, 1000, "MiB/s");
+        vmenv_bench_check(&rep);
+        bool found = false;
+        for (char **w = rep.warnings; w && *w; w++)
+                found |=
+                    strstr(*w, "'cpu' outlier by MAD, kept in the data: run 11 (1000)") != NULL;
+        ok(found, "an outlier is reported with its run and value");
+        vmenv_strv_free(rep.warnings);
+        vmenv_bench_result_free(r);
+}
+
+static void test_cpus(void)
+{
+        uint64_t m[16];
+        vmenv_error err = VMENV_ERROR_INIT;
+        ok(vmenv_bench_parse_cpus("0", m, &err) == 0 && m[0] == 1, "cpu list '0'");
+        ok(vmenv_bench_parse_cpus("0,2-3,64", m, &err) == 0 && m[0] == 0xd && m[1] == 1,
+           "cpu list '0,2-3,64'");
+        static const char *const bad[] = {"", "a", "3-1", "1024", "0,", "-1", "1-", "0,,1", NULL};
+        int rejected = 0;
+        for (int i = 0; bad[i]; i++) {
+                rejected += vmenv_bench_parse_cpus(bad[i], m, &err) < 0 &&
+                            strstr(err.msg, "invalid CPU list");
+                vmenv_error_clear(&err);
+        }
+        ok(rejected == 8, "bad cpu lists are refused");
+        ok(vmenv_bench_parse_cpus("0", m, &err) == 0 && vmenv_bench_pin(0, m, &err) == 0,
+           "pinning to CPU 0 works");
+        vmenv_error_clear(&err);
+}
+
+/* The band check on fixed results: inside, above with a known cause (TCG),
+ * below with a known cause (a cache), no band for a figure without one. */
+static void test_bands(void)
+{
+        struct vmenv_bench_result *h = vmenv_bench_result_new("host", NULL);
+        struct vmenv_bench_result *c = vmenv_bench_result_new("container", NULL);
+        struct vmenv_bench_result *v = vmenv_bench_result_new("vm", "vm (TCG emulation)");
+        struct vmenv_bench_result *rs[] = {h, c, v};
+        vmenv_bench_add_info(v, "hypervisor", "tcg: no /dev/kvm");
+        vmenv_bench_add(h, "cpu", 1, 1000, "MiB/s");
+        vmenv_bench_add(c, "cpu", 1, 980, "MiB/s");
+        vmenv_bench_add(v, "cpu", 1, 500, "MiB/s");
+        vmenv_bench_add(h, "disk-read", 1, 1000, "MiB/s");
+        vmenv_bench_add(v, "disk-read", 1, 2000, "MiB/s");
+        vmenv_bench_add(h, "syscall", 1, 100, "ns/call");
+        vmenv_bench_add(v, "syscall", 1, 300, "ns/call");
+        struct vmenv_bench_report rep = {.results = rs, .n_results = 3, .runs = 1, .max_runs = 1};
+        struct vmenv_bench_band_check k;
+        const struct vmenv_bench_figure *cpu = vmenv_bench_figure_find("cpu");
+
+        ok(vmenv_bench_band_find("cpu", "vm") && vmenv_bench_band_find("net-rr", "container") &&
+               !vmenv_bench_band_find("cpu", "host"),
+           "bands exist for a VM and a container, not the host");
+        for (const struct vmenv_bench_band *b = vmenv_bench_bands; b->kind; b++)
+                if (!(b->lo > 0 && b->lo < b->hi && b->source && *b->source))
+                        ok(false, "band %s/%s is well formed", b->kind, b->target);
+        ok(vmenv_bench_band_check(&rep, cpu, c, &k) && k.where == 0 && near(k.ratio, 1000.0 / 980),
+           "a container at 1.02x is inside its band");
+        ok(vmenv_bench_band_check(&rep, cpu, v, &k) && k.where == 1 && near(k.ratio, 2) &&
+               k.cause && strstr(k.cause, "TCG"),
+           "a TCG guest at 2x is above the KVM band, cause TCG");
+        ok(vmenv_streq(vmenv_bench_band_mark(&rep, cpu, v), " [outside band: TCG]"),
+           "its mark says TCG");
+        ok(vmenv_bench_band_check(&rep, vmenv_bench_figure_find("disk-read"), v, &k) &&
+               k.where == -1 && k.cause && strstr(k.cause, "page cache"),
+           "a guest reading faster than the host: below the band, a cache in the way");
+        ok(!vmenv_bench_band_check(&rep, vmenv_bench_figure_find("syscall"), v, &k) &&
+               vmenv_streq(vmenv_bench_band_mark(&rep, vmenv_bench_figure_find("syscall"), v), ""),
+           "no published band, no mark");
+        ok(!vmenv_bench_band_check(&rep, cpu, h, &k), "the host has no band");
+        for (size_t i = 0; i < 3; i++)
+                vmenv_bench_result_free(rs[i]);
+}
+
 static const char probe_out[] =
     "{\"type\":\"info\",\"probe\":1,\"clock_res_ns\":1,\"min_ns\":100,\"dir\":\"/x\"}\n"
     "{\"type\":\"sample\",\"kind\":\"cpu\",\"run\":1,\"value\":1000,\"unit\":\"MiB/s\","
@@ -169,10 +302,10 @@ static void test_outputs(void)
         vmenv_bench_check(rep);
         int spread = 0, sums = 0;
         for (char **w = rep->warnings; w && *w; w++) {
-                spread += strstr(*w, "'cpu' spread 22 %") != NULL;
+                spread += strstr(*w, "'cpu' has 2 runs, too few for a 95 % confidence") != NULL;
                 sums += strstr(*w, "'syscall' checksum 0000000000000001 differs") != NULL;
         }
-        ok(spread == 1, "a spread above 10 %% is warned about once per target");
+        ok(spread == 2, "two runs are too few for a CI: warned about on each target");
         ok(sums == 1, "a different checksum is warned about");
 
         char *json = vmenv_bench_json(rep);
@@ -188,6 +321,17 @@ static void test_outputs(void)
                json_object_object_get_ex(cpu, "ratio_to_host", &ratio) &&
                near(json_object_get_double(ratio), 1.8),
            "json has the ratio to the host (900 / 500)");
+        json_object *band, *v;
+        ok(json_object_object_get_ex(cpu, "band", &band) &&
+               json_object_object_get_ex(band, "inside", &v) && !json_object_get_boolean(v) &&
+               json_object_object_get_ex(band, "source", &v) &&
+               strstr(json_object_get_string(v), "RC25482") &&
+               json_object_object_get_ex(band, "low", &v) && near(json_object_get_double(v), 0.95),
+           "json has the band, its source, and that 1.8x is outside it");
+        ok(json_object_object_get_ex(cpu, "ci_ok", &v) && !json_object_get_boolean(v) &&
+               json_object_object_get_ex(cpu, "outlier_runs", &v) &&
+               json_object_array_length(v) == 0,
+           "json says two runs give no CI, and lists no outliers");
         json_object *host;
         ok(json_object_object_get_ex(o, "host", &host) &&
                json_object_object_get_ex(host, "kernel", NULL) &&
@@ -200,7 +344,11 @@ static void test_outputs(void)
         char *svg = vmenv_bench_svg(rep);
         /* cpu and syscall for both targets, three lifecycle bars */
         ok(count(svg, "class=\"bar\"") == 7, "svg has one bar per figure and target");
-        ok(count(svg, "data-figure=\"cpu\"") == 2, "bars carry their figure");
+        ok(count(svg, "class=\"bar\" data-figure=\"cpu\"") == 2, "bars carry their figure");
+        ok(count(svg, "class=\"band\" data-figure=\"cpu\" data-target=\"container\"") == 1,
+           "the container's cpu bar has its published band drawn");
+        ok(strstr(svg, "band: Felter et al.") != NULL, "the svg names the band's source");
+        ok(strstr(svg, "[outside band]") != NULL, "the bar outside its band is marked");
         ok(strstr(svg, "container &lt;bwrap &amp; co&gt;") && !strstr(svg, "<bwrap"),
            "labels are escaped");
         ok(strstr(svg, "1.80x") != NULL, "the ratio is written on the bar");
@@ -214,6 +362,10 @@ static void test_outputs(void)
         ok(strstr(buf, "1.80x host") != NULL, "the table shows the ratio");
         ok(strstr(buf, "4.0 MiB") != NULL, "the table formats bytes");
         ok(strstr(buf, "warning: ") != NULL, "the table repeats the warnings");
+        ok(strstr(buf, "1.80x host [outside band]") != NULL, "the table marks the band");
+        ok(strstr(buf, "reference bands") && strstr(buf, "OUTSIDE, likely cause unknown"),
+           "the table lists results outside their band");
+        ok(strstr(buf, "CPU time / wall time") != NULL, "the table shows CPU vs wall time");
         free(buf);
         vmenv_bench_report_free(rep);
 }
@@ -290,6 +442,9 @@ static void test_procs(void)
 
 int main(void)
 {
+        test_ci();
+        test_cpus();
+        test_bands();
         test_stats();
         test_parse();
         test_mbr();

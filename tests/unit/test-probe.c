@@ -73,6 +73,12 @@ int main(int argc, char **argv)
         free(ref);
         ok(r.checksum == h, "cpu checksum is 3 chained FNV-1a passes over the buffer");
         ok(r.work == 300000 && r.ns > 0, "cpu reports its work and time");
+        /* CPU time comes from getrusage: a busy loop long enough to pass
+         * its resolution uses about as much CPU as wall time */
+        struct probe_result busy = {0};
+        ok(probe_cpu(1 << 20, 64, &busy) == 0 && busy.cpu_ns > 0 &&
+               busy.cpu_ns < busy.ns + 20000000ULL,
+           "cpu reports its CPU time, not more than its wall time (+ one tick)");
 
         ok(probe_mem(1 << 20, 4, &r) == 0, "mem runs");
         ref = ref_buf(1 << 20, PROBE_SEED_MEM);
