@@ -172,6 +172,7 @@ struct vmenv_bench_opts {
         int warmup;              /* discarded runs first, default 1 */
         int budget_s;            /* seconds per figure for the runs beyond 'runs' */
         const char *pin;         /* --pin CPUS: host CPU list, or NULL */
+        const char *net_server;  /* "PORT" of the running server, set by vmenv_bench_run */
         const char *workloads;   /* probe kinds "cpu,mem,...", NULL = all */
         double scale;            /* probe --scale, default 1 */
         int idle_seconds;        /* lifecycle idle window, default 10 */
@@ -202,6 +203,10 @@ struct vmenv_bench_opts {
 struct vmenv_bench_target {
         const char *name;
         char *label;
+        /* Where the target's probe reaches the host's 127.0.0.1 for the
+         * network workloads ("127.0.0.1", or "gateway" in a guest on
+         * user-mode networking); NULL: no network workloads here. */
+        const char *net_addr;
         void *data;
         int (*prepare)(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o,
                        struct vmenv_bench_result *r, vmenv_error *err);
@@ -220,6 +225,10 @@ struct vmenv_ssh_target;
 struct vmenv_bench_vm_ops {
         void *ctx;
         const char *hypervisor; /* "kvm", or "tcg" with why: "tcg: no /dev/kvm" */
+        /* How the guest reaches the host's 127.0.0.1 ("gateway" on user-mode
+         * networking); NULL: no network workloads, since on any other
+         * network that address is not the host's loopback. */
+        const char *net_addr;
         /* The running machine's SSH endpoint and credentials; asked again
          * after every up, since a first boot replaces the key. */
         int (*ssh_target)(void *ctx, struct vmenv_ssh_target *t, vmenv_error *err);
@@ -295,6 +304,16 @@ int vmenv_bench_run(struct vmenv_bench_target **targets, size_t n_targets,
 int vmenv_bench_parse_cpus(const char *list, uint64_t mask[16], vmenv_error *err);
 /* Pins the calling process (pid 0) or every thread of pid to mask. */
 int vmenv_bench_pin(int pid, const uint64_t mask[16], vmenv_error *err);
+
+/* The network workloads' server: vmenv-probe --serve on 127.0.0.1, killed
+ * by _stop and by the kernel when vmenv dies. A server that prints no port
+ * is an error that says what it printed or how it ended. */
+struct vmenv_bench_server {
+        int pid;
+        int port;
+};
+int vmenv_bench_server_start(const char *probe, struct vmenv_bench_server *s, vmenv_error *err);
+void vmenv_bench_server_stop(struct vmenv_bench_server *s);
 
 /* Runs argv (no shell) and captures stdout (at most max bytes) and the
  * tail of stderr; a non-zero exit is an error quoting stderr. Exported for

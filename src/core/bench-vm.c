@@ -113,6 +113,10 @@ static int vm_prepare(struct vmenv_bench_target *t, const struct vmenv_bench_opt
                 vmenv_strv_push(&r->notes,
                                 vmenv_strdup("warning: the guest's /var/tmp is a tmpfs: its disk "
                                              "figures measure memory"));
+        if (!v->ops.net_addr)
+                vmenv_strv_push(&r->notes, vmenv_strdup("no network figures: the guest is not on "
+                                                        "user-mode networking, so no address of "
+                                                        "it reaches the host's 127.0.0.1"));
         if (tcg)
                 vmenv_strv_push(&r->notes, vmenv_strdup("TCG: QEMU emulates the CPU in software; "
                                                         "these figures are emulation, not "
@@ -224,6 +228,7 @@ struct vmenv_bench_target *vmenv_bench_vm_target_new(const struct vmenv_bench_vm
         v->disk_prepared = -1;
         struct vmenv_bench_target *t = vmenv_calloc(1, sizeof(*t));
         t->name = "vm";
+        t->net_addr = v->ops.net_addr;
         t->label = vmenv_strdup("vm");
         t->data = v;
         t->prepare = vm_prepare;

@@ -35,6 +35,10 @@ const struct vmenv_bench_figure vmenv_bench_figures[] = {
     {"disk-write", "disk: write+fsync", true, false, "disk"},
     {"disk-read", "disk: read, cache dropped", true, false, "disk"},
     {"meta", "files: create+stat+unlink", true, false, "meta"},
+    {"net-rr", "net: TCP 1-byte round trip, median", false, false, "net"},
+    {"net-rr-p99", "net: TCP 1-byte round trip, p99", false, false, "net"},
+    {"net-bulk", "net: TCP bulk, 1 stream", true, false, "net"},
+    {"net-bulk4", "net: TCP bulk, 4 streams", true, false, "net"},
     {"start-stopped", "start: stopped -> first command", false, true},
     {"start-cold", "start: nothing -> first command", false, true},
     {"idle-rss", "memory when idle (RSS)", false, true},
@@ -592,6 +596,7 @@ struct vmenv_bench_target *vmenv_bench_host_target_new(void)
         struct vmenv_bench_target *t = vmenv_calloc(1, sizeof(*t));
         t->name = "host";
         t->label = vmenv_strdup("host");
+        t->net_addr = "127.0.0.1"; /* the baseline: loopback */
         t->data = vmenv_calloc(1, sizeof(struct host_data));
         t->prepare = host_prepare;
         t->run = host_run;
@@ -606,8 +611,8 @@ struct vmenv_bench_target *vmenv_bench_host_target_new(void)
 static int bench_run_once(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o, int run,
                           const char *only, struct vmenv_bench_result *r, vmenv_error *err)
 {
-        char scale[32];
-        char *args[8];
+        char scale[32], net[96];
+        char *args[10];
         size_t n = 0, before = r->n_samples;
         _cleanup_free_ char *out = NULL;
 
@@ -619,6 +624,11 @@ static int bench_run_once(struct vmenv_bench_target *t, const struct vmenv_bench
         if (only || o->workloads) {
                 args[n++] = (char *)"--only";
                 args[n++] = (char *)(only ? only : o->workloads);
+        }
+        if (t->net_addr && o->net_server) {
+                snprintf(net, sizeof(net), "%s:%s", t->net_addr, o->net_server);
+                args[n++] = (char *)"--net";
+                args[n++] = net;
         }
         args[n] = NULL;
         if (t->run(t, o, args, &out, err) < 0)
@@ -732,6 +742,16 @@ int vmenv_bench_run(struct vmenv_bench_target **targets, size_t n_targets,
                 }
                 vmenv_strv_push(&rep->host_info, vmenv_strdupf("pinned=%s", o.pin));
         }
+        struct vmenv_bench_server server = {0};
+        char port[16];
+        if (!o.workloads || list_has(o.workloads, "net")) {
+                if (vmenv_bench_server_start(o.probe_path, &server, err) < 0) {
+                        vmenv_bench_report_free(rep);
+                        return vmenv_error_prefix(err, "cannot bench the network");
+                }
+                snprintf(port, sizeof(port), "%d", server.port);
+                o.net_server = port;
+        }
         rep->results = vmenv_calloc(n_targets + 1, sizeof(*rep->results));
         for (i = 0; i < n_targets; i++) {
                 struct vmenv_bench_target *t = targets[i];
@@ -771,12 +791,14 @@ int vmenv_bench_run(struct vmenv_bench_target **targets, size_t n_targets,
                 }
         }
         cleanup_all(targets, n_targets);
+        vmenv_bench_server_stop(&server);
         vmenv_bench_check(rep);
         *report = rep;
         return 0;
 fail:
         vmenv_error_prefix(err, "cannot bench on '%s'", targets[i]->label);
         cleanup_all(targets, n_targets);
+        vmenv_bench_server_stop(&server);
         vmenv_bench_report_free(rep);
         return -1;
 }

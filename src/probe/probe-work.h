@@ -58,4 +58,21 @@ int probe_disk(const char *dir, size_t bytes, struct probe_result *wr, struct pr
  * each, unlinks each; checksum = sum of st_size seen. Leaves nothing. */
 int probe_meta(const char *dir, unsigned n, struct probe_result *r);
 
+/* ---- network (probe-net.c) ---- */
+struct sockaddr_in;
+/* Serves on 127.0.0.1 (an ephemeral port, printed as
+ * {"type":"serve","port":P}) until the parent dies (PR_SET_PDEATHSIG).
+ * Returns only on failure, -1 with errno set. */
+int probe_serve(void);
+/* "ADDR:PORT", ADDR an IPv4 address or "gateway" (the default route's). */
+int probe_net_resolve(const char *spec, struct sockaddr_in *sa);
+/* n one-byte TCP round trips on one connection; the median and the 99th
+ * percentile round trip in ns; checksum = bytes echoed back unchanged. */
+int probe_net_rr(const struct sockaddr_in *sa, unsigned n, struct probe_result *r, double *p50_ns,
+                 double *p99_ns);
+/* bytes sent to the server over streams parallel connections (1-16);
+ * checksum = the bytes the server counted. */
+int probe_net_bulk(const struct sockaddr_in *sa, size_t bytes, unsigned streams,
+                   struct probe_result *r);
+
 #endif

@@ -10,6 +10,7 @@
  * A sample shorter than 100 x the clock's resolution is refused rather than
  * reported (exit status 3): its figure would be noise. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +23,9 @@
 #define PROBE_FORMAT 1
 #define EXIT_REFUSED 3
 
-enum kind { K_CPU, K_MEM, K_SYSCALL, K_SPAWN, K_DISK, K_META, K_COUNT };
-static const char *const kind_names[K_COUNT] = {"cpu", "mem", "syscall", "spawn", "disk", "meta"};
+enum kind { K_CPU, K_MEM, K_SYSCALL, K_SPAWN, K_DISK, K_META, K_NET, K_COUNT };
+static const char *const kind_names[K_COUNT] = {"cpu",  "mem",  "syscall", "spawn",
+                                                "disk", "meta", "net"};
 
 struct opts {
         unsigned runs;
@@ -32,6 +34,7 @@ struct opts {
         bool only[K_COUNT];
         const char *self;
         uint64_t min_ns;
+        const char *net; /* the server "ADDR:PORT"; without it "net" is skipped */
 };
 
 static void json_str(const char *s)
@@ -132,6 +135,25 @@ static int run_kind(const struct opts *o, enum kind k, unsigned run)
                         return -1;
                 ok = report(o, "meta", run, &r, (double)r.work / ((double)r.ns / 1e9), "files/s");
                 break;
+        case K_NET: {
+                struct sockaddr_in sa;
+                double p50, p99;
+                if (!o->net)
+                        break; /* no server to talk to on this target */
+                if (probe_net_resolve(o->net, &sa) < 0 ||
+                    probe_net_rr(&sa, (unsigned)scaled(10000, o->scale, 100), &r, &p50, &p99) < 0)
+                        return -1;
+                ok = report(o, "net-rr", run, &r, p50 / 1000.0, "us") &&
+                     report(o, "net-rr-p99", run, &r, p99 / 1000.0, "us");
+                size_t bytes = (size_t)scaled(64.0 * 1048576, o->scale, 65536);
+                if (ok && probe_net_bulk(&sa, bytes, 1, &r) < 0)
+                        return -1;
+                ok = ok && report(o, "net-bulk", run, &r, mib_per_s(&r), "MiB/s");
+                if (ok && probe_net_bulk(&sa, bytes, 4, &r2) < 0)
+                        return -1;
+                ok = ok && report(o, "net-bulk4", run, &r2, mib_per_s(&r2), "MiB/s");
+                break;
+        }
         case K_COUNT:
                 break;
         }
@@ -141,7 +163,8 @@ static int run_kind(const struct opts *o, enum kind k, unsigned run)
 static int usage(void)
 {
         fprintf(stderr, "usage: vmenv-probe [--runs N] [--only KIND,...] [--dir DIR] "
-                        "[--scale X]\nkinds: cpu mem syscall spawn disk meta\n");
+                        "[--scale X] [--net ADDR:PORT]\n       vmenv-probe --serve\n"
+                        "kinds: cpu mem syscall spawn disk meta net\n");
         return 2;
 }
 
@@ -177,6 +200,12 @@ int main(int argc, char **argv)
                 char *end;
                 if (strcmp(a, "--child") == 0)
                         return PROBE_CHILD_STATUS;
+                if (strcmp(a, "--serve") == 0) {
+                        probe_serve();
+                        fprintf(stderr, "vmenv-probe: cannot serve on 127.0.0.1: %s\n",
+                                strerror(errno));
+                        return 1;
+                }
                 if (strcmp(a, "--version") == 0) {
                         printf("vmenv-probe %d\n", PROBE_FORMAT);
                         return 0;
@@ -193,6 +222,8 @@ int main(int argc, char **argv)
                         o.scale = strtod(v, &end);
                         if (*end || !(o.scale >= 0.0001 && o.scale <= 100))
                                 return usage();
+                } else if (strcmp(a, "--net") == 0) {
+                        o.net = v;
                 } else if (strcmp(a, "--dir") == 0) {
                         o.dir = v;
                 } else if (strcmp(a, "--only") == 0) {

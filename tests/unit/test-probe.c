@@ -3,9 +3,13 @@
  * from their definitions), and the disk and file workloads leave nothing. */
 #include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "probe-work.h"
@@ -46,6 +50,50 @@ static int dir_entries(const char *path)
                         n++;
         closedir(d);
         return n;
+}
+
+/* The network workloads against the probe's own server on 127.0.0.1. */
+static void test_net(void)
+{
+        struct sockaddr_in sa;
+        ok(probe_net_resolve("127.0.0.1:80", &sa) == 0 && sa.sin_port == htons(80) &&
+               sa.sin_addr.s_addr == htonl(INADDR_LOOPBACK),
+           "resolve ADDR:PORT");
+        static const char *const bad[] = {"127.0.0.1",     "127.0.0.1:0", "x:1",
+                                          "1.2.3.4:70000", ":5",          NULL};
+        int refused = 0;
+        for (int i = 0; bad[i]; i++)
+                refused += probe_net_resolve(bad[i], &sa) < 0;
+        ok(refused == 5, "bad server addresses are refused");
+
+        int fds[2];
+        if (pipe(fds) < 0)
+                return;
+        pid_t srv = fork();
+        if (srv == 0) {
+                dup2(fds[1], 1);
+                probe_serve();
+                _exit(1);
+        }
+        close(fds[1]);
+        char line[128] = "";
+        ssize_t n = read(fds[0], line, sizeof(line) - 1);
+        close(fds[0]);
+        const char *p = n > 0 ? strstr(line, "\"port\":") : NULL;
+        ok(p != NULL, "the server prints its port");
+        char spec[64];
+        snprintf(spec, sizeof(spec), "127.0.0.1:%d", p ? atoi(p + 7) : 1);
+        struct probe_result r = {0};
+        double p50 = 0, p99 = 0;
+        ok(probe_net_resolve(spec, &sa) == 0 && probe_net_rr(&sa, 500, &r, &p50, &p99) == 0 &&
+               r.work == 500 && r.checksum == 500 && p50 > 0 && p99 >= p50,
+           "500 round trips, all echoed, p99 >= median");
+        ok(probe_net_bulk(&sa, 1 << 20, 1, &r) == 0 && r.checksum == 1 << 20 && r.ns > 0,
+           "bulk, one stream: the server counted every byte");
+        ok(probe_net_bulk(&sa, 1 << 20, 4, &r) == 0 && r.checksum == 1 << 20,
+           "bulk, four streams: the server counted every byte");
+        kill(srv, SIGKILL);
+        waitpid(srv, NULL, 0);
 }
 
 int main(int argc, char **argv)
@@ -122,5 +170,6 @@ int main(int argc, char **argv)
         ok(probe_disk(missing, 1000, &r, &r2) < 0 && errno == ENOENT,
            "disk in a missing folder fails");
         rmdir(dir);
+        test_net();
         return done_testing();
 }
