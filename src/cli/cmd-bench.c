@@ -23,7 +23,8 @@ static const struct vmenv_opt bench_opts[] = {
     {"warmup", 0, "N", "discarded runs before the measured ones (default 1)"},
     {"pin", 0, "CPUS", "pin the workloads and the VM's vCPUs to host CPUs, like 0 or 0,2-3"},
     {"only", 0, "TARGET,...", "where to run: host, container, vm (default all)"},
-    {"workloads", 0, "KIND,...", "cpu, mem, syscall, spawn, disk, meta, net (default all)"},
+    {"workloads", 0, "KIND,...",
+     "cpu, mem, gups, syscall, spawn, disk, randio, meta, net (default all)"},
     {"plot", 0, "FILE.svg", "also write an SVG bar chart"},
     {"container-runtime", 0, "RUNTIME", "podman, docker or bwrap (default: the first that works)"},
     {"image", 0, "FILE", "box image (qcow2, raw or .box) for the container, without a machine"},
@@ -111,8 +112,8 @@ static void free_targets(struct vmenv_bench_target **t, size_t n)
 static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_error *err)
 {
         static const char *const target_names[] = {"host", "container", "vm", NULL};
-        static const char *const kinds[] = {"cpu",  "mem",  "syscall", "spawn",
-                                            "disk", "meta", "net",     NULL};
+        static const char *const kinds[] = {"cpu",  "mem",    "gups", "syscall", "spawn",
+                                            "disk", "randio", "meta", "net",     NULL};
         struct vmenv_bench_opts o = {.runs = VMENV_BENCH_CI_MIN_RUNS,
                                      .max_runs = 30,
                                      .warmup = 1,

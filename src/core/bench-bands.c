@@ -31,6 +31,10 @@ const struct vmenv_bench_band vmenv_bench_bands[] = {
     {"rand-read", "container", 0.95, 1.05, FELTER ": Docker volume IOPS equal to native"},
     {"rand-write", "vm", 0.95, 2.1, FELTER ": 4 KiB random IOPS about 0.5 of native on KVM"},
     {"rand-write", "container", 0.95, 1.05, FELTER ": Docker volume IOPS equal to native"},
+    {"rand-read32", "vm", 0.95, 2.1, FELTER ": 4 KiB random IOPS about 0.5 of native on KVM"},
+    {"rand-read32", "container", 0.95, 1.05, FELTER ": Docker volume IOPS equal to native"},
+    {"rand-write32", "vm", 0.95, 2.1, FELTER ": 4 KiB random IOPS about 0.5 of native on KVM"},
+    {"rand-write32", "container", 0.95, 1.05, FELTER ": Docker volume IOPS equal to native"},
     {"net-rr", "vm", 1.5, 2.1,
      FELTER ": TCP request-response about 1.8x native latency "
             "(+30 us) on KVM with vhost-net"},

@@ -24,6 +24,8 @@ struct probe_result {
 #define PROBE_SEED_CPU 0x9e3779b97f4a7c15ULL
 #define PROBE_SEED_MEM 0x2545f4914f6cdd1dULL
 #define PROBE_SEED_DISK 0xd1b54a32d192ed03ULL
+#define PROBE_SEED_RIO 0x94d049bb133111ebULL
+#define PROBE_SEED_GUPS 0xbf58476d1ce4e5b9ULL
 /* The exit status the spawned child returns, checked by the parent. */
 #define PROBE_CHILD_STATUS 42
 
@@ -57,6 +59,20 @@ int probe_disk(const char *dir, size_t bytes, struct probe_result *wr, struct pr
 /* Creates n files in a new folder in dir (file i holds i % 13 bytes), stats
  * each, unlinks each; checksum = sum of st_size seen. Leaves nothing. */
 int probe_meta(const char *dir, unsigned n, struct probe_result *r);
+
+/* ---- random access (probe-io.c) ---- */
+/* Writes a bytes-long file (whole MiB, at least 1) in dir, then with
+ * O_DIRECT: r[0] ops random 4 KiB reads at queue depth 1, r[1] 2 x ops at
+ * depth 32 (32 threads), r[2] and r[3] the same for writes; then ops / 10
+ * times a 4 KiB write + fsync, each timed (*fs, median and p99 in ns).
+ * Read checksums: XOR of the first word of every block read; writes and
+ * fsyncs: the count done. The file is removed. */
+int probe_randio(const char *dir, size_t bytes, unsigned ops, struct probe_result r[4],
+                 struct probe_result *fs, double *fsync_p50_ns, double *fsync_p99_ns);
+/* updates random read-xor-writes of a table of 64-bit words (the largest
+ * power of two that fits in bytes), HPCC RandomAccess style; checksum =
+ * FNV-1a of the table afterwards. */
+int probe_gups(size_t bytes, uint64_t updates, struct probe_result *r);
 
 /* ---- network (probe-net.c) ---- */
 struct sockaddr_in;

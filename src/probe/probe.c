@@ -23,9 +23,9 @@
 #define PROBE_FORMAT 1
 #define EXIT_REFUSED 3
 
-enum kind { K_CPU, K_MEM, K_SYSCALL, K_SPAWN, K_DISK, K_META, K_NET, K_COUNT };
-static const char *const kind_names[K_COUNT] = {"cpu",  "mem",  "syscall", "spawn",
-                                                "disk", "meta", "net"};
+enum kind { K_CPU, K_MEM, K_GUPS, K_SYSCALL, K_SPAWN, K_DISK, K_RANDIO, K_META, K_NET, K_COUNT };
+static const char *const kind_names[K_COUNT] = {"cpu",  "mem",    "gups", "syscall", "spawn",
+                                                "disk", "randio", "meta", "net"};
 
 struct opts {
         unsigned runs;
@@ -105,6 +105,28 @@ static int run_kind(const struct opts *o, enum kind k, unsigned run)
                 ok = report(o, "mem", run, &r, mib_per_s(&r), "MiB/s");
                 break;
         }
+        case K_GUPS: {
+                size_t bytes = (size_t)scaled(64.0 * 1048576, o->scale, 4096);
+                if (probe_gups(bytes, scaled(8.0 * 1048576, o->scale, 1024), &r) < 0)
+                        return -1;
+                ok = report(o, "gups", run, &r, (double)r.work / ((double)r.ns / 1e3), "MUP/s");
+                break;
+        }
+        case K_RANDIO: {
+                struct probe_result rr[4] = {{0}}, fs = {0};
+                double p50, p99;
+                static const char *const names[4] = {"rand-read", "rand-read32", "rand-write",
+                                                     "rand-write32"};
+                if (probe_randio(o->dir, (size_t)scaled(256.0 * 1048576, o->scale, 1048576),
+                                 (unsigned)scaled(2000, o->scale, 64), rr, &fs, &p50, &p99) < 0)
+                        return -1;
+                for (int i = 0; i < 4 && ok; i++)
+                        ok = report(o, names[i], run, &rr[i],
+                                    (double)rr[i].work / ((double)rr[i].ns / 1e9), "IOPS");
+                ok = ok && report(o, "fsync", run, &fs, p50 / 1000.0, "us") &&
+                     report(o, "fsync-p99", run, &fs, p99 / 1000.0, "us");
+                break;
+        }
         case K_SYSCALL:
                 if (probe_syscall((unsigned)scaled(200000, o->scale, 1), &r) < 0)
                         return -1;
@@ -164,7 +186,7 @@ static int usage(void)
 {
         fprintf(stderr, "usage: vmenv-probe [--runs N] [--only KIND,...] [--dir DIR] "
                         "[--scale X] [--net ADDR:PORT]\n       vmenv-probe --serve\n"
-                        "kinds: cpu mem syscall spawn disk meta net\n");
+                        "kinds: cpu mem gups syscall spawn disk randio meta net\n");
         return 2;
 }
 

@@ -52,6 +52,40 @@ static int dir_entries(const char *path)
         return n;
 }
 
+/* Random access: GUPS against its own definition, random I/O counts,
+ * the same checksums twice, nothing left behind. */
+static void test_random(const char *dir)
+{
+        struct probe_result r = {0};
+        ok(probe_gups(8192, 5000, &r) == 0 && r.work == 5000, "gups runs");
+        uint64_t t[1024], x = PROBE_SEED_GUPS;
+        for (int i = 0; i < 1024; i++)
+                t[i] = (uint64_t)i;
+        for (int i = 0; i < 5000; i++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                t[x & 1023] ^= x;
+        }
+        ok(r.checksum == probe_fnv1a(PROBE_FNV_OFFSET, t, sizeof(t)),
+           "gups checksum: the table after xorshift read-xor-writes (1024 words in 8 KiB)");
+
+        struct probe_result a[4], b[4], fs;
+        double p50 = 0, p99 = 0;
+        int rc = probe_randio(dir, 1 << 20, 64, a, &fs, &p50, &p99);
+        if (rc < 0 && errno == EINVAL) {
+                ok(1, "# SKIP no O_DIRECT in %s", dir);
+                return;
+        }
+        ok(rc == 0 && a[0].work == 64 && a[1].work == 128 && a[2].work == 64 && a[3].work == 128,
+           "random I/O: 64 ops at qd1, 128 at qd32");
+        ok(a[2].checksum == 64 && a[3].checksum == 128 && fs.work == 6 && p99 >= p50 && p50 > 0,
+           "writes counted, 6 fsyncs timed, p99 >= median");
+        ok(probe_randio(dir, 1 << 20, 64, b, &fs, &p50, &p99) == 0 &&
+               a[0].checksum == b[0].checksum && a[1].checksum == b[1].checksum,
+           "the blocks read are the same each time (checksums)");
+}
+
 /* The network workloads against the probe's own server on 127.0.0.1. */
 static void test_net(void)
 {
@@ -169,7 +203,8 @@ int main(int argc, char **argv)
         ok(probe_meta(missing, 10, &r) < 0 && errno == ENOENT, "meta in a missing folder fails");
         ok(probe_disk(missing, 1000, &r, &r2) < 0 && errno == ENOENT,
            "disk in a missing folder fails");
-        rmdir(dir);
+        test_random(dir);
+        ok(rmdir(dir) == 0, "random I/O leaves nothing in the folder");
         test_net();
         return done_testing();
 }
