@@ -164,6 +164,24 @@ char *vmenv_bench_json(const struct vmenv_bench_report *report);
  * Every bar is a <rect class="bar" data-figure="KIND" data-target="T">. */
 char *vmenv_bench_svg(const struct vmenv_bench_report *report);
 
+/* ---- runs compared (bench-compare.c) ------------------------------------ */
+
+/* Reads a run that vmenv_bench_json wrote (outside input: every field is
+ * checked, 16 MiB, 8 targets, 100000 samples at most); the statistics are
+ * computed again from the raw samples. len bytes of text, no NUL needed. */
+int vmenv_bench_report_parse(const char *text, size_t len, struct vmenv_bench_report **out,
+                             vmenv_error *err);
+int vmenv_bench_report_load(const char *path, struct vmenv_bench_report **out, vmenv_error *err);
+/* Where --baseline stores a run: $VMENV_HOME/bench-baseline.json. */
+char *vmenv_bench_baseline_path(void);
+/* B beside A, figure by figure and target by target, with B's cost
+ * relative to A (> 1: B is slower) and whether their 95 % CIs overlap. */
+void vmenv_bench_compare_table(const struct vmenv_bench_report *a, const char *a_name,
+                               const struct vmenv_bench_report *b, const char *b_name, FILE *f);
+/* The same as bars on a log axis: <rect class="bar" data-figure data-target>. */
+char *vmenv_bench_compare_svg(const struct vmenv_bench_report *a, const char *a_name,
+                              const struct vmenv_bench_report *b, const char *b_name);
+
 /* ---- targets ----------------------------------------------------------- */
 
 struct vmenv_bench_opts {

@@ -5,11 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench-private.h"
 #include "vmenv/bench.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/util.h"
 
-static void fmt_value(char *buf, size_t n, double v, const char *unit)
+void vmenv_bench_fmt_value(char *buf, size_t n, double v, const char *unit)
 {
         if (vmenv_streq(unit, "bytes")) {
                 const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -117,7 +118,7 @@ void vmenv_bench_print_table(const struct vmenv_bench_report *rep, FILE *f)
                         const struct vmenv_bench_result *r = rep->results[i];
                         char cell[128] = "-", val[32], ci[48];
                         if (vmenv_bench_result_stats(r, fig->kind, &s, &unit)) {
-                                fmt_value(val, sizeof(val), s.median, unit);
+                                vmenv_bench_fmt_value(val, sizeof(val), s.median, unit);
                                 fmt_ci(ci, sizeof(ci), &s);
                                 int len = snprintf(cell, sizeof(cell), "%s%s", val, ci);
                                 double ratio = vmenv_bench_ratio_to_host(rep, fig, r);
@@ -272,17 +273,19 @@ char *vmenv_bench_json(const struct vmenv_bench_report *rep)
                         json_object_object_add(o, "run", json_object_new_int(s->run));
                         json_object_object_add(o, "value", jdouble(s->value));
                         json_object_object_add(o, "unit", json_object_new_string(s->unit));
-                        if (s->checksum) {
+                        /* what a probe measured; lifecycle samples have none */
+                        if (s->checksum || s->ns)
                                 json_object_object_add(o, "ns",
                                                        json_object_new_int64((int64_t)s->ns));
-                                if (s->cpu_ns)
-                                        json_object_object_add(
-                                            o, "cpu_ns", json_object_new_int64((int64_t)s->cpu_ns));
+                        if (s->cpu_ns)
+                                json_object_object_add(o, "cpu_ns",
+                                                       json_object_new_int64((int64_t)s->cpu_ns));
+                        if (s->checksum || s->work)
                                 json_object_object_add(o, "work",
                                                        json_object_new_int64((int64_t)s->work));
+                        if (s->checksum)
                                 json_object_object_add(o, "checksum",
                                                        json_object_new_string(s->checksum));
-                        }
                         json_object_array_add(samples, o);
                 }
                 json_object_object_add(t, "samples", samples);
@@ -298,13 +301,7 @@ char *vmenv_bench_json(const struct vmenv_bench_report *rep)
 
 /* ---- SVG --------------------------------------------------------------- */
 
-#define SVG_W 980
-#define LABEL_W 300
-#define BAR_X (LABEL_W + 10)
-#define BAR_W 460
-#define ROW_H 20
-
-static const char *target_color(const char *target)
+const char *vmenv_bench_target_color(const char *target)
 {
         if (vmenv_streq(target, "host"))
                 return "#8a8a8a";
@@ -313,11 +310,7 @@ static const char *target_color(const char *target)
         return "#e76f51";
 }
 
-struct axis {
-        double lo, hi;
-};
-
-static double ax_x(const struct axis *a, double v)
+double vmenv_bench_axis_x(const struct vmenv_bench_axis *a, double v)
 {
         if (v < a->lo)
                 v = a->lo;
@@ -325,9 +318,9 @@ static double ax_x(const struct axis *a, double v)
 }
 
 /* A log axis around [min, max] that always shows 1. */
-static struct axis make_axis(double min, double max)
+struct vmenv_bench_axis vmenv_bench_axis_make(double min, double max)
 {
-        struct axis a = {0.5, 2};
+        struct vmenv_bench_axis a = {0.5, 2};
         static const double steps[] = {1, 2, 5};
         double lo = min < 1 ? min / 1.5 : 0.5, hi = max > 1 ? max * 1.5 : 2;
         /* snap to 1-2-5 values so the ticks are round */
@@ -347,7 +340,8 @@ static struct axis make_axis(double min, double max)
         return a;
 }
 
-static void svg_ticks(struct vmenv_buf *b, const struct axis *a, int y0, int y1, const char *suffix)
+void vmenv_bench_svg_ticks(struct vmenv_buf *b, const struct vmenv_bench_axis *a, int y0, int y1,
+                           const char *suffix)
 {
         static const double steps[] = {1, 2, 5};
         double span = log10(a->hi / a->lo);
@@ -356,7 +350,7 @@ static void svg_ticks(struct vmenv_buf *b, const struct axis *a, int y0, int y1,
                         double v = d * steps[i];
                         if (v < a->lo || v > a->hi || (span > 2.5 && i != 0))
                                 continue;
-                        double x = ax_x(a, v);
+                        double x = vmenv_bench_axis_x(a, v);
                         vmenv_buf_printf(b,
                                          "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" "
                                          "stroke=\"%s\" stroke-width=\"1\"%s/>\n",
@@ -369,12 +363,13 @@ static void svg_ticks(struct vmenv_buf *b, const struct axis *a, int y0, int y1,
                 }
 }
 
-static void svg_bar(struct vmenv_buf *b, const struct axis *a, int y, const char *figure,
-                    const struct vmenv_bench_result *r, double v, const char *label)
+static void svg_bar(struct vmenv_buf *b, const struct vmenv_bench_axis *a, int y,
+                    const char *figure, const struct vmenv_bench_result *r, double v,
+                    const char *label)
 {
         _cleanup_free_ char *tl = vmenv_xml_escape(r->label), *lab = vmenv_xml_escape(label);
         _cleanup_free_ char *fig = vmenv_xml_escape(figure), *tg = vmenv_xml_escape(r->target);
-        double x1 = v > 0 ? ax_x(a, v) : BAR_X + 2;
+        double x1 = v > 0 ? vmenv_bench_axis_x(a, v) : BAR_X + 2;
         if (x1 < BAR_X + 2)
                 x1 = BAR_X + 2;
         vmenv_buf_printf(b,
@@ -383,7 +378,8 @@ static void svg_bar(struct vmenv_buf *b, const struct axis *a, int y, const char
         vmenv_buf_printf(b,
                          "<rect class=\"bar\" data-figure=\"%s\" data-target=\"%s\" x=\"%d\" "
                          "y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n",
-                         fig, tg, BAR_X, y + 2, x1 - BAR_X, ROW_H - 4, target_color(r->target));
+                         fig, tg, BAR_X, y + 2, x1 - BAR_X, ROW_H - 4,
+                         vmenv_bench_target_color(r->target));
         /* values in a column right of the axis, clear of the grid lines */
         vmenv_buf_printf(b, "<text x=\"%d\" y=\"%d\" class=\"value\">%s</text>\n",
                          BAR_X + BAR_W + 12, y + 13, lab);
@@ -391,19 +387,20 @@ static void svg_bar(struct vmenv_buf *b, const struct axis *a, int y, const char
 
 /* The published band of a figure on a target as a shaded box behind the
  * bar (<rect class="band">), so a bar ending outside it stands out. */
-static void svg_band(struct vmenv_buf *b, const struct axis *a, int y, const char *figure,
-                     const struct vmenv_bench_result *r)
+static void svg_band(struct vmenv_buf *b, const struct vmenv_bench_axis *a, int y,
+                     const char *figure, const struct vmenv_bench_result *r)
 {
         const struct vmenv_bench_band *band = vmenv_bench_band_find(figure, r->target);
         if (!band)
                 return;
         _cleanup_free_ char *fig = vmenv_xml_escape(figure), *tg = vmenv_xml_escape(r->target);
-        double x0 = ax_x(a, band->lo), x1 = ax_x(a, band->hi);
+        double x0 = vmenv_bench_axis_x(a, band->lo), x1 = vmenv_bench_axis_x(a, band->hi);
         vmenv_buf_printf(b,
                          "<rect class=\"band\" data-figure=\"%s\" data-target=\"%s\" "
                          "x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"none\" "
                          "stroke=\"%s\" stroke-width=\"1.5\" stroke-dasharray=\"3 2\"/>\n",
-                         fig, tg, x0, y, x1 - x0 < 2 ? 2 : x1 - x0, ROW_H, target_color(r->target));
+                         fig, tg, x0, y, x1 - x0 < 2 ? 2 : x1 - x0, ROW_H,
+                         vmenv_bench_target_color(r->target));
 }
 
 char *vmenv_bench_svg(const struct vmenv_bench_report *rep)
@@ -427,7 +424,7 @@ char *vmenv_bench_svg(const struct vmenv_bench_report *rep)
                                 max = ratio > max ? ratio : max;
                         }
                 }
-        struct axis wa = make_axis(min, max);
+        struct vmenv_bench_axis wa = vmenv_bench_axis_make(min, max);
         vmenv_buf_printf(&body,
                          "<text x=\"10\" y=\"%d\" class=\"section\">Workloads: time relative to "
                          "the host (log scale; right of the dashed line = slower; dashed boxes: "
@@ -450,7 +447,7 @@ char *vmenv_bench_svg(const struct vmenv_bench_report *rep)
                                 continue;
                         double ratio = vmenv_bench_ratio_to_host(rep, f, r);
                         char val[48], label[160];
-                        fmt_value(val, sizeof(val), s.median, unit);
+                        vmenv_bench_fmt_value(val, sizeof(val), s.median, unit);
                         char spread[48] = "";
                         fmt_ci(spread, sizeof(spread), &s);
                         if (ratio > 0)
@@ -465,7 +462,7 @@ char *vmenv_bench_svg(const struct vmenv_bench_report *rep)
                 }
                 y += 6;
         }
-        svg_ticks(&body, &wa, top, y, "x");
+        vmenv_bench_svg_ticks(&body, &wa, top, y, "x");
         y += 50;
 
         /* lifecycle: units differ, so each figure is drawn relative to its
@@ -488,7 +485,7 @@ char *vmenv_bench_svg(const struct vmenv_bench_report *rep)
                 any_life |= any_has(rep, f->kind);
         }
         if (any_life) {
-                struct axis la = make_axis(min, max);
+                struct vmenv_bench_axis la = vmenv_bench_axis_make(min, max);
                 vmenv_buf_printf(&body,
                                  "<text x=\"10\" y=\"%d\" class=\"section\">Lifecycle costs: "
                                  "relative to the cheapest target (log scale), absolute values "
@@ -516,13 +513,13 @@ char *vmenv_bench_svg(const struct vmenv_bench_report *rep)
                                 if (!vmenv_bench_result_stats(r, f->kind, &s, &unit))
                                         continue;
                                 char val[48];
-                                fmt_value(val, sizeof(val), s.median, unit);
+                                vmenv_bench_fmt_value(val, sizeof(val), s.median, unit);
                                 svg_bar(&body, &la, y, f->kind, r, lo > 0 ? s.median / lo : 0, val);
                                 y += ROW_H;
                         }
                         y += 6;
                 }
-                svg_ticks(&body, &la, top, y, "x");
+                vmenv_bench_svg_ticks(&body, &la, top, y, "x");
                 y += 30;
         }
 

@@ -426,6 +426,81 @@ static void test_outputs(void)
         vmenv_bench_report_free(rep);
 }
 
+/* The run reader (outside input) and the comparison of two runs. */
+static void test_compare(void)
+{
+        struct vmenv_bench_report *rep = fake_report(), *a = NULL, *b = NULL;
+        vmenv_error err = VMENV_ERROR_INIT;
+        _cleanup_free_ char *json = vmenv_bench_json(rep);
+        ok(vmenv_bench_report_parse(json, strlen(json), &a, &err) == 0 && a->n_results == 2 &&
+               a->results[1]->n_samples == rep->results[1]->n_samples,
+           "a run written with --json reads back, every sample");
+        _cleanup_free_ char *again = a ? vmenv_bench_json(a) : NULL;
+        json_object *o1 = json_tokener_parse(json), *o2 = again ? json_tokener_parse(again) : NULL;
+        json_object *t1, *t2;
+        ok(o1 && o2 && json_object_object_get_ex(o1, "targets", &t1) &&
+               json_object_object_get_ex(o2, "targets", &t2) && json_object_equal(t1, t2),
+           "and writes the same targets, figures and samples again");
+        json_object_put(o1);
+        json_object_put(o2);
+
+        static const struct {
+                const char *text, *want;
+        } bad[] = {
+            {"", "not one JSON object"},
+            {"[]", "not one JSON object"},
+            {"{} x", "not one JSON object"},
+            {"{\"runs\":0,\"targets\":[]}", "out of range"},
+            {"{\"host\":{\"a\":1},\"targets\":[]}", "not a short string"},
+            {"{\"targets\":[{\"target\":\"host\"}]}", "needs 'target' and 'label'"},
+            {"{\"targets\":[{\"target\":\"h\",\"label\":\"h\"}]}", "needs its 'samples'"},
+            {"{\"targets\":[{\"target\":\"h\",\"label\":\"h\",\"samples\":[{\"kind\":"
+             "\"cpu\",\"run\":1,\"value\":-1,\"unit\":\"x\"}]}]}",
+             "in range"},
+            {"{\"targets\":[{\"target\":\"h\\u0000x\",\"label\":\"h\",\"samples\":[]}]}",
+             "needs 'target'"},
+            {"{\"targets\":[1,2,3,4,5,6,7,8,9]}", "at most 8"},
+        };
+        int refused = 0;
+        for (size_t i = 0; i < VMENV_ARRAY_SIZE(bad); i++) {
+                struct vmenv_bench_report *x = NULL;
+                bool r = vmenv_bench_report_parse(bad[i].text, strlen(bad[i].text), &x, &err) < 0 &&
+                         err.code == VMENV_EXIT_DATA && strstr(err.msg, bad[i].want);
+                if (!r)
+                        printf("# case %zu: %s\n", i, err.msg ? err.msg : "(accepted)");
+                refused += r;
+                vmenv_error_clear(&err);
+                vmenv_bench_report_free(x);
+        }
+        ok(refused == (int)VMENV_ARRAY_SIZE(bad), "bad runs are refused with the reason");
+
+        /* B: the container's cpu twice as slow again, the host unchanged */
+        rep->results[1]->samples[0].value = rep->results[1]->samples[1].value = 250;
+        _cleanup_free_ char *jb = vmenv_bench_json(rep);
+        vmenv_bench_report_parse(jb, strlen(jb), &b, &err);
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (a && b)
+                vmenv_bench_compare_table(a, "laptop.json", b, "ci.json", f);
+        fclose(f);
+        ok(buf && strstr(buf, "A = laptop.json") && strstr(buf, "B = ci.json"), "names both runs");
+        const char *line = buf ? strstr(buf, "container  500.0 MiB/s") : NULL;
+        ok(line && strstr(line, "250.0 MiB/s") && strstr(line, "2.00x") &&
+               strstr(line, "2.00x") < strchr(line, '\n'),
+           "B's cpu at half A's throughput costs 2.00x");
+        ok(buf && strstr(buf, "1.00x"), "the host's unchanged figure is 1.00x");
+        free(buf);
+        _cleanup_free_ char *svg =
+            a && b ? vmenv_bench_compare_svg(a, "laptop.json", b, "ci.json") : NULL;
+        ok(svg && count(svg, "class=\"bar\"") == 6 &&
+               count(svg, "class=\"bar\" data-figure=\"cpu\" data-target=\"container\"") == 1,
+           "the comparison plot has a bar per figure and target in both (idle-cpu 0: none)");
+        vmenv_bench_report_free(a);
+        vmenv_bench_report_free(b);
+        vmenv_bench_report_free(rep);
+}
+
 static void test_host_run(void)
 {
         const char *probe = getenv("VMENV_PROBE");
@@ -506,6 +581,7 @@ int main(void)
         test_parse();
         test_mbr();
         test_outputs();
+        test_compare();
         test_host_run();
         test_procs();
         return done_testing();
