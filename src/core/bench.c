@@ -217,6 +217,17 @@ int vmenv_bench_parse_probe(const char *out, struct vmenv_bench_result *r, vmenv
                                 snprintf(v, sizeof(v), "%.0f", res);
                                 vmenv_bench_add_info(r, "clock_res_ns", v);
                         }
+                        /* a workload this target cannot run: said once, in the notes */
+                        const char *skipped = jget_str(o, "skipped"), *why = jget_str(o, "reason");
+                        if (skipped && why && strlen(skipped) <= 32 && strlen(why) <= 200) {
+                                _cleanup_free_ char *note =
+                                    vmenv_strdupf("'%s' skipped: %s", skipped, why);
+                                bool seen = false;
+                                for (char **n = r->notes; n && *n && !seen; n++)
+                                        seen = vmenv_streq(*n, note);
+                                if (!seen)
+                                        vmenv_strv_push(&r->notes, TAKE_PTR(note));
+                        }
                 }
                 json_object_put(o);
                 if (rc < 0)

@@ -52,6 +52,15 @@ static void json_str(const char *s)
         putchar('"');
 }
 
+/* A workload this target cannot run, said instead of failing the others. */
+static void skipped(const char *kind, const char *why)
+{
+        printf("{\"type\":\"info\",\"skipped\":\"%s\",\"reason\":", kind);
+        json_str(why);
+        printf("}\n");
+        fflush(stdout);
+}
+
 /* Prints the sample, or refuses it; returns false when refused. */
 static bool report(const struct opts *o, const char *kind, unsigned run,
                    const struct probe_result *r, double value, const char *unit)
@@ -118,8 +127,12 @@ static int run_kind(const struct opts *o, enum kind k, unsigned run)
                 static const char *const names[4] = {"rand-read", "rand-read32", "rand-write",
                                                      "rand-write32"};
                 if (probe_randio(o->dir, (size_t)scaled(256.0 * 1048576, o->scale, 1048576),
-                                 (unsigned)scaled(2000, o->scale, 64), rr, &fs, &p50, &p99) < 0)
-                        return -1;
+                                 (unsigned)scaled(2000, o->scale, 64), rr, &fs, &p50, &p99) < 0) {
+                        if (errno != EINVAL)
+                                return -1;
+                        skipped("randio", "the folder's filesystem has no O_DIRECT (a tmpfs?)");
+                        break;
+                }
                 for (int i = 0; i < 4 && ok; i++)
                         ok = report(o, names[i], run, &rr[i],
                                     (double)rr[i].work / ((double)rr[i].ns / 1e9), "IOPS");
@@ -162,8 +175,13 @@ static int run_kind(const struct opts *o, enum kind k, unsigned run)
                 double p50, p99;
                 if (!o->net)
                         break; /* no server to talk to on this target */
-                if (probe_net_resolve(o->net, &sa) < 0 ||
-                    probe_net_rr(&sa, (unsigned)scaled(10000, o->scale, 100), &r, &p50, &p99) < 0)
+                if (probe_net_resolve(o->net, &sa) < 0) {
+                        if (errno != ENETUNREACH)
+                                return -1;
+                        skipped("net", "no default route, so no gateway to the host");
+                        break;
+                }
+                if (probe_net_rr(&sa, (unsigned)scaled(10000, o->scale, 100), &r, &p50, &p99) < 0)
                         return -1;
                 ok = report(o, "net-rr", run, &r, p50 / 1000.0, "us") &&
                      report(o, "net-rr-p99", run, &r, p99 / 1000.0, "us");

@@ -252,6 +252,14 @@ static void test_parse(void)
                vmenv_streq(r->samples[1].checksum, "00000000000000aa"),
            "a sample keeps kind, run, value, ns and checksum");
         ok(r->info && vmenv_streq(r->info[0], "clock_res_ns=1"), "the clock resolution is kept");
+        const char skip[] =
+            "{\"type\":\"info\",\"skipped\":\"randio\",\"reason\":\"no O_DIRECT\"}\n"
+            "{\"type\":\"info\",\"skipped\":\"randio\",\"reason\":\"no O_DIRECT\"}\n";
+        vmenv_bench_parse_probe(skip, r, &err);
+        vmenv_error_clear(&err);
+        ok(vmenv_strv_len(r->notes) == 1 &&
+               vmenv_streq(r->notes[0], "'randio' skipped: no O_DIRECT"),
+           "a skipped workload is one note with its reason");
         vmenv_bench_result_free(r);
 
         static const struct {
