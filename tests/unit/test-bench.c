@@ -509,6 +509,68 @@ static void test_compare(void)
         vmenv_bench_report_free(rep);
 }
 
+/* The driver against a fake target: the warm-up is discarded, runs stop
+ * once the median settles, and stop at max_runs when it does not. */
+struct fake_target {
+        int calls;
+        bool noisy;
+        char last_only[32];
+};
+
+static int fake_run(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o,
+                    char *const args[], char **out, vmenv_error *err)
+{
+        struct fake_target *f = t->data;
+        for (size_t i = 0; args[i]; i++)
+                if (vmenv_streq(args[i], "--only") && args[i + 1])
+                        snprintf(f->last_only, sizeof(f->last_only), "%s", args[i + 1]);
+        /* call 1 is the warm-up: a value no run may keep */
+        double v = f->calls == 0 ? 1 : f->noisy && f->calls % 2 ? 200 : 100;
+        f->calls++;
+        *out = vmenv_strdupf("{\"type\":\"sample\",\"kind\":\"cpu\",\"run\":1,\"value\":%g,"
+                             "\"unit\":\"MiB/s\",\"ns\":1000000,\"cpu_ns\":900000,\"work\":1,"
+                             "\"checksum\":\"01\"}\n",
+                             v);
+        return 0;
+}
+
+static void test_adaptive(void)
+{
+        for (int noisy = 0; noisy < 2; noisy++) {
+                struct fake_target f = {.noisy = noisy};
+                struct vmenv_bench_target t = {.name = "host", .data = &f, .run = fake_run};
+                t.label = vmenv_strdup("host");
+                struct vmenv_bench_target *ts[] = {&t};
+                struct vmenv_bench_opts o = {.runs = 6,
+                                             .max_runs = 12,
+                                             .warmup = 1,
+                                             .budget_s = 100,
+                                             .workloads = "cpu",
+                                             .scale = 1};
+                struct vmenv_bench_report *rep = NULL;
+                vmenv_error err = VMENV_ERROR_INIT;
+                int rc = vmenv_bench_run(ts, 1, &o, &rep, &err);
+                struct vmenv_bench_stats s = {0};
+                if (rc == 0)
+                        vmenv_bench_result_stats(rep->results[0], "cpu", &s, NULL);
+                if (!noisy) {
+                        ok(rc == 0 && f.calls == 7 && s.n == 6 && s.min == 100,
+                           "settled after 6 runs: no more, and the warm-up's sample is gone");
+                } else {
+                        bool warned = false;
+                        for (char **w = rep ? rep->warnings : NULL; w && *w; w++)
+                                warned |= strstr(*w, "after 12 runs: the time budget or run limit "
+                                                     "ran out") != NULL;
+                        ok(rc == 0 && f.calls == 13 && s.n == 12 && warned,
+                           "never settled: runs up to max_runs, and says so");
+                        ok(vmenv_streq(f.last_only, "cpu"),
+                           "added runs ask only for the unsettled kind");
+                }
+                vmenv_bench_report_free(rep);
+                free(t.label);
+        }
+}
+
 static void test_host_run(void)
 {
         const char *probe = getenv("VMENV_PROBE");
@@ -590,6 +652,7 @@ int main(void)
         test_mbr();
         test_outputs();
         test_compare();
+        test_adaptive();
         test_host_run();
         test_procs();
         return done_testing();
