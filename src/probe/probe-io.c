@@ -129,19 +129,19 @@ int probe_randio(const char *dir, size_t bytes, unsigned ops, struct probe_resul
                 errno = ENOMEM;
                 return -1;
         }
-        /* set-up: the file written in full, so reads hit real blocks */
-        if ((fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0600)) < 0)
+        /* set-up: the file written in full, so reads hit real blocks; it is
+         * unlinked at once so a killed probe leaves nothing behind */
+        if ((fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600)) < 0)
                 goto fail;
+        unlink(path);
         for (size_t off = 0; off < bytes; off += 1 << 20) {
                 probe_fill(buf, 1 << 20, PROBE_SEED_RIO ^ off);
                 if (pwrite(fd, buf, 1 << 20, (off_t)off) != 1 << 20)
                         goto fail;
         }
-        if (fsync(fd) < 0)
-                goto fail;
-        close(fd);
-        if ((fd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC)) < 0)
-                goto fail; /* EINVAL: the filesystem has no O_DIRECT (tmpfs) */
+        int flags = fcntl(fd, F_GETFL);
+        if (fsync(fd) < 0 || flags < 0 || fcntl(fd, F_SETFL, flags | O_DIRECT) < 0)
+                goto fail; /* EINVAL: the filesystem has no O_DIRECT */
 
         uint64_t blocks = bytes / BLOCK;
         if (rio_run(fd, blocks, ops, 1, false, &r[0]) < 0 ||
@@ -168,7 +168,6 @@ int probe_randio(const char *dir, size_t bytes, unsigned ops, struct probe_resul
                                   : ((double)lat[syncs / 2 - 1] + (double)lat[syncs / 2]) / 2;
         *fsync_p99_ns = (double)lat[(size_t)((double)(syncs - 1) * 0.99)];
         close(fd);
-        unlink(path);
         free(buf);
         free(lat);
         return 0;
@@ -176,7 +175,6 @@ fail:
         saved = errno;
         if (fd >= 0)
                 close(fd);
-        unlink(path);
         free(buf);
         free(lat);
         errno = saved;

@@ -174,6 +174,7 @@ int probe_disk(const char *dir, size_t bytes, struct probe_result *wr, struct pr
         probe_fill(buf, bytes, PROBE_SEED_DISK);
         if ((fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0600)) < 0)
                 goto fail;
+        unlink(path); /* a killed probe leaves nothing behind */
 
         uint64_t c0 = probe_cpu_ns(), t0 = probe_now_ns();
         for (size_t off = 0; off < bytes; off += CHUNK)
@@ -211,15 +212,12 @@ int probe_disk(const char *dir, size_t bytes, struct probe_result *wr, struct pr
         rd->work = bytes;
         rd->checksum = wr->checksum = probe_fnv1a(PROBE_FNV_OFFSET, buf, bytes);
         close(fd);
-        unlink(path);
         free(buf);
         return 0;
 fail:
         saved = errno;
-        if (fd >= 0) {
+        if (fd >= 0)
                 close(fd);
-                unlink(path);
-        }
         free(buf);
         errno = saved;
         return -1;
