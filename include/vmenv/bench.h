@@ -132,7 +132,12 @@ const struct vmenv_bench_band *vmenv_bench_band_find(const char *kind, const cha
 struct vmenv_bench_band_check {
         const struct vmenv_bench_band *band;
         double ratio;
-        int where;         /* 0 inside, -1 below (cheaper than the band), +1 above */
+        /* the ratio's interval from both medians' 95 % CIs (lo = hi = ratio
+         * when either has too few runs for one) */
+        double ratio_lo, ratio_hi;
+        /* 0 inside, -1 below (cheaper than the band), +1 above; 2: the
+         * ratio is outside but its interval overlaps the band (undecided) */
+        int where;
         const char *cause; /* the likely cause vmenv knows of a result outside, or NULL */
 };
 /* Checks the ratio to the host of figure f on r against its band; false

@@ -98,6 +98,27 @@ static const char *cause_of(const struct vmenv_bench_report *rep,
         return NULL;
 }
 
+/* The widest ratio both medians' 95 % CIs allow: a result is outside its
+ * band only when all of that interval is. */
+static void ratio_interval(const struct vmenv_bench_report *rep, const struct vmenv_bench_figure *f,
+                           const struct vmenv_bench_result *r, struct vmenv_bench_band_check *out)
+{
+        struct vmenv_bench_stats hs, ts;
+        for (size_t i = 0; i < rep->n_results; i++) {
+                const struct vmenv_bench_result *h = rep->results[i];
+                if (!vmenv_streq(h->target, "host") ||
+                    !vmenv_bench_result_stats(h, f->kind, &hs, NULL) ||
+                    !vmenv_bench_result_stats(r, f->kind, &ts, NULL) || !hs.ci_ok || !ts.ci_ok ||
+                    !(hs.ci_lo > 0) || !(ts.ci_lo > 0))
+                        continue;
+                double a = vmenv_bench_cost_ratio(f, hs.ci_hi, ts.ci_lo);
+                double b = vmenv_bench_cost_ratio(f, hs.ci_lo, ts.ci_hi);
+                out->ratio_lo = a < b ? a : b;
+                out->ratio_hi = a < b ? b : a;
+                return;
+        }
+}
+
 bool vmenv_bench_band_check(const struct vmenv_bench_report *rep,
                             const struct vmenv_bench_figure *f, const struct vmenv_bench_result *r,
                             struct vmenv_bench_band_check *out)
@@ -108,8 +129,17 @@ bool vmenv_bench_band_check(const struct vmenv_bench_report *rep,
         out->ratio = vmenv_bench_ratio_to_host(rep, f, r);
         if (!(out->ratio > 0))
                 return false;
-        out->where = out->ratio < out->band->lo ? -1 : out->ratio > out->band->hi ? 1 : 0;
-        if (out->where)
+        out->ratio_lo = out->ratio_hi = out->ratio;
+        ratio_interval(rep, f, r, out);
+        if (out->ratio >= out->band->lo && out->ratio <= out->band->hi)
+                out->where = 0;
+        else if (out->ratio_hi < out->band->lo)
+                out->where = -1;
+        else if (out->ratio_lo > out->band->hi)
+                out->where = 1;
+        else
+                out->where = 2; /* noise could put it inside: no cause claimed */
+        if (out->where == 1 || out->where == -1)
                 out->cause = cause_of(rep, f, r, out->where);
         return true;
 }
@@ -123,6 +153,8 @@ const char *vmenv_bench_band_mark(const struct vmenv_bench_report *rep,
                 return "";
         if (!c.where)
                 return " [in band]";
+        if (c.where == 2)
+                return " [band: CI overlaps]";
         if (!c.cause)
                 return " [outside band]";
         if (vmenv_startswith(c.cause, "TCG"))
@@ -147,10 +179,17 @@ void vmenv_bench_print_bands(const struct vmenv_bench_report *rep, FILE *f)
                                 fprintf(f, "\nreference bands (time relative to native, "
                                            "published range +-5 %%):\n");
                         header = true;
-                        fprintf(f, "  %-12s %-22s %.2fx, band %.2f-%.2fx: %s%s%s\n", fig->kind,
-                                r->label, c.ratio, c.band->lo, c.band->hi,
-                                c.where ? "OUTSIDE" : "inside", c.where ? ", likely " : "",
-                                c.where ? (c.cause ? c.cause : "cause unknown") : "");
+                        if (c.where == 2)
+                                fprintf(f,
+                                        "  %-12s %-22s %.2fx, band %.2f-%.2fx: not decided, "
+                                        "its 95 %% CI %.2f-%.2fx overlaps the band\n",
+                                        fig->kind, r->label, c.ratio, c.band->lo, c.band->hi,
+                                        c.ratio_lo, c.ratio_hi);
+                        else
+                                fprintf(f, "  %-12s %-22s %.2fx, band %.2f-%.2fx: %s%s%s\n",
+                                        fig->kind, r->label, c.ratio, c.band->lo, c.band->hi,
+                                        c.where ? "OUTSIDE" : "inside", c.where ? ", likely " : "",
+                                        c.where ? (c.cause ? c.cause : "cause unknown") : "");
                         fprintf(f, "  %-12s %-22s source: %s\n", "", "", c.band->source);
                 }
         if (!header)

@@ -202,9 +202,12 @@ static void band_json(const struct vmenv_bench_report *rep, const struct vmenv_b
         json_object_object_add(b, "source", json_object_new_string(c.band->source));
         json_object_object_add(b, "inside", json_object_new_boolean(c.where == 0));
         json_object_object_add(b, "side",
-                               json_object_new_string(c.where < 0   ? "below"
+                               json_object_new_string(c.where == 2  ? "undecided"
+                                                      : c.where < 0 ? "below"
                                                       : c.where > 0 ? "above"
                                                                     : "inside"));
+        json_object_object_add(b, "ratio_low", jdouble(c.ratio_lo));
+        json_object_object_add(b, "ratio_high", jdouble(c.ratio_hi));
         json_object_object_add(b, "cause", c.cause ? json_object_new_string(c.cause) : NULL);
         json_object_object_add(o, "band", b);
 }

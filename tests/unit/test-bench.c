@@ -172,6 +172,24 @@ static void test_bands(void)
                vmenv_streq(vmenv_bench_band_mark(&rep, vmenv_bench_figure_find("syscall"), v), ""),
            "no published band, no mark");
         ok(!vmenv_bench_band_check(&rep, cpu, h, &k), "the host has no band");
+
+        /* with 6 runs each: outside only when the ratio's whole CI is */
+        static const double noisy[] = {700, 800, 850, 900, 1000, 1100};
+        for (int i = 0; i < 6; i++) {
+                vmenv_bench_add(h, "mem", i + 1, 1000, "MiB/s");
+                vmenv_bench_add(c, "mem", i + 1, noisy[i], "MiB/s");
+                vmenv_bench_add(v, "mem", i + 1, 500, "MiB/s");
+        }
+        const struct vmenv_bench_figure *mem = vmenv_bench_figure_find("mem");
+        ok(vmenv_bench_band_check(&rep, mem, c, &k) && k.where == 2 && !k.cause &&
+               near(k.ratio, 1000.0 / 875) && near(k.ratio_lo, 1000.0 / 1100) &&
+               near(k.ratio_hi, 1000.0 / 700),
+           "1.14x with a CI of 0.91-1.43x: undecided, no cause claimed");
+        ok(vmenv_streq(vmenv_bench_band_mark(&rep, mem, c), " [band: CI overlaps]"),
+           "its mark says the CI overlaps");
+        ok(vmenv_bench_band_check(&rep, mem, v, &k) && k.where == 1 && near(k.ratio_lo, 2) &&
+               near(k.ratio_hi, 2),
+           "2x with a CI of 2-2x: outside");
         for (size_t i = 0; i < 3; i++)
                 vmenv_bench_result_free(rs[i]);
 }
