@@ -8,7 +8,7 @@
 
 #include "vmenv/util.h"
 
-#define SVG_W 980
+#define SVG_W 1200 /* room for the labels right of the bars, band marks included */
 #define LABEL_W 300
 #define BAR_X (LABEL_W + 10)
 #define BAR_W 460
