@@ -21,6 +21,7 @@ struct vmenv_bench_sample {
         double value;
         char *unit; /* "MiB/s", "ns/call", "ms", "bytes", ... */
         uint64_t ns;
+        uint64_t cpu_ns; /* the probe's CPU time meanwhile; 0 when not reported */
         uint64_t work;
         char *checksum; /* hex, or NULL */
 };
@@ -39,8 +40,11 @@ struct vmenv_bench_report {
         struct vmenv_bench_result **results; /* host first when measured */
         size_t n_results;
         char **host_info; /* "cpu=...", "kernel=...", "kvm=...", "cpus=..." */
-        char **warnings;  /* spreads above 10 %, checksum mismatches */
-        int runs;
+        char **warnings;  /* medians not settled, outliers, checksum mismatches */
+        int runs;         /* runs of every workload at least */
+        int max_runs;     /* at most (== runs: a fixed count) */
+        int warmup;       /* runs before those, discarded */
+        int budget_s;     /* time budget per figure for runs beyond 'runs' */
 };
 
 struct vmenv_bench_result *vmenv_bench_result_new(const char *target, const char *label);
@@ -62,6 +66,7 @@ struct vmenv_bench_figure {
         const char *title;     /* "CPU (FNV-1a hash)" */
         bool higher_is_better; /* throughput; otherwise a time or a cost */
         bool lifecycle;        /* not compared with the host */
+        const char *probe;     /* the probe's --only kind that measures it */
 };
 /* The known figures, in report order; terminated by kind == NULL. */
 extern const struct vmenv_bench_figure vmenv_bench_figures[];
@@ -71,18 +76,86 @@ struct vmenv_bench_stats {
         size_t n;
         double median, min, max;
         double spread; /* (max - min) / median, 0 for one sample */
+        /* The median's 95 % confidence interval from order statistics (no
+         * assumption about the distribution): [v(j), v(n+1-j)] with the
+         * largest j whose binomial coverage is still >= 95 %. Below 6
+         * samples no such pair exists: ci_ok is false, lo/hi = min/max. */
+        bool ci_ok;
+        double ci_lo, ci_hi;
+        double ci_rel; /* max(median - lo, hi - median) / median */
+        /* Median absolute deviation; a sample is an outlier when its
+         * modified z-score 0.6745 |x - median| / MAD exceeds 3.5
+         * (Iglewicz and Hoaglin). Outliers are counted, never dropped: the
+         * median does not need it. */
+        double mad;
+        size_t n_outliers;
+        /* Median of CPU time / wall time over the samples that carry both
+         * (0 when none): well below 1 for a CPU-bound figure means the
+         * workload waited for a CPU (steal, contention). */
+        double cpu_per_wall;
 };
+#define VMENV_BENCH_CI_TARGET 0.05 /* runs are added until ci_rel is within this */
+#define VMENV_BENCH_CI_MIN_RUNS 6
+
 /* Sorts v in place. n == 0 gives n = 0 and zeros. */
 void vmenv_bench_stats_of(double *v, size_t n, struct vmenv_bench_stats *s);
+/* Whether x is an outlier against s (see above). */
+bool vmenv_bench_is_outlier(const struct vmenv_bench_stats *s, double x);
 /* Statistics of one kind in a result; false when it has no sample. */
 bool vmenv_bench_result_stats(const struct vmenv_bench_result *r, const char *kind,
                               struct vmenv_bench_stats *s, const char **unit);
 /* How many times the host's cost the target's is (> 1: slower than the
  * host): target/host for times, host/target for throughput. */
 double vmenv_bench_cost_ratio(const struct vmenv_bench_figure *f, double host, double target);
-/* Fills report->warnings: spreads above 10 %, checksums that differ
- * between targets or runs for the same kind. */
+/* Whether the median of kind in r is settled: at least 6 samples and the
+ * 95 % CI within +-5 %. */
+bool vmenv_bench_settled(const struct vmenv_bench_result *r, const char *kind);
+/* Fills report->warnings: medians whose 95 % CI is wider than +-5 % (or
+ * has too few runs), outliers, checksums that differ between targets or
+ * runs for the same kind. */
 void vmenv_bench_check(struct vmenv_bench_report *report);
+
+/* ---- reference bands (bench-bands.c) ------------------------------------ */
+
+/* What the literature reports for a figure on a KVM VM or a container, as
+ * the cost ratio to native (vmenv_bench_cost_ratio: > 1 slower). */
+struct vmenv_bench_band {
+        const char *kind;
+        const char *target; /* "vm" (a KVM guest) or "container" */
+        double lo, hi;
+        const char *source;
+};
+/* Terminated by kind == NULL. */
+extern const struct vmenv_bench_band vmenv_bench_bands[];
+const struct vmenv_bench_band *vmenv_bench_band_find(const char *kind, const char *target);
+
+struct vmenv_bench_band_check {
+        const struct vmenv_bench_band *band;
+        double ratio;
+        /* the ratio's interval from both medians' 95 % CIs (lo = hi = ratio
+         * when either has too few runs for one) */
+        double ratio_lo, ratio_hi;
+        /* 0 inside, -1 below (cheaper than the band), +1 above; 2: the
+         * ratio is outside but its interval overlaps the band (undecided) */
+        int where;
+        const char *cause; /* the likely cause vmenv knows of a result outside, or NULL */
+};
+/* Checks the ratio to the host of figure f on r against its band; false
+ * when there is no band or no ratio. */
+bool vmenv_bench_band_check(const struct vmenv_bench_report *rep,
+                            const struct vmenv_bench_figure *f, const struct vmenv_bench_result *r,
+                            struct vmenv_bench_band_check *out);
+/* A short mark for a table cell or a bar label: " [in band]",
+ * " [outside band: TCG]", or "" without a band. Static storage. */
+const char *vmenv_bench_band_mark(const struct vmenv_bench_report *rep,
+                                  const struct vmenv_bench_figure *f,
+                                  const struct vmenv_bench_result *r);
+/* The bands and every result outside one, with its likely cause. */
+void vmenv_bench_print_bands(const struct vmenv_bench_report *rep, FILE *f);
+/* The ratio to the host, 0 when there is none (a lifecycle figure, no host). */
+double vmenv_bench_ratio_to_host(const struct vmenv_bench_report *rep,
+                                 const struct vmenv_bench_figure *f,
+                                 const struct vmenv_bench_result *r);
 
 /* ---- output ------------------------------------------------------------ */
 
@@ -96,10 +169,33 @@ char *vmenv_bench_json(const struct vmenv_bench_report *report);
  * Every bar is a <rect class="bar" data-figure="KIND" data-target="T">. */
 char *vmenv_bench_svg(const struct vmenv_bench_report *report);
 
+/* ---- runs compared (bench-compare.c) ------------------------------------ */
+
+/* Reads a run that vmenv_bench_json wrote (outside input: every field is
+ * checked, 16 MiB, 8 targets, 100000 samples at most); the statistics are
+ * computed again from the raw samples. len bytes of text, no NUL needed. */
+int vmenv_bench_report_parse(const char *text, size_t len, struct vmenv_bench_report **out,
+                             vmenv_error *err);
+int vmenv_bench_report_load(const char *path, struct vmenv_bench_report **out, vmenv_error *err);
+/* Where --baseline stores a run: $VMENV_HOME/bench-baseline.json. */
+char *vmenv_bench_baseline_path(void);
+/* B beside A, figure by figure and target by target, with B's cost
+ * relative to A (> 1: B is slower) and whether their 95 % CIs overlap. */
+void vmenv_bench_compare_table(const struct vmenv_bench_report *a, const char *a_name,
+                               const struct vmenv_bench_report *b, const char *b_name, FILE *f);
+/* The same as bars on a log axis: <rect class="bar" data-figure data-target>. */
+char *vmenv_bench_compare_svg(const struct vmenv_bench_report *a, const char *a_name,
+                              const struct vmenv_bench_report *b, const char *b_name);
+
 /* ---- targets ----------------------------------------------------------- */
 
 struct vmenv_bench_opts {
-        int runs;                /* --runs, default 5 */
+        int runs;                /* runs at least (--runs N makes it exactly N) */
+        int max_runs;            /* runs at most while a median is not settled */
+        int warmup;              /* discarded runs first, default 1 */
+        int budget_s;            /* seconds per figure for the runs beyond 'runs' */
+        const char *pin;         /* --pin CPUS: host CPU list, or NULL */
+        const char *net_server;  /* "PORT" of the running server, set by vmenv_bench_run */
         const char *workloads;   /* probe kinds "cpu,mem,...", NULL = all */
         double scale;            /* probe --scale, default 1 */
         int idle_seconds;        /* lifecycle idle window, default 10 */
@@ -130,6 +226,10 @@ struct vmenv_bench_opts {
 struct vmenv_bench_target {
         const char *name;
         char *label;
+        /* Where the target's probe reaches the host's 127.0.0.1 for the
+         * network workloads ("127.0.0.1", or "gateway" in a guest on
+         * user-mode networking); NULL: no network workloads here. */
+        const char *net_addr;
         void *data;
         int (*prepare)(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o,
                        struct vmenv_bench_result *r, vmenv_error *err);
@@ -148,6 +248,10 @@ struct vmenv_ssh_target;
 struct vmenv_bench_vm_ops {
         void *ctx;
         const char *hypervisor; /* "kvm", or "tcg" with why: "tcg: no /dev/kvm" */
+        /* How the guest reaches the host's 127.0.0.1 ("gateway" on user-mode
+         * networking); NULL: no network workloads, since on any other
+         * network that address is not the host's loopback. */
+        const char *net_addr;
         /* The running machine's SSH endpoint and credentials; asked again
          * after every up, since a first boot replaces the key. */
         int (*ssh_target)(void *ctx, struct vmenv_ssh_target *t, vmenv_error *err);
@@ -217,6 +321,22 @@ char **vmenv_bench_host_info(void);
 int vmenv_bench_run(struct vmenv_bench_target **targets, size_t n_targets,
                     const struct vmenv_bench_opts *o, struct vmenv_bench_report **report,
                     vmenv_error *err);
+
+/* Parses a CPU list ("0", "0-3", "0,2-3"; CPUs below 1024) into a mask of
+ * 64-bit words (bit i of word i / 64). */
+int vmenv_bench_parse_cpus(const char *list, uint64_t mask[16], vmenv_error *err);
+/* Pins the calling process (pid 0) or every thread of pid to mask. */
+int vmenv_bench_pin(int pid, const uint64_t mask[16], vmenv_error *err);
+
+/* The network workloads' server: vmenv-probe --serve on 127.0.0.1, killed
+ * by _stop and by the kernel when vmenv dies. A server that prints no port
+ * is an error that says what it printed or how it ended. */
+struct vmenv_bench_server {
+        int pid;
+        int port;
+};
+int vmenv_bench_server_start(const char *probe, struct vmenv_bench_server *s, vmenv_error *err);
+void vmenv_bench_server_stop(struct vmenv_bench_server *s);
 
 /* Runs argv (no shell) and captures stdout (at most max bytes) and the
  * tail of stderr; a non-zero exit is an error quoting stderr. Exported for

@@ -10,16 +10,23 @@
 
 #include "cli.h"
 #include "vmenv/bench.h"
-#include "vmenv/config.h"
-#include "vmenv/machine.h"
 #include "vmenv/cleanup.h"
+#include "vmenv/config.h"
 #include "vmenv/log.h"
+#include "vmenv/machine.h"
 #include "vmenv/util.h"
 
 static const struct vmenv_opt bench_opts[] = {
-    {"runs", 0, "N", "runs of every workload (default 5)"},
+    {"runs", 0, "N", "exactly N runs of every workload (default: 6 and more until settled)"},
+    {"max-runs", 0, "N", "at most N runs while a median's 95 % CI is wider than ±5 % (default 30)"},
+    {"budget", 0, "SECONDS", "time per figure for runs beyond the first ones (default 20)"},
+    {"warmup", 0, "N", "discarded runs before the measured ones (default 1)"},
+    {"compare", 0, "A.json", "compare run A with run B.json (an argument), or with this run"},
+    {"baseline", 0, NULL, "store this run as the baseline ('--compare baseline' reads it)"},
+    {"pin", 0, "CPUS", "pin the workloads and the VM's vCPUs to host CPUs, like 0 or 0,2-3"},
     {"only", 0, "TARGET,...", "where to run: host, container, vm (default all)"},
-    {"workloads", 0, "KIND,...", "cpu, mem, syscall, spawn, disk, meta (default all)"},
+    {"workloads", 0, "KIND,...",
+     "cpu, mem, gups, syscall, spawn, disk, randio, meta, net (default all)"},
     {"plot", 0, "FILE.svg", "also write an SVG bar chart"},
     {"container-runtime", 0, "RUNTIME", "podman, docker or bwrap (default: the first that works)"},
     {"image", 0, "FILE", "box image (qcow2, raw or .box) for the container, without a machine"},
@@ -98,6 +105,56 @@ static int check_list(const char *list, const char *what, const char *const *kno
         return 0;
 }
 
+static char *run_path(const char *arg)
+{
+        return vmenv_streq(arg, "baseline") ? vmenv_bench_baseline_path() : vmenv_strdup(arg);
+}
+
+/* Run A (a file) beside b: the table, and the SVG when asked for. */
+static int compare(const char *a_arg, const struct vmenv_bench_report *b, const char *b_name,
+                   const char *plot, vmenv_error *err)
+{
+        _cleanup_free_ char *a_path = run_path(a_arg);
+        struct vmenv_bench_report *a = NULL;
+        int rc = 0;
+        if (vmenv_bench_report_load(a_path, &a, err) < 0)
+                return -1;
+        if (plot) {
+                _cleanup_free_ char *svg = vmenv_bench_compare_svg(a, a_path, b, b_name);
+                if ((rc = vmenv_write_file_atomic(plot, svg, strlen(svg), 0644, err)) < 0)
+                        vmenv_error_prefix(err, "cannot write the plot");
+        }
+        if (rc == 0) {
+                vmenv_bench_compare_table(a, a_path, b, b_name, stdout);
+                if (plot)
+                        printf("plot: %s\n", plot);
+        }
+        vmenv_bench_report_free(a);
+        return rc;
+}
+
+static int compare_files(const char *a_arg, const char *b_arg, const char *plot, vmenv_error *err)
+{
+        _cleanup_free_ char *b_path = run_path(b_arg);
+        struct vmenv_bench_report *b = NULL;
+        if (vmenv_bench_report_load(b_path, &b, err) < 0)
+                return -1;
+        int rc = compare(a_arg, b, b_path, plot, err);
+        vmenv_bench_report_free(b);
+        return rc;
+}
+
+static int store_baseline(const struct vmenv_bench_report *rep, vmenv_error *err)
+{
+        _cleanup_free_ char *home = vmenv_home(), *path = vmenv_bench_baseline_path();
+        _cleanup_free_ char *json = vmenv_bench_json(rep);
+        if (vmenv_mkdir_p(home, 0700, err) < 0 ||
+            vmenv_write_file_atomic(path, json, strlen(json), 0644, err) < 0)
+                return vmenv_error_prefix(err, "cannot store the baseline");
+        vmenv_info("bench: this run is the baseline now: %s", path);
+        return 0;
+}
+
 static void free_targets(struct vmenv_bench_target **t, size_t n)
 {
         for (size_t i = 0; i < n; i++)
@@ -107,15 +164,39 @@ static void free_targets(struct vmenv_bench_target **t, size_t n)
 static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_error *err)
 {
         static const char *const target_names[] = {"host", "container", "vm", NULL};
-        static const char *const kinds[] = {"cpu", "mem", "syscall", "spawn", "disk", "meta", NULL};
-        struct vmenv_bench_opts o = {
-            .runs = 5, .scale = 1, .idle_seconds = 10, .scratch_dir = "/var/tmp"};
+        static const char *const kinds[] = {"cpu",  "mem",    "gups", "syscall", "spawn",
+                                            "disk", "randio", "meta", "net",     NULL};
+        struct vmenv_bench_opts o = {.runs = VMENV_BENCH_CI_MIN_RUNS,
+                                     .max_runs = 30,
+                                     .warmup = 1,
+                                     .budget_s = 20,
+                                     .scale = 1,
+                                     .idle_seconds = 10,
+                                     .scratch_dir = "/var/tmp"};
         const char *only = vmenv_args_get(a, "only"), *v;
         const char *image = vmenv_args_get(a, "image"), *plot = vmenv_args_get(a, "plot");
         const char *machine = a->argc > 0 ? a->argv[0] : NULL;
 
-        if ((v = vmenv_args_get(a, "runs")) && parse_int(v, "--runs", 1, 100, &o.runs, err) < 0)
+        /* --runs N alone is a fixed count, as before the runs adapted */
+        if ((v = vmenv_args_get(a, "runs"))) {
+                if (parse_int(v, "--runs", 1, 100, &o.runs, err) < 0)
+                        return -1;
+                o.max_runs = o.runs;
+        }
+        if ((v = vmenv_args_get(a, "max-runs")) &&
+            parse_int(v, "--max-runs", 1, 1000, &o.max_runs, err) < 0)
                 return -1;
+        if ((v = vmenv_args_get(a, "budget")) &&
+            parse_int(v, "--budget", 0, 3600, &o.budget_s, err) < 0)
+                return -1;
+        if ((v = vmenv_args_get(a, "warmup")) &&
+            parse_int(v, "--warmup", 0, 10, &o.warmup, err) < 0)
+                return -1;
+        if ((o.pin = vmenv_args_get(a, "pin"))) {
+                uint64_t mask[16];
+                if (vmenv_bench_parse_cpus(o.pin, mask, err) < 0)
+                        return -1;
+        }
         if ((v = vmenv_args_get(a, "idle")) &&
             parse_int(v, "--idle", 1, 600, &o.idle_seconds, err) < 0)
                 return -1;
@@ -135,6 +216,14 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
                 return -1;
         if (!only)
                 only = "host,container,vm";
+        const char *cmp = vmenv_args_get(a, "compare");
+        if (cmp && machine) {
+                /* two stored runs: nothing is measured */
+                if (ctx->json || vmenv_args_has(a, "baseline"))
+                        return vmenv_error_set(err, VMENV_EXIT_USAGE,
+                                               "--compare A.json B.json only prints and plots");
+                return compare_files(cmp, machine, plot, err);
+        }
         if (!vmenv_path_exists(o.scratch_dir))
                 return vmenv_error_set(err, VMENV_EXIT_NOINPUT, "cannot find folder '%s'",
                                        o.scratch_dir);
@@ -194,7 +283,11 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
                 goto out;
 
         rc = -1;
-        if (plot) {
+        if (vmenv_args_has(a, "baseline") && store_baseline(rep, err) < 0) {
+                vmenv_bench_report_free(rep);
+                goto out;
+        }
+        if (plot && !cmp) {
                 _cleanup_free_ char *svg = vmenv_bench_svg(rep);
                 if (vmenv_write_file_atomic(plot, svg, strlen(svg), 0644, err) < 0) {
                         vmenv_bench_report_free(rep);
@@ -207,8 +300,15 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
                 printf("%s\n", json);
         } else {
                 vmenv_bench_print_table(rep, stdout);
-                if (plot)
+                if (plot && !cmp)
                         printf("plot: %s\n", plot);
+        }
+        if (cmp && !ctx->json) {
+                putchar('\n');
+                if (compare(cmp, rep, "this run", plot, err) < 0) {
+                        vmenv_bench_report_free(rep);
+                        goto out;
+                }
         }
         vmenv_bench_report_free(rep);
         rc = 0;
@@ -222,14 +322,17 @@ out:
 
 const struct vmenv_cmd vmenv_cmd_bench = {
     .name = "bench",
-    .usage = "[MACHINE] [--runs N] [--only host,container,vm] [--json] [--plot FILE.svg] "
+    .usage = "[MACHINE | --compare A.json B.json] [--baseline] [--compare A.json|baseline] "
+             "[--runs N | --max-runs N --budget S] [--warmup N] [--pin CPUS] "
+             "[--only host,container,vm] [--json] [--plot FILE.svg] "
              "[--container-runtime podman|docker|bwrap] [--image FILE]",
     .summary = "measure workloads and lifecycle costs: host vs container vs VM",
     .help = "Runs vmenv-probe (CPU, memory, syscalls, process creation, disk, small files)\n"
             "on the host, in a container whose root filesystem is the box image (needs\n"
             "root: the image is loop-mounted read-only) and in the VM, and reports the\n"
-            "median and spread of each figure with its ratio to the host. See\n"
-            "docs/bench.md for what each figure means.",
+            "median of each figure with its 95 % confidence interval, its ratio to the\n"
+            "host and the published reference band. Runs are added until every median\n"
+            "is known to ±5 % or its time budget is spent. See docs/bench.md.",
     .opts = bench_opts,
     .min_args = 0,
     .max_args = 1,

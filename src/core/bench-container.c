@@ -214,6 +214,10 @@ static char **container_argv(const struct ctr *c, enum runtime rt, const char *p
                 for (size_t i = 0; i < VMENV_ARRAY_SIZE(fixed); i++)
                         vmenv_strv_push(&v, vmenv_strdup(fixed[i]));
                 if (probe) {
+                        /* the host's network, as 'docker run --network host':
+                         * the network workloads talk to the server on the
+                         * host's 127.0.0.1 */
+                        vmenv_strv_push(&v, vmenv_strdup("--share-net"));
                         vmenv_strv_push(&v, vmenv_strdup("--ro-bind"));
                         vmenv_strv_push(&v, vmenv_strdup(probe));
                         vmenv_strv_push(&v, vmenv_strdup(GUEST_PROBE));
@@ -227,7 +231,7 @@ static char **container_argv(const struct ctr *c, enum runtime rt, const char *p
                 vmenv_strv_push(&v, vmenv_strdup(runtime_names[rt]));
                 vmenv_strv_push(&v, vmenv_strdup("run"));
                 vmenv_strv_push(&v, vmenv_strdup(detached ? "-d" : "--rm"));
-                vmenv_strv_push(&v, vmenv_strdup("--network=none"));
+                vmenv_strv_push(&v, vmenv_strdup(probe ? "--network=host" : "--network=none"));
                 if (probe)
                         vmenv_strv_push(&v, vmenv_strdupf("--volume=%s:%s:ro", probe, GUEST_PROBE));
                 if (scratch)
@@ -542,6 +546,7 @@ struct vmenv_bench_target *vmenv_bench_container_target_new(const char *image, c
         c->want = want;
         struct vmenv_bench_target *t = vmenv_calloc(1, sizeof(*t));
         t->name = "container";
+        t->net_addr = "127.0.0.1"; /* the host's network, shared for the probe runs */
         t->label = vmenv_strdup("container");
         t->data = c;
         t->prepare = ctr_prepare;

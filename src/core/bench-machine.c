@@ -129,6 +129,10 @@ struct vmenv_bench_machine *vmenv_bench_machine_new(struct vmenv_project *p,
             .hypervisor = host->accel_reason ? host->accel_reason
                           : host->kvm        ? "kvm"
                                              : "tcg",
+            /* user-mode networking (slirp, passt) maps the guest's gateway
+             * to the host's loopback; on a NAT network it is a bridge
+             * address, which bench never talks to */
+            .net_addr = !m->network || vmenv_streq(m->network, "user") ? "gateway" : NULL,
             .ssh_target = bm_ssh_target,
             .up = bm_up,
             .halt = bm_halt,

@@ -20,8 +20,23 @@
 struct vm {
         struct vmenv_bench_vm_ops ops;
         struct vmenv_ssh *ssh;
-        char *dir; /* on the guest */
+        char *dir;            /* on the guest */
+        double disk_prepared; /* overlay bytes allocated before the workloads, or -1 */
 };
+
+/* Bytes the machine's overlay has allocated on the host: what this
+ * instance adds beside the shared backing image. */
+static int overlay_bytes(struct vm *v, double *bytes, vmenv_error *err)
+{
+        _cleanup_free_ char *path = NULL;
+        struct stat st;
+        if (v->ops.disk_path(v->ops.ctx, &path, err) < 0)
+                return -1;
+        if (stat(path, &st) < 0)
+                return vmenv_error_errno(err, VMENV_EXIT_IO, errno, "cannot stat '%s'", path);
+        *bytes = (double)st.st_blocks * 512;
+        return 0;
+}
 
 static int vm_connect(struct vm *v, vmenv_error *err)
 {
@@ -65,6 +80,19 @@ static int vm_prepare(struct vmenv_bench_target *t, const struct vmenv_bench_opt
         vmenv_bench_add_info(r, "hypervisor", v->ops.hypervisor ? v->ops.hypervisor : "unknown");
         if (vm_connect(v, err) < 0)
                 return vmenv_error_prefix(err, "cannot reach the machine over SSH");
+        /* before the disk workloads write to it: their files stay allocated
+         * in the qcow2 overlay after deletion and are not the instance's cost */
+        if (v->ops.disk_path && overlay_bytes(v, &v->disk_prepared, err) < 0)
+                return -1;
+        if (o->pin && v->ops.qemu_pid) {
+                uint64_t mask[16];
+                int pid;
+                if (vmenv_bench_parse_cpus(o->pin, mask, err) < 0 ||
+                    v->ops.qemu_pid(v->ops.ctx, &pid, err) < 0 ||
+                    vmenv_bench_pin(pid, mask, err) < 0)
+                        return vmenv_error_prefix(err, "cannot pin the VM's vCPUs");
+                vmenv_bench_add_info(r, "pinned", o->pin);
+        }
 
         /* The probe and its data live on the guest's own disk, not a tmpfs:
          * the disk figures must measure the VM's disk. */
@@ -85,6 +113,10 @@ static int vm_prepare(struct vmenv_bench_target *t, const struct vmenv_bench_opt
                 vmenv_strv_push(&r->notes,
                                 vmenv_strdup("warning: the guest's /var/tmp is a tmpfs: its disk "
                                              "figures measure memory"));
+        if (!v->ops.net_addr)
+                vmenv_strv_push(&r->notes, vmenv_strdup("no network figures: the guest is not on "
+                                                        "user-mode networking, so no address of "
+                                                        "it reaches the host's 127.0.0.1"));
         if (tcg)
                 vmenv_strv_push(&r->notes, vmenv_strdup("TCG: QEMU emulates the CPU in software; "
                                                         "these figures are emulation, not "
@@ -140,16 +172,6 @@ static int vm_lifecycle(struct vmenv_bench_target *t, const struct vmenv_bench_o
                     vmenv_bench_lifecycle_procs(pid, o->idle_seconds, 1, r, err) < 0)
                         return -1;
         }
-        if (v->ops.disk_path) {
-                _cleanup_free_ char *path = NULL;
-                struct stat st;
-                if (v->ops.disk_path(v->ops.ctx, &path, err) < 0)
-                        return -1;
-                if (stat(path, &st) < 0)
-                        return vmenv_error_errno(err, VMENV_EXIT_IO, errno, "cannot stat '%s'",
-                                                 path);
-                vmenv_bench_add(r, "disk-added", 1, (double)st.st_blocks * 512, "bytes");
-        }
         if (v->ops.up && v->ops.halt)
                 for (int run = 1; run <= o->runs; run++) {
                         if (v->ops.halt(v->ops.ctx, err) < 0 || time_up(v, &ms, err) < 0)
@@ -162,7 +184,19 @@ static int vm_lifecycle(struct vmenv_bench_target *t, const struct vmenv_bench_o
                 if (v->ops.destroy(v->ops.ctx, err) < 0 || time_up(v, &ms, err) < 0)
                         return vmenv_error_prefix(err, "cannot time a start from nothing");
                 vmenv_bench_add(r, "start-cold", 1, ms, "ms");
+                /* a new instance, booted once: exactly what one more adds */
+                if (v->ops.disk_path && overlay_bytes(v, &v->disk_prepared, err) < 0)
+                        return -1;
+                vmenv_strv_push(&r->notes,
+                                vmenv_strdup("disk-added: the overlay's allocation right after "
+                                             "a fresh instance's first boot"));
+        } else if (v->disk_prepared >= 0) {
+                vmenv_strv_push(&r->notes,
+                                vmenv_strdup("disk-added: the overlay's allocation before the "
+                                             "disk workloads ran"));
         }
+        if (v->ops.disk_path && v->disk_prepared >= 0)
+                vmenv_bench_add(r, "disk-added", 1, v->disk_prepared, "bytes");
         return 0;
 }
 
@@ -191,8 +225,10 @@ struct vmenv_bench_target *vmenv_bench_vm_target_new(const struct vmenv_bench_vm
 {
         struct vm *v = vmenv_calloc(1, sizeof(*v));
         v->ops = *ops;
+        v->disk_prepared = -1;
         struct vmenv_bench_target *t = vmenv_calloc(1, sizeof(*t));
         t->name = "vm";
+        t->net_addr = v->ops.net_addr;
         t->label = vmenv_strdup("vm");
         t->data = v;
         t->prepare = vm_prepare;

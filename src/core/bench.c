@@ -1,6 +1,7 @@
-/* vmenv bench: results, probe output parsing, statistics, the host target,
- * lifecycle measurements from /proc and the driver that runs every target.
- * Output formats live in bench-report.c, the container in bench-container.c. */
+/* vmenv bench: results, probe output parsing, the host target and lifecycle
+ * measurements from /proc. The driver that runs every target is in
+ * bench-run.c, statistics in bench-stats.c, output formats in
+ * bench-report.c, the container in bench-container.c. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,20 +29,31 @@
 #define STDERR_KEEP 2048
 
 const struct vmenv_bench_figure vmenv_bench_figures[] = {
-    {"cpu", "CPU: FNV-1a hash", true, false},
-    {"mem", "memory: memcpy bandwidth", true, false},
-    {"syscall", "syscall: getppid round trip", false, false},
-    {"spawn", "process: fork+exec+wait", false, false},
-    {"disk-write", "disk: write+fsync", true, false},
-    {"disk-read", "disk: read, cache dropped", true, false},
-    {"meta", "files: create+stat+unlink", true, false},
+    {"cpu", "CPU: FNV-1a hash", true, false, "cpu"},
+    {"mem", "memory: memcpy bandwidth", true, false, "mem"},
+    {"gups", "memory: random updates (GUPS)", true, false, "gups"},
+    {"syscall", "syscall: getppid round trip", false, false, "syscall"},
+    {"spawn", "process: fork+exec+wait", false, false, "spawn"},
+    {"disk-write", "disk: write+fsync", true, false, "disk"},
+    {"disk-read", "disk: read, cache dropped", true, false, "disk"},
+    {"rand-read", "disk: 4 KiB random read, qd1", true, false, "randio"},
+    {"rand-read32", "disk: 4 KiB random read, qd32", true, false, "randio"},
+    {"rand-write", "disk: 4 KiB random write, qd1", true, false, "randio"},
+    {"rand-write32", "disk: 4 KiB random write, qd32", true, false, "randio"},
+    {"fsync", "disk: 4 KiB write+fsync, median", false, false, "randio"},
+    {"fsync-p99", "disk: 4 KiB write+fsync, p99", false, false, "randio"},
+    {"meta", "files: create+stat+unlink", true, false, "meta"},
+    {"net-rr", "net: TCP 1-byte round trip, median", false, false, "net"},
+    {"net-rr-p99", "net: TCP 1-byte round trip, p99", false, false, "net"},
+    {"net-bulk", "net: TCP bulk, 1 stream", true, false, "net"},
+    {"net-bulk4", "net: TCP bulk, 4 streams", true, false, "net"},
     {"start-stopped", "start: stopped -> first command", false, true},
     {"start-cold", "start: nothing -> first command", false, true},
     {"idle-rss", "memory when idle (RSS)", false, true},
     {"idle-pss", "memory when idle (PSS)", false, true},
     {"disk-added", "disk a new instance adds", false, true},
     {"idle-cpu", "host CPU time while idle", false, true},
-    {NULL, NULL, false, false},
+    {NULL, NULL, false, false, NULL},
 };
 
 const struct vmenv_bench_figure *vmenv_bench_figure_find(const char *kind)
@@ -164,7 +176,7 @@ int vmenv_bench_parse_probe(const char *out, struct vmenv_bench_result *r, vmenv
                 }
                 const char *type = jget_str(o, "type"), *kind = jget_str(o, "kind");
                 const char *unit = jget_str(o, "unit"), *sum = jget_str(o, "checksum");
-                double run = 0, value = 0, ns = 0, work = 0;
+                double run = 0, value = 0, ns = 0, work = 0, cpu_ns = 0;
                 int rc = 0;
                 if (vmenv_streq(type, "refused")) {
                         double min_ns = 0;
@@ -193,6 +205,9 @@ int vmenv_bench_parse_probe(const char *out, struct vmenv_bench_result *r, vmenv
                                 s->run = (int)run;
                                 s->value = value;
                                 s->ns = (uint64_t)ns;
+                                /* optional: probes before CPU time reported none */
+                                if (jget_num(o, "cpu_ns", &cpu_ns) && cpu_ns >= 0 && cpu_ns < 1e18)
+                                        s->cpu_ns = (uint64_t)cpu_ns;
                                 s->work = (uint64_t)work;
                                 samples++;
                         }
@@ -203,6 +218,17 @@ int vmenv_bench_parse_probe(const char *out, struct vmenv_bench_result *r, vmenv
                                 snprintf(v, sizeof(v), "%.0f", res);
                                 vmenv_bench_add_info(r, "clock_res_ns", v);
                         }
+                        /* a workload this target cannot run: said once, in the notes */
+                        const char *skipped = jget_str(o, "skipped"), *why = jget_str(o, "reason");
+                        if (skipped && why && strlen(skipped) <= 32 && strlen(why) <= 200) {
+                                _cleanup_free_ char *note =
+                                    vmenv_strdupf("'%s' skipped: %s", skipped, why);
+                                bool seen = false;
+                                for (char **n = r->notes; n && *n && !seen; n++)
+                                        seen = vmenv_streq(*n, note);
+                                if (!seen)
+                                        vmenv_strv_push(&r->notes, TAKE_PTR(note));
+                        }
                 }
                 json_object_put(o);
                 if (rc < 0)
@@ -211,88 +237,6 @@ int vmenv_bench_parse_probe(const char *out, struct vmenv_bench_result *r, vmenv
         if (samples == 0)
                 return vmenv_error_set(err, VMENV_EXIT_DATA, "the probe reported no sample");
         return 0;
-}
-
-/* ---- statistics -------------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-        return x < y ? -1 : x > y;
-}
-
-void vmenv_bench_stats_of(double *v, size_t n, struct vmenv_bench_stats *s)
-{
-        memset(s, 0, sizeof(*s));
-        if (n == 0)
-                return;
-        qsort(v, n, sizeof(*v), cmp_double);
-        s->n = n;
-        s->min = v[0];
-        s->max = v[n - 1];
-        s->median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-        s->spread = s->median > 0 ? (s->max - s->min) / s->median : 0;
-}
-
-bool vmenv_bench_result_stats(const struct vmenv_bench_result *r, const char *kind,
-                              struct vmenv_bench_stats *s, const char **unit)
-{
-        _cleanup_free_ double *v = vmenv_calloc(r->n_samples + 1, sizeof(double));
-        size_t n = 0;
-        for (size_t i = 0; i < r->n_samples; i++)
-                if (vmenv_streq(r->samples[i].kind, kind)) {
-                        v[n++] = r->samples[i].value;
-                        if (unit)
-                                *unit = r->samples[i].unit;
-                }
-        vmenv_bench_stats_of(v, n, s);
-        return n > 0;
-}
-
-double vmenv_bench_cost_ratio(const struct vmenv_bench_figure *f, double host, double target)
-{
-        if (!(host > 0) || !(target > 0))
-                return 0;
-        return f->higher_is_better ? host / target : target / host;
-}
-
-void vmenv_bench_check(struct vmenv_bench_report *report)
-{
-        for (size_t i = 0; i < report->n_results; i++) {
-                const struct vmenv_bench_result *r = report->results[i];
-                for (const struct vmenv_bench_figure *f = vmenv_bench_figures; f->kind; f++) {
-                        struct vmenv_bench_stats s;
-                        if (vmenv_bench_result_stats(r, f->kind, &s, NULL) && s.n > 1 &&
-                            s.spread > 0.10)
-                                vmenv_strv_push(&report->warnings,
-                                                vmenv_strdupf("%s: '%s' spread %.0f %% over %zu "
-                                                              "runs (above 10 %%)",
-                                                              r->label, f->kind, s.spread * 100,
-                                                              s.n));
-                }
-        }
-        /* Identical work gives identical checksums everywhere: a difference
-         * means a target did not run the workload it claims. */
-        const struct vmenv_bench_sample *first[32] = {0};
-        for (size_t i = 0; i < report->n_results; i++) {
-                const struct vmenv_bench_result *r = report->results[i];
-                for (size_t k = 0; k < r->n_samples; k++) {
-                        const struct vmenv_bench_sample *s = &r->samples[k];
-                        const struct vmenv_bench_figure *f = vmenv_bench_figure_find(s->kind);
-                        if (!s->checksum || !f || (size_t)(f - vmenv_bench_figures) >= 32)
-                                continue;
-                        const struct vmenv_bench_sample **seen = &first[f - vmenv_bench_figures];
-                        if (!*seen)
-                                *seen = s;
-                        else if (!vmenv_streq((*seen)->checksum, s->checksum) &&
-                                 (*seen)->work == s->work)
-                                vmenv_strv_push(&report->warnings,
-                                                vmenv_strdupf("%s: '%s' checksum %s differs from "
-                                                              "%s: the work done was not the same",
-                                                              r->label, s->kind, s->checksum,
-                                                              (*seen)->checksum));
-                }
-        }
 }
 
 /* ---- processes --------------------------------------------------------- */
@@ -671,99 +615,10 @@ struct vmenv_bench_target *vmenv_bench_host_target_new(void)
         struct vmenv_bench_target *t = vmenv_calloc(1, sizeof(*t));
         t->name = "host";
         t->label = vmenv_strdup("host");
+        t->net_addr = "127.0.0.1"; /* the baseline: loopback */
         t->data = vmenv_calloc(1, sizeof(struct host_data));
         t->prepare = host_prepare;
         t->run = host_run;
         t->cleanup = host_cleanup;
         return t;
-}
-
-/* ---- the driver -------------------------------------------------------- */
-
-/* One run of the workloads on t: the probe with --runs 1, its samples
- * numbered run. */
-static int bench_run_once(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o, int run,
-                          struct vmenv_bench_result *r, vmenv_error *err)
-{
-        char scale[32];
-        char *args[8];
-        size_t n = 0, before = r->n_samples;
-        _cleanup_free_ char *out = NULL;
-
-        snprintf(scale, sizeof(scale), "%g", o->scale);
-        args[n++] = (char *)"--runs";
-        args[n++] = (char *)"1";
-        args[n++] = (char *)"--scale";
-        args[n++] = scale;
-        if (o->workloads) {
-                args[n++] = (char *)"--only";
-                args[n++] = (char *)o->workloads;
-        }
-        args[n] = NULL;
-        if (t->run(t, o, args, &out, err) < 0)
-                return vmenv_error_prefix(err, "cannot run the probe");
-        if (vmenv_bench_parse_probe(out, r, err) < 0)
-                return -1;
-        for (size_t i = before; i < r->n_samples; i++)
-                r->samples[i].run = run;
-        return 0;
-}
-
-static void cleanup_all(struct vmenv_bench_target **targets, size_t n)
-{
-        for (size_t i = 0; i < n; i++) {
-                if (targets[i]->cleanup)
-                        targets[i]->cleanup(targets[i]);
-                targets[i]->cleanup = NULL;
-        }
-}
-
-/* Runs are interleaved (run 1 on every target, then run 2, ...) so a change
- * in the host's load during the bench spreads over all targets instead of
- * favouring the one measured in the quiet moment. */
-int vmenv_bench_run(struct vmenv_bench_target **targets, size_t n_targets,
-                    const struct vmenv_bench_opts *o, struct vmenv_bench_report **report,
-                    vmenv_error *err)
-{
-        struct vmenv_bench_report *rep = vmenv_calloc(1, sizeof(*rep));
-        size_t i = 0;
-        int run = 0;
-
-        rep->runs = o->runs;
-        rep->host_info = vmenv_bench_host_info();
-        rep->results = vmenv_calloc(n_targets + 1, sizeof(*rep->results));
-        for (i = 0; i < n_targets; i++) {
-                struct vmenv_bench_target *t = targets[i];
-                struct vmenv_bench_result *r = vmenv_bench_result_new(t->name, t->label);
-                rep->results[rep->n_results++] = r;
-                if (t->prepare && t->prepare(t, o, r, err) < 0)
-                        goto fail;
-                free(r->label);
-                r->label = vmenv_strdup(t->label);
-        }
-        for (run = 1; run <= o->runs; run++)
-                for (i = 0; i < n_targets; i++) {
-                        vmenv_info("bench: run %d of %d on %s", run, o->runs, targets[i]->label);
-                        if (bench_run_once(targets[i], o, run, rep->results[i], err) < 0)
-                                goto fail;
-                }
-        for (i = 0; i < n_targets; i++) {
-                struct vmenv_bench_target *t = targets[i];
-                if (!t->lifecycle)
-                        continue;
-                vmenv_info("bench: measuring lifecycle costs on %s", t->label);
-                if (t->lifecycle(t, o, rep->results[i], err) < 0) {
-                        vmenv_error_prefix(err, "cannot measure lifecycle costs");
-                        goto fail;
-                }
-        }
-        cleanup_all(targets, n_targets);
-        vmenv_bench_check(rep);
-        *report = rep;
-        return 0;
-fail:
-        vmenv_error_prefix(err, "cannot bench on '%s'", targets[i]->label);
-        cleanup_all(targets, n_targets);
-        vmenv_bench_report_free(rep);
-        return -1;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -19,6 +20,19 @@ uint64_t probe_now_ns(void)
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t probe_cpu_ns(void)
+{
+        struct rusage self, kids;
+        if (getrusage(RUSAGE_SELF, &self) < 0 || getrusage(RUSAGE_CHILDREN, &kids) < 0)
+                return 0;
+        uint64_t us = 0;
+        const struct rusage *u[2] = {&self, &kids};
+        for (int i = 0; i < 2; i++)
+                us += (uint64_t)(u[i]->ru_utime.tv_sec + u[i]->ru_stime.tv_sec) * 1000000ULL +
+                      (uint64_t)(u[i]->ru_utime.tv_usec + u[i]->ru_stime.tv_usec);
+        return us * 1000ULL;
 }
 
 uint64_t probe_fnv1a(uint64_t h, const void *p, size_t n)
@@ -50,10 +64,11 @@ int probe_cpu(size_t bytes, unsigned passes, struct probe_result *r)
         if (!buf)
                 return -1;
         probe_fill(buf, bytes, PROBE_SEED_CPU);
-        uint64_t h = PROBE_FNV_OFFSET, t0 = probe_now_ns();
+        uint64_t h = PROBE_FNV_OFFSET, c0 = probe_cpu_ns(), t0 = probe_now_ns();
         for (unsigned p = 0; p < passes; p++)
                 h = probe_fnv1a(h, buf, bytes);
         r->ns = probe_now_ns() - t0;
+        r->cpu_ns = probe_cpu_ns() - c0;
         r->work = (uint64_t)bytes * passes;
         r->checksum = h;
         free(buf);
@@ -71,13 +86,14 @@ int probe_mem(size_t bytes, unsigned passes, struct probe_result *r)
         }
         probe_fill(src, bytes, PROBE_SEED_MEM);
         memset(dst, 0, bytes); /* fault the pages in before timing */
-        uint64_t t0 = probe_now_ns();
+        uint64_t c0 = probe_cpu_ns(), t0 = probe_now_ns();
         for (unsigned p = 0; p < passes; p++) {
                 memcpy(dst, src, bytes);
                 /* a compiler barrier: every copy must happen */
                 __asm__ volatile("" : : "r"(dst) : "memory");
         }
         r->ns = probe_now_ns() - t0;
+        r->cpu_ns = probe_cpu_ns() - c0;
         r->work = (uint64_t)bytes * passes;
         r->checksum = probe_fnv1a(PROBE_FNV_OFFSET, dst, bytes);
         free(src);
@@ -90,10 +106,11 @@ int probe_syscall(unsigned calls, struct probe_result *r)
         /* The parent's pid differs between host, container and VM: count
          * the calls that returned it, so the checksum is the same everywhere. */
         long want = (long)getppid();
-        uint64_t sum = 0, t0 = probe_now_ns();
+        uint64_t sum = 0, c0 = probe_cpu_ns(), t0 = probe_now_ns();
         for (unsigned i = 0; i < calls; i++)
                 sum += syscall(SYS_getppid) == want;
         r->ns = probe_now_ns() - t0;
+        r->cpu_ns = probe_cpu_ns() - c0;
         r->work = calls;
         r->checksum = sum;
         return 0;
@@ -101,7 +118,7 @@ int probe_syscall(unsigned calls, struct probe_result *r)
 
 int probe_spawn(const char *self_exe, unsigned n, struct probe_result *r)
 {
-        uint64_t good = 0, t0 = probe_now_ns();
+        uint64_t good = 0, c0 = probe_cpu_ns(), t0 = probe_now_ns();
         for (unsigned i = 0; i < n; i++) {
                 pid_t pid = fork();
                 if (pid < 0)
@@ -119,6 +136,7 @@ int probe_spawn(const char *self_exe, unsigned n, struct probe_result *r)
                         good++;
         }
         r->ns = probe_now_ns() - t0;
+        r->cpu_ns = probe_cpu_ns() - c0;
         r->work = n;
         r->checksum = good;
         return 0;
@@ -156,14 +174,16 @@ int probe_disk(const char *dir, size_t bytes, struct probe_result *wr, struct pr
         probe_fill(buf, bytes, PROBE_SEED_DISK);
         if ((fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0600)) < 0)
                 goto fail;
+        unlink(path); /* a killed probe leaves nothing behind */
 
-        uint64_t t0 = probe_now_ns();
+        uint64_t c0 = probe_cpu_ns(), t0 = probe_now_ns();
         for (size_t off = 0; off < bytes; off += CHUNK)
                 if (write_all(fd, buf + off, bytes - off < CHUNK ? bytes - off : CHUNK) < 0)
                         goto fail;
         if (fsync(fd) < 0)
                 goto fail;
         wr->ns = probe_now_ns() - t0;
+        wr->cpu_ns = probe_cpu_ns() - c0;
         wr->work = bytes;
 
         /* Read from the disk, not from the page cache the write just filled:
@@ -172,6 +192,7 @@ int probe_disk(const char *dir, size_t bytes, struct probe_result *wr, struct pr
         if (lseek(fd, 0, SEEK_SET) < 0)
                 goto fail;
         memset(buf, 0, bytes);
+        c0 = probe_cpu_ns();
         t0 = probe_now_ns();
         size_t got = 0;
         while (got < bytes) {
@@ -187,18 +208,16 @@ int probe_disk(const char *dir, size_t bytes, struct probe_result *wr, struct pr
                 got += (size_t)n;
         }
         rd->ns = probe_now_ns() - t0;
+        rd->cpu_ns = probe_cpu_ns() - c0;
         rd->work = bytes;
         rd->checksum = wr->checksum = probe_fnv1a(PROBE_FNV_OFFSET, buf, bytes);
         close(fd);
-        unlink(path);
         free(buf);
         return 0;
 fail:
         saved = errno;
-        if (fd >= 0) {
+        if (fd >= 0)
                 close(fd);
-                unlink(path);
-        }
         free(buf);
         errno = saved;
         return -1;
@@ -219,7 +238,7 @@ int probe_meta(const char *dir, unsigned n, struct probe_result *r)
         }
         if (mkdir(sub, 0700) < 0)
                 return -1;
-        uint64_t t0 = probe_now_ns();
+        uint64_t c0 = probe_cpu_ns(), t0 = probe_now_ns();
         for (; made < n; made++) {
                 snprintf(path, sizeof(path), "%s/f%u", sub, made);
                 int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
@@ -245,6 +264,7 @@ int probe_meta(const char *dir, unsigned n, struct probe_result *r)
         }
         made = 0;
         r->ns = probe_now_ns() - t0;
+        r->cpu_ns = probe_cpu_ns() - c0;
         r->work = n;
         r->checksum = sum;
         return rmdir(sub);

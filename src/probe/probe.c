@@ -10,6 +10,7 @@
  * A sample shorter than 100 x the clock's resolution is refused rather than
  * reported (exit status 3): its figure would be noise. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +23,9 @@
 #define PROBE_FORMAT 1
 #define EXIT_REFUSED 3
 
-enum kind { K_CPU, K_MEM, K_SYSCALL, K_SPAWN, K_DISK, K_META, K_COUNT };
-static const char *const kind_names[K_COUNT] = {"cpu", "mem", "syscall", "spawn", "disk", "meta"};
+enum kind { K_CPU, K_MEM, K_GUPS, K_SYSCALL, K_SPAWN, K_DISK, K_RANDIO, K_META, K_NET, K_COUNT };
+static const char *const kind_names[K_COUNT] = {"cpu",  "mem",    "gups", "syscall", "spawn",
+                                                "disk", "randio", "meta", "net"};
 
 struct opts {
         unsigned runs;
@@ -32,6 +34,7 @@ struct opts {
         bool only[K_COUNT];
         const char *self;
         uint64_t min_ns;
+        const char *net; /* the server "ADDR:PORT"; without it "net" is skipped */
 };
 
 static void json_str(const char *s)
@@ -49,6 +52,15 @@ static void json_str(const char *s)
         putchar('"');
 }
 
+/* A workload this target cannot run, said instead of failing the others. */
+static void skipped(const char *kind, const char *why)
+{
+        printf("{\"type\":\"info\",\"skipped\":\"%s\",\"reason\":", kind);
+        json_str(why);
+        printf("}\n");
+        fflush(stdout);
+}
+
 /* Prints the sample, or refuses it; returns false when refused. */
 static bool report(const struct opts *o, const char *kind, unsigned run,
                    const struct probe_result *r, double value, const char *unit)
@@ -62,9 +74,9 @@ static bool report(const struct opts *o, const char *kind, unsigned run,
                 return false;
         }
         printf("{\"type\":\"sample\",\"kind\":\"%s\",\"run\":%u,\"value\":%.6g,\"unit\":\"%s\","
-               "\"ns\":%llu,\"work\":%llu,\"checksum\":\"%016llx\"}\n",
-               kind, run, value, unit, (unsigned long long)r->ns, (unsigned long long)r->work,
-               (unsigned long long)r->checksum);
+               "\"ns\":%llu,\"cpu_ns\":%llu,\"work\":%llu,\"checksum\":\"%016llx\"}\n",
+               kind, run, value, unit, (unsigned long long)r->ns, (unsigned long long)r->cpu_ns,
+               (unsigned long long)r->work, (unsigned long long)r->checksum);
         fflush(stdout);
         return true;
 }
@@ -102,6 +114,32 @@ static int run_kind(const struct opts *o, enum kind k, unsigned run)
                 ok = report(o, "mem", run, &r, mib_per_s(&r), "MiB/s");
                 break;
         }
+        case K_GUPS: {
+                size_t bytes = (size_t)scaled(64.0 * 1048576, o->scale, 4096);
+                if (probe_gups(bytes, scaled(8.0 * 1048576, o->scale, 1024), &r) < 0)
+                        return -1;
+                ok = report(o, "gups", run, &r, (double)r.work / ((double)r.ns / 1e3), "MUP/s");
+                break;
+        }
+        case K_RANDIO: {
+                struct probe_result rr[4] = {{0}}, fs = {0};
+                double p50, p99;
+                static const char *const names[4] = {"rand-read", "rand-read32", "rand-write",
+                                                     "rand-write32"};
+                if (probe_randio(o->dir, (size_t)scaled(256.0 * 1048576, o->scale, 1048576),
+                                 (unsigned)scaled(2000, o->scale, 64), rr, &fs, &p50, &p99) < 0) {
+                        if (errno != EINVAL)
+                                return -1;
+                        skipped("randio", "the folder's filesystem has no O_DIRECT (a tmpfs?)");
+                        break;
+                }
+                for (int i = 0; i < 4 && ok; i++)
+                        ok = report(o, names[i], run, &rr[i],
+                                    (double)rr[i].work / ((double)rr[i].ns / 1e9), "IOPS");
+                ok = ok && report(o, "fsync", run, &fs, p50 / 1000.0, "us") &&
+                     report(o, "fsync-p99", run, &fs, p99 / 1000.0, "us");
+                break;
+        }
         case K_SYSCALL:
                 if (probe_syscall((unsigned)scaled(200000, o->scale, 1), &r) < 0)
                         return -1;
@@ -132,6 +170,30 @@ static int run_kind(const struct opts *o, enum kind k, unsigned run)
                         return -1;
                 ok = report(o, "meta", run, &r, (double)r.work / ((double)r.ns / 1e9), "files/s");
                 break;
+        case K_NET: {
+                struct sockaddr_in sa;
+                double p50, p99;
+                if (!o->net)
+                        break; /* no server to talk to on this target */
+                if (probe_net_resolve(o->net, &sa) < 0) {
+                        if (errno != ENETUNREACH)
+                                return -1;
+                        skipped("net", "no default route, so no gateway to the host");
+                        break;
+                }
+                if (probe_net_rr(&sa, (unsigned)scaled(10000, o->scale, 100), &r, &p50, &p99) < 0)
+                        return -1;
+                ok = report(o, "net-rr", run, &r, p50 / 1000.0, "us") &&
+                     report(o, "net-rr-p99", run, &r, p99 / 1000.0, "us");
+                size_t bytes = (size_t)scaled(64.0 * 1048576, o->scale, 65536);
+                if (ok && probe_net_bulk(&sa, bytes, 1, &r) < 0)
+                        return -1;
+                ok = ok && report(o, "net-bulk", run, &r, mib_per_s(&r), "MiB/s");
+                if (ok && probe_net_bulk(&sa, bytes, 4, &r2) < 0)
+                        return -1;
+                ok = ok && report(o, "net-bulk4", run, &r2, mib_per_s(&r2), "MiB/s");
+                break;
+        }
         case K_COUNT:
                 break;
         }
@@ -141,7 +203,8 @@ static int run_kind(const struct opts *o, enum kind k, unsigned run)
 static int usage(void)
 {
         fprintf(stderr, "usage: vmenv-probe [--runs N] [--only KIND,...] [--dir DIR] "
-                        "[--scale X]\nkinds: cpu mem syscall spawn disk meta\n");
+                        "[--scale X] [--net ADDR:PORT]\n       vmenv-probe --serve\n"
+                        "kinds: cpu mem gups syscall spawn disk randio meta net\n");
         return 2;
 }
 
@@ -177,6 +240,12 @@ int main(int argc, char **argv)
                 char *end;
                 if (strcmp(a, "--child") == 0)
                         return PROBE_CHILD_STATUS;
+                if (strcmp(a, "--serve") == 0) {
+                        probe_serve();
+                        fprintf(stderr, "vmenv-probe: cannot serve on 127.0.0.1: %s\n",
+                                strerror(errno));
+                        return 1;
+                }
                 if (strcmp(a, "--version") == 0) {
                         printf("vmenv-probe %d\n", PROBE_FORMAT);
                         return 0;
@@ -193,6 +262,8 @@ int main(int argc, char **argv)
                         o.scale = strtod(v, &end);
                         if (*end || !(o.scale >= 0.0001 && o.scale <= 100))
                                 return usage();
+                } else if (strcmp(a, "--net") == 0) {
+                        o.net = v;
                 } else if (strcmp(a, "--dir") == 0) {
                         o.dir = v;
                 } else if (strcmp(a, "--only") == 0) {

@@ -123,7 +123,8 @@ fi
     >/dev/null 2>"$T_TMP/killed.err" &
 pid=$!
 on_exit "kill -KILL $pid 2>/dev/null"
-for _ in $(seq 100); do grep -q "run 2 of 20 on container" "$T_TMP/killed.err" && break; sleep 0.1; done
+# (a warm-up and one run of every workload first: up to a minute on a loaded machine)
+for _ in $(seq 600); do grep -q "run 2 of 20 on container" "$T_TMP/killed.err" && break; sleep 0.1; done
 grep -q "run 2 of 20 on container" "$T_TMP/killed.err"; ok $? "the bench is running in the container"
 kill -KILL $pid; wait $pid 2>/dev/null
 for _ in $(seq 50); do [ -z "$(losetup -a | grep -F "$scratch")" ] && break; sleep 0.1; done

@@ -3,9 +3,13 @@
  * from their definitions), and the disk and file workloads leave nothing. */
 #include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "probe-work.h"
@@ -48,6 +52,84 @@ static int dir_entries(const char *path)
         return n;
 }
 
+/* Random access: GUPS against its own definition, random I/O counts,
+ * the same checksums twice, nothing left behind. */
+static void test_random(const char *dir)
+{
+        struct probe_result r = {0};
+        ok(probe_gups(8192, 5000, &r) == 0 && r.work == 5000, "gups runs");
+        uint64_t t[1024], x = PROBE_SEED_GUPS;
+        for (int i = 0; i < 1024; i++)
+                t[i] = (uint64_t)i;
+        for (int i = 0; i < 5000; i++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                t[x & 1023] ^= x;
+        }
+        ok(r.checksum == probe_fnv1a(PROBE_FNV_OFFSET, t, sizeof(t)),
+           "gups checksum: the table after xorshift read-xor-writes (1024 words in 8 KiB)");
+
+        struct probe_result a[4], b[4], fs;
+        double p50 = 0, p99 = 0;
+        int rc = probe_randio(dir, 1 << 20, 64, a, &fs, &p50, &p99);
+        if (rc < 0 && errno == EINVAL) {
+                ok(1, "# SKIP no O_DIRECT in %s", dir);
+                return;
+        }
+        ok(rc == 0 && a[0].work == 64 && a[1].work == 128 && a[2].work == 64 && a[3].work == 128,
+           "random I/O: 64 ops at qd1, 128 at qd32");
+        ok(a[2].checksum == 64 && a[3].checksum == 128 && fs.work == 6 && p99 >= p50 && p50 > 0,
+           "writes counted, 6 fsyncs timed, p99 >= median");
+        ok(probe_randio(dir, 1 << 20, 64, b, &fs, &p50, &p99) == 0 &&
+               a[0].checksum == b[0].checksum && a[1].checksum == b[1].checksum,
+           "the blocks read are the same each time (checksums)");
+}
+
+/* The network workloads against the probe's own server on 127.0.0.1. */
+static void test_net(void)
+{
+        struct sockaddr_in sa;
+        ok(probe_net_resolve("127.0.0.1:80", &sa) == 0 && sa.sin_port == htons(80) &&
+               sa.sin_addr.s_addr == htonl(INADDR_LOOPBACK),
+           "resolve ADDR:PORT");
+        static const char *const bad[] = {"127.0.0.1",     "127.0.0.1:0", "x:1",
+                                          "1.2.3.4:70000", ":5",          NULL};
+        int refused = 0;
+        for (int i = 0; bad[i]; i++)
+                refused += probe_net_resolve(bad[i], &sa) < 0;
+        ok(refused == 5, "bad server addresses are refused");
+
+        int fds[2];
+        if (pipe(fds) < 0)
+                return;
+        pid_t srv = fork();
+        if (srv == 0) {
+                dup2(fds[1], 1);
+                probe_serve();
+                _exit(1);
+        }
+        close(fds[1]);
+        char line[128] = "";
+        ssize_t n = read(fds[0], line, sizeof(line) - 1);
+        close(fds[0]);
+        const char *p = n > 0 ? strstr(line, "\"port\":") : NULL;
+        ok(p != NULL, "the server prints its port");
+        char spec[64];
+        snprintf(spec, sizeof(spec), "127.0.0.1:%d", p ? atoi(p + 7) : 1);
+        struct probe_result r = {0};
+        double p50 = 0, p99 = 0;
+        ok(probe_net_resolve(spec, &sa) == 0 && probe_net_rr(&sa, 500, &r, &p50, &p99) == 0 &&
+               r.work == 500 && r.checksum == 500 && p50 > 0 && p99 >= p50,
+           "500 round trips, all echoed, p99 >= median");
+        ok(probe_net_bulk(&sa, 1 << 20, 1, &r) == 0 && r.checksum == 1 << 20 && r.ns > 0,
+           "bulk, one stream: the server counted every byte");
+        ok(probe_net_bulk(&sa, 1 << 20, 4, &r) == 0 && r.checksum == 1 << 20,
+           "bulk, four streams: the server counted every byte");
+        kill(srv, SIGKILL);
+        waitpid(srv, NULL, 0);
+}
+
 int main(int argc, char **argv)
 {
         if (argc > 1 && !strcmp(argv[1], "--child"))
@@ -73,6 +155,12 @@ int main(int argc, char **argv)
         free(ref);
         ok(r.checksum == h, "cpu checksum is 3 chained FNV-1a passes over the buffer");
         ok(r.work == 300000 && r.ns > 0, "cpu reports its work and time");
+        /* CPU time comes from getrusage: a busy loop long enough to pass
+         * its resolution uses about as much CPU as wall time */
+        struct probe_result busy = {0};
+        ok(probe_cpu(1 << 20, 64, &busy) == 0 && busy.cpu_ns > 0 &&
+               busy.cpu_ns < busy.ns + 20000000ULL,
+           "cpu reports its CPU time, not more than its wall time (+ one tick)");
 
         ok(probe_mem(1 << 20, 4, &r) == 0, "mem runs");
         ref = ref_buf(1 << 20, PROBE_SEED_MEM);
@@ -115,6 +203,8 @@ int main(int argc, char **argv)
         ok(probe_meta(missing, 10, &r) < 0 && errno == ENOENT, "meta in a missing folder fails");
         ok(probe_disk(missing, 1000, &r, &r2) < 0 && errno == ENOENT,
            "disk in a missing folder fails");
-        rmdir(dir);
+        test_random(dir);
+        ok(rmdir(dir) == 0, "random I/O leaves nothing in the folder");
+        test_net();
         return done_testing();
 }
