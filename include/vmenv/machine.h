@@ -27,6 +27,10 @@ struct vmenv_project {
          * until close, since a thread may still print one. */
         pthread_mutex_t host_lock;
         char **old_reasons;
+        /* The hypervisor's host when it is not this one: guests are
+         * reached through it (ssh-jump.c), their console and QEMU log are
+         * on it. NULL: this machine. */
+        struct vmenv_ssh_jump *jump;
 };
 
 /* The accelerator a machine is defined with now, copied under the lock. */

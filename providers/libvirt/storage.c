@@ -41,9 +41,11 @@ static char *default_pool_path(struct vmenv_provider *p)
         const char *v = getenv("VMENV_POOL_PATH");
         _cleanup_free_ char *home = NULL;
 
-        if (v && *v)
+        /* VMENV_POOL_PATH and $VMENV_HOME are folders of this host: a
+         * remote hypervisor keeps its pool in its own libvirt folder. */
+        if (v && *v && vmenv_libvirt_uri_is_local(p->uri))
                 return vmenv_strdup(v);
-        if (!p->session)
+        if (!p->session || !vmenv_libvirt_uri_is_local(p->uri))
                 return vmenv_strdup(SYSTEM_POOL_PATH);
         home = vmenv_home();
         return vmenv_path_join(home, "pool");

@@ -30,10 +30,12 @@ static char *console_tail(const struct vmenv_machine_state *st)
         return tail;
 }
 
-static void fill_target(const struct vmenv_machine_config *m, const struct vmenv_machine_state *st,
-                        const char *key, struct vmenv_ssh_target *t)
+static void fill_target(const struct vmenv_project *p, const struct vmenv_machine_config *m,
+                        const struct vmenv_machine_state *st, const char *key,
+                        struct vmenv_ssh_target *t)
 {
         *t = (struct vmenv_ssh_target){
+            .jump = p->jump,
             .host = vmenv_machine_ssh_host(st),
             .port = st->ssh_port,
             .user = m->ssh.user ? m->ssh.user : "vagrant",
@@ -234,7 +236,7 @@ static struct vmenv_ssh *wait_ready(struct vmenv_project *p, const struct vmenv_
                 *stopped = TAKE_PTR(bw.stopped);
                 return NULL;
         }
-        fill_target(m, st, key, &t);
+        fill_target(p, m, st, key, &t);
         t.alt_key_path = alt;
         /* trust on first use: only up's wait may meet a new host key */
         t.tofu = !st->host_key;
@@ -450,7 +452,7 @@ struct vmenv_ssh *vmenv_machine_ssh(struct vmenv_project *p, const struct vmenv_
         }
         if (!(key = vmenv_machine_login_key(m, st, err)))
                 return NULL;
-        fill_target(m, st, key, &t);
+        fill_target(p, m, st, key, &t);
         /* a running guest under load may take seconds to send its banner:
          * the boot wait's short per-try budget is not for this */
         t.connect_timeout_ms = 15000;

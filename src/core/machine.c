@@ -25,6 +25,8 @@ struct vmenv_project *vmenv_project_open(struct vmenv_config *c,
          * not create for this project folder (docs/security.md). */
         if (ops->set_owner)
                 ops->set_owner(p->conn, c->dir);
+        if (vmenv_ssh_jump_from_uri(ops->uri ? ops->uri(p->conn) : NULL, &p->jump, err) < 0)
+                goto fail;
         return p;
 fail:
         vmenv_project_close(p);
@@ -90,6 +92,7 @@ void vmenv_project_close(struct vmenv_project *p)
         if (p->conn)
                 p->ops->close(p->conn);
         vmenv_host_info_clear(&p->host);
+        vmenv_ssh_jump_free(p->jump);
         vmenv_strv_free(p->old_reasons);
         pthread_mutex_destroy(&p->host_lock);
         free(p);
