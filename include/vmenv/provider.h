@@ -13,7 +13,7 @@
 enum vmenv_vm_state {
         VMENV_VM_NOT_CREATED = 0,
         VMENV_VM_RUNNING,
-        VMENV_VM_PAUSED, /* suspended */
+        VMENV_VM_PAUSED,     /* suspended */
         VMENV_VM_SHUTOFF,
         VMENV_VM_SHUTTING_DOWN,
         VMENV_VM_CRASHED,
@@ -23,7 +23,7 @@ const char *vmenv_vm_state_name(enum vmenv_vm_state s); /* "running", "not creat
 
 /* One host → guest forward (user-mode networking). */
 struct vmenv_port_map {
-        const char *host_ip; /* "127.0.0.1" unless asked */
+        const char *host_ip;  /* "127.0.0.1" unless asked */
         int host_port;
         int guest_port;
         const char *protocol; /* "tcp" or "udp" */
@@ -34,7 +34,7 @@ struct vmenv_disk_spec {
         const char *format; /* "qcow2" or "raw" */
 };
 
-struct vmenv_fs_spec { /* 9p/virtiofs shares; issue 5 */
+struct vmenv_fs_spec {  /* 9p/virtiofs shares; issue 5 */
         const char *host_path;
         const char *tag;
         const char *type; /* "9p" or "virtiofs" */
@@ -69,29 +69,29 @@ struct vmenv_privnet_spec {
 /* Everything needed to render one domain; values are raw (unescaped): the
  * renderer escapes them. */
 struct vmenv_domain_spec {
-        const char *name;        /* vmenv-<project>-<machine>-<hash> */
-        const char *uuid;        /* NULL: let libvirt choose */
-        const char *title;       /* "vmenv: <project>/<machine>" */
-        const char *project_dir; /* recorded in <metadata> for global-status */
+        const char *name;          /* vmenv-<project>-<machine>-<hash> */
+        const char *uuid;          /* NULL: let libvirt choose */
+        const char *title;         /* "vmenv: <project>/<machine>" */
+        const char *project_dir;   /* recorded in <metadata> for global-status */
         const char *machine;
-        uint64_t memory; /* bytes */
+        uint64_t memory;           /* bytes */
         int cpus;
-        const char *machine_type; /* NULL: "q35" */
-        const char *cpu_mode;     /* NULL: host-passthrough on kvm, default on tcg */
-        bool kvm;                 /* type='kvm' vs type='qemu' (TCG) */
-        const char *emulator;     /* NULL: libvirt's default */
+        const char *machine_type;  /* NULL: "q35" */
+        const char *cpu_mode;      /* NULL: host-passthrough on kvm, default on tcg */
+        bool kvm;                  /* type='kvm' vs type='qemu' (TCG) */
+        const char *emulator;      /* NULL: libvirt's default */
         struct vmenv_disk_spec *disks;
         size_t n_disks;
-        const char *serial_log; /* file the serial console is written to */
+        const char *serial_log;    /* file the serial console is written to */
         const char *kernel, *initrd, *cmdline;
-        const char *network;               /* "user" (default) or "nat" */
-        const char *nat_network;           /* libvirt network name for "nat" */
+        const char *network;       /* "user" (default) or "nat" */
+        const char *nat_network;   /* libvirt network name for "nat" */
         const struct vmenv_nic_spec *nics; /* private networks, after the first NIC */
         size_t n_nics;
         struct vmenv_port_map *ports; /* ports[0] is SSH in user mode */
         size_t n_ports;
-        const char *video;    /* NULL: none */
-        const char *graphics; /* NULL: none; "vnc", "spice" */
+        const char *video;         /* NULL: none */
+        const char *graphics;      /* NULL: none; "vnc", "spice" */
         struct vmenv_fs_spec *fs;
         size_t n_fs;
 };
@@ -100,15 +100,15 @@ struct vmenv_provider; /* an open connection */
 
 /* Information about the host side. */
 struct vmenv_host_info {
-        bool kvm; /* KVM runs guests on the hypervisor: use type='kvm' */
+        bool kvm;            /* KVM runs guests on the hypervisor: use type='kvm' */
         /* Why this accelerator, for humans and --json: "kvm", "tcg: no
          * /dev/kvm", "tcg: VMENV_KVM=0", "tcg: KVM present but the guest
          * stopped: emulation failure" (see docs/accel.md). Never NULL. */
         char *accel_reason;
-        bool kvm_insisted; /* VMENV_KVM=1: a guest that stops is an error, no fallback */
-        char *hypervisor;  /* "QEMU 7.2.0" */
+        bool kvm_insisted;   /* VMENV_KVM=1: a guest that stops is an error, no fallback */
+        char *hypervisor;    /* "QEMU 7.2.0" */
         unsigned long libvirt_version; /* major*1e6 + minor*1e3 + micro */
-        bool passt;                    /* native <portForward> usable */
+        bool passt;          /* native <portForward> usable */
 };
 
 struct vmenv_provider_ops {
@@ -172,8 +172,8 @@ struct vmenv_provider_ops {
         /* The state with the hypervisor's reason as text, as virsh prints
          * it: "running (booted)", "paused (unknown)", "shut off (crashed)";
          * *reason_text is "not created" when no such domain exists. */
-        int (*state_detail)(struct vmenv_provider *p, const char *name, enum vmenv_vm_state *state,
-                            char **reason_text, vmenv_error *err);
+        int (*state_detail)(struct vmenv_provider *p, const char *name,
+                            enum vmenv_vm_state *state, char **reason_text, vmenv_error *err);
         /* The last lines (at most 64 KiB) of the domain's QEMU log, or NULL
          * when it cannot be read from here (no such log, remote host). */
         char *(*log_tail)(struct vmenv_provider *p, const char *name, int lines);
@@ -184,7 +184,8 @@ struct vmenv_provider_ops {
         /* Removes the definition (and its snapshots' metadata); missing is fine. */
         int (*undefine)(struct vmenv_provider *p, const char *name, vmenv_error *err);
         /* Names of defined domains starting with prefix. */
-        int (*list)(struct vmenv_provider *p, const char *prefix, char ***names, vmenv_error *err);
+        int (*list)(struct vmenv_provider *p, const char *prefix, char ***names,
+                    vmenv_error *err);
 
         /* Snapshots of a domain's disk (and memory when it runs), kept inside
          * its qcow2 overlay; the box image is never touched. */
