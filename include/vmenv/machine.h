@@ -101,6 +101,11 @@ char *vmenv_machine_login_key(const struct vmenv_machine_config *m,
 /* st's known_hosts file for the system ssh: "[127.0.0.1]:PORT KEY". */
 char *vmenv_machine_known_hosts(const struct vmenv_machine_state *st);
 
+/* The libvirt URI a machine runs on: --connect, vmenv.yaml's libvirt.uri,
+ * $VMENV_LIBVIRT_URI, or NULL for the provider's default. Never the one
+ * recorded in .vmenv/, which is trusted for no URI. */
+const char *vmenv_machine_uri(const struct vmenv_machine_config *m);
+
 /* How the system ssh reaches a machine that was brought up once. */
 struct vmenv_ssh_endpoint {
         char *host; /* 127.0.0.1, or the guest's address in nat mode */
@@ -108,6 +113,10 @@ struct vmenv_ssh_endpoint {
         const char *user;  /* borrowed from the config */
         char *key;         /* private key path */
         char *known_hosts; /* file pinning the guest's host key */
+        /* a remote hypervisor's host: -J/ProxyJump, or a ProxyCommand;
+         * both NULL for a machine of this host */
+        char *jump;
+        char *proxy_command;
 };
 int vmenv_machine_endpoint(const struct vmenv_config *c, const struct vmenv_machine_config *m,
                            struct vmenv_ssh_endpoint *out, vmenv_error *err);

@@ -28,6 +28,18 @@ struct vmenv_ssh_jump {
  * defaults. Errors: VMENV_EXIT_CONFIG for a URI that cannot be read. */
 int vmenv_ssh_jump_from_uri(const char *uri, struct vmenv_ssh_jump **out, vmenv_error *err);
 void vmenv_ssh_jump_free(struct vmenv_ssh_jump *j);
+/* For the system ssh: "[user@]host[:port]" for -J and ProxyJump, or, when
+ * the URI named a keyfile or known_hosts (which ProxyJump cannot carry),
+ * NULL and vmenv_ssh_jump_proxy_command gives a ProxyCommand with every
+ * value quoted ("ssh ... -W '[%h]:%p' -- 'host'"). */
+char *vmenv_ssh_jump_spec(const struct vmenv_ssh_jump *j);
+char *vmenv_ssh_jump_proxy_command(const struct vmenv_ssh_jump *j);
+
+/* Listens on this host's 127.0.0.1 at each of ports and carries every
+ * connection to the same port on the jump host's 127.0.0.1, until stop_fd
+ * is readable (then 0). Fails only when a port cannot be listened on. */
+int vmenv_ssh_tunnel(const struct vmenv_ssh_jump *j, const int *ports, size_t n, int stop_fd,
+                     vmenv_error *err);
 
 struct vmenv_ssh_target {
         /* NULL: connect to host:port directly; else host:port are an

@@ -17,7 +17,7 @@ static int system_ssh(struct vmenv_ctx *ctx, const struct vmenv_machine_config *
                       const struct vmenv_args *args, vmenv_error *err)
 {
         struct vmenv_ssh_endpoint e;
-        _cleanup_free_ char *khopt = NULL, *port = NULL;
+        _cleanup_free_ char *khopt = NULL, *port = NULL, *proxy = NULL;
         _cleanup_free_ const char **argv = NULL;
         int n = 0;
 
@@ -47,6 +47,15 @@ static int system_ssh(struct vmenv_ctx *ctx, const struct vmenv_machine_config *
         argv[n++] = e.key;
         argv[n++] = "-p";
         argv[n++] = port;
+        /* a remote hypervisor's guest: through its host, as libssh does */
+        if (e.jump) {
+                argv[n++] = "-J";
+                argv[n++] = e.jump;
+        } else if (e.proxy_command) {
+                proxy = vmenv_strdupf("ProxyCommand=%s", e.proxy_command);
+                argv[n++] = "-o";
+                argv[n++] = proxy;
+        }
         argv[n++] = "-l";
         argv[n++] = e.user;
         argv[n++] = e.host;

@@ -269,3 +269,40 @@ int vmenv_ssh_jump_from_uri(const char *uri, struct vmenv_ssh_jump **out, vmenv_
         *out = TAKE_PTR(j);
         return 0;
 }
+
+static bool jump_plain(const struct vmenv_ssh_jump *j)
+{
+        return !j->keyfile && !j->known_hosts;
+}
+
+char *vmenv_ssh_jump_spec(const struct vmenv_ssh_jump *j)
+{
+        bool v6 = strchr(j->host, ':') != NULL;
+        _cleanup_free_ char *port = j->port ? vmenv_strdupf(":%d", j->port) : vmenv_strdup("");
+
+        if (!jump_plain(j))
+                return NULL;
+        return vmenv_strdupf("%s%s%s%s%s%s", j->user ? j->user : "", j->user ? "@" : "",
+                             v6 ? "[" : "", j->host, v6 ? "]" : "", port);
+}
+
+char *vmenv_ssh_jump_proxy_command(const struct vmenv_ssh_jump *j)
+{
+        struct vmenv_buf b = {0};
+
+        if (jump_plain(j))
+                return NULL;
+        /* every value was checked when the URI was read: no quote, space,
+         * backslash or '%' in a file name; user and host of a safe alphabet */
+        vmenv_buf_puts(&b, "ssh -o BatchMode=yes");
+        if (j->keyfile)
+                vmenv_buf_printf(&b, " -o IdentitiesOnly=yes -i '%s'", j->keyfile);
+        if (j->known_hosts)
+                vmenv_buf_printf(&b, " -o 'UserKnownHostsFile=%s'", j->known_hosts);
+        if (j->user)
+                vmenv_buf_printf(&b, " -l '%s'", j->user);
+        if (j->port)
+                vmenv_buf_printf(&b, " -p %d", j->port);
+        vmenv_buf_printf(&b, " -W '[%%h]:%%p' -- '%s'", j->host);
+        return vmenv_buf_steal(&b);
+}

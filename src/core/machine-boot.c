@@ -313,24 +313,32 @@ int vmenv_machine_endpoint(const struct vmenv_config *c, const struct vmenv_mach
                            struct vmenv_ssh_endpoint *out, vmenv_error *err)
 {
         _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
+        struct vmenv_ssh_jump *j = NULL;
         char *key;
 
         if (!(st = vmenv_state_load(c, m->name, err)))
+                return -1;
+        if (vmenv_ssh_jump_from_uri(vmenv_machine_uri(m), &j, err) < 0)
                 return -1;
         if (!st->ssh_port) {
                 vmenv_error_set(err, VMENV_EXIT_FAILURE, "machine '%s' was never brought up",
                                 m->name);
                 return vmenv_error_hint(err, "run 'vmenv up %s'", m->name);
         }
-        if (!(key = vmenv_machine_login_key(m, st, err)))
+        if (!(key = vmenv_machine_login_key(m, st, err))) {
+                vmenv_ssh_jump_free(j);
                 return -1;
+        }
         *out = (struct vmenv_ssh_endpoint){
+            .jump = j ? vmenv_ssh_jump_spec(j) : NULL,
+            .proxy_command = j ? vmenv_ssh_jump_proxy_command(j) : NULL,
             .host = vmenv_strdup(vmenv_machine_ssh_host(st)),
             .port = st->ssh_port,
             .user = m->ssh.user ? m->ssh.user : "vagrant",
             .key = key,
             .known_hosts = vmenv_machine_known_hosts(st),
         };
+        vmenv_ssh_jump_free(j);
         return 0;
 }
 
@@ -339,7 +347,9 @@ void vmenv_ssh_endpoint_clear(struct vmenv_ssh_endpoint *e)
         free(e->host);
         free(e->key);
         free(e->known_hosts);
-        e->host = e->key = e->known_hosts = NULL;
+        free(e->jump);
+        free(e->proxy_command);
+        e->host = e->key = e->known_hosts = e->jump = e->proxy_command = NULL;
 }
 
 /* The system ssh (ssh-config, ssh -- ARGS) checks the same host key. */

@@ -182,6 +182,15 @@ static int index_machine(struct vmenv_project *p, const struct vmenv_machine_con
         return vmenv_index_put(&e, err);
 }
 
+const char *vmenv_machine_uri(const struct vmenv_machine_config *m)
+{
+        const char *env = getenv("VMENV_LIBVIRT_URI");
+
+        if (m->libvirt.uri && *m->libvirt.uri)
+                return m->libvirt.uri;
+        return env && *env ? env : NULL;
+}
+
 int vmenv_machine_state(struct vmenv_project *p, const struct vmenv_machine_config *m,
                         enum vmenv_vm_state *out, vmenv_error *err)
 {

@@ -21,6 +21,7 @@ struct vmenv_ssh_jump_conn {
         int stop[2]; /* a byte here ends the pump */
         pthread_t pump;
         bool pumping;
+        int done; /* the pump ended: read and written atomically */
 };
 
 static void conn_free(struct vmenv_ssh_jump_conn *c)
@@ -40,6 +41,11 @@ static void conn_free(struct vmenv_ssh_jump_conn *c)
         if (c->stop[1] >= 0)
                 close(c->stop[1]);
         free(c);
+}
+
+bool vmenv_ssh_jump_done(struct vmenv_ssh_jump_conn *c)
+{
+        return __atomic_load_n(&c->done, __ATOMIC_ACQUIRE) != 0;
 }
 
 void vmenv_ssh_jump_close(struct vmenv_ssh_jump_conn *c)
@@ -125,6 +131,7 @@ static void *pump(void *arg)
 out:
         /* the other side of the pair sees the end */
         shutdown(c->fd, SHUT_RDWR);
+        __atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
         return NULL;
 }
 

@@ -71,6 +71,8 @@ struct vmenv_ssh_jump_conn;
 int vmenv_ssh_jump_open(const struct vmenv_ssh_jump *j, const char *host, int port, int timeout_ms,
                         int local_fd, struct vmenv_ssh_jump_conn **out, vmenv_error *err);
 void vmenv_ssh_jump_close(struct vmenv_ssh_jump_conn *c);
+/* Whether the connection ended (either side closed). */
+bool vmenv_ssh_jump_done(struct vmenv_ssh_jump_conn *c);
 VMENV_DEFINE_CLEANUP(struct vmenv_ssh_jump_conn, vmenv_ssh_jump_close)
 /* A connection to the target's host:port, direct or through its jump
  * (*jump set, to keep with the session). */

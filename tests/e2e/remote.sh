@@ -51,6 +51,16 @@ expect_eq "vmenv rsync exits 0" 0 "$RC"
 run_vmenv -C "$P" ssh -c 'cat /vagrant/src/file.txt'
 expect_eq "vmenv rsync through the jump" changed "$OUT"
 
+# the system ssh: -J for 'vmenv ssh -- CMD', ProxyJump in ssh-config
+got=$("$VMENV" -C "$P" ssh -- -o BatchMode=yes 'echo system-ssh' 2>"$T_TMP/sys.err")
+expect_eq "vmenv ssh -- CMD (the system ssh through -J)" system-ssh "$got"
+[ "$got" = system-ssh ] || sed 's/^/# /' "$T_TMP/sys.err" | tail -5
+"$VMENV" -C "$P" ssh-config >"$T_TMP/ssh_config" 2>/dev/null
+grep -qx "  ProxyJump root@$REMOTE_ADDR" "$T_TMP/ssh_config"
+ok $? "ssh-config says ProxyJump root@ADDR"
+got=$(ssh -F "$T_TMP/ssh_config" -o BatchMode=yes default 'echo from-config' 2>/dev/null)
+expect_eq "ssh -F (ssh-config) reaches the guest" from-config "$got"
+
 # the forward is the remote host's, on its loopback only
 "$VMENV" -C "$P" ssh -c 'echo tunnel-ok > /tmp/index.html; cd /tmp && (busybox httpd -p 8000 -h /tmp || httpd -p 8000 -h /tmp)' >/dev/null 2>&1
 remote_nsenter ss -ltn "sport = :$WEB" | grep -q "127.0.0.1:$WEB"
