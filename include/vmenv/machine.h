@@ -43,6 +43,11 @@ struct vmenv_accel {
 /* The provider is chosen by the caller (the CLI), so core never links a backend. */
 struct vmenv_project *vmenv_project_open(struct vmenv_config *c,
                                          const struct vmenv_provider_ops *ops, vmenv_error *err);
+/* The same on the hypervisor of uri (a machine's libvirt.uri; NULL: the
+ * provider's default): machines of one project may run on several. */
+struct vmenv_project *vmenv_project_open_uri(struct vmenv_config *c,
+                                             const struct vmenv_provider_ops *ops, const char *uri,
+                                             vmenv_error *err);
 void vmenv_project_close(struct vmenv_project *p);
 int vmenv_project_accel(struct vmenv_project *p, struct vmenv_accel *out, vmenv_error *err);
 /* Records that KVM cannot run guests here (reason: what happened) and makes

@@ -101,10 +101,8 @@ static int cmd_port_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vm
                 return 0;
         }
         if (!st->n_ports && !st->ssh_host) {
-                vmenv_error_set(err, VMENV_EXIT_FAILURE,
-                                "machine '%s' has no ports yet: it was "
-                                "never brought up",
-                                m->name);
+                vmenv_error_set(err, VMENV_EXIT_FAILURE, "machine '%s' has no ports yet: it was "
+                                "never brought up", m->name);
                 return vmenv_error_hint(err, "run 'vmenv up %s'", m->name);
         }
         if (!ctx->json) {
@@ -139,24 +137,23 @@ static int cmd_port_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vm
                 json_object_array_add(arr, o);
         }
         puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
-                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(arr);
         return 0;
 }
 
 static const struct vmenv_opt opts[] = {
-    {"tunnel", 0, NULL,
-     "a remote machine's forwarded ports on this host's 127.0.0.1, "
-     "until interrupted"},
-    {0},
+        {"tunnel", 0, NULL, "a remote machine's forwarded ports on this host's 127.0.0.1, until "
+                            "interrupted"},
+        {0},
 };
 
 const struct vmenv_cmd vmenv_cmd_port = {
-    .name = "port",
-    .usage = "[--json] [--tunnel] [MACHINE]",
-    .summary = "list a machine's forwarded ports (or hold them here: --tunnel)",
-    .max_args = 1,
-    .opts = opts,
-    .flags = VMENV_CMD_PROJECT | VMENV_CMD_JSON,
-    .run = cmd_port_run,
+        .name = "port",
+        .usage = "[--json] [--tunnel] [MACHINE]",
+        .summary = "list a machine's forwarded ports (or hold them here: --tunnel)",
+        .max_args = 1,
+        .opts = opts,
+        .flags = VMENV_CMD_PROJECT | VMENV_CMD_JSON,
+        .run = cmd_port_run,
 };

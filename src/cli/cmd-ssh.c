@@ -85,7 +85,7 @@ static int cmd_ssh_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vme
                 return -1;
         if (args->dashdash && !cmd)
                 return system_ssh(ctx, m, args, err);
-        if (!(p = vmenv_cli_project(ctx, err)))
+        if (!(p = vmenv_cli_project_of(ctx, m, err)))
                 return -1;
         s = vmenv_machine_ssh(p, m, err);
         vmenv_project_close(p);

@@ -13,8 +13,15 @@
 struct vmenv_project *vmenv_project_open(struct vmenv_config *c,
                                          const struct vmenv_provider_ops *ops, vmenv_error *err)
 {
+        return vmenv_project_open_uri(c, ops, c->n_machines ? c->machines[0].libvirt.uri : NULL,
+                                      err);
+}
+
+struct vmenv_project *vmenv_project_open_uri(struct vmenv_config *c,
+                                             const struct vmenv_provider_ops *ops, const char *uri,
+                                             vmenv_error *err)
+{
         struct vmenv_project *p = vmenv_calloc(1, sizeof(*p));
-        const char *uri = c->n_machines ? c->machines[0].libvirt.uri : NULL;
 
         p->config = c;
         p->ops = ops;
@@ -274,8 +281,10 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
                 return -1;
         if (p->ops->state(p->conn, st->domain, &vs, err) < 0)
                 return -1;
-        if (!st->uri)
-                st->uri = vmenv_strdup(m->libvirt.uri ? m->libvirt.uri : "");
+        /* the URI it runs on, also when the user's environment named it,
+         * so global-status asks the right host */
+        if (!st->uri || !*st->uri)
+                st->uri = vmenv_strdup(vmenv_machine_uri(m) ? vmenv_machine_uri(m) : "");
 
         switch (vs) {
         case VMENV_VM_NOT_CREATED:
