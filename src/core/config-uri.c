@@ -62,12 +62,14 @@ static bool authority_host_valid(const char *h, size_t n)
         if (h[0] == '[') {
                 while (i < n && h[i] != ']')
                         i++;
-                if (i == n || strspn(h + 1, "0123456789abcdefABCDEF:.") < i - 1)
+                if (i == n || i == 1 || strspn(h + 1, "0123456789abcdefABCDEF:.") < i - 1)
                         return false;
                 i++;
         } else {
                 while (i < n && (isalnum((unsigned char)h[i]) || h[i] == '-' || h[i] == '.'))
                         i++;
+                if (i == 0)
+                        return false; /* ":22" names no host */
         }
         if (i < n && h[i] == ':') {
                 size_t d = strspn(h + i + 1, "0123456789");

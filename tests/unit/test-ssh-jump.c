@@ -53,6 +53,9 @@ static const char *const bad[] = {
     "qemu+ssh://host:0/system",
     "qemu+ssh://host:99999/system",
     "qemu+ssh://host:/system",
+    "qemu+ssh://:22/system",
+    "q?m2://:2??ch://um", /* found by fuzz-uri: an empty host before a port */
+    "qemu+ssh://[]/system",
     "qemu+ssh://[::1/system",
     "qemu+ssh://h/system?keyfile=/a%20b",
     "qemu+ssh://h/system?keyfile=/a'b",
