@@ -99,6 +99,7 @@ UsePAM no
 PidFile $D/sshd/sshd.pid
 MaxStartups 100
 MaxSessions 100
+Subsystem sftp internal-sftp
 EOF2
 }
 

@@ -100,6 +100,12 @@ int vmenv_machine_state(struct vmenv_project *p, const struct vmenv_machine_conf
 /* An authenticated SSH session to a running machine. */
 struct vmenv_ssh *vmenv_machine_ssh(struct vmenv_project *p, const struct vmenv_machine_config *m,
                                     vmenv_error *err);
+/* The same for a machine of a remote hypervisor without asking libvirt
+ * first (a connection to it costs as much as the login): the ports, key
+ * and pinned host key recorded at up, through the jump host. Whoever
+ * fails here asks vmenv_machine_ssh, which says why. */
+struct vmenv_ssh *vmenv_machine_ssh_remote(const struct vmenv_config *c,
+                                           const struct vmenv_machine_config *m, vmenv_error *err);
 /* The private key vmenv logs in with (ours after first boot). */
 char *vmenv_machine_login_key(const struct vmenv_machine_config *m,
                               const struct vmenv_machine_state *st, vmenv_error *err);

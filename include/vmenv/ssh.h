@@ -36,10 +36,11 @@ char *vmenv_ssh_jump_spec(const struct vmenv_ssh_jump *j);
 char *vmenv_ssh_jump_proxy_command(const struct vmenv_ssh_jump *j);
 
 /* Listens on this host's 127.0.0.1 at each of ports and carries every
- * connection to the same port on the jump host's 127.0.0.1, until stop_fd
- * is readable (then 0). Fails only when a port cannot be listened on. */
-int vmenv_ssh_tunnel(const struct vmenv_ssh_jump *j, const int *ports, size_t n, int stop_fd,
-                     vmenv_error *err);
+ * connection to the same port of to_host as the jump host resolves it
+ * ("127.0.0.1": its loopback), until stop_fd is readable (then 0). Fails
+ * only when a port cannot be listened on. */
+int vmenv_ssh_tunnel(const struct vmenv_ssh_jump *j, const char *to_host, const int *ports,
+                     size_t n, int stop_fd, vmenv_error *err);
 
 struct vmenv_ssh_target {
         /* NULL: connect to host:port directly; else host:port are an

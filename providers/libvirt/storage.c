@@ -277,6 +277,7 @@ int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, 
         _cleanup_free_ char *xml = NULL, *ename = NULL, *part = NULL;
         virStorageVolInfo info;
         struct stat st;
+        uint64_t t0;
         bool missing;
 
         if (!format)
@@ -342,10 +343,14 @@ int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, 
                     (uint64_t)st.st_size, part);
         if (!(tmp = virStorageVolCreateXML(pool, xml, 0)))
                 return vmenv_libvirt_error(err, "cannot create volume '%s'", part);
+        t0 = vmenv_now_ns();
         if (upload(p->conn, tmp, fd, (uint64_t)st.st_size, local_path, part, err) < 0) {
                 virStorageVolDelete(tmp, 0);
                 return -1;
         }
+        /* tests/bench/remote.sh reads this line */
+        vmenv_debug("uploaded %" PRIu64 " bytes in %.3f s", (uint64_t)st.st_size,
+                    (double)(vmenv_now_ns() - t0) / 1e9);
         /* The volume was created as an empty image of the file's size; make
          * libvirt read the uploaded header (virtual size, format) now. */
         if (virStoragePoolRefresh(pool, 0) < 0)

@@ -73,7 +73,7 @@ static int port_tunnel(const struct vmenv_machine_config *m, const struct vmenv_
                 vmenv_info("%s: 127.0.0.1:%d => 127.0.0.1:%d on '%s'", m->name, ports[i], ports[i],
                            j->host);
         vmenv_info("forwarding until interrupted (Ctrl-C)");
-        r = vmenv_ssh_tunnel(j, ports, n, tunnel_stop[0], err);
+        r = vmenv_ssh_tunnel(j, "127.0.0.1", ports, n, tunnel_stop[0], err);
         close(tunnel_stop[0]);
         close(tunnel_stop[1]);
         return r;

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "vmenv/cleanup.h"
+#include "vmenv/log.h"
 #include "vmenv/machine.h"
 #include "vmenv/ssh.h"
 #include "vmenv/util.h"
@@ -85,10 +86,21 @@ static int cmd_ssh_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vme
                 return -1;
         if (args->dashdash && !cmd)
                 return system_ssh(ctx, m, args, err);
-        if (!(p = vmenv_cli_project_of(ctx, m, err)))
-                return -1;
-        s = vmenv_machine_ssh(p, m, err);
-        vmenv_project_close(p);
+        {
+                /* a remote machine: straight through the jump; libvirt is
+                 * asked only when that fails, for the reason */
+                vmenv_error e = VMENV_ERROR_INIT;
+                s = vmenv_machine_ssh_remote(ctx->config, m, &e);
+                if (!s && e.msg)
+                        vmenv_debug("%s: %s", m->name, e.msg);
+                vmenv_error_clear(&e);
+        }
+        if (!s) {
+                if (!(p = vmenv_cli_project_of(ctx, m, err)))
+                        return -1;
+                s = vmenv_machine_ssh(p, m, err);
+                vmenv_project_close(p);
+        }
         if (!s)
                 return -1;
         if (cmd)

@@ -30,12 +30,12 @@ static char *console_tail(const struct vmenv_machine_state *st)
         return tail;
 }
 
-static void fill_target(const struct vmenv_project *p, const struct vmenv_machine_config *m,
+static void fill_target(const struct vmenv_ssh_jump *jump, const struct vmenv_machine_config *m,
                         const struct vmenv_machine_state *st, const char *key,
                         struct vmenv_ssh_target *t)
 {
         *t = (struct vmenv_ssh_target){
-            .jump = p->jump,
+            .jump = jump,
             .host = vmenv_machine_ssh_host(st),
             .port = st->ssh_port,
             .user = m->ssh.user ? m->ssh.user : "vagrant",
@@ -236,7 +236,7 @@ static struct vmenv_ssh *wait_ready(struct vmenv_project *p, const struct vmenv_
                 *stopped = TAKE_PTR(bw.stopped);
                 return NULL;
         }
-        fill_target(p, m, st, key, &t);
+        fill_target(p->jump, m, st, key, &t);
         t.alt_key_path = alt;
         /* trust on first use: only up's wait may meet a new host key */
         t.tofu = !st->host_key;
@@ -307,6 +307,34 @@ static struct vmenv_ssh *wait_ready(struct vmenv_project *p, const struct vmenv_
 char *vmenv_machine_known_hosts(const struct vmenv_machine_state *st)
 {
         return vmenv_state_path(st, "known_hosts");
+}
+
+struct vmenv_ssh *vmenv_machine_ssh_remote(const struct vmenv_config *c,
+                                           const struct vmenv_machine_config *m, vmenv_error *err)
+{
+        _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
+        _cleanup_free_ char *key = NULL;
+        struct vmenv_ssh_jump *j = NULL;
+        struct vmenv_ssh_target t;
+        struct vmenv_ssh *s = NULL;
+
+        if (vmenv_ssh_jump_from_uri(vmenv_machine_uri(m), &j, err) < 0)
+                return NULL;
+        if (!j) {
+                vmenv_error_set(err, VMENV_EXIT_USAGE, "machine '%s' is on this host", m->name);
+                return NULL;
+        }
+        if ((st = vmenv_state_load(c, m->name, err)) && st->ssh_port && st->host_key &&
+            (key = vmenv_machine_login_key(m, st, err))) {
+                fill_target(j, m, st, key, &t);
+                t.connect_timeout_ms = 15000;
+                s = vmenv_ssh_connect(&t, NULL, err);
+        } else if (st && !err->msg) {
+                vmenv_error_set(err, VMENV_EXIT_FAILURE, "machine '%s' was never brought up",
+                                m->name);
+        }
+        vmenv_ssh_jump_free(j);
+        return s;
 }
 
 int vmenv_machine_endpoint(const struct vmenv_config *c, const struct vmenv_machine_config *m,
@@ -462,7 +490,7 @@ struct vmenv_ssh *vmenv_machine_ssh(struct vmenv_project *p, const struct vmenv_
         }
         if (!(key = vmenv_machine_login_key(m, st, err)))
                 return NULL;
-        fill_target(p, m, st, key, &t);
+        fill_target(p->jump, m, st, key, &t);
         /* a running guest under load may take seconds to send its banner:
          * the boot wait's short per-try budget is not for this */
         t.connect_timeout_ms = 15000;

@@ -34,8 +34,8 @@ static int listen_on(int port, vmenv_error *err)
         return fd;
 }
 
-int vmenv_ssh_tunnel(const struct vmenv_ssh_jump *j, const int *ports, size_t n, int stop_fd,
-                     vmenv_error *err)
+int vmenv_ssh_tunnel(const struct vmenv_ssh_jump *j, const char *to_host, const int *ports,
+                     size_t n, int stop_fd, vmenv_error *err)
 {
         _cleanup_free_ struct pollfd *p = vmenv_calloc(n + 1, sizeof(*p));
         struct vmenv_ssh_jump_conn **conns = NULL;
@@ -70,7 +70,7 @@ int vmenv_ssh_tunnel(const struct vmenv_ssh_jump *j, const int *ports, size_t n,
                                 continue;
                         /* one refused connection is that client's problem,
                          * not the end of the tunnel */
-                        if (vmenv_ssh_jump_open(j, "127.0.0.1", ports[i], TUNNEL_CONNECT_MS, fd, &c,
+                        if (vmenv_ssh_jump_open(j, to_host, ports[i], TUNNEL_CONNECT_MS, fd, &c,
                                                 &e) < 0) {
                                 vmenv_warn("port %d: %s", ports[i], e.msg);
                                 vmenv_error_clear(&e);
