@@ -80,6 +80,17 @@ static bool authority_host_valid(const char *h, size_t n)
         return i == n;
 }
 
+/* Why uri cannot be read at all, or NULL. */
+static const char *unreadable(const char *uri)
+{
+        for (const unsigned char *c = (const unsigned char *)uri; *c; c++)
+                if (*c <= 0x20 || *c >= 0x7f)
+                        return "it holds a space, a control or non-ASCII character";
+        if (!strstr(uri, "://"))
+                return "not a URI (no '://')";
+        return NULL;
+}
+
 static int refuse(vmenv_error *err, const char *uri, const char *why)
 {
         vmenv_error_set(err, VMENV_EXIT_CONFIG, "URI '%s' is refused: %s", uri, why);
@@ -92,15 +103,12 @@ int vmenv_uri_check_project(const char *uri, vmenv_error *err)
 {
         const char *sep, *auth, *path, *query, *end;
         size_t slen;
+        const char *bad;
         bool remote;
 
-        for (const unsigned char *c = (const unsigned char *)uri; *c; c++)
-                if (*c <= 0x20 || *c >= 0x7f)
-                        return refuse(err, uri,
-                                      "it holds a space, a control or non-ASCII "
-                                      "character");
-        if (!(sep = strstr(uri, "://")))
-                return refuse(err, uri, "not a URI (no '://')");
+        if ((bad = unreadable(uri)))
+                return refuse(err, uri, bad);
+        sep = strstr(uri, "://");
         slen = (size_t)(sep - uri);
         if (slen == 4 && !strncasecmp(uri, "qemu", 4))
                 remote = false;
@@ -197,19 +205,15 @@ static bool jump_path_valid(const char *v)
 int vmenv_ssh_jump_from_uri(const char *uri, struct vmenv_ssh_jump **out, vmenv_error *err)
 {
         _cleanup_(vmenv_ssh_jump_freep) struct vmenv_ssh_jump *j = NULL;
-        const char *sep, *plus, *auth, *path, *at, *host, *hend, *colon = NULL;
+        const char *sep, *plus, *auth, *path, *at, *host, *hend, *colon = NULL, *bad;
         bool ssh;
 
         *out = NULL;
         if (!uri || !*uri)
                 return 0;
-        for (const unsigned char *c = (const unsigned char *)uri; *c; c++)
-                if (*c <= 0x20 || *c >= 0x7f)
-                        return jump_bad(err, uri,
-                                        "it holds a space, a control or non-ASCII "
-                                        "character");
-        if (!(sep = strstr(uri, "://")))
-                return jump_bad(err, uri, "not a URI (no '://')");
+        if ((bad = unreadable(uri)))
+                return jump_bad(err, uri, bad);
+        sep = strstr(uri, "://");
         auth = sep + 3;
         path = auth + strcspn(auth, "/?#");
         if (path == auth)
