@@ -117,6 +117,8 @@ struct vmenv_provider_ops {
          * qemu:///session. */
         struct vmenv_provider *(*open)(const char *uri, vmenv_error *err);
         void (*close)(struct vmenv_provider *p);
+        /* The URI the connection says it has ("qemu+ssh://root@host/system"). */
+        const char *(*uri)(struct vmenv_provider *p);
         int (*host_info)(struct vmenv_provider *p, struct vmenv_host_info *out, vmenv_error *err);
 
         /* Records that KVM cannot run guests on this host (e.g. a machine

@@ -30,10 +30,12 @@ static char *console_tail(const struct vmenv_machine_state *st)
         return tail;
 }
 
-static void fill_target(const struct vmenv_machine_config *m, const struct vmenv_machine_state *st,
-                        const char *key, struct vmenv_ssh_target *t)
+static void fill_target(const struct vmenv_ssh_jump *jump, const struct vmenv_machine_config *m,
+                        const struct vmenv_machine_state *st, const char *key,
+                        struct vmenv_ssh_target *t)
 {
         *t = (struct vmenv_ssh_target){
+            .jump = jump,
             .host = vmenv_machine_ssh_host(st),
             .port = st->ssh_port,
             .user = m->ssh.user ? m->ssh.user : "vagrant",
@@ -234,7 +236,7 @@ static struct vmenv_ssh *wait_ready(struct vmenv_project *p, const struct vmenv_
                 *stopped = TAKE_PTR(bw.stopped);
                 return NULL;
         }
-        fill_target(m, st, key, &t);
+        fill_target(p->jump, m, st, key, &t);
         t.alt_key_path = alt;
         /* trust on first use: only up's wait may meet a new host key */
         t.tofu = !st->host_key;
@@ -307,28 +309,64 @@ char *vmenv_machine_known_hosts(const struct vmenv_machine_state *st)
         return vmenv_state_path(st, "known_hosts");
 }
 
+struct vmenv_ssh *vmenv_machine_ssh_remote(const struct vmenv_config *c,
+                                           const struct vmenv_machine_config *m, vmenv_error *err)
+{
+        _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
+        _cleanup_free_ char *key = NULL;
+        struct vmenv_ssh_jump *j = NULL;
+        struct vmenv_ssh_target t;
+        struct vmenv_ssh *s = NULL;
+
+        if (vmenv_ssh_jump_from_uri(vmenv_machine_uri(m), &j, err) < 0)
+                return NULL;
+        if (!j) {
+                vmenv_error_set(err, VMENV_EXIT_USAGE, "machine '%s' is on this host", m->name);
+                return NULL;
+        }
+        if ((st = vmenv_state_load(c, m->name, err)) && st->ssh_port && st->host_key &&
+            (key = vmenv_machine_login_key(m, st, err))) {
+                fill_target(j, m, st, key, &t);
+                t.connect_timeout_ms = 15000;
+                s = vmenv_ssh_connect(&t, NULL, err);
+        } else if (st && !err->msg) {
+                vmenv_error_set(err, VMENV_EXIT_FAILURE, "machine '%s' was never brought up",
+                                m->name);
+        }
+        vmenv_ssh_jump_free(j);
+        return s;
+}
+
 int vmenv_machine_endpoint(const struct vmenv_config *c, const struct vmenv_machine_config *m,
                            struct vmenv_ssh_endpoint *out, vmenv_error *err)
 {
         _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
+        struct vmenv_ssh_jump *j = NULL;
         char *key;
 
         if (!(st = vmenv_state_load(c, m->name, err)))
+                return -1;
+        if (vmenv_ssh_jump_from_uri(vmenv_machine_uri(m), &j, err) < 0)
                 return -1;
         if (!st->ssh_port) {
                 vmenv_error_set(err, VMENV_EXIT_FAILURE, "machine '%s' was never brought up",
                                 m->name);
                 return vmenv_error_hint(err, "run 'vmenv up %s'", m->name);
         }
-        if (!(key = vmenv_machine_login_key(m, st, err)))
+        if (!(key = vmenv_machine_login_key(m, st, err))) {
+                vmenv_ssh_jump_free(j);
                 return -1;
+        }
         *out = (struct vmenv_ssh_endpoint){
+            .jump = j ? vmenv_ssh_jump_spec(j) : NULL,
+            .proxy_command = j ? vmenv_ssh_jump_proxy_command(j) : NULL,
             .host = vmenv_strdup(vmenv_machine_ssh_host(st)),
             .port = st->ssh_port,
             .user = m->ssh.user ? m->ssh.user : "vagrant",
             .key = key,
             .known_hosts = vmenv_machine_known_hosts(st),
         };
+        vmenv_ssh_jump_free(j);
         return 0;
 }
 
@@ -337,7 +375,9 @@ void vmenv_ssh_endpoint_clear(struct vmenv_ssh_endpoint *e)
         free(e->host);
         free(e->key);
         free(e->known_hosts);
-        e->host = e->key = e->known_hosts = NULL;
+        free(e->jump);
+        free(e->proxy_command);
+        e->host = e->key = e->known_hosts = e->jump = e->proxy_command = NULL;
 }
 
 /* The system ssh (ssh-config, ssh -- ARGS) checks the same host key. */
@@ -450,7 +490,7 @@ struct vmenv_ssh *vmenv_machine_ssh(struct vmenv_project *p, const struct vmenv_
         }
         if (!(key = vmenv_machine_login_key(m, st, err)))
                 return NULL;
-        fill_target(m, st, key, &t);
+        fill_target(p->jump, m, st, key, &t);
         /* a running guest under load may take seconds to send its banner:
          * the boot wait's short per-try budget is not for this */
         t.connect_timeout_ms = 15000;
