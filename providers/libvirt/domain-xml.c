@@ -99,6 +99,8 @@ static int check_lengths(const struct vmenv_domain_spec *s, vmenv_error *err)
         for (size_t i = 0; i < s->n_disks; i++)
                 if (check_value("disk path", s->disks[i].path, err) < 0)
                         return -1;
+        if (check_value("seed image path", s->seed_iso, err) < 0)
+                return -1;
         for (size_t i = 0; i < s->n_fs; i++)
                 if (check_value("shared folder path", s->fs[i].host_path, err) < 0 ||
                     check_value("shared folder tag", s->fs[i].tag, err) < 0)
@@ -342,6 +344,17 @@ static void render_disks(struct render *r, const struct vmenv_domain_spec *s)
                                  esc(r, d->format ? d->format : "qcow2"), esc(r, d->path),
                                  (char)('a' + i));
         }
+        /* The NoCloud seed on SATA (q35's built-in AHCI): a CD-ROM the guest
+         * cannot write, found by its "cidata" label, not by a device name. */
+        if (s->seed_iso)
+                vmenv_buf_printf(&r->b,
+                                 "    <disk type='file' device='cdrom'>\n"
+                                 "      <driver name='qemu' type='raw'/>\n"
+                                 "      <source file='%s'/>\n"
+                                 "      <target dev='sda' bus='sata'/>\n"
+                                 "      <readonly/>\n"
+                                 "    </disk>\n",
+                                 esc(r, s->seed_iso));
 }
 
 static void render_fs(struct render *r, const struct vmenv_domain_spec *s)
