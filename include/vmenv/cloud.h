@@ -12,6 +12,8 @@
 
 #include "vmenv/error.h"
 
+struct vmenv_fetch_opts;
+
 /* ---- the NoCloud seed (cloud-seed.c, config-cloud.c) ------------------ */
 
 /* The largest user-data file a project may give. */
@@ -63,5 +65,55 @@ char *vmenv_cloud_config_merge(const struct vmenv_cloud_seed_in *in, const char 
 /* Writes the seed as an ISO 9660 volume labelled "cidata" with Joliet and
  * Rock Ridge (what cloud-init's NoCloud source looks for), atomically. */
 int vmenv_cloud_iso_write(const struct vmenv_cloud_seed *s, const char *path, vmenv_error *err);
+
+/* ---- images by alias (cloud-image.c) ---------------------------------- */
+
+/* A distribution's checksum index: sha256sum/sha512sum output ("HEX  NAME",
+ * "HEX *NAME": Debian's SHA512SUMS, Ubuntu's SHA256SUMS) or BSD style
+ * ("SHA256 (NAME) = HEX": Fedora's CHECKSUM, clear-signed; the signature is
+ * skipped). Outside input: limits below, and names are plain file names. */
+#define VMENV_SUMS_MAX_BYTES (4u << 20)
+#define VMENV_SUMS_MAX_LINE 4096
+#define VMENV_SUMS_MAX_ENTRIES 10000
+
+struct vmenv_sums_entry {
+        char *name;
+        char *checksum; /* "TYPE:HEX", HEX lowercase */
+};
+struct vmenv_sums {
+        struct vmenv_sums_entry *entries;
+        size_t n;
+};
+/* source names the index in messages ("URL:LINE: what"); VMENV_EXIT_DATA
+ * for anything that is not a checksum line, comment or blank. */
+int vmenv_sums_parse(const char *text, size_t len, const char *source, struct vmenv_sums *out,
+                     vmenv_error *err);
+const char *vmenv_sums_find(const struct vmenv_sums *s, const char *name);
+void vmenv_sums_clear(struct vmenv_sums *s);
+
+/* An image named by alias ("debian/12"), resolved for an architecture. */
+struct vmenv_cloud_image {
+        char *name;     /* the alias: the box store's name */
+        char *url;      /* the image */
+        char *sums_url; /* the index that gives its digest */
+        char *file;     /* the image's name in the index */
+        char *checksum; /* "TYPE:HEX" from the index; NULL before _pick */
+        char *version;  /* the release's (fedora/41: "41.1.4"), or NULL: the store dates it */
+};
+void vmenv_cloud_image_clear(struct vmenv_cloud_image *im);
+/* Whether box: names an alias vmenv knows. */
+bool vmenv_cloud_alias_known(const char *name);
+/* URLs only, no I/O: the mirror is $VMENV_IMAGE_MIRROR_DEBIAN (_UBUNTU,
+ * _FEDORA) or the distribution's own; arch NULL = this host. */
+int vmenv_cloud_image_locate(const char *alias, const char *arch, struct vmenv_cloud_image *out,
+                             vmenv_error *err);
+/* Takes the image's digest from the index text (VMENV_EXIT_DATA when the
+ * index does not list it). */
+int vmenv_cloud_image_pick(struct vmenv_cloud_image *im, const char *sums_text, size_t len,
+                           vmenv_error *err);
+/* _locate, fetch the index, _pick. */
+int vmenv_cloud_image_resolve(const char *alias, const char *arch,
+                              const struct vmenv_fetch_opts *opts, struct vmenv_cloud_image *out,
+                              vmenv_error *err);
 
 #endif
