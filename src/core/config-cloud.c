@@ -6,6 +6,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "config-private.h"
+#include "vmenv/box.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/cloud.h"
 #include "vmenv/util.h"
@@ -295,4 +297,54 @@ fail:
         yaml_emitter_delete(&m.e);
         vmenv_buf_free(&m.out);
         return NULL;
+}
+
+/* ---- the cloud_init: key of vmenv.yaml ---------------------------------- */
+
+static const char *const cloud_init_keys[] = {"user_data", "minimal", NULL};
+
+int vmenv_cfg_parse_cloud_init(struct pctx *p, const struct ynode *n, const char *path,
+                               struct vmenv_cloud_init_config *out)
+{
+        struct vmenv_cloud_init_config c = {.where = {n->line, n->col}};
+
+        if (n->type == Y_SCALAR && !vmenv_cfg_is_null(n)) {
+                if (strcmp(n->s, "minimal"))
+                        return vmenv_cfg_fail(p, n, path,
+                                              "expected 'minimal' or a mapping with user_data, "
+                                              "got \"%s\"",
+                                              n->s);
+                c.minimal = true;
+        } else if (!vmenv_cfg_is_null(n)) {
+                if (vmenv_cfg_need(p, n, Y_MAP, path) < 0)
+                        return -1;
+                for (size_t i = 0; i < n->n; i += 2) {
+                        const struct ynode *k = n->kids[i], *v = n->kids[i + 1];
+                        _cleanup_free_ char *kp = vmenv_cfg_key_path(path, k->s);
+                        int r;
+                        if (!strcmp(k->s, "user_data")) {
+                                r = vmenv_cfg_get_str(p, v, kp, &c.user_data);
+                                if (!r && (!*c.user_data || c.user_data[0] == '/'))
+                                        r = vmenv_cfg_fail(p, v, kp,
+                                                           "name a file of the project, relative "
+                                                           "to vmenv.yaml");
+                        } else if (!strcmp(k->s, "minimal")) {
+                                r = vmenv_cfg_get_bool(p, v, kp, &c.minimal);
+                        } else {
+                                r = vmenv_cfg_unknown_key(p, k, kp, cloud_init_keys);
+                        }
+                        if (r < 0) {
+                                free(c.user_data);
+                                return -1;
+                        }
+                }
+        }
+        free(out->user_data);
+        *out = c;
+        return 0;
+}
+
+bool vmenv_cfg_box_is_cloud(const char *box)
+{
+        return box && vmenv_cloud_alias_known(box);
 }
