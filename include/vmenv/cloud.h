@@ -111,6 +111,10 @@ int vmenv_cloud_image_locate(const char *alias, const char *arch, struct vmenv_c
  * index does not list it). */
 int vmenv_cloud_image_pick(struct vmenv_cloud_image *im, const char *sums_text, size_t len,
                            vmenv_error *err);
+/* The version to store it as: the release's, else the UTC date and time
+ * now ("20261206.013000"), so a newer build of a "latest" folder sorts
+ * after the one stored before. */
+char *vmenv_cloud_image_version(const struct vmenv_cloud_image *im);
 /* _locate, fetch the index, _pick. */
 int vmenv_cloud_image_resolve(const char *alias, const char *arch,
                               const struct vmenv_fetch_opts *opts, struct vmenv_cloud_image *out,

@@ -983,19 +983,6 @@ static struct vmenv_box *existing_version(const char *name, const char *version,
         return TAKE_PTR(b);
 }
 
-/* A cloud image's version when its release has none: the UTC date and
- * time it was first stored ("20261206.013000"), so a newer build of a
- * "latest" folder sorts after the one before. */
-static char *date_version(void)
-{
-        char buf[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(buf, sizeof(buf), "%Y%m%d.%H%M%S", &tm);
-        return vmenv_strdup(buf);
-}
-
 /* The stored version of name whose digest is digest, if any. */
 static struct vmenv_box *stored_digest(const char *name, const char *digest, vmenv_error *err)
 {
@@ -1047,7 +1034,7 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
                 store_name = vmenv_strdup(im.name);
                 url = vmenv_strdup(im.url);
                 cs = vmenv_strdup(checksum ? checksum : im.checksum);
-                version = im.version ? vmenv_strdup(im.version) : date_version();
+                version = vmenv_cloud_image_version(&im);
                 vmenv_cloud_image_clear(&im);
                 kind = KIND_IMAGE;
         } else if (kind == KIND_NAME) {

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vmenv/box.h"
 #include "vmenv/cleanup.h"
@@ -303,6 +304,18 @@ int vmenv_cloud_image_pick(struct vmenv_cloud_image *im, const char *sums_text, 
         im->checksum = vmenv_strdup(cs);
         vmenv_sums_clear(&s);
         return 0;
+}
+
+char *vmenv_cloud_image_version(const struct vmenv_cloud_image *im)
+{
+        char buf[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        if (im->version)
+                return vmenv_strdup(im->version);
+        gmtime_r(&now, &tm);
+        strftime(buf, sizeof(buf), "%Y%m%d.%H%M%S", &tm);
+        return vmenv_strdup(buf);
 }
 
 int vmenv_cloud_image_resolve(const char *alias, const char *arch,
