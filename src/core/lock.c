@@ -820,8 +820,8 @@ static int resolve_cloud(const struct vmenv_machine_config *m, const struct vmen
         e->version = vmenv_cloud_image_version(&im);
         e->url = vmenv_strdup(im.url);
         e->architecture = vmenv_strdup(vmenv_host_arch());
-        e->checksum = m->box_checksum ? checksum_norm(m->box_checksum, err)
-                                      : vmenv_strdup(im.checksum);
+        e->checksum =
+            m->box_checksum ? checksum_norm(m->box_checksum, err) : vmenv_strdup(im.checksum);
         vmenv_cloud_image_clear(&im);
         return e->checksum ? 0 : -1;
 }
