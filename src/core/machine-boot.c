@@ -414,11 +414,13 @@ int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_confi
         if (!(s = wait_ready(p, m, st, first, stopped, err)))
                 return -1;
         t1 = vmenv_now_ns();
+        /* the host key and the key swap are recorded before cloud-init is
+         * waited for: a machine whose cloud-init failed is one to ssh into */
+        if (vmenv_state_save(st, err) < 0 || write_known_hosts(st, err) < 0)
+                return -1;
         if (m->cloud && (start || first) && vmenv_machine_cloud_wait(m, s, &cloud_s, err) < 0)
                 return -1;
         t2 = vmenv_now_ns();
-        if (vmenv_state_save(st, err) < 0 || write_known_hosts(st, err) < 0)
-                return -1;
         if (vmenv_privnet_guest_configure(p->config, m, s, err) < 0)
                 return -1;
         if (mount_folders(m, s, err) < 0)

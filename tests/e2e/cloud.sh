@@ -29,6 +29,8 @@ P=$T_TMP/proj
 mkdir -p "$P"
 cat >"$P/user-data.yaml" <<'EOF'
 #cloud-config
+# the test image has no en_US.UTF-8 for cloud-init's default locale step
+locale: false
 write_files:
   - path: /var/tmp/from-user-data
     content: "written by the project's cloud-config\n"
