@@ -133,23 +133,37 @@ int vmenv_machine_cloud_remove(struct vmenv_project *p, const struct vmenv_machi
         return r;
 }
 
-/* How long cloud-init may take after SSH answers; its own steps (package
- * installs of a user's cloud-config) can be slow under TCG. */
+/* What a failure shows of /var/log/cloud-init-output.log. */
 #define CLOUD_INIT_OUTPUT_LINES 25
+/* timeout(1)'s exit status when the command ran out of time. */
+#define TIMED_OUT 124
 
 int vmenv_machine_cloud_wait(const struct vmenv_machine_config *m, struct vmenv_ssh *s,
                              double *seconds, vmenv_error *err)
 {
         _cleanup_free_ char *out = NULL, *log = NULL, *tail = NULL;
+        /* boot_timeout bounds this wait too (in the guest: a session
+         * blocked in --wait has no other end); a user's cloud-config that
+         * installs packages under TCG may need it raised */
+        _cleanup_free_ char *cmd =
+            vmenv_strdupf("timeout %d cloud-init status --wait --long 2>&1", m->boot_timeout);
         uint64_t t0 = vmenv_now_ns();
         int status = -1;
 
         vmenv_info("%s: waiting for cloud-init", m->name);
         /* --wait blocks until cloud-init is done; 'status' says how it ended
          * (exit 1: error; 2: done with recoverable errors, cloud-init >= 23.4) */
-        if (vmenv_ssh_capture(s, "cloud-init status --wait --long 2>&1", 65536, &out, &status,
-                              err) < 0)
+        if (vmenv_ssh_capture(s, cmd, 65536, &out, &status, err) < 0)
                 return vmenv_error_prefix(err, "machine '%s': cannot wait for cloud-init", m->name);
+        if (status == TIMED_OUT) {
+                vmenv_error_set(err, VMENV_EXIT_TEMPFAIL,
+                                "cloud-init did not finish in machine '%s' within %d s", m->name,
+                                m->boot_timeout);
+                return vmenv_error_hint(err,
+                                        "raise 'boot_timeout', or see 'vmenv ssh %s -c "
+                                        "\"cloud-init status --long\"'",
+                                        m->name);
+        }
         *seconds = (double)(vmenv_now_ns() - t0) / 1e9;
         if (status == 0 || status == 2) {
                 if (status == 2)
@@ -159,9 +173,9 @@ int vmenv_machine_cloud_wait(const struct vmenv_machine_config *m, struct vmenv_
         {
                 vmenv_error e = VMENV_ERROR_INIT;
                 int st2 = 0;
-                _cleanup_free_ char *cmd = vmenv_strdupf(
+                _cleanup_free_ char *tail_cmd = vmenv_strdupf(
                     "sudo -n tail -n %d /var/log/cloud-init-output.log", CLOUD_INIT_OUTPUT_LINES);
-                if (vmenv_ssh_capture(s, cmd, 1 << 20, &log, &st2, &e) < 0)
+                if (vmenv_ssh_capture(s, tail_cmd, 1 << 20, &log, &st2, &e) < 0)
                         vmenv_error_clear(&e);
         }
         tail = log ? vmenv_text_tail(log, strlen(log), CLOUD_INIT_OUTPUT_LINES, "    ") : NULL;
