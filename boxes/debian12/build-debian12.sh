@@ -8,6 +8,10 @@
 #   vmenv-debian12-V.box           ifupdown + isc-dhcp-client: DHCP on eth0
 #   vmenv-debian12-nonl-V.box      the same, authorized_keys without a final newline
 #   vmenv-debian12-networkd-V.box  systemd-networkd DHCP + resolved, no ifupdown
+#   cloud-mirror/bookworm/latest/debian-12-genericcloud-amd64.qcow2 + SHA512SUMS
+#       the networkd tree with cloud-init and no Vagrant conventions (no user
+#       vagrant, no host keys), laid out like Debian's cloud image folder so a
+#       loopback HTTP server can stand in for cloud.debian.org (issue 15)
 # Needs the Debian mirror (about 150 MB of packages); a few minutes.
 #
 # Mirror: $VMENV_DEBIAN_MIRROR, else the first bookworm URI in apt's sources.
@@ -137,10 +141,10 @@ LABEL debian
   APPEND root=UUID=$fs_uuid ro console=tty0 console=ttyS0,115200 net.ifnames=0
 EXT
 
-# image NAME: the box OUTDIR/vmenv-NAME-VERSION.box from the tree as it is
-# now. Disk: MBR + one bootable ext4 partition, extlinux (as for the tiny box).
-image() {
-  local name=$1 m part_bytes d box
+# disk: $work/disk.img, a raw disk of the tree as it is now: MBR + one
+# bootable ext4 partition, extlinux (as for the tiny box).
+disk() {
+  local m part_bytes
   for m in "$r/dev/pts" "$r/dev" "$r/proc" "$r/sys"; do
     if mountpoint -q "$m"; then umount -l "$m"; fi
   done
@@ -161,7 +165,12 @@ image() {
   umount "$work/mnt"
   loop_detach
   check_boot_sector "$work/disk.img" "$part_start"
+}
 
+# image NAME: the box OUTDIR/vmenv-NAME-VERSION.box from the tree as it is now.
+image() {
+  local name=$1 d box
+  disk
   d=$work/pkg
   rm -rf "$d"; mkdir -p "$d"
   qemu-img convert -f raw -O qcow2 "$work/disk.img" "$d/box.img"
@@ -227,3 +236,45 @@ in_root systemctl enable systemd-networkd.service systemd-networkd-wait-online.s
 ln -sf /run/systemd/resolve/stub-resolv.conf "$r/etc/resolv.conf"
 rm -rf "$r"/var/log/*.log "$r"/tmp/*
 image debian12-networkd
+
+# debian-12-genericcloud: what Debian's own cloud image is, from the networkd
+# tree: cloud-init (NoCloud seed: user, key, hostname, network, growpart) and
+# cloud-guest-utils, no user vagrant, no insecure key and no host keys (the
+# ssh module of cloud-init makes them on first boot, so no two machines share
+# them). Laid out as cloud.debian.org/images/cloud/bookworm/latest/.
+cp -L /etc/resolv.conf "$work/resolv.conf"
+rm -f "$r/etc/resolv.conf"
+cp "$work/resolv.conf" "$r/etc/resolv.conf"
+mount -t proc proc "$r/proc"
+mount -t sysfs sys "$r/sys"
+printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d"
+chmod 0755 "$r/usr/sbin/policy-rc.d"
+in_root apt-get update -q ||
+  { echo "build-debian12: apt-get update failed; once more" >&2; sleep 5; in_root apt-get update -q; }
+in_root apt-get install -y -q --no-install-recommends cloud-init cloud-guest-utils
+rm -f "$r/usr/sbin/policy-rc.d"
+# cloud-init's locale module sets en_US.UTF-8, as on Debian's own image, and
+# reports an error when that locale was never generated.
+echo 'en_US.UTF-8 UTF-8' >"$r/etc/locale.gen"
+in_root locale-gen
+in_root userdel -r vagrant 2>/dev/null || in_root userdel vagrant
+rm -rf "$r/home/vagrant" "$r/etc/sudoers.d/vagrant"
+rm -f "$r"/etc/ssh/ssh_host_*
+# cloud-init's datasources: NoCloud (the seed vmenv attaches) first, so the
+# first boot does not spend minutes probing for cloud metadata servers.
+cat >"$r/etc/cloud/cloud.cfg.d/90-vmenv-datasources.cfg" <<'CLOUD'
+datasource_list: [ NoCloud, ConfigDrive, None ]
+CLOUD
+in_root apt-get clean
+rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin "$r"/var/lib/cloud/* "$r"/var/log/*.log \
+  "$r"/var/log/cloud-init* "$r"/tmp/*
+: >"$r/etc/machine-id"
+ln -sf /run/systemd/resolve/stub-resolv.conf "$r/etc/resolv.conf"
+disk
+cloud=$out/cloud-mirror/bookworm/latest
+mkdir -p "$cloud"
+qemu-img convert -f raw -O qcow2 "$work/disk.img" "$cloud/debian-12-genericcloud-amd64.qcow2.tmp"
+rm -f "$work/disk.img"
+mv "$cloud/debian-12-genericcloud-amd64.qcow2.tmp" "$cloud/debian-12-genericcloud-amd64.qcow2"
+(cd "$cloud" && sha512sum debian-12-genericcloud-amd64.qcow2 >SHA512SUMS)
+echo "build-debian12: $cloud/debian-12-genericcloud-amd64.qcow2 ($(du -m "$cloud/debian-12-genericcloud-amd64.qcow2" | cut -f1) MiB)"

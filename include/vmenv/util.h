@@ -56,6 +56,10 @@ int vmenv_mkdir_p(const char *path, mode_t mode, vmenv_error *err);
 int vmenv_rm_rf(const char *path, vmenv_error *err); /* missing is fine */
 /* Reads a whole file, refusing more than max bytes; *out is NUL-terminated. */
 int vmenv_read_file(const char *path, size_t max, char **out, size_t *len, vmenv_error *err);
+/* Reads NAME (relative to the project folder DIR): refused when it resolves
+ * outside DIR or is not a regular file. */
+int vmenv_read_project_file(const char *dir, const char *name, size_t max, char **out, size_t *len,
+                            vmenv_error *err);
 /* Writes via a temporary file, fsync and rename: old or new, never half. */
 /* Writes all of p, through EINTR and (polling) EAGAIN; -1 with errno set. */
 int vmenv_write_all(int fd, const void *p, size_t n);

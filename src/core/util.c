@@ -309,15 +309,12 @@ int vmenv_rm_rf(const char *path, vmenv_error *err)
         return 0;
 }
 
-int vmenv_read_file(const char *path, size_t max, char **out, size_t *len, vmenv_error *err)
+static int read_fd(int fd, const char *path, size_t max, char **out, size_t *len, vmenv_error *err)
 {
-        _cleanup_close_ int fd = -1;
         struct vmenv_buf b = {0};
         char chunk[65536];
         ssize_t n;
 
-        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-                return vmenv_error_errno(err, 0, errno, "cannot open '%s'", path);
         while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
                 if (n < 0) {
                         if (errno == EINTR)
@@ -337,6 +334,50 @@ int vmenv_read_file(const char *path, size_t max, char **out, size_t *len, vmenv
                 *len = b.len;
         *out = vmenv_buf_steal(&b);
         return 0;
+}
+
+int vmenv_read_file(const char *path, size_t max, char **out, size_t *len, vmenv_error *err)
+{
+        _cleanup_close_ int fd = -1;
+
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+                return vmenv_error_errno(err, 0, errno, "cannot open '%s'", path);
+        return read_fd(fd, path, max, out, len, err);
+}
+
+/* A file a project file names is read only if it lies inside the project
+ * once every symlink and '..' is resolved, and is a regular file: a cloned
+ * project may not read the user's other files (and send them to a guest) or
+ * hang vmenv on a FIFO or a device. */
+int vmenv_read_project_file(const char *dir, const char *name, size_t max, char **out, size_t *len,
+                            vmenv_error *err)
+{
+        _cleanup_free_ char *joined = NULL, *real = NULL, *root = NULL;
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        size_t n;
+
+        if (!name || !*name || name[0] == '/')
+                return vmenv_error_set(err, VMENV_EXIT_CONFIG,
+                                       "'%s' is not a path inside the project", name ? name : "");
+        joined = vmenv_path_join(dir, name);
+        if (!(root = realpath(dir, NULL)))
+                return vmenv_error_errno(err, 0, errno, "cannot resolve the project folder '%s'",
+                                         dir);
+        if (!(real = realpath(joined, NULL)))
+                return vmenv_error_errno(err, VMENV_EXIT_NOINPUT, errno, "cannot open '%s'",
+                                         joined);
+        n = strlen(root);
+        if (strncmp(real, root, n) || (real[n] != '/' && strcmp(root, "/")))
+                return vmenv_error_set(err, VMENV_EXIT_CONFIG,
+                                       "'%s' leads outside the project folder '%s'", name, root);
+        if ((fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0)
+                return vmenv_error_errno(err, VMENV_EXIT_NOINPUT, errno, "cannot open '%s'",
+                                         joined);
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return vmenv_error_set(err, VMENV_EXIT_CONFIG, "'%s' is not a regular file",
+                                       joined);
+        return read_fd(fd, joined, max, out, len, err);
 }
 
 int vmenv_write_all(int fd, const void *p, size_t n)

@@ -124,6 +124,60 @@ static void test_files(void)
         ok(vmenv_rm_rf(dir, &err) == 0, "rm -rf of a missing path is fine");
 }
 
+/* A project may name its own files only: not one outside it by '..', an
+ * absolute path or a symlink, and not a FIFO (which would hang vmenv). */
+static void test_project_file(void)
+{
+        vmenv_error err = VMENV_ERROR_INIT;
+        char tmpl[] = "/tmp/vmenv-test-XXXXXX";
+        char *top = mkdtemp(tmpl);
+        _cleanup_free_ char *proj = vmenv_path_join(top, "proj");
+        _cleanup_free_ char *sub = vmenv_path_join(proj, "sub");
+        _cleanup_free_ char *secret = vmenv_path_join(top, "secret");
+        _cleanup_free_ char *inside = vmenv_path_join(sub, "ud.yaml");
+        _cleanup_free_ char *out_link = vmenv_path_join(proj, "out");
+        _cleanup_free_ char *in_link = vmenv_path_join(proj, "in");
+        _cleanup_free_ char *fifo = vmenv_path_join(proj, "fifo");
+        _cleanup_free_ char *got = NULL;
+        size_t len = 0;
+
+        ok(vmenv_mkdir_p(sub, 0755, &err) == 0 &&
+               vmenv_write_file_atomic(secret, "TOKEN", 5, 0600, &err) == 0 &&
+               vmenv_write_file_atomic(inside, "#cloud-config\n", 14, 0644, &err) == 0 &&
+               symlink(secret, out_link) == 0 && symlink("sub/ud.yaml", in_link) == 0 &&
+               mkfifo(fifo, 0600) == 0,
+           "project with a file, links in and out, a FIFO");
+        ok(vmenv_read_project_file(proj, "sub/ud.yaml", 100, &got, &len, &err) == 0 && len == 14,
+           "a file of the project is read");
+        free(TAKE_PTR(got));
+        ok(vmenv_read_project_file(proj, "in", 100, &got, &len, &err) == 0 && len == 14,
+           "a link to a file of the project is read");
+        free(TAKE_PTR(got));
+        ok(vmenv_read_project_file(proj, "../secret", 100, &got, &len, &err) < 0 &&
+               err.code == 78 && strstr(err.msg, "outside the project"),
+           "'..' out of the project is refused");
+        vmenv_error_clear(&err);
+        ok(vmenv_read_project_file(proj, "sub/../../secret", 100, &got, &len, &err) < 0 &&
+               err.code == 78,
+           "'..' deeper in the path is refused");
+        vmenv_error_clear(&err);
+        ok(vmenv_read_project_file(proj, "out", 100, &got, &len, &err) < 0 && err.code == 78,
+           "a link out of the project is refused");
+        vmenv_error_clear(&err);
+        ok(vmenv_read_project_file(proj, secret, 100, &got, &len, &err) < 0 && err.code == 78,
+           "an absolute path is refused");
+        vmenv_error_clear(&err);
+        ok(vmenv_read_project_file(proj, "fifo", 100, &got, &len, &err) < 0 && err.code == 78 &&
+               strstr(err.msg, "not a regular file"),
+           "a FIFO is refused without blocking");
+        vmenv_error_clear(&err);
+        ok(vmenv_read_project_file(proj, "sub", 100, &got, &len, &err) < 0 && err.code == 78,
+           "a folder is refused");
+        vmenv_error_clear(&err);
+        ok(got == NULL, "nothing is returned on refusal");
+        ok(vmenv_rm_rf(top, &err) == 0, "clean up");
+}
+
 static void test_error(void)
 {
         vmenv_error err = VMENV_ERROR_INIT;
@@ -170,6 +224,7 @@ int main(void)
         test_sizes();
         test_hint();
         test_files();
+        test_project_file();
         test_error();
         test_text_tail();
         return done_testing();
