@@ -43,7 +43,7 @@ int vmenv_machine_cloud_seed(struct vmenv_project *p, const struct vmenv_machine
                              struct vmenv_machine_state *st, const char *mac, char **path,
                              vmenv_error *err)
 {
-        _cleanup_free_ char *pub = NULL, *ud = NULL, *ud_path = NULL, *digest = NULL;
+        _cleanup_free_ char *pub = NULL, *ud = NULL, *digest = NULL;
         _cleanup_free_ char *prefix = seed_prefix(st), *vol = NULL, *home = vmenv_home();
         _cleanup_free_ char *tmpdir = vmenv_path_join(home, "tmp"), *iso = NULL;
         struct vmenv_cloud_seed seed = {0};
@@ -55,9 +55,11 @@ int vmenv_machine_cloud_seed(struct vmenv_project *p, const struct vmenv_machine
                 return -1;
         if (!st->instance_id)
                 st->instance_id = vmenv_cloud_instance_id_new();
+        /* only a file inside the project: a link or '..' out of it would
+         * put any file this user can read into the guest */
         if (m->cloud_init.user_data) {
-                ud_path = vmenv_path_join(p->config->dir, m->cloud_init.user_data);
-                if (vmenv_read_file(ud_path, VMENV_CLOUD_USER_DATA_MAX, &ud, &ud_len, err) < 0)
+                if (vmenv_read_project_file(p->config->dir, m->cloud_init.user_data,
+                                            VMENV_CLOUD_USER_DATA_MAX, &ud, &ud_len, err) < 0)
                         return vmenv_error_prefix(err, "machine '%s': cloud_init.user_data",
                                                   m->name);
         }
@@ -116,6 +118,19 @@ int vmenv_machine_cloud_seed(struct vmenv_project *p, const struct vmenv_machine
 out:
         vmenv_cloud_seed_clear(&seed);
         return -1;
+}
+
+int vmenv_machine_cloud_check(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                              vmenv_error *err)
+{
+        _cleanup_free_ char *ud = NULL;
+
+        if (!m->cloud_init.user_data)
+                return 0;
+        if (vmenv_read_project_file(p->config->dir, m->cloud_init.user_data,
+                                    VMENV_CLOUD_USER_DATA_MAX, &ud, NULL, err) < 0)
+                return vmenv_error_prefix(err, "machine '%s': cloud_init.user_data", m->name);
+        return 0;
 }
 
 int vmenv_machine_cloud_remove(struct vmenv_project *p, const struct vmenv_machine_config *m,

@@ -559,6 +559,8 @@ int vmenv_machine_create(struct vmenv_project *p, const struct vmenv_machine_con
 
         if (check_shares(p, m, err) < 0)
                 return -1;
+        if (m->cloud && vmenv_machine_cloud_check(p, m, err) < 0)
+                return -1;
         if (vmenv_lock_pin(o->lock, m, &pin, err) < 0)
                 return -1;
         box = vmenv_box_ensure(pin.name, pin.constraint, pin.url, pin.checksum, &bo, err);

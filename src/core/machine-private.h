@@ -79,6 +79,10 @@ int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_confi
 int vmenv_machine_cloud_seed(struct vmenv_project *p, const struct vmenv_machine_config *m,
                              struct vmenv_machine_state *st, const char *mac, char **path,
                              vmenv_error *err);
+/* Refuses, before anything is fetched, a user_data file that cannot go
+ * into the seed (outside the project, not a regular file, too large). */
+int vmenv_machine_cloud_check(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                              vmenv_error *err);
 /* Deletes the machine's seed volumes (destroy). */
 int vmenv_machine_cloud_remove(struct vmenv_project *p, const struct vmenv_machine_config *m,
                                const struct vmenv_machine_state *st, vmenv_error *err);

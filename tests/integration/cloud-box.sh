@@ -70,4 +70,18 @@ run_vmenv box add debian/12 --architecture arm64
 case $ERR in *"debian-12-genericcloud-arm64.qcow2"*) ok 0 "--architecture arm64 asks for the arm64 image (exit $RC)" ;;
     *) ok 1 "arm64: $RC $ERR" ;; esac
 
+# cloud_init.user_data must be a file of the project: refused at up before
+# anything is fetched (libvirt's test driver: nothing boots)
+Q=$T_TMP/proj
+mkdir -p "$Q/sub" && echo secret >"$T_TMP/outside.yaml"
+ln -s "$T_TMP/outside.yaml" "$Q/link.yaml"
+for ud in ../outside.yaml link.yaml sub; do
+    printf 'box: debian/12\ncloud_init: { user_data: %s }\n' "$ud" >"$Q/vmenv.yaml"
+    rm -rf "$VMENV_HOME/boxes"
+    VMENV_LIBVIRT_URI=test:///default run_vmenv -C "$Q" up
+    case $RC$ERR in 78*"cloud_init.user_data"*) ok 0 "user_data: $ud is refused (exit 78)" ;;
+        *) ok 1 "user_data: $ud: $RC $ERR" ;; esac
+    [ ! -e "$VMENV_HOME/boxes" ]; ok $? "nothing was fetched for user_data: $ud"
+done
+
 done_testing
