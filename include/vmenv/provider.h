@@ -82,9 +82,11 @@ struct vmenv_domain_spec {
         const char *emulator;      /* NULL: libvirt's default */
         struct vmenv_disk_spec *disks;
         size_t n_disks;
+        const char *seed_iso;      /* cloud-init's NoCloud seed, a read-only CD-ROM; or NULL */
         const char *serial_log;    /* file the serial console is written to */
         const char *kernel, *initrd, *cmdline;
         const char *network;       /* "user" (default) or "nat" */
+        const char *mac;           /* the first NIC's; NULL: the hypervisor's choice */
         const char *nat_network;   /* libvirt network name for "nat" */
         const struct vmenv_nic_spec *nics; /* private networks, after the first NIC */
         size_t n_nics;

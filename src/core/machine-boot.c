@@ -216,19 +216,23 @@ static struct vmenv_ssh *wait_ready(struct vmenv_project *p, const struct vmenv_
         struct vmenv_ssh_target t;
         struct vmenv_ssh *s;
 
-        if (first && !m->ssh.private_key) {
+        if (first && (!m->ssh.private_key || m->cloud)) {
                 if (prepare_key(m, st, &pub, err) < 0)
                         return NULL;
-                if (!(insecure_pub = insecure_pub_line()))
+                if (m->cloud) {
+                        /* the seed installed the key: no insecure one */
+                } else if (!(insecure_pub = insecure_pub_line()))
                         vmenv_warn("%s: no insecure public key found to remove from the guest",
                                    m->name);
         }
-        if (first && !(script = first_boot_script(m, pub, insecure_pub, err)))
+        /* A cloud image: cloud-init did the key and hostname; the wait is
+         * for a command, then for cloud-init (vmenv_machine_boot). */
+        if (first && !m->cloud && !(script = first_boot_script(m, pub, insecure_pub, err)))
                 return NULL;
         if (!(key = vmenv_machine_login_key(m, st, err)))
                 return NULL;
         /* while the swap is unconfirmed, the box's key may still be the one */
-        if (st->key_pending &&
+        if (st->key_pending && !m->cloud &&
             !(alt = m->ssh.private_key ? vmenv_path_join(NULL, m->ssh.private_key)
                                        : vmenv_insecure_key_path(err)))
                 return NULL;
@@ -434,7 +438,8 @@ int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_confi
 {
         _cleanup_(vmenv_ssh_freep) struct vmenv_ssh *s = NULL;
         bool first = !st->first_boot_done;
-        uint64_t t0 = vmenv_now_ns(), t1;
+        uint64_t t0 = vmenv_now_ns(), t1, t2;
+        double cloud_s = 0;
 
         *stopped = NULL;
         if (start) {
@@ -443,12 +448,19 @@ int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_confi
                         return vmenv_error_prefix(err, "cannot start machine '%s'", m->name);
         }
         if (first)
-                vmenv_info("%s: first boot: own key, hostname", m->name);
+                vmenv_info("%s: first boot: %s", m->name,
+                           m->cloud ? "cloud-init with the machine's own key"
+                                    : "own key, hostname");
         if (!(s = wait_ready(p, m, st, first, stopped, err)))
                 return -1;
         t1 = vmenv_now_ns();
+        /* the host key and the key swap are recorded before cloud-init is
+         * waited for: a machine whose cloud-init failed is one to ssh into */
         if (vmenv_state_save(st, err) < 0 || write_known_hosts(st, err) < 0)
                 return -1;
+        if (m->cloud && (start || first) && vmenv_machine_cloud_wait(m, s, &cloud_s, err) < 0)
+                return -1;
+        t2 = vmenv_now_ns();
         if (vmenv_privnet_guest_configure(p->config, m, s, err) < 0)
                 return -1;
         if (mount_folders(m, s, err) < 0)
@@ -462,9 +474,11 @@ int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_confi
                 vmenv_error e = VMENV_ERROR_INIT;
                 vmenv_project_accel(p, &a, &e);
                 vmenv_error_clear(&e);
+                if (m->cloud)
+                        vmenv_info("%s: cloud-init %.2f s", m->name, cloud_s);
                 vmenv_info("%s: boot to a command over SSH%s %.2f s, folders %.2f s (%s)", m->name,
                            first ? " (with first-boot setup)" : "", (double)(t1 - t0) / 1e9,
-                           (double)(vmenv_now_ns() - t1) / 1e9, a.reason);
+                           (double)(vmenv_now_ns() - t2) / 1e9, a.reason);
         }
         return 0;
 }

@@ -480,6 +480,7 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
         const struct vmenv_host_info *host = vmenv_project_host(p, err);
         struct vmenv_accel accel = {0};
         struct vmenv_nic_spec *nics = NULL;
+        _cleanup_free_ char *mac = NULL, *seed = NULL;
         int r;
         struct vmenv_domain_spec spec = {
             .name = st->domain,
@@ -524,6 +525,17 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
                 nics_free(nics, m->n_privnets);
                 return -1;
         }
+        if (m->cloud) {
+                /* cloud-init's network-config finds the first NIC by MAC:
+                 * a fixed one, the same at every define */
+                mac = vmenv_network_mac(p->config, m->name, "");
+                if (vmenv_machine_cloud_seed(p, m, st, mac, &seed, err) < 0) {
+                        nics_free(nics, m->n_privnets);
+                        return -1;
+                }
+                spec.mac = mac;
+                spec.seed_iso = seed;
+        }
         spec.nics = nics;
         spec.n_nics = m->n_privnets;
         spec.fs = fs;
@@ -555,6 +567,8 @@ int vmenv_machine_create(struct vmenv_project *p, const struct vmenv_machine_con
 
         if (check_shares(p, m, err) < 0)
                 return -1;
+        if (m->cloud && vmenv_machine_cloud_check(p, m, err) < 0)
+                return -1;
         if (vmenv_lock_pin(o->lock, m, &pin, err) < 0)
                 return -1;
         box = vmenv_box_ensure(pin.name, pin.constraint, pin.url, pin.checksum, &bo, err);
@@ -580,6 +594,8 @@ int vmenv_machine_create(struct vmenv_project *p, const struct vmenv_machine_con
         st->provision_pending = true;
         free(st->host_key);
         st->host_key = NULL;
+        free(st->instance_id); /* a new machine: cloud-init's per-instance steps run again */
+        st->instance_id = NULL;
         vmenv_strv_free(st->provisioned);
         st->provisioned = NULL;
         if (vmenv_state_save(st, err) < 0)

@@ -482,6 +482,8 @@ int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_co
         }
         if (remove_domain(p, m, st, vs, err) < 0)
                 return -1;
+        if (m->cloud && vmenv_machine_cloud_remove(p, m, st, err) < 0)
+                return vmenv_error_prefix(err, "cannot delete the seed of '%s'", m->name);
         remove_console_log(m, st);
         if (vmenv_state_remove(st, err) < 0 || vmenv_index_remove(st->domain, err) < 0)
                 return -1;
