@@ -1196,6 +1196,27 @@ struct vmenv_box *vmenv_box_ensure(const char *name, const char *constraint, con
         struct vmenv_box *b;
         vmenv_error e = VMENV_ERROR_INIT;
 
+        /* A distribution's image ("debian/12") is shared by every project of
+         * this user: a project (or its vmenv.lock) may not store other
+         * bytes under that name. */
+        if (box_url && vmenv_cloud_alias_known(name)) {
+                struct vmenv_cloud_image im = {0};
+                bool same;
+                if (vmenv_cloud_image_locate(name, opts ? opts->architecture : NULL, &im, err) < 0)
+                        return NULL;
+                same = vmenv_streq(im.url, box_url);
+                if (!same) {
+                        vmenv_error_set(err, VMENV_EXIT_CONFIG,
+                                        "box '%s' is the distribution's image at '%s', not '%s'",
+                                        name, im.url, box_url);
+                        vmenv_error_hint(err, "give an image of your own a name of its own; if "
+                                              "the mirror moved, run 'vmenv lock' again");
+                }
+                vmenv_cloud_image_clear(&im);
+                if (!same)
+                        return NULL;
+        }
+
         /* `box:` may itself be a URL or path: the store name then comes from
          * the catalog (or the file's base name). */
         if (!box_url && (vmenv_is_url(name) || classify(name) != KIND_NAME))

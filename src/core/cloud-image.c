@@ -300,6 +300,15 @@ int vmenv_cloud_image_pick(struct vmenv_cloud_image *im, const char *sums_text, 
                 return vmenv_error_set(err, VMENV_EXIT_DATA, "'%s' does not list '%s'",
                                        im->sums_url, im->file);
         }
+        /* The index is the only anchor of the image's integrity: it may not
+         * weaken the digest below the distribution's own algorithm. */
+        const char *want = strstr(im->sums_url, "SHA512SUMS") ? "sha512:" : "sha256:";
+        if (!vmenv_startswith(cs, want)) {
+                vmenv_error_set(err, VMENV_EXIT_DATA, "'%s' gives '%s' a digest other than %.6s",
+                                im->sums_url, im->file, want);
+                vmenv_sums_clear(&s);
+                return -1;
+        }
         free(im->checksum);
         im->checksum = vmenv_strdup(cs);
         vmenv_sums_clear(&s);

@@ -899,6 +899,13 @@ int vmenv_cfg_build_machine(struct pctx *p, const struct ynode *top, const char 
                 m->hostname = vmenv_strdup(name);
         if (!m->network)
                 m->network = vmenv_strdup("user");
+        if (m->box_url && vmenv_cfg_box_is_cloud(m->box)) {
+                vmenv_cfg_fail(p, name_node ? name_node : top, prefix,
+                               "box '%s' is a distribution's image: box_url cannot replace it",
+                               m->box);
+                return vmenv_error_hint(p->err, "name your own image differently (box: "
+                                                "myproject/debian, box_url: ...)");
+        }
         m->cloud = m->cloud || vmenv_cfg_box_is_cloud(m->box_url ? m->box_url : m->box);
         if (!m->ssh.user)
                 m->ssh.user = vmenv_strdup(m->cloud ? "vmenv" : "vagrant");

@@ -17,6 +17,20 @@ static char *seed_prefix(const struct vmenv_machine_state *st)
         return vmenv_strdupf("%s-seed-", st->domain);
 }
 
+/* Exactly a seed vmenv names (PREFIX + 12 hex digits + ".iso"): a machine
+ * 'db' must not take the volumes of a machine named 'db-x-seed-...'. */
+static bool is_seed(const char *prefix, const char *name)
+{
+        size_t n = strlen(prefix);
+        if (strncmp(name, prefix, n))
+                return false;
+        name += n;
+        for (int i = 0; i < 12; i++)
+                if (!strchr("0123456789abcdef", name[i]) || !name[i])
+                        return false;
+        return !strcmp(name + 12, ".iso");
+}
+
 /* The machine's own key, made once before its first boot: cloud-init puts
  * the public half into the guest, so it is the only key ever used. */
 static int own_key(const struct vmenv_machine_config *m, struct vmenv_machine_state *st, char **pub,
@@ -104,7 +118,7 @@ int vmenv_machine_cloud_seed(struct vmenv_project *p, const struct vmenv_machine
         if (p->ops->volume_list(p->conn, m->libvirt.storage_pool, prefix, &names, err) == 0) {
                 for (char **n = names; n && *n; n++) {
                         vmenv_error e = VMENV_ERROR_INIT;
-                        if (strcmp(*n, vol) &&
+                        if (strcmp(*n, vol) && is_seed(prefix, *n) &&
                             p->ops->volume_delete(p->conn, m->libvirt.storage_pool, *n, &e) < 0)
                                 vmenv_debug("cannot delete old seed '%s': %s", *n, e.msg);
                         vmenv_error_clear(&e);
@@ -143,7 +157,8 @@ int vmenv_machine_cloud_remove(struct vmenv_project *p, const struct vmenv_machi
         if (p->ops->volume_list(p->conn, m->libvirt.storage_pool, prefix, &names, err) < 0)
                 return -1;
         for (char **n = names; n && *n && r == 0; n++)
-                r = p->ops->volume_delete(p->conn, m->libvirt.storage_pool, *n, err);
+                if (is_seed(prefix, *n))
+                        r = p->ops->volume_delete(p->conn, m->libvirt.storage_pool, *n, err);
         vmenv_strv_free(names);
         return r;
 }

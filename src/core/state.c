@@ -206,7 +206,11 @@ int vmenv_state_save(struct vmenv_machine_state *s, vmenv_error *err)
                 return -1;
         jset_str(root, "machine", s->machine);
         jset_str(root, "domain", s->domain);
-        jset_str(root, "uri", s->uri);
+        /* for the reader's information only (never read back); without the
+         * query, which may name the user's key files (keyfile=): the
+         * project folder may be shared, the per-user index keeps it all */
+        _cleanup_free_ char *uri = s->uri ? vmenv_strndup(s->uri, strcspn(s->uri, "?")) : NULL;
+        jset_str(root, "uri", uri);
         jset_str(root, "pool", s->pool);
         jset_str(root, "disk_volume", s->disk_volume);
         jset_str(root, "disk_path", s->disk_path);

@@ -84,4 +84,37 @@ for ud in ../outside.yaml link.yaml sub; do
     [ ! -e "$VMENV_HOME/boxes" ]; ok $? "nothing was fetched for user_data: $ud"
 done
 
+# A project may not store other bytes under a distribution's name, which every
+# project of this user shares: not by box_url, not by its vmenv.lock.
+H=$T_TMP/hostile
+mkdir -p "$H" && echo 'not debian' >"$H/evil.img"
+printf 'box: debian/12\nbox_url: evil.img\n' >"$H/vmenv.yaml"
+run_vmenv -C "$H" validate
+case $RC$ERR in 78*"is a distribution's image: box_url cannot replace it"*) ok 0 "box_url beside an alias is refused (exit 78)" ;;
+    *) ok 1 "box_url beside an alias: $RC $ERR" ;; esac
+printf 'box: debian/12\n' >"$H/vmenv.yaml"
+run_vmenv -C "$H" lock
+ok $RC "lock of debian/12 against the mirror"
+python3 - "$H/vmenv.lock" "$H/evil.img" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+def walk(o):
+    if isinstance(o, dict):
+        for k, v in o.items():
+            if k == "url" and isinstance(v, str):
+                o[k] = sys.argv[2]
+            else:
+                walk(v)
+    elif isinstance(o, list):
+        for v in o:
+            walk(v)
+walk(doc)
+json.dump(doc, open(sys.argv[1], "w"))
+EOF
+rm -rf "$VMENV_HOME/boxes/debian-VAGRANTSLASH-12"
+VMENV_LIBVIRT_URI=test:///default run_vmenv -C "$H" up
+case $RC$ERR in 78*"is the distribution's image at"*) ok 0 "a lock pointing debian/12 elsewhere is refused (exit 78)" ;;
+    *) ok 1 "hostile lock: $RC $ERR" ;; esac
+[ "$(versions)" = 0 ]; ok $? "nothing was stored under debian/12"
+
 done_testing

@@ -258,11 +258,35 @@ static void resolve(void)
         CHECK(vmenv_rm_rf(home, &err), "temporary VMENV_HOME removed");
 }
 
+/* The index may not weaken the digest below the distribution's algorithm:
+ * an md5 or sha1 line in Debian's SHA512SUMS is refused. */
+static void weak_digest(void)
+{
+        static const char *weak[] = {
+            "d41d8cd98f00b204e9800998ecf8427e  debian-12-genericcloud-amd64.qcow2\n",
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709  debian-12-genericcloud-amd64.qcow2\n",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  "
+            "debian-12-genericcloud-amd64.qcow2\n",
+        };
+        for (size_t i = 0; i < VMENV_ARRAY_SIZE(weak); i++) {
+                struct vmenv_cloud_image im = {0};
+                vmenv_error err = VMENV_ERROR_INIT;
+                CHECK(vmenv_cloud_image_locate("debian/12", "amd64", &im, &err), "located");
+                ok(vmenv_cloud_image_pick(&im, weak[i], strlen(weak[i]), &err) < 0 &&
+                       err.code == VMENV_EXIT_DATA && strstr(err.msg, "other than sha512"),
+                   "a %zu-hex-digit digest in SHA512SUMS is refused: %s", strcspn(weak[i], " "),
+                   err.msg ? err.msg : "(accepted)");
+                vmenv_error_clear(&err);
+                vmenv_cloud_image_clear(&im);
+        }
+}
+
 int main(void)
 {
         parse_good();
         parse_bad();
         locate();
         resolve();
+        weak_digest();
         return done_testing();
 }
