@@ -297,6 +297,17 @@ struct vmenv_bench_target *vmenv_bench_host_target_new(void);
  * actually starts a container here. Needs root (loop mount). */
 struct vmenv_bench_target *vmenv_bench_container_target_new(const char *image, const char *runtime,
                                                             vmenv_error *err);
+/* bubblewrap's command line that runs the probe with args (no program) in
+ * the prepared container target t's root filesystem, sharing the caller's
+ * network; NULL while t is not prepared. */
+char **vmenv_bench_container_bwrap_argv(const struct vmenv_bench_target *t, const char *probe,
+                                        char *const args[]);
+/* "container-veth": the network workloads only, in bubblewrap inside a
+ * network namespace of the bench's own, against a server in a second one
+ * joined by a veth pair (bench-veth.c). ctr is the container target, listed
+ * before this one. NULL (and an info line saying why) when not root or
+ * bwrap, ip or nsenter is missing. */
+struct vmenv_bench_target *vmenv_bench_veth_target_new(const struct vmenv_bench_target *ctr);
 
 /* The offset in bytes of the first Linux partition of a raw disk image
  * (MBR), or 0 when the image has no partition table. */
@@ -336,6 +347,10 @@ struct vmenv_bench_server {
         int port;
 };
 int vmenv_bench_server_start(const char *probe, struct vmenv_bench_server *s, vmenv_error *err);
+/* The same inside the network namespace of netns_pid (0: ours), bound to
+ * bind (NULL: 127.0.0.1). */
+int vmenv_bench_server_start_in(const char *probe, int netns_pid, const char *bind,
+                                struct vmenv_bench_server *s, vmenv_error *err);
 void vmenv_bench_server_stop(struct vmenv_bench_server *s);
 
 /* Runs argv (no shell) and captures stdout (at most max bytes) and the

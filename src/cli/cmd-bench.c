@@ -236,7 +236,7 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
                 return -1;
         o.probe_path = probe;
 
-        struct vmenv_bench_target *targets[3] = {0};
+        struct vmenv_bench_target *targets[4] = {0};
         struct vmenv_config *config = NULL;
         struct vmenv_project *project = NULL;
         struct vmenv_bench_machine *bm = NULL;
@@ -271,6 +271,10 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
                 if (!t)
                         goto out;
                 targets[n++] = t;
+                /* the container's second network path, through a veth pair */
+                if (!o.workloads || list_has(o.workloads, "net"))
+                        if ((t = vmenv_bench_veth_target_new(targets[n - 1])))
+                                targets[n++] = t;
         }
         if (list_has(only, "vm"))
                 targets[n++] = vmenv_bench_vm_target_new(&bm->ops);

@@ -250,6 +250,21 @@ static char **container_argv(const struct ctr *c, enum runtime rt, const char *p
         return v;
 }
 
+char **vmenv_bench_container_bwrap_argv(const struct vmenv_bench_target *t, const char *probe,
+                                        char *const args[])
+{
+        const struct ctr *c = t ? t->data : NULL;
+        if (!c || !c->root || !c->mounted)
+                return NULL;
+        char **cmd = NULL;
+        vmenv_strv_push(&cmd, vmenv_strdup(GUEST_PROBE));
+        for (size_t i = 0; args[i]; i++)
+                vmenv_strv_push(&cmd, vmenv_strdup(args[i]));
+        char **v = container_argv(c, RT_BWRAP, probe, NULL, false, cmd);
+        vmenv_strv_free(cmd);
+        return v;
+}
+
 static bool in_path(const char *prog)
 {
         const char *path = getenv("PATH");
