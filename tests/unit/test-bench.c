@@ -218,6 +218,21 @@ static void test_server(void)
            "a server that cannot start: the error quotes why");
         vmenv_error_clear(&err);
 
+        /* the veth path's form: a bind address, our own namespace (pid 0) */
+        ok(probe && vmenv_bench_server_start_in(probe, 0, "127.0.0.1", &srv, &err) == 0 &&
+               srv.port > 0,
+           "the probe serves on the address it is told to bind");
+        vmenv_bench_server_stop(&srv);
+        vmenv_error_clear(&err);
+        ok(probe && vmenv_bench_server_start_in(probe, 0, "localhost", &srv, &err) < 0 &&
+               strstr(err.msg, "cannot serve on localhost"),
+           "a bind address that is not a dotted quad: the error quotes the probe");
+        vmenv_error_clear(&err);
+        ok(vmenv_bench_server_start_in("/bin/true", 999999999, NULL, &srv, &err) < 0 &&
+               strstr(err.msg, "cannot open '/proc/999999999/ns/net'") && srv.pid == 0,
+           "the namespace of a process that does not exist: an error, no server");
+        vmenv_error_clear(&err);
+
         /* the server dies with the process that started it */
         int fds[2];
         if (!probe || pipe(fds) < 0)
