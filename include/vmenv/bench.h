@@ -234,7 +234,9 @@ struct vmenv_bench_target {
         int (*prepare)(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o,
                        struct vmenv_bench_result *r, vmenv_error *err);
         /* Runs the probe with args (not including the program or --dir: the
-         * target adds its own) and returns its stdout in *out. */
+         * target adds its own) and returns its stdout in *out; *out NULL
+         * when none of the kinds in args' --only runs on this target (the
+         * veth path runs "net" only). */
         int (*run)(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o,
                    char *const args[], char **out, vmenv_error *err);
         int (*lifecycle)(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o,

@@ -39,6 +39,8 @@ static int bench_run_once(struct vmenv_bench_target *t, const struct vmenv_bench
         args[n] = NULL;
         if (t->run(t, o, args, &out, err) < 0)
                 return vmenv_error_prefix(err, "cannot run the probe");
+        if (!out)
+                return 0; /* none of the kinds asked for runs on this target */
         if (vmenv_bench_parse_probe(out, r, err) < 0)
                 return -1;
         for (size_t i = before; i < r->n_samples; i++)

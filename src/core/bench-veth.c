@@ -60,7 +60,17 @@ static pid_t hold_netns(vmenv_error *err)
                 return vmenv_error_errno(err, VMENV_EXIT_IO, saved, "cannot fork");
         }
         if (pid == 0) {
+                /* hold none of vmenv's files (its stdout above all: a
+                 * reader waits for its end) */
                 close(p[0]);
+                int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (nul >= 0)
+                        dup2(nul, 0), dup2(nul, 1), dup2(nul, 2);
+                if (p[1] != 3 && dup2(p[1], 3) == 3) {
+                        close(p[1]);
+                        p[1] = 3;
+                }
+                close_range(4, ~0U, 0);
                 char ok = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
                 int saved = errno;
                 prctl(PR_SET_NAME, "vmenv-netns");
@@ -195,7 +205,7 @@ static int veth_run(struct vmenv_bench_target *t, const struct vmenv_bench_opts 
         }
         if (!net) {
                 vmenv_strv_free(cmd);
-                *out = vmenv_strdup("");
+                *out = NULL;
                 return 0;
         }
         vmenv_strv_push(&cmd, vmenv_strdup("--only"));
