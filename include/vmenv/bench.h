@@ -355,6 +355,11 @@ int vmenv_bench_server_start_in(const char *probe, int netns_pid, const char *bi
                                 struct vmenv_bench_server *s, vmenv_error *err);
 void vmenv_bench_server_stop(struct vmenv_bench_server *s);
 
+/* Whether word is one of the comma-separated list's words. */
+bool vmenv_bench_list_has(const char *list, const char *word);
+/* Whether prog is an executable file in one of $PATH's folders. */
+bool vmenv_bench_in_path(const char *prog);
+
 /* Runs argv (no shell) and captures stdout (at most max bytes) and the
  * tail of stderr; a non-zero exit is an error quoting stderr. Exported for
  * the targets and tests. */

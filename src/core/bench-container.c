@@ -265,7 +265,7 @@ char **vmenv_bench_container_bwrap_argv(const struct vmenv_bench_target *t, cons
         return v;
 }
 
-static bool in_path(const char *prog)
+bool vmenv_bench_in_path(const char *prog)
 {
         const char *path = getenv("PATH");
         _cleanup_free_ char *copy = vmenv_strdup(path ? path : "/usr/bin:/bin");
@@ -282,7 +282,7 @@ static bool in_path(const char *prog)
 static int try_runtime(struct ctr *c, enum runtime rt, vmenv_error *err)
 {
         const char *name = runtime_names[rt];
-        if (!in_path(name))
+        if (!vmenv_bench_in_path(name))
                 return vmenv_error_set(err, VMENV_EXIT_UNAVAILABLE, "%s is not installed", name);
         if (rt == RT_DOCKER) {
                 /* docker runs images only: import the root filesystem as one. */

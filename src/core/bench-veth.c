@@ -27,18 +27,6 @@
 #define VETH_C "169.254.77.2"
 #define VETH_PREFIX "/30"
 
-static bool list_has(const char *list, const char *word)
-{
-        size_t n = strlen(word);
-        for (const char *p = list; p && *p;) {
-                size_t len = strcspn(p, ",");
-                if (len == n && !strncmp(p, word, n))
-                        return true;
-                p += len + (p[len] == ',');
-        }
-        return false;
-}
-
 struct veth {
         const struct vmenv_bench_target *ctr; /* bwrap's root filesystem */
         pid_t holder_s, holder_c;
@@ -192,7 +180,7 @@ static int veth_run(struct vmenv_bench_target *t, const struct vmenv_bench_opts 
                 bool has_value = args[i + 1] != NULL;
                 if (has_value && vmenv_streq(args[i], "--only")) {
                         only = true;
-                        net = list_has(args[i + 1], "net");
+                        net = vmenv_bench_list_has(args[i + 1], "net");
                         i++;
                         continue;
                 }
@@ -238,19 +226,6 @@ static void veth_cleanup(struct vmenv_bench_target *t)
         t->data = NULL;
 }
 
-static bool in_path(const char *prog)
-{
-        const char *path = getenv("PATH");
-        _cleanup_free_ char *copy = vmenv_strdup(path ? path : "/usr/bin:/bin");
-        for (char *save = NULL, *d = strtok_r(copy, ":", &save); d;
-             d = strtok_r(NULL, ":", &save)) {
-                _cleanup_free_ char *p = vmenv_path_join(d, prog);
-                if (access(p, X_OK) == 0)
-                        return true;
-        }
-        return false;
-}
-
 struct vmenv_bench_target *vmenv_bench_veth_target_new(const struct vmenv_bench_target *ctr)
 {
         static const char *const needs[] = {"bwrap", "ip", "nsenter"};
@@ -259,7 +234,7 @@ struct vmenv_bench_target *vmenv_bench_veth_target_new(const struct vmenv_bench_
                 return NULL;
         }
         for (size_t i = 0; i < VMENV_ARRAY_SIZE(needs); i++)
-                if (!in_path(needs[i])) {
+                if (!vmenv_bench_in_path(needs[i])) {
                         vmenv_info("bench: no container veth path: %s is not installed", needs[i]);
                         return NULL;
                 }
