@@ -86,6 +86,13 @@ struct vmenv_ssh_config {
         char *private_key; /* path; default: the Vagrant insecure key */
 };
 
+/* `cloud_init:` — the seed of a cloud image (docs/cloud-images.md). */
+struct vmenv_cloud_init_config {
+        bool minimal;     /* `cloud_init: minimal`: only the user and its key */
+        char *user_data;  /* a #cloud-config or #! file, relative to the project; or NULL */
+        struct vmenv_where where;
+};
+
 struct vmenv_libvirt_config {
         char *uri;          /* NULL: VMENV_LIBVIRT_URI, then the default */
         char *machine_type; /* default "q35" */
@@ -117,6 +124,12 @@ struct vmenv_machine_config {
         struct vmenv_provisioner *provisioners;
         size_t n_provisioners;
         struct vmenv_ssh_config ssh;
+        /* The box is a cloud image (an alias such as debian/12, an image URL
+         * or path, or `cloud_init:` given): configured by cloud-init from a
+         * seed, logged into as ssh.user (default "vmenv") with the machine's
+         * own key from the first boot. */
+        bool cloud;
+        struct vmenv_cloud_init_config cloud_init;
         char *kernel, *initrd, *cmdline;
         struct vmenv_libvirt_config libvirt;
         struct vmenv_where where;

@@ -27,6 +27,10 @@ struct vmenv_project {
          * until close, since a thread may still print one. */
         pthread_mutex_t host_lock;
         char **old_reasons;
+        /* The hypervisor's host when it is not this one: guests are
+         * reached through it (ssh-jump.c), their console and QEMU log are
+         * on it. NULL: this machine. */
+        struct vmenv_ssh_jump *jump;
 };
 
 /* The accelerator a machine is defined with now, copied under the lock. */
@@ -39,6 +43,11 @@ struct vmenv_accel {
 /* The provider is chosen by the caller (the CLI), so core never links a backend. */
 struct vmenv_project *vmenv_project_open(struct vmenv_config *c,
                                          const struct vmenv_provider_ops *ops, vmenv_error *err);
+/* The same on the hypervisor of uri (a machine's libvirt.uri; NULL: the
+ * provider's default): machines of one project may run on several. */
+struct vmenv_project *vmenv_project_open_uri(struct vmenv_config *c,
+                                             const struct vmenv_provider_ops *ops, const char *uri,
+                                             vmenv_error *err);
 void vmenv_project_close(struct vmenv_project *p);
 int vmenv_project_accel(struct vmenv_project *p, struct vmenv_accel *out, vmenv_error *err);
 /* Records that KVM cannot run guests here (reason: what happened) and makes
@@ -91,11 +100,22 @@ int vmenv_machine_state(struct vmenv_project *p, const struct vmenv_machine_conf
 /* An authenticated SSH session to a running machine. */
 struct vmenv_ssh *vmenv_machine_ssh(struct vmenv_project *p, const struct vmenv_machine_config *m,
                                     vmenv_error *err);
+/* The same for a machine of a remote hypervisor without asking libvirt
+ * first (a connection to it costs as much as the login): the ports, key
+ * and pinned host key recorded at up, through the jump host. Whoever
+ * fails here asks vmenv_machine_ssh, which says why. */
+struct vmenv_ssh *vmenv_machine_ssh_remote(const struct vmenv_config *c,
+                                           const struct vmenv_machine_config *m, vmenv_error *err);
 /* The private key vmenv logs in with (ours after first boot). */
 char *vmenv_machine_login_key(const struct vmenv_machine_config *m,
                               const struct vmenv_machine_state *st, vmenv_error *err);
 /* st's known_hosts file for the system ssh: "[127.0.0.1]:PORT KEY". */
 char *vmenv_machine_known_hosts(const struct vmenv_machine_state *st);
+
+/* The libvirt URI a machine runs on: --connect, vmenv.yaml's libvirt.uri,
+ * $VMENV_LIBVIRT_URI, or NULL for the provider's default. Never the one
+ * recorded in .vmenv/, which is trusted for no URI. */
+const char *vmenv_machine_uri(const struct vmenv_machine_config *m);
 
 /* How the system ssh reaches a machine that was brought up once. */
 struct vmenv_ssh_endpoint {
@@ -104,6 +124,10 @@ struct vmenv_ssh_endpoint {
         const char *user;  /* borrowed from the config */
         char *key;         /* private key path */
         char *known_hosts; /* file pinning the guest's host key */
+        /* a remote hypervisor's host: -J/ProxyJump, or a ProxyCommand;
+         * both NULL for a machine of this host */
+        char *jump;
+        char *proxy_command;
 };
 int vmenv_machine_endpoint(const struct vmenv_config *c, const struct vmenv_machine_config *m,
                            struct vmenv_ssh_endpoint *out, vmenv_error *err);

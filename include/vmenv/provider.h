@@ -82,9 +82,11 @@ struct vmenv_domain_spec {
         const char *emulator;      /* NULL: libvirt's default */
         struct vmenv_disk_spec *disks;
         size_t n_disks;
+        const char *seed_iso;      /* cloud-init's NoCloud seed, a read-only CD-ROM; or NULL */
         const char *serial_log;    /* file the serial console is written to */
         const char *kernel, *initrd, *cmdline;
         const char *network;       /* "user" (default) or "nat" */
+        const char *mac;           /* the first NIC's; NULL: the hypervisor's choice */
         const char *nat_network;   /* libvirt network name for "nat" */
         const struct vmenv_nic_spec *nics; /* private networks, after the first NIC */
         size_t n_nics;
@@ -117,6 +119,8 @@ struct vmenv_provider_ops {
          * qemu:///session. */
         struct vmenv_provider *(*open)(const char *uri, vmenv_error *err);
         void (*close)(struct vmenv_provider *p);
+        /* The URI the connection says it has ("qemu+ssh://root@host/system"). */
+        const char *(*uri)(struct vmenv_provider *p);
         int (*host_info)(struct vmenv_provider *p, struct vmenv_host_info *out, vmenv_error *err);
 
         /* Records that KVM cannot run guests on this host (e.g. a machine

@@ -9,7 +9,43 @@
 
 #include "vmenv/error.h"
 
+/* The hypervisor host of a remote libvirt URI, reached over SSH: the
+ * guest's forwards are bound to its loopback, so connections to a guest
+ * go through a direct-tcpip channel of a session to it (ssh-jump.c).
+ * Identity and host key as the user's ssh finds them (agent,
+ * ~/.ssh/config, ~/.ssh/known_hosts), or the URI's keyfile= and
+ * known_hosts= when the user named them. */
+struct vmenv_ssh_jump {
+        char *user;        /* NULL: as ~/.ssh/config or the local user */
+        char *host;        /* a name or an address, without brackets */
+        int port;          /* 0: as ~/.ssh/config, else 22 */
+        char *keyfile;     /* NULL: agent and default identities */
+        char *known_hosts; /* NULL: ~/.ssh/known_hosts */
+};
+/* *out (free with vmenv_ssh_jump_free) for a URI naming another host,
+ * NULL for a local one (NULL, "", qemu:///system). The ssh transports
+ * give their user, host and port; tls and tcp the host, with ssh's
+ * defaults. Errors: VMENV_EXIT_CONFIG for a URI that cannot be read. */
+int vmenv_ssh_jump_from_uri(const char *uri, struct vmenv_ssh_jump **out, vmenv_error *err);
+void vmenv_ssh_jump_free(struct vmenv_ssh_jump *j);
+/* For the system ssh: "[user@]host[:port]" for -J and ProxyJump, or, when
+ * the URI named a keyfile or known_hosts (which ProxyJump cannot carry),
+ * NULL and vmenv_ssh_jump_proxy_command gives a ProxyCommand with every
+ * value quoted ("ssh ... -W '[%h]:%p' -- 'host'"). */
+char *vmenv_ssh_jump_spec(const struct vmenv_ssh_jump *j);
+char *vmenv_ssh_jump_proxy_command(const struct vmenv_ssh_jump *j);
+
+/* Listens on this host's 127.0.0.1 at each of ports and carries every
+ * connection to the same port of to_host as the jump host resolves it
+ * ("127.0.0.1": its loopback), until stop_fd is readable (then 0). Fails
+ * only when a port cannot be listened on. */
+int vmenv_ssh_tunnel(const struct vmenv_ssh_jump *j, const char *to_host, const int *ports,
+                     size_t n, int stop_fd, vmenv_error *err);
+
 struct vmenv_ssh_target {
+        /* NULL: connect to host:port directly; else host:port are an
+         * address on the jump host (its 127.0.0.1) */
+        const struct vmenv_ssh_jump *jump;
         const char *host; /* "127.0.0.1" */
         int port;
         const char *user;     /* "vagrant" */

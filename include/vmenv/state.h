@@ -27,6 +27,9 @@ struct vmenv_machine_state {
         char *box_name;
         char *box_version;
         char *box_digest;  /* "sha256:HEX" of the stored box, if known */
+        /* A cloud image's: cloud-init's instance-id, new when the machine
+         * is created (cloud-init then runs its per-instance steps once). */
+        char *instance_id;
         char *ssh_host;    /* NULL: 127.0.0.1; nat: the guest's DHCP address */
         int ssh_port;      /* host port forwarded to the guest's SSH (nat: guest port) */
         char *host_key;    /* guest host key "TYPE BASE64", trusted on first use */

@@ -99,6 +99,8 @@ static int check_lengths(const struct vmenv_domain_spec *s, vmenv_error *err)
         for (size_t i = 0; i < s->n_disks; i++)
                 if (check_value("disk path", s->disks[i].path, err) < 0)
                         return -1;
+        if (check_value("seed image path", s->seed_iso, err) < 0)
+                return -1;
         for (size_t i = 0; i < s->n_fs; i++)
                 if (check_value("shared folder path", s->fs[i].host_path, err) < 0 ||
                     check_value("shared folder tag", s->fs[i].tag, err) < 0)
@@ -241,6 +243,11 @@ static int validate(const struct vmenv_domain_spec *s, bool native, vmenv_error 
                 return vmenv_error_set(err, VMENV_EXIT_CONFIG,
                                        "too many private networks (%zu, the limit is %d)",
                                        s->n_nics, MAX_NICS);
+        if (s->mac && !mac_valid(s->mac))
+                return vmenv_error_set(err, VMENV_EXIT_SOFTWARE,
+                                       "the first network card's MAC '%s' is not like "
+                                       "52:54:00:12:34:56",
+                                       s->mac);
         for (size_t i = 0; i < s->n_nics; i++)
                 if (!s->nics[i].network || !*s->nics[i].network || !mac_valid(s->nics[i].mac))
                         return vmenv_error_set(err, VMENV_EXIT_SOFTWARE,
@@ -342,6 +349,17 @@ static void render_disks(struct render *r, const struct vmenv_domain_spec *s)
                                  esc(r, d->format ? d->format : "qcow2"), esc(r, d->path),
                                  (char)('a' + i));
         }
+        /* The NoCloud seed on SATA (q35's built-in AHCI): a CD-ROM the guest
+         * cannot write, found by its "cidata" label, not by a device name. */
+        if (s->seed_iso)
+                vmenv_buf_printf(&r->b,
+                                 "    <disk type='file' device='cdrom'>\n"
+                                 "      <driver name='qemu' type='raw'/>\n"
+                                 "      <source file='%s'/>\n"
+                                 "      <target dev='sda' bus='sata'/>\n"
+                                 "      <readonly/>\n"
+                                 "    </disk>\n",
+                                 esc(r, s->seed_iso));
 }
 
 static void render_fs(struct render *r, const struct vmenv_domain_spec *s)
@@ -371,8 +389,10 @@ static void render_fs(struct render *r, const struct vmenv_domain_spec *s)
 
 static void render_passt(struct render *r, const struct vmenv_domain_spec *s)
 {
-        vmenv_buf_puts(&r->b, "    <interface type='user'>\n"
-                              "      <backend type='passt'/>\n");
+        vmenv_buf_puts(&r->b, "    <interface type='user'>\n");
+        if (s->mac)
+                vmenv_buf_printf(&r->b, "      <mac address='%s'/>\n", esc(r, s->mac));
+        vmenv_buf_puts(&r->b, "      <backend type='passt'/>\n");
         for (size_t i = 0; i < s->n_ports; i++) {
                 const struct vmenv_port_map *p = &s->ports[i];
                 vmenv_buf_printf(&r->b,
@@ -406,9 +426,10 @@ static void render_qemu_commandline(struct render *r, const struct vmenv_domain_
             "    <qemu:arg value='-netdev'/>\n"
             "    <qemu:arg value='%s'/>\n"
             "    <qemu:arg value='-device'/>\n"
-            "    <qemu:arg value='virtio-net-pci,netdev=vmenvnet0,bus=pcie.0,addr=%s'/>\n"
+            "    <qemu:arg value='virtio-net-pci,netdev=vmenvnet0,bus=pcie.0,addr=%s%s%s'/>\n"
             "  </qemu:commandline>\n",
-            esc(r, opt.data), VMENV_LIBVIRT_NET_SLOT);
+            esc(r, opt.data), VMENV_LIBVIRT_NET_SLOT, s->mac ? ",mac=" : "",
+            s->mac ? esc(r, s->mac) : "");
         vmenv_buf_free(&opt);
 }
 
@@ -445,9 +466,12 @@ char *vmenv_libvirt_domain_xml(const struct vmenv_domain_spec *s,
         else if (!user)
                 vmenv_buf_printf(&r.b,
                                  "    <interface type='network'>\n"
+                                 "%s%s%s"
                                  "      <source network='%s'/>\n"
                                  "      <model type='virtio'/>\n"
                                  "    </interface>\n",
+                                 s->mac ? "      <mac address='" : "",
+                                 s->mac ? esc(&r, s->mac) : "", s->mac ? "'/>\n" : "",
                                  esc(&r, s->nat_network));
         for (size_t i = 0; i < s->n_nics; i++)
                 vmenv_buf_printf(&r.b,

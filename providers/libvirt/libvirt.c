@@ -223,6 +223,11 @@ static struct vmenv_provider *provider_open(const char *uri, vmenv_error *err)
         return p;
 }
 
+static const char *provider_uri(struct vmenv_provider *p)
+{
+        return p->uri;
+}
+
 bool vmenv_libvirt_uri_is_local(const char *uri)
 {
         return !strstr(uri, "://") || strstr(uri, ":///");
@@ -563,6 +568,7 @@ const struct vmenv_provider_ops vmenv_provider_libvirt = {
     .state = provider_state,
     .state_detail = vmenv_libvirt_state_detail,
     .log_tail = vmenv_libvirt_log_tail,
+    .uri = provider_uri,
     .shutdown = provider_shutdown,
     .poweroff = provider_poweroff,
     .suspend = provider_suspend,

@@ -41,9 +41,11 @@ static char *default_pool_path(struct vmenv_provider *p)
         const char *v = getenv("VMENV_POOL_PATH");
         _cleanup_free_ char *home = NULL;
 
-        if (v && *v)
+        /* VMENV_POOL_PATH and $VMENV_HOME are folders of this host: a
+         * remote hypervisor keeps its pool in its own libvirt folder. */
+        if (v && *v && vmenv_libvirt_uri_is_local(p->uri))
                 return vmenv_strdup(v);
-        if (!p->session)
+        if (!p->session || !vmenv_libvirt_uri_is_local(p->uri))
                 return vmenv_strdup(SYSTEM_POOL_PATH);
         home = vmenv_home();
         return vmenv_path_join(home, "pool");
@@ -275,6 +277,7 @@ int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, 
         _cleanup_free_ char *xml = NULL, *ename = NULL, *part = NULL;
         virStorageVolInfo info;
         struct stat st;
+        uint64_t t0;
         bool missing;
 
         if (!format)
@@ -340,10 +343,14 @@ int vmenv_libvirt_image_ensure(struct vmenv_provider *p, const char *pool_name, 
                     (uint64_t)st.st_size, part);
         if (!(tmp = virStorageVolCreateXML(pool, xml, 0)))
                 return vmenv_libvirt_error(err, "cannot create volume '%s'", part);
+        t0 = vmenv_now_ns();
         if (upload(p->conn, tmp, fd, (uint64_t)st.st_size, local_path, part, err) < 0) {
                 virStorageVolDelete(tmp, 0);
                 return -1;
         }
+        /* tests/bench/remote.sh reads this line */
+        vmenv_debug("uploaded %" PRIu64 " bytes in %.3f s", (uint64_t)st.st_size,
+                    (double)(vmenv_now_ns() - t0) / 1e9);
         /* The volume was created as an empty image of the file's size; make
          * libvirt read the uploaded header (virtual size, format) now. */
         if (virStoragePoolRefresh(pool, 0) < 0)

@@ -77,6 +77,27 @@ struct vmenv_project;
 struct vmenv_machine_config;
 /* Opens the project's provider (libvirt). */
 struct vmenv_project *vmenv_cli_project(struct vmenv_ctx *ctx, vmenv_error *err);
+/* Opens the provider on the hypervisor machine m runs on. */
+struct vmenv_project *vmenv_cli_project_of(struct vmenv_ctx *ctx,
+                                           const struct vmenv_machine_config *m, vmenv_error *err);
+
+/* The open projects of one command, one per hypervisor its machines run
+ * on (a machine's libvirt.uri), each opened on first need. A host that
+ * cannot be reached is tried once: later machines on it get the same
+ * error. */
+struct vmenv_cli_hosts {
+        struct vmenv_ctx *ctx;
+        struct vmenv_cli_host {
+                const char *uri; /* borrowed from the config; NULL: the default */
+                struct vmenv_project *p;
+                vmenv_error err; /* why p is NULL */
+        } *v;
+        size_t n;
+};
+struct vmenv_project *vmenv_cli_hosts_get(struct vmenv_cli_hosts *h,
+                                          const struct vmenv_machine_config *m, vmenv_error *err);
+void vmenv_cli_hosts_close(struct vmenv_cli_hosts *h);
+
 /* Runs fn on each selected machine (all when none are named), going on
  * after a failure; the first error is returned, later ones are printed. */
 int vmenv_cli_each(struct vmenv_ctx *ctx, const struct vmenv_args *args,

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "vmenv/box.h"
 #include "vmenv/cleanup.h"
+#include "vmenv/cloud.h"
 #include "vmenv/config.h"
 #include "vmenv/lock.h"
 #include "vmenv/log.h"
@@ -239,6 +240,22 @@ static char *catalog_newest(const char *catalog, const char *constraint,
         return v;
 }
 
+/* A cloud image's newest version: the stored one while the distribution's
+ * index lists the stored digest, else the version a new download gets. */
+static char *image_newest(const char *alias, const struct vmenv_box *b,
+                          const struct vmenv_fetch_opts *fo, vmenv_error *err)
+{
+        struct vmenv_cloud_image im = {0};
+        char *v;
+
+        if (vmenv_cloud_image_resolve(alias, NULL, fo, &im, err) < 0)
+                return NULL;
+        v = b && vmenv_streq(im.checksum, b->digest) ? vmenv_strdup(b->version)
+                                                     : vmenv_cloud_image_version(&im);
+        vmenv_cloud_image_clear(&im);
+        return v;
+}
+
 /* The catalog a machine's box comes from when vmenv.yaml names one (box_url
  * or box as a catalog URL); NULL: the box registry, as in Vagrant. */
 static char *project_catalog(const struct vmenv_machine_config *m)
@@ -310,6 +327,9 @@ static int box_outdated(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv
                         if (v[i]->catalog &&
                             !(latest = catalog_newest(v[i]->catalog, NULL, &o.fetch, &e)))
                                 report_failed(v[i]->name, v[i]->version, e.msg, arr);
+                        else if (!v[i]->catalog && vmenv_cloud_alias_known(v[i]->name) &&
+                                 !(latest = image_newest(v[i]->name, v[i], &o.fetch, &e)))
+                                report_failed(v[i]->name, v[i]->version, e.msg, arr);
                         else
                                 report(v[i]->name, v[i]->version, latest, arr);
                         vmenv_error_clear(&e);
@@ -348,7 +368,13 @@ static int box_outdated(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv
                         /* the catalog the stored box came from, else the registry's */
                         if (!cat && b && b->catalog)
                                 cat = vmenv_strdup(b->catalog);
-                        if (!cat && !m->box_url && vmenv_box_name_valid(m->box)) {
+                        if (!cat && !m->box_url && vmenv_cloud_alias_known(m->box)) {
+                                if (!(latest = image_newest(m->box, b, &o.fetch, err))) {
+                                        vmenv_box_free(b);
+                                        r = -1;
+                                        break;
+                                }
+                        } else if (!cat && !m->box_url && vmenv_box_name_valid(m->box)) {
                                 struct vmenv_catalog *reg =
                                     vmenv_catalog_fetch_name(m->box, &o.fetch, &cat, &e);
                                 vmenv_catalog_free(reg);
@@ -382,7 +408,7 @@ static int box_update(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmenv_e
                 struct vmenv_box *cur = vmenv_box_find(only, NULL, err);
                 if (!cur)
                         return -1;
-                if (!cur->catalog) {
+                if (!cur->catalog && !vmenv_cloud_alias_known(only)) {
                         vmenv_error_set(
                             err, VMENV_EXIT_NOINPUT,
                             "box '%s' was not added from a catalog, so it has no updates", only);

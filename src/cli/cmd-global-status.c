@@ -115,6 +115,7 @@ static int cmd_global_status_run(struct vmenv_ctx *ctx, const struct vmenv_args 
                         json_object_object_add(o, "domain", json_object_new_string(e[i].domain));
                         json_object_object_add(o, "name", json_object_new_string(e[i].machine));
                         json_object_object_add(o, "state", json_object_new_string(state));
+                        json_object_object_add(o, "uri", json_object_new_string(uri ? uri : ""));
                         json_object_object_add(
                             o, "directory",
                             json_object_new_string(e[i].project_dir ? e[i].project_dir : ""));

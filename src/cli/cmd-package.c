@@ -23,7 +23,7 @@ static int cmd_package_run(struct vmenv_ctx *ctx, const struct vmenv_args *args,
                 if (!strcmp(args->opts[i].name, "include"))
                         vmenv_strv_push(&o.include, vmenv_strdup(args->opts[i].value));
         if (!(m = vmenv_project_select_one(ctx->config, args->argc ? args->argv[0] : NULL, err)) ||
-            !(p = vmenv_cli_project(ctx, err))) {
+            !(p = vmenv_cli_project_of(ctx, m, err))) {
                 vmenv_strv_free(o.include);
                 return -1;
         }

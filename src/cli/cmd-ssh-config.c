@@ -59,8 +59,14 @@ static int print_one(struct vmenv_ctx *ctx, const struct vmenv_machine_config *m
                "  UserKnownHostsFile %s\n"
                "  StrictHostKeyChecking yes\n"
                "  PasswordAuthentication no\n"
-               "  LogLevel FATAL\n\n",
+               "  LogLevel FATAL\n",
                host ? host : m->name, hname, e.port, e.user, key, known);
+        /* the values were checked when the URI was read (ssh-jump.c) */
+        if (e.jump)
+                printf("  ProxyJump %s\n", e.jump);
+        else if (e.proxy_command)
+                printf("  ProxyCommand %s\n", e.proxy_command);
+        printf("\n");
         r = 0;
 out:
         vmenv_ssh_endpoint_clear(&e);

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "vmenv/cleanup.h"
+#include "vmenv/log.h"
 #include "vmenv/machine.h"
 #include "vmenv/ssh.h"
 #include "vmenv/util.h"
@@ -17,7 +18,7 @@ static int system_ssh(struct vmenv_ctx *ctx, const struct vmenv_machine_config *
                       const struct vmenv_args *args, vmenv_error *err)
 {
         struct vmenv_ssh_endpoint e;
-        _cleanup_free_ char *khopt = NULL, *port = NULL;
+        _cleanup_free_ char *khopt = NULL, *port = NULL, *proxy = NULL;
         _cleanup_free_ const char **argv = NULL;
         int n = 0;
 
@@ -47,6 +48,15 @@ static int system_ssh(struct vmenv_ctx *ctx, const struct vmenv_machine_config *
         argv[n++] = e.key;
         argv[n++] = "-p";
         argv[n++] = port;
+        /* a remote hypervisor's guest: through its host, as libssh does */
+        if (e.jump) {
+                argv[n++] = "-J";
+                argv[n++] = e.jump;
+        } else if (e.proxy_command) {
+                proxy = vmenv_strdupf("ProxyCommand=%s", e.proxy_command);
+                argv[n++] = "-o";
+                argv[n++] = proxy;
+        }
         argv[n++] = "-l";
         argv[n++] = e.user;
         argv[n++] = e.host;
@@ -76,10 +86,21 @@ static int cmd_ssh_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vme
                 return -1;
         if (args->dashdash && !cmd)
                 return system_ssh(ctx, m, args, err);
-        if (!(p = vmenv_cli_project(ctx, err)))
-                return -1;
-        s = vmenv_machine_ssh(p, m, err);
-        vmenv_project_close(p);
+        {
+                /* a remote machine: straight through the jump; libvirt is
+                 * asked only when that fails, for the reason */
+                vmenv_error e = VMENV_ERROR_INIT;
+                s = vmenv_machine_ssh_remote(ctx->config, m, &e);
+                if (!s && e.msg)
+                        vmenv_debug("%s: %s", m->name, e.msg);
+                vmenv_error_clear(&e);
+        }
+        if (!s) {
+                if (!(p = vmenv_cli_project_of(ctx, m, err)))
+                        return -1;
+                s = vmenv_machine_ssh(p, m, err);
+                vmenv_project_close(p);
+        }
         if (!s)
                 return -1;
         if (cmd)

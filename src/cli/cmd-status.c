@@ -30,25 +30,16 @@ static json_object *private_json(char **ips)
 static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmenv_error *err)
 {
         _cleanup_free_ const struct vmenv_machine_config **ms = NULL;
-        struct vmenv_project *p;
+        struct vmenv_cli_hosts hosts = {.ctx = ctx};
         json_object *arr = NULL;
         struct vmenv_lock *lock = NULL;
-        const struct vmenv_host_info *host = NULL;
-        size_t n = 0;
+        size_t n = 0, unknown = 0;
         int r = 0;
 
         if (vmenv_project_select(ctx->config, args->argc, args->argv, &ms, &n, err) < 0)
                 return -1;
-        if (!(p = vmenv_cli_project(ctx, err)))
-                return -1;
-        if (ctx->json) {
-                /* The accelerator machines run under, and why (the KVM
-                 * check's verdict); status still reports without it. */
-                vmenv_error he = VMENV_ERROR_INIT;
-                host = vmenv_project_host(p, &he);
-                vmenv_error_clear(&he);
+        if (ctx->json)
                 arr = json_object_new_array();
-        }
         /* a lock that cannot be read is said by 'up'; status still reports */
         {
                 vmenv_error le = VMENV_ERROR_INIT;
@@ -56,18 +47,41 @@ static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, 
                         vmenv_error_clear(&le);
         }
         for (size_t i = 0; i < n && r == 0; i++) {
-                enum vmenv_vm_state vs;
+                enum vmenv_vm_state vs = VMENV_VM_OTHER;
                 _cleanup_free_ char *domain = vmenv_domain_name(ctx->config, ms[i]->name);
+                _cleanup_free_ char *state = NULL;
+                const char *uri = vmenv_machine_uri(ms[i]);
+                const struct vmenv_host_info *host = NULL;
+                vmenv_error he = VMENV_ERROR_INIT;
+                struct vmenv_project *p;
                 char **ips = NULL;
-                if ((r = vmenv_machine_state(p, ms[i], &vs, err)) < 0 ||
-                    (r = vmenv_privnet_machine_ips(ctx->config, ms[i]->name, &ips, err)) < 0)
+
+                /* a host that does not answer marks its machines unknown;
+                 * the others are still shown, and the exit status says so */
+                if (!(p = vmenv_cli_hosts_get(&hosts, ms[i], &he))) {
+                        state = vmenv_strdupf("unknown (host unreachable: %s)", he.msg);
+                        unknown++;
+                } else if (vmenv_machine_state(p, ms[i], &vs, &he) < 0) {
+                        state = vmenv_strdupf("unknown (%s)", he.msg);
+                        unknown++;
+                } else {
+                        state = vmenv_strdup(vmenv_vm_state_name(vs));
+                }
+                vmenv_error_clear(&he);
+                if ((r = vmenv_privnet_machine_ips(ctx->config, ms[i]->name, &ips, err)) < 0)
                         break;
+                /* The accelerator machines run under, and why (the KVM
+                 * check's verdict); status still reports without it. */
+                if (arr && p) {
+                        host = vmenv_project_host(p, &he);
+                        vmenv_error_clear(&he);
+                }
                 if (arr) {
                         json_object *o = json_object_new_object();
                         json_object_object_add(o, "name", json_object_new_string(ms[i]->name));
-                        json_object_object_add(o, "state",
-                                               json_object_new_string(vmenv_vm_state_name(vs)));
+                        json_object_object_add(o, "state", json_object_new_string(state));
                         json_object_object_add(o, "domain", json_object_new_string(domain));
+                        json_object_object_add(o, "uri", json_object_new_string(uri ? uri : ""));
                         json_object_object_add(o, "box", json_object_new_string(ms[i]->box));
                         if (host) {
                                 json_object_object_add(
@@ -78,8 +92,7 @@ static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, 
                         json_object_object_add(o, "private_networks", private_json(ips));
                         json_object_array_add(arr, o);
                 } else {
-                        printf("%-20s %-14s (%s)\n", ms[i]->name, vmenv_vm_state_name(vs),
-                               ms[i]->box);
+                        printf("%-20s %-14s (%s)\n", ms[i]->name, state, ms[i]->box);
                         for (char **a = ips; a && *a; a++)
                                 printf("  private network '%.*s': %s\n",
                                        (int)(strchr(*a, '=') - *a), *a, strchr(*a, '=') + 1);
@@ -106,8 +119,12 @@ static int cmd_status_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, 
                                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(arr);
         }
-        vmenv_project_close(p);
+        vmenv_cli_hosts_close(&hosts);
         vmenv_lock_free(lock);
+        if (r == 0 && unknown)
+                return vmenv_error_set(err, VMENV_EXIT_UNAVAILABLE,
+                                       "the state of %zu machine%s is unknown (see above)",
+                                       unknown, unknown == 1 ? "" : "s");
         return r;
 }
 
@@ -115,6 +132,8 @@ const struct vmenv_cmd vmenv_cmd_status = {
         .name = "status",
         .usage = "[--json] [MACHINE...]",
         .summary = "show the state of machines",
+        .help = "Exits 0 when every machine's state is known, 69 when the host of some machine\n"
+                "could not be reached (those machines are listed as 'unknown (...)').",
         .max_args = -1,
         .flags = VMENV_CMD_PROJECT | VMENV_CMD_PROVIDER | VMENV_CMD_JSON,
         .run = cmd_status_run,

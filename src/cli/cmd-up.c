@@ -41,7 +41,7 @@ static int cmd_up_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmen
         };
         const char *with = vmenv_args_get(args, "provision-with");
         bool parallel = !vmenv_args_has(args, "no-parallel");
-        struct vmenv_project *p;
+        struct vmenv_cli_hosts hosts = {.ctx = ctx};
         size_t n = 0;
         int failed = 0;
         struct vmenv_lock *lock = NULL;
@@ -64,12 +64,14 @@ static int cmd_up_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmen
                         goto out;
                 o.lock = lock;
         }
-        if (!(p = vmenv_cli_project(ctx, err)))
-                goto out;
         jobs = vmenv_calloc(n, sizeof(*jobs));
         threads = vmenv_calloc(n, sizeof(*threads));
+        /* each machine on its own hypervisor's connection, all of them in
+         * parallel across hosts; one host unreachable fails its machines */
         for (size_t i = 0; i < n; i++) {
-                jobs[i] = (struct job){.p = p, .m = ms[i], .o = &o};
+                jobs[i] = (struct job){.m = ms[i], .o = &o, .r = -1};
+                if (!(jobs[i].p = vmenv_cli_hosts_get(&hosts, ms[i], &jobs[i].err)))
+                        continue;
                 jobs[i].threaded = parallel && n > 1 &&
                                    pthread_create(&threads[i], NULL, up_thread, &jobs[i]) == 0;
                 if (!jobs[i].threaded)
@@ -87,7 +89,7 @@ static int cmd_up_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmen
                         vmenv_error_clear(&jobs[i].err);
                 }
         }
-        vmenv_project_close(p);
+        vmenv_cli_hosts_close(&hosts);
 out:
         vmenv_lock_free(lock);
         vmenv_strv_free(o.provision_with);

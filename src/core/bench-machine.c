@@ -37,6 +37,7 @@ static int bm_ssh_target(void *ctx, struct vmenv_ssh_target *t, vmenv_error *err
         if (reload_state(b, err) < 0)
                 return -1;
         *t = (struct vmenv_ssh_target){
+            .jump = b->p->jump,
             .host = b->st->ssh_host ? b->st->ssh_host : "127.0.0.1",
             .port = b->st->ssh_port,
             .user = b->m->ssh.user ? b->m->ssh.user : "vagrant",

@@ -18,6 +18,7 @@
 #include "json-cleanup.h"
 #include "vmenv/box.h"
 #include "vmenv/cleanup.h"
+#include "vmenv/cloud.h"
 #include "vmenv/log.h"
 #include "vmenv/util.h"
 
@@ -982,6 +983,25 @@ static struct vmenv_box *existing_version(const char *name, const char *version,
         return TAKE_PTR(b);
 }
 
+/* The stored version of name whose digest is digest, if any. */
+static struct vmenv_box *stored_digest(const char *name, const char *digest, vmenv_error *err)
+{
+        char **versions = stored_versions(name);
+        struct vmenv_box *found = NULL;
+        for (char **v = versions; v && *v && !found; v++) {
+                _cleanup_free_ char *dir = version_dir(name, *v);
+                vmenv_error ignore = VMENV_ERROR_INIT;
+                struct vmenv_box *b = load_box(name, *v, dir, &ignore);
+                vmenv_error_clear(&ignore);
+                if (b && vmenv_streq(b->digest, digest))
+                        found = b;
+                else
+                        vmenv_box_free(b);
+        }
+        vmenv_strv_free(versions);
+        return found;
+}
+
 static struct vmenv_box *add_source(const char *src, const char *name, const char *constraint,
                                     const char *checksum, const struct vmenv_box_opts *o,
                                     bool exists_ok, vmenv_error *err)
@@ -1001,7 +1021,23 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
 
         if (!o)
                 o = &defaults;
-        if (kind == KIND_NAME) {
+        if (kind == KIND_NAME && vmenv_cloud_alias_known(src)) {
+                /* A distribution's cloud image ("debian/12"): its index
+                 * gives URL and digest; then it is an image like any other. */
+                struct vmenv_cloud_image im = {0};
+                if (vmenv_cloud_image_resolve(src, o->architecture, &o->fetch, &im, err) < 0)
+                        return NULL;
+                if (!checksum && (b = stored_digest(im.name, im.checksum, err))) {
+                        vmenv_cloud_image_clear(&im);
+                        return b; /* the same bytes under an earlier date */
+                }
+                store_name = vmenv_strdup(im.name);
+                url = vmenv_strdup(im.url);
+                cs = vmenv_strdup(checksum ? checksum : im.checksum);
+                version = vmenv_cloud_image_version(&im);
+                vmenv_cloud_image_clear(&im);
+                kind = KIND_IMAGE;
+        } else if (kind == KIND_NAME) {
                 /* Vagrant's shorthand: looked up at the box registry */
                 if (!(named = vmenv_catalog_fetch_name(src, &o->fetch, &catalog_url, err)))
                         return NULL;
@@ -1048,7 +1084,7 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
                         vmenv_error_hint(err, "give the box a name with --name");
                         return NULL;
                 }
-        } else {
+        } else if (!version) {
                 struct vmenv_constraint *c = vmenv_constraint_parse(constraint, err);
                 if (!c)
                         return NULL;

@@ -133,6 +133,14 @@ static json_object *jmachine(const struct vmenv_machine_config *m)
         json_object_object_add(s, "port", json_object_new_int(m->ssh.port));
         json_object_object_add(s, "private_key", jstr(m->ssh.private_key));
         json_object_object_add(o, "ssh", s);
+        json_object_object_add(o, "cloud", json_object_new_boolean(m->cloud));
+        if (m->cloud) {
+                struct json_object *ci = json_object_new_object();
+                json_object_object_add(ci, "minimal",
+                                       json_object_new_boolean(m->cloud_init.minimal));
+                json_object_object_add(ci, "user_data", jstr(m->cloud_init.user_data));
+                json_object_object_add(o, "cloud_init", ci);
+        }
 
         json_object_object_add(o, "kernel", jstr(m->kernel));
         json_object_object_add(o, "initrd", jstr(m->initrd));

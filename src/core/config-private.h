@@ -74,6 +74,13 @@ void vmenv_cfg_privnets_free(struct vmenv_machine_config *m);
  * host's; fills c->networks. */
 int vmenv_cfg_check_networks(struct pctx *p, struct vmenv_config *c, struct mstate *st);
 
+/* cloud_init: (config-cloud.c): "minimal" or {user_data: FILE, minimal: BOOL}. */
+int vmenv_cfg_parse_cloud_init(struct pctx *p, const struct ynode *n, const char *path,
+                               struct vmenv_cloud_init_config *out);
+/* Whether box: (or box_url:) names a cloud image by an alias vmenv knows
+ * (an image URL or path is one when cloud_init: says so). */
+bool vmenv_cfg_box_is_cloud(const char *box);
+
 /* One machine: defaults, then the top level's keys, then its own (own may be
  * NULL for the single-machine form). */
 int vmenv_cfg_build_machine(struct pctx *p, const struct ynode *top, const char *name,

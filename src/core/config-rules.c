@@ -183,6 +183,7 @@ static void machine_clear(struct vmenv_machine_config *m)
         provs_free(m);
         free(m->ssh.user);
         free(m->ssh.private_key);
+        free(m->cloud_init.user_data);
         free(m->kernel);
         free(m->initrd);
         free(m->cmdline);
@@ -227,6 +228,7 @@ static const char *const machine_keys[] = {"box",
                                            "synced_folders",
                                            "provision",
                                            "ssh",
+                                           "cloud_init",
                                            "kernel",
                                            "initrd",
                                            "cmdline",
@@ -835,6 +837,10 @@ static int apply_key(struct pctx *p, struct vmenv_machine_config *m, struct msta
         }
         if (!strcmp(key, "ssh"))
                 return parse_ssh(p, v, kp, &m->ssh);
+        if (!strcmp(key, "cloud_init")) {
+                m->cloud = true;
+                return vmenv_cfg_parse_cloud_init(p, v, kp, &m->cloud_init);
+        }
         if (!strcmp(key, "kernel"))
                 return vmenv_cfg_get_str(p, v, kp, &m->kernel);
         if (!strcmp(key, "initrd"))
@@ -893,8 +899,9 @@ int vmenv_cfg_build_machine(struct pctx *p, const struct ynode *top, const char 
                 m->hostname = vmenv_strdup(name);
         if (!m->network)
                 m->network = vmenv_strdup("user");
+        m->cloud = m->cloud || vmenv_cfg_box_is_cloud(m->box_url ? m->box_url : m->box);
         if (!m->ssh.user)
-                m->ssh.user = vmenv_strdup("vagrant");
+                m->ssh.user = vmenv_strdup(m->cloud ? "vmenv" : "vagrant");
         if (check_homes(p, m, own && !vmenv_cfg_is_null(own) ? prefix : "") < 0)
                 return -1;
         if (!m->libvirt.machine_type)

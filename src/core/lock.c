@@ -13,6 +13,7 @@
 #include "json-cleanup.h"
 #include "vmenv/box.h"
 #include "vmenv/cleanup.h"
+#include "vmenv/cloud.h"
 #include "vmenv/config.h"
 #include "vmenv/lock.h"
 #include "vmenv/log.h"
@@ -801,6 +802,30 @@ static int resolve_name(const char *dir, const struct vmenv_machine_config *m,
         return r;
 }
 
+/* A distribution's cloud image ("debian/12"): the stored one if there is
+ * one, else what the distribution's index lists now: its URL and digest. */
+static int resolve_cloud(const struct vmenv_machine_config *m, const struct vmenv_lock_opts *o,
+                         struct vmenv_lock_entry *e, vmenv_error *err)
+{
+        struct vmenv_cloud_image im = {0};
+        vmenv_error none = VMENV_ERROR_INIT;
+        _cleanup_(vmenv_box_freep) struct vmenv_box *b =
+            vmenv_box_find(m->box, m->box_version, &none);
+
+        vmenv_error_clear(&none);
+        if (b && b->source && b->digest)
+                return resolve_stored(m, e, err);
+        if (vmenv_cloud_image_resolve(m->box, NULL, o ? o->fetch : NULL, &im, err) < 0)
+                return -1;
+        e->version = vmenv_cloud_image_version(&im);
+        e->url = vmenv_strdup(im.url);
+        e->architecture = vmenv_strdup(vmenv_host_arch());
+        e->checksum =
+            m->box_checksum ? checksum_norm(m->box_checksum, err) : vmenv_strdup(im.checksum);
+        vmenv_cloud_image_clear(&im);
+        return e->checksum ? 0 : -1;
+}
+
 int vmenv_lock_resolve(const struct vmenv_config *c, const struct vmenv_machine_config *m,
                        const struct vmenv_lock_opts *o, struct vmenv_lock_entry *out,
                        vmenv_error *err)
@@ -814,7 +839,9 @@ int vmenv_lock_resolve(const struct vmenv_config *c, const struct vmenv_machine_
         e.box = vmenv_strdup(m->box);
         e.constraint = vmenv_strdup(m->box_version && *m->box_version ? m->box_version : NULL);
         e.provider = vmenv_strdup("libvirt");
-        if (kind == SRC_NAME) {
+        if (kind == SRC_NAME && vmenv_cloud_alias_known(m->box)) {
+                r = resolve_cloud(m, o, &e, err);
+        } else if (kind == SRC_NAME) {
                 r = resolve_name(c->dir, m, o, &e, err);
         } else if (kind == SRC_CATALOG) {
                 r = resolve_catalog(c->dir, m, src, NULL, m->box_url != NULL, o, &e, err);

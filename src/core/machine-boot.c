@@ -30,10 +30,12 @@ static char *console_tail(const struct vmenv_machine_state *st)
         return tail;
 }
 
-static void fill_target(const struct vmenv_machine_config *m, const struct vmenv_machine_state *st,
-                        const char *key, struct vmenv_ssh_target *t)
+static void fill_target(const struct vmenv_ssh_jump *jump, const struct vmenv_machine_config *m,
+                        const struct vmenv_machine_state *st, const char *key,
+                        struct vmenv_ssh_target *t)
 {
         *t = (struct vmenv_ssh_target){
+            .jump = jump,
             .host = vmenv_machine_ssh_host(st),
             .port = st->ssh_port,
             .user = m->ssh.user ? m->ssh.user : "vagrant",
@@ -214,19 +216,23 @@ static struct vmenv_ssh *wait_ready(struct vmenv_project *p, const struct vmenv_
         struct vmenv_ssh_target t;
         struct vmenv_ssh *s;
 
-        if (first && !m->ssh.private_key) {
+        if (first && (!m->ssh.private_key || m->cloud)) {
                 if (prepare_key(m, st, &pub, err) < 0)
                         return NULL;
-                if (!(insecure_pub = insecure_pub_line()))
+                if (m->cloud) {
+                        /* the seed installed the key: no insecure one */
+                } else if (!(insecure_pub = insecure_pub_line()))
                         vmenv_warn("%s: no insecure public key found to remove from the guest",
                                    m->name);
         }
-        if (first && !(script = first_boot_script(m, pub, insecure_pub, err)))
+        /* A cloud image: cloud-init did the key and hostname; the wait is
+         * for a command, then for cloud-init (vmenv_machine_boot). */
+        if (first && !m->cloud && !(script = first_boot_script(m, pub, insecure_pub, err)))
                 return NULL;
         if (!(key = vmenv_machine_login_key(m, st, err)))
                 return NULL;
         /* while the swap is unconfirmed, the box's key may still be the one */
-        if (st->key_pending &&
+        if (st->key_pending && !m->cloud &&
             !(alt = m->ssh.private_key ? vmenv_path_join(NULL, m->ssh.private_key)
                                        : vmenv_insecure_key_path(err)))
                 return NULL;
@@ -234,7 +240,7 @@ static struct vmenv_ssh *wait_ready(struct vmenv_project *p, const struct vmenv_
                 *stopped = TAKE_PTR(bw.stopped);
                 return NULL;
         }
-        fill_target(m, st, key, &t);
+        fill_target(p->jump, m, st, key, &t);
         t.alt_key_path = alt;
         /* trust on first use: only up's wait may meet a new host key */
         t.tofu = !st->host_key;
@@ -307,28 +313,64 @@ char *vmenv_machine_known_hosts(const struct vmenv_machine_state *st)
         return vmenv_state_path(st, "known_hosts");
 }
 
+struct vmenv_ssh *vmenv_machine_ssh_remote(const struct vmenv_config *c,
+                                           const struct vmenv_machine_config *m, vmenv_error *err)
+{
+        _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
+        _cleanup_free_ char *key = NULL;
+        struct vmenv_ssh_jump *j = NULL;
+        struct vmenv_ssh_target t;
+        struct vmenv_ssh *s = NULL;
+
+        if (vmenv_ssh_jump_from_uri(vmenv_machine_uri(m), &j, err) < 0)
+                return NULL;
+        if (!j) {
+                vmenv_error_set(err, VMENV_EXIT_USAGE, "machine '%s' is on this host", m->name);
+                return NULL;
+        }
+        if ((st = vmenv_state_load(c, m->name, err)) && st->ssh_port && st->host_key &&
+            (key = vmenv_machine_login_key(m, st, err))) {
+                fill_target(j, m, st, key, &t);
+                t.connect_timeout_ms = 15000;
+                s = vmenv_ssh_connect(&t, NULL, err);
+        } else if (st && !err->msg) {
+                vmenv_error_set(err, VMENV_EXIT_FAILURE, "machine '%s' was never brought up",
+                                m->name);
+        }
+        vmenv_ssh_jump_free(j);
+        return s;
+}
+
 int vmenv_machine_endpoint(const struct vmenv_config *c, const struct vmenv_machine_config *m,
                            struct vmenv_ssh_endpoint *out, vmenv_error *err)
 {
         _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
+        struct vmenv_ssh_jump *j = NULL;
         char *key;
 
         if (!(st = vmenv_state_load(c, m->name, err)))
+                return -1;
+        if (vmenv_ssh_jump_from_uri(vmenv_machine_uri(m), &j, err) < 0)
                 return -1;
         if (!st->ssh_port) {
                 vmenv_error_set(err, VMENV_EXIT_FAILURE, "machine '%s' was never brought up",
                                 m->name);
                 return vmenv_error_hint(err, "run 'vmenv up %s'", m->name);
         }
-        if (!(key = vmenv_machine_login_key(m, st, err)))
+        if (!(key = vmenv_machine_login_key(m, st, err))) {
+                vmenv_ssh_jump_free(j);
                 return -1;
+        }
         *out = (struct vmenv_ssh_endpoint){
+            .jump = j ? vmenv_ssh_jump_spec(j) : NULL,
+            .proxy_command = j ? vmenv_ssh_jump_proxy_command(j) : NULL,
             .host = vmenv_strdup(vmenv_machine_ssh_host(st)),
             .port = st->ssh_port,
             .user = m->ssh.user ? m->ssh.user : "vagrant",
             .key = key,
             .known_hosts = vmenv_machine_known_hosts(st),
         };
+        vmenv_ssh_jump_free(j);
         return 0;
 }
 
@@ -337,7 +379,9 @@ void vmenv_ssh_endpoint_clear(struct vmenv_ssh_endpoint *e)
         free(e->host);
         free(e->key);
         free(e->known_hosts);
-        e->host = e->key = e->known_hosts = NULL;
+        free(e->jump);
+        free(e->proxy_command);
+        e->host = e->key = e->known_hosts = e->jump = e->proxy_command = NULL;
 }
 
 /* The system ssh (ssh-config, ssh -- ARGS) checks the same host key. */
@@ -394,7 +438,8 @@ int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_confi
 {
         _cleanup_(vmenv_ssh_freep) struct vmenv_ssh *s = NULL;
         bool first = !st->first_boot_done;
-        uint64_t t0 = vmenv_now_ns(), t1;
+        uint64_t t0 = vmenv_now_ns(), t1, t2;
+        double cloud_s = 0;
 
         *stopped = NULL;
         if (start) {
@@ -403,12 +448,19 @@ int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_confi
                         return vmenv_error_prefix(err, "cannot start machine '%s'", m->name);
         }
         if (first)
-                vmenv_info("%s: first boot: own key, hostname", m->name);
+                vmenv_info("%s: first boot: %s", m->name,
+                           m->cloud ? "cloud-init with the machine's own key"
+                                    : "own key, hostname");
         if (!(s = wait_ready(p, m, st, first, stopped, err)))
                 return -1;
         t1 = vmenv_now_ns();
+        /* the host key and the key swap are recorded before cloud-init is
+         * waited for: a machine whose cloud-init failed is one to ssh into */
         if (vmenv_state_save(st, err) < 0 || write_known_hosts(st, err) < 0)
                 return -1;
+        if (m->cloud && (start || first) && vmenv_machine_cloud_wait(m, s, &cloud_s, err) < 0)
+                return -1;
+        t2 = vmenv_now_ns();
         if (vmenv_privnet_guest_configure(p->config, m, s, err) < 0)
                 return -1;
         if (mount_folders(m, s, err) < 0)
@@ -422,9 +474,11 @@ int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_confi
                 vmenv_error e = VMENV_ERROR_INIT;
                 vmenv_project_accel(p, &a, &e);
                 vmenv_error_clear(&e);
+                if (m->cloud)
+                        vmenv_info("%s: cloud-init %.2f s", m->name, cloud_s);
                 vmenv_info("%s: boot to a command over SSH%s %.2f s, folders %.2f s (%s)", m->name,
                            first ? " (with first-boot setup)" : "", (double)(t1 - t0) / 1e9,
-                           (double)(vmenv_now_ns() - t1) / 1e9, a.reason);
+                           (double)(vmenv_now_ns() - t2) / 1e9, a.reason);
         }
         return 0;
 }
@@ -450,7 +504,7 @@ struct vmenv_ssh *vmenv_machine_ssh(struct vmenv_project *p, const struct vmenv_
         }
         if (!(key = vmenv_machine_login_key(m, st, err)))
                 return NULL;
-        fill_target(m, st, key, &t);
+        fill_target(p->jump, m, st, key, &t);
         /* a running guest under load may take seconds to send its banner:
          * the boot wait's short per-try budget is not for this */
         t.connect_timeout_ms = 15000;

@@ -153,7 +153,7 @@ static char *port_user(int port)
  * (moved when taken and auto_correct is set). In nat mode there are none
  * (the config refuses forwarded_ports there): SSH is the guest's own port. */
 static int plan_ports(const struct vmenv_machine_config *m, struct vmenv_machine_state *st,
-                      vmenv_error *err)
+                      bool remote, vmenv_error *err)
 {
         for (size_t i = 0; i < st->n_ports; i++) {
                 free(st->ports[i].host_ip);
@@ -170,7 +170,11 @@ static int plan_ports(const struct vmenv_machine_config *m, struct vmenv_machine
                 return 0;
         }
 
-        if (st->ssh_port <= 0 || port_free("127.0.0.1", st->ssh_port, "tcp") != 1)
+        /* On a remote hypervisor the ports are its loopback's, which
+         * this host cannot test: a kept port stays, a new one is one free
+         * here (likely free there too); a taken one fails at start with
+         * QEMU's word on it (docs/remote.md). */
+        if (st->ssh_port <= 0 || (!remote && port_free("127.0.0.1", st->ssh_port, "tcp") != 1))
                 st->ssh_port = pick_free_port("127.0.0.1", "tcp");
         if (st->ssh_port <= 0)
                 return vmenv_error_set(err, VMENV_EXIT_IO, "cannot find a free port for SSH");
@@ -182,7 +186,7 @@ static int plan_ports(const struct vmenv_machine_config *m, struct vmenv_machine
                 const char *ip = f->host_ip ? f->host_ip : "127.0.0.1";
                 const char *proto = f->protocol ? f->protocol : "tcp";
                 int host = f->host;
-                int fr = port_free(ip, host, proto);
+                int fr = remote ? 1 : port_free(ip, host, proto);
 
                 if (fr < 0)
                         return vmenv_error_set(err, VMENV_EXIT_CONFIG,
@@ -476,6 +480,7 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
         const struct vmenv_host_info *host = vmenv_project_host(p, err);
         struct vmenv_accel accel = {0};
         struct vmenv_nic_spec *nics = NULL;
+        _cleanup_free_ char *mac = NULL, *seed = NULL;
         int r;
         struct vmenv_domain_spec spec = {
             .name = st->domain,
@@ -503,10 +508,14 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
                 return -1;
         spec.kvm = accel.kvm;
         /* Traversable but not listable: QEMU (not only virtlogd) may open
-         * the log when libvirt's stdio handler is "file". */
-        if (vmenv_mkdir_p(log_dir, 0711, err) < 0)
+         * the log when libvirt's stdio handler is "file". A remote
+         * hypervisor has no such folder: its console is read through
+         * libvirt (machine-boot.c). */
+        if (p->jump)
+                spec.serial_log = NULL;
+        else if (vmenv_mkdir_p(log_dir, 0711, err) < 0)
                 return vmenv_error_prefix(err, "cannot define machine '%s'", m->name);
-        if (plan_ports(m, st, err) < 0)
+        if (plan_ports(m, st, p->jump != NULL, err) < 0)
                 return -1;
         if (vmenv_machine_nat(m) && p->ops->network_ensure(p->conn, VMENV_NAT_NETWORK, err) < 0)
                 return vmenv_error_prefix(err, "machine '%s'", m->name);
@@ -515,6 +524,17 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
         if (private_networks(p, m, st, &nics, err) < 0) {
                 nics_free(nics, m->n_privnets);
                 return -1;
+        }
+        if (m->cloud) {
+                /* cloud-init's network-config finds the first NIC by MAC:
+                 * a fixed one, the same at every define */
+                mac = vmenv_network_mac(p->config, m->name, "");
+                if (vmenv_machine_cloud_seed(p, m, st, mac, &seed, err) < 0) {
+                        nics_free(nics, m->n_privnets);
+                        return -1;
+                }
+                spec.mac = mac;
+                spec.seed_iso = seed;
         }
         spec.nics = nics;
         spec.n_nics = m->n_privnets;
@@ -547,6 +567,8 @@ int vmenv_machine_create(struct vmenv_project *p, const struct vmenv_machine_con
 
         if (check_shares(p, m, err) < 0)
                 return -1;
+        if (m->cloud && vmenv_machine_cloud_check(p, m, err) < 0)
+                return -1;
         if (vmenv_lock_pin(o->lock, m, &pin, err) < 0)
                 return -1;
         box = vmenv_box_ensure(pin.name, pin.constraint, pin.url, pin.checksum, &bo, err);
@@ -572,6 +594,8 @@ int vmenv_machine_create(struct vmenv_project *p, const struct vmenv_machine_con
         st->provision_pending = true;
         free(st->host_key);
         st->host_key = NULL;
+        free(st->instance_id); /* a new machine: cloud-init's per-instance steps run again */
+        st->instance_id = NULL;
         vmenv_strv_free(st->provisioned);
         st->provisioned = NULL;
         if (vmenv_state_save(st, err) < 0)

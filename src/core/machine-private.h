@@ -72,4 +72,24 @@ int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_confi
                        struct vmenv_machine_state *st, bool start, char **stopped,
                        const struct vmenv_up_opts *o, vmenv_error *err);
 
+/* machine-cloud.c: a cloud image's machine. The seed (made with the
+ * machine's own key, its instance-id and the project's user-data) in the
+ * pool as "<domain>-seed-<digest>.iso", uploaded again only when it
+ * changed; *path gets its path for the domain's CD-ROM. */
+int vmenv_machine_cloud_seed(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                             struct vmenv_machine_state *st, const char *mac, char **path,
+                             vmenv_error *err);
+/* Refuses, before anything is fetched, a user_data file that cannot go
+ * into the seed (outside the project, not a regular file, too large). */
+int vmenv_machine_cloud_check(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                              vmenv_error *err);
+/* Deletes the machine's seed volumes (destroy). */
+int vmenv_machine_cloud_remove(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                               const struct vmenv_machine_state *st, vmenv_error *err);
+/* Waits for cloud-init to finish in the guest; a failure is an error with
+ * cloud-init's own output (the tail of /var/log/cloud-init-output.log).
+ * *seconds gets how long it waited. */
+int vmenv_machine_cloud_wait(const struct vmenv_machine_config *m, struct vmenv_ssh *s,
+                             double *seconds, vmenv_error *err);
+
 #endif

@@ -13,8 +13,15 @@
 struct vmenv_project *vmenv_project_open(struct vmenv_config *c,
                                          const struct vmenv_provider_ops *ops, vmenv_error *err)
 {
+        return vmenv_project_open_uri(c, ops, c->n_machines ? c->machines[0].libvirt.uri : NULL,
+                                      err);
+}
+
+struct vmenv_project *vmenv_project_open_uri(struct vmenv_config *c,
+                                             const struct vmenv_provider_ops *ops, const char *uri,
+                                             vmenv_error *err)
+{
         struct vmenv_project *p = vmenv_calloc(1, sizeof(*p));
-        const char *uri = c->n_machines ? c->machines[0].libvirt.uri : NULL;
 
         p->config = c;
         p->ops = ops;
@@ -25,6 +32,8 @@ struct vmenv_project *vmenv_project_open(struct vmenv_config *c,
          * not create for this project folder (docs/security.md). */
         if (ops->set_owner)
                 ops->set_owner(p->conn, c->dir);
+        if (vmenv_ssh_jump_from_uri(ops->uri ? ops->uri(p->conn) : NULL, &p->jump, err) < 0)
+                goto fail;
         return p;
 fail:
         vmenv_project_close(p);
@@ -90,6 +99,7 @@ void vmenv_project_close(struct vmenv_project *p)
         if (p->conn)
                 p->ops->close(p->conn);
         vmenv_host_info_clear(&p->host);
+        vmenv_ssh_jump_free(p->jump);
         vmenv_strv_free(p->old_reasons);
         pthread_mutex_destroy(&p->host_lock);
         free(p);
@@ -179,6 +189,15 @@ static int index_machine(struct vmenv_project *p, const struct vmenv_machine_con
         return vmenv_index_put(&e, err);
 }
 
+const char *vmenv_machine_uri(const struct vmenv_machine_config *m)
+{
+        const char *env = getenv("VMENV_LIBVIRT_URI");
+
+        if (m->libvirt.uri && *m->libvirt.uri)
+                return m->libvirt.uri;
+        return env && *env ? env : NULL;
+}
+
 int vmenv_machine_state(struct vmenv_project *p, const struct vmenv_machine_config *m,
                         enum vmenv_vm_state *out, vmenv_error *err)
 {
@@ -262,8 +281,10 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
                 return -1;
         if (p->ops->state(p->conn, st->domain, &vs, err) < 0)
                 return -1;
-        if (!st->uri)
-                st->uri = vmenv_strdup(m->libvirt.uri ? m->libvirt.uri : "");
+        /* the URI it runs on, also when the user's environment named it,
+         * so global-status asks the right host */
+        if (!st->uri || !*st->uri)
+                st->uri = vmenv_strdup(vmenv_machine_uri(m) ? vmenv_machine_uri(m) : "");
 
         switch (vs) {
         case VMENV_VM_NOT_CREATED:
@@ -461,6 +482,8 @@ int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_co
         }
         if (remove_domain(p, m, st, vs, err) < 0)
                 return -1;
+        if (m->cloud && vmenv_machine_cloud_remove(p, m, st, err) < 0)
+                return vmenv_error_prefix(err, "cannot delete the seed of '%s'", m->name);
         remove_console_log(m, st);
         if (vmenv_state_remove(st, err) < 0 || vmenv_index_remove(st->domain, err) < 0)
                 return -1;

@@ -22,6 +22,7 @@ struct vmenv_ssh {
         char *user;
         char *key_path;
         int fd; /* ours: libssh does not close a socket given by SSH_OPTIONS_FD */
+        struct vmenv_ssh_jump_conn *jump; /* the channel fd is pumped to, or NULL */
 };
 
 /* Requests on a logged-in session: a channel opened while PAM and logind
@@ -61,6 +62,23 @@ int vmenv_ssh_tcp_connect(const char *host, int port, int timeout_ms, vmenv_erro
  * unusable). */
 struct vmenv_ssh *vmenv_ssh_login_fd(const struct vmenv_ssh_target *t, int fd, int timeout_ms,
                                      char **seen_host_key, bool *fatal, vmenv_error *err);
+/* A direct-tcpip channel to host:port through a session to the jump host,
+ * pumped by a thread to local_fd (taken over), or with local_fd -1 to one
+ * end of a new socket pair whose other end is returned (else 0). Close
+ * with vmenv_ssh_jump_close, which stops and joins the pump. Errors:
+ * VMENV_EXIT_NETWORK (host or port unreachable), NOPERM (host key, login). */
+struct vmenv_ssh_jump_conn;
+int vmenv_ssh_jump_open(const struct vmenv_ssh_jump *j, const char *host, int port, int timeout_ms,
+                        int local_fd, struct vmenv_ssh_jump_conn **out, vmenv_error *err);
+void vmenv_ssh_jump_close(struct vmenv_ssh_jump_conn *c);
+/* Whether the connection ended (either side closed). */
+bool vmenv_ssh_jump_done(struct vmenv_ssh_jump_conn *c);
+VMENV_DEFINE_CLEANUP(struct vmenv_ssh_jump_conn, vmenv_ssh_jump_close)
+/* A connection to the target's host:port, direct or through its jump
+ * (*jump set, to keep with the session). */
+int vmenv_ssh_transport(const struct vmenv_ssh_target *t, int timeout_ms,
+                        struct vmenv_ssh_jump_conn **jump, vmenv_error *err);
+
 /* libssh's error, or what the connection looked like when it gives none. */
 const char *vmenv_ssh_reason(ssh_session session, char *buf, size_t size);
 

@@ -215,6 +215,7 @@ static struct vmenv_ssh *try_once(struct waiter *x, bool *stop, vmenv_error *err
         _cleanup_(vmenv_ssh_freep) struct vmenv_ssh *s = NULL;
         _cleanup_free_ char *seen = NULL;
         _cleanup_close_ int fd = -1;
+        _cleanup_(vmenv_ssh_jump_closep) struct vmenv_ssh_jump_conn *jump = NULL;
         vmenv_error e = VMENV_ERROR_INIT;
         struct vmenv_buf out = {0};
         bool fatal = false;
@@ -224,8 +225,14 @@ static struct vmenv_ssh *try_once(struct waiter *x, bool *stop, vmenv_error *err
 
         *stop = false;
         w->tries++;
-        if ((fd = vmenv_ssh_tcp_connect(t->host, t->port, (int)(budget < 2000 ? budget + 1 : 2000),
-                                        &e)) < 0) {
+        if ((fd = vmenv_ssh_transport(t, (int)(budget < 2000 ? budget + 1 : 2000), &jump, &e)) <
+            0) {
+                if (t->jump && e.code == VMENV_EXIT_NOPERM) {
+                        /* the hypervisor host refused us: no retry helps */
+                        vmenv_error_move(err, &e);
+                        *stop = true;
+                        return NULL;
+                }
                 x->pause_ms = RETRY_MS;
                 note(x, short_reason(e.msg, t->host, t->port));
                 vmenv_error_clear(&e);
@@ -257,6 +264,8 @@ static struct vmenv_ssh *try_once(struct waiter *x, bool *stop, vmenv_error *err
         budget = left_ms(x);
         s = vmenv_ssh_login_fd(t, TAKE_FD(fd), (int)(budget < 10000 ? budget + 1 : 10000), &seen,
                                &fatal, &e);
+        if (s)
+                s->jump = TAKE_PTR(jump);
         if (!s) {
                 if (fatal) {
                         free(x->last);

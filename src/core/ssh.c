@@ -57,6 +57,7 @@ void vmenv_ssh_free(struct vmenv_ssh *s)
         }
         if (s->fd >= 0)
                 close(s->fd);
+        vmenv_ssh_jump_close(s->jump);
         free(s->host);
         free(s->user);
         free(s->key_path);
@@ -417,11 +418,26 @@ struct vmenv_ssh *vmenv_ssh_connect(const struct vmenv_ssh_target *t, char **see
                                     vmenv_error *err)
 {
         int timeout_ms = timeout_ms_of(t), fd;
+        struct vmenv_ssh_jump_conn *jump = NULL;
+        struct vmenv_ssh *s;
         bool fatal;
 
-        if ((fd = vmenv_ssh_tcp_connect(t->host, t->port, timeout_ms, err)) < 0)
+        if ((fd = vmenv_ssh_transport(t, timeout_ms, &jump, err)) < 0)
                 return NULL;
-        return vmenv_ssh_login_fd(t, fd, timeout_ms, seen_host_key, &fatal, err);
+        if (!(s = vmenv_ssh_login_fd(t, fd, timeout_ms, seen_host_key, &fatal, err)))
+                vmenv_ssh_jump_close(jump);
+        else
+                s->jump = jump;
+        return s;
+}
+
+int vmenv_ssh_transport(const struct vmenv_ssh_target *t, int timeout_ms,
+                        struct vmenv_ssh_jump_conn **jump, vmenv_error *err)
+{
+        *jump = NULL;
+        if (!t->jump)
+                return vmenv_ssh_tcp_connect(t->host, t->port, timeout_ms, err);
+        return vmenv_ssh_jump_open(t->jump, t->host, t->port, timeout_ms, -1, jump, err);
 }
 
 const char *vmenv_ssh_key_used(const struct vmenv_ssh *s)

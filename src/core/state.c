@@ -141,6 +141,7 @@ struct vmenv_machine_state *vmenv_state_load(const struct vmenv_config *c, const
         s->box_name = vmenv_strdup(jstr(root, "box"));
         s->box_version = vmenv_strdup(jstr(root, "box_version"));
         s->box_digest = vmenv_strdup(jstr(root, "box_digest"));
+        s->instance_id = vmenv_strdup(jstr(root, "instance_id"));
         if (host_key_valid(jstr(root, "host_key")))
                 s->host_key = vmenv_strdup(jstr(root, "host_key"));
         /* An address, never a word ssh could read as an option. */
@@ -213,6 +214,7 @@ int vmenv_state_save(struct vmenv_machine_state *s, vmenv_error *err)
         jset_str(root, "box", s->box_name);
         jset_str(root, "box_version", s->box_version);
         jset_str(root, "box_digest", s->box_digest);
+        jset_str(root, "instance_id", s->instance_id);
         jset_str(root, "host_key", s->host_key);
         jset_str(root, "ssh_host", s->ssh_host);
         json_object_object_add(root, "ssh_port", json_object_new_int(s->ssh_port));
@@ -274,6 +276,7 @@ void vmenv_state_free(struct vmenv_machine_state *s)
         free(s->box_name);
         free(s->box_version);
         free(s->box_digest);
+        free(s->instance_id);
         free(s->host_key);
         free(s->ssh_host);
         vmenv_strv_free(s->net_ips);

@@ -1,7 +1,9 @@
 /* libFuzzer target for the check of libvirt URIs named by a project file:
  * any bytes give a verdict, a refusal always has a message, and an accepted
  * URI never names a transport or parameter that runs a host program, in
- * any case or percent-encoding. */
+ * any case or percent-encoding. The same bytes go to the reading of the
+ * jump host (remote hypervisors): what it gives the system ssh never holds
+ * a character that could end a word or a line, or start an option. */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 
 #include "vmenv/cleanup.h"
 #include "vmenv/config.h"
+#include "vmenv/ssh.h"
 #include "vmenv/util.h"
 
 #include "../../src/core/config-uri.c"
@@ -34,6 +37,37 @@ static char *folded(const char *s)
         return out;
 }
 
+static void check_jump(const char *uri)
+{
+        struct vmenv_ssh_jump *j = NULL;
+        vmenv_error err = VMENV_ERROR_INIT;
+        char *spec, *proxy;
+
+        if (vmenv_ssh_jump_from_uri(uri, &j, &err) < 0) {
+                if (!err.msg || err.code != VMENV_EXIT_CONFIG || j)
+                        abort();
+                vmenv_error_clear(&err);
+                return;
+        }
+        if (!j)
+                return;
+        if (!*j->host || j->host[0] == '-' || strpbrk(j->host, " '\"\\%;\n\t@/") ||
+            (j->user && (j->user[0] == '-' || strpbrk(j->user, " '\"\\%;\n\t@/:"))) ||
+            j->port < 0 || j->port > 65535)
+                abort();
+        for (const char *f = j->keyfile; f; f = f == j->keyfile ? j->known_hosts : NULL)
+                if (!*f || strpbrk(f, " '\"\\%\n\t"))
+                        abort();
+        spec = vmenv_ssh_jump_spec(j);
+        proxy = vmenv_ssh_jump_proxy_command(j);
+        if (!spec == !proxy || (spec && (spec[0] == '-' || strpbrk(spec, " '\"\n"))) ||
+            (proxy && strpbrk(proxy, "\n\"\\")))
+                abort();
+        free(spec);
+        free(proxy);
+        vmenv_ssh_jump_free(j);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         static const char *const never[] = {"command=",   "netcat=",  "socket=",   "keyfile=",
@@ -44,6 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (strlen(uri) != size)
                 return 0; /* vmenv.yaml values never hold a NUL */
+        check_jump(uri);
         if (vmenv_uri_check_project(uri, &err) < 0) {
                 if (!err.msg || err.code != VMENV_EXIT_CONFIG)
                         abort();

@@ -10,6 +10,7 @@
  *   port = HOST_IP HOST_PORT GUEST_PORT PROTO
  *   fs   = TYPE HOST_PATH TAG [ro]
  *   nic  = NETWORK MAC
+ * seed = PATH attaches a cloud-init seed image; mac = MAC fixes the first NIC's.
  * host.libvirt_version and host.passt describe the host it is rendered for. */
 #include <dirent.h>
 #include <stdlib.h>
@@ -101,6 +102,8 @@ static int parse_spec(const char *path, struct golden *g, char **why)
                 STR("nat_network", nat_network)
                 STR("video", video)
                 STR("graphics", graphics)
+                STR("seed", seed_iso)
+                STR("mac", mac)
 #undef STR
                 if (!strcmp(key, "memory")) {
                         if (vmenv_parse_size(val, &g->s.memory) < 0) {
