@@ -234,7 +234,9 @@ struct vmenv_bench_target {
         int (*prepare)(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o,
                        struct vmenv_bench_result *r, vmenv_error *err);
         /* Runs the probe with args (not including the program or --dir: the
-         * target adds its own) and returns its stdout in *out. */
+         * target adds its own) and returns its stdout in *out; *out NULL
+         * when none of the kinds in args' --only runs on this target (the
+         * veth path runs "net" only). */
         int (*run)(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o,
                    char *const args[], char **out, vmenv_error *err);
         int (*lifecycle)(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o,
@@ -297,6 +299,17 @@ struct vmenv_bench_target *vmenv_bench_host_target_new(void);
  * actually starts a container here. Needs root (loop mount). */
 struct vmenv_bench_target *vmenv_bench_container_target_new(const char *image, const char *runtime,
                                                             vmenv_error *err);
+/* bubblewrap's command line that runs the probe with args (no program) in
+ * the prepared container target t's root filesystem, sharing the caller's
+ * network; NULL while t is not prepared. */
+char **vmenv_bench_container_bwrap_argv(const struct vmenv_bench_target *t, const char *probe,
+                                        char *const args[]);
+/* "container-veth": the network workloads only, in bubblewrap inside a
+ * network namespace of the bench's own, against a server in a second one
+ * joined by a veth pair (bench-veth.c). ctr is the container target, listed
+ * before this one. NULL (and an info line saying why) when not root or
+ * bwrap, ip or nsenter is missing. */
+struct vmenv_bench_target *vmenv_bench_veth_target_new(const struct vmenv_bench_target *ctr);
 
 /* The offset in bytes of the first Linux partition of a raw disk image
  * (MBR), or 0 when the image has no partition table. */
@@ -336,7 +349,16 @@ struct vmenv_bench_server {
         int port;
 };
 int vmenv_bench_server_start(const char *probe, struct vmenv_bench_server *s, vmenv_error *err);
+/* The same inside the network namespace of netns_pid (0: ours), bound to
+ * bind (NULL: 127.0.0.1). */
+int vmenv_bench_server_start_in(const char *probe, int netns_pid, const char *bind,
+                                struct vmenv_bench_server *s, vmenv_error *err);
 void vmenv_bench_server_stop(struct vmenv_bench_server *s);
+
+/* Whether word is one of the comma-separated list's words. */
+bool vmenv_bench_list_has(const char *list, const char *word);
+/* Whether prog is an executable file in one of $PATH's folders. */
+bool vmenv_bench_in_path(const char *prog);
 
 /* Runs argv (no shell) and captures stdout (at most max bytes) and the
  * tail of stderr; a non-zero exit is an error quoting stderr. Exported for

@@ -74,15 +74,6 @@ static int parse_int(const char *s, const char *what, int lo, int hi, int *out, 
         return 0;
 }
 
-static bool list_has(const char *list, const char *word)
-{
-        _cleanup_free_ char *copy = vmenv_strdup(list);
-        for (char *save = NULL, *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save))
-                if (vmenv_streq(w, word))
-                        return true;
-        return false;
-}
-
 static int check_list(const char *list, const char *what, const char *const *known,
                       vmenv_error *err)
 {
@@ -236,7 +227,7 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
                 return -1;
         o.probe_path = probe;
 
-        struct vmenv_bench_target *targets[3] = {0};
+        struct vmenv_bench_target *targets[4] = {0};
         struct vmenv_config *config = NULL;
         struct vmenv_project *project = NULL;
         struct vmenv_bench_machine *bm = NULL;
@@ -245,10 +236,10 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
 
         /* A machine of the project: named, or the only/primary one when the
          * VM is wanted or no --image says what the container runs. */
-        if (machine || list_has(only, "vm") || !image) {
+        if (machine || vmenv_bench_list_has(only, "vm") || !image) {
                 const struct vmenv_machine_config *m;
                 if (!(config = vmenv_config_load_project(NULL, err))) {
-                        if (!machine && !list_has(only, "vm")) {
+                        if (!machine && !vmenv_bench_list_has(only, "vm")) {
                                 vmenv_error_set(err, VMENV_EXIT_USAGE,
                                                 "the container target needs a box image");
                                 vmenv_error_hint(err, "pass --image FILE (a qcow2, raw or .box "
@@ -263,16 +254,20 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
                 if (!image)
                         image = bm->image;
         }
-        if (list_has(only, "host"))
+        if (vmenv_bench_list_has(only, "host"))
                 targets[n++] = vmenv_bench_host_target_new();
-        if (list_has(only, "container")) {
+        if (vmenv_bench_list_has(only, "container")) {
                 struct vmenv_bench_target *t = vmenv_bench_container_target_new(
                     image, vmenv_args_get(a, "container-runtime"), err);
                 if (!t)
                         goto out;
                 targets[n++] = t;
+                /* the container's second network path, through a veth pair */
+                if (!o.workloads || vmenv_bench_list_has(o.workloads, "net"))
+                        if ((t = vmenv_bench_veth_target_new(targets[n - 1])))
+                                targets[n++] = t;
         }
-        if (list_has(only, "vm"))
+        if (vmenv_bench_list_has(only, "vm"))
                 targets[n++] = vmenv_bench_vm_target_new(&bm->ops);
 
         struct vmenv_bench_report *rep = NULL;

@@ -250,7 +250,22 @@ static char **container_argv(const struct ctr *c, enum runtime rt, const char *p
         return v;
 }
 
-static bool in_path(const char *prog)
+char **vmenv_bench_container_bwrap_argv(const struct vmenv_bench_target *t, const char *probe,
+                                        char *const args[])
+{
+        const struct ctr *c = t ? t->data : NULL;
+        if (!c || !c->root || !c->mounted)
+                return NULL;
+        char **cmd = NULL;
+        vmenv_strv_push(&cmd, vmenv_strdup(GUEST_PROBE));
+        for (size_t i = 0; args[i]; i++)
+                vmenv_strv_push(&cmd, vmenv_strdup(args[i]));
+        char **v = container_argv(c, RT_BWRAP, probe, NULL, false, cmd);
+        vmenv_strv_free(cmd);
+        return v;
+}
+
+bool vmenv_bench_in_path(const char *prog)
 {
         const char *path = getenv("PATH");
         _cleanup_free_ char *copy = vmenv_strdup(path ? path : "/usr/bin:/bin");
@@ -267,7 +282,7 @@ static bool in_path(const char *prog)
 static int try_runtime(struct ctr *c, enum runtime rt, vmenv_error *err)
 {
         const char *name = runtime_names[rt];
-        if (!in_path(name))
+        if (!vmenv_bench_in_path(name))
                 return vmenv_error_set(err, VMENV_EXIT_UNAVAILABLE, "%s is not installed", name);
         if (rt == RT_DOCKER) {
                 /* docker runs images only: import the root filesystem as one. */

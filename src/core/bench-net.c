@@ -1,10 +1,12 @@
 /* The host side of the network workloads: vmenv-probe --serve on
- * 127.0.0.1, started once per bench, killed at its end and, should vmenv
- * die first, by the kernel (PR_SET_PDEATHSIG). Each target's probe is the
- * client. */
+ * 127.0.0.1 (or, for the container's veth path, on a link-local address in
+ * one of the bench's own network namespaces), started once per bench,
+ * killed at its end and, should vmenv die first, by the kernel
+ * (PR_SET_PDEATHSIG). Each target's probe is the client. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -46,19 +48,40 @@ static bool failure(int pid, int errfd, char *why, size_t n)
 
 int vmenv_bench_server_start(const char *probe, struct vmenv_bench_server *s, vmenv_error *err)
 {
-        int op[2], ep[2];
+        return vmenv_bench_server_start_in(probe, 0, NULL, s, err);
+}
+
+int vmenv_bench_server_start_in(const char *probe, int netns_pid, const char *bind,
+                                struct vmenv_bench_server *s, vmenv_error *err)
+{
+        int op[2], ep[2], nsfd = -1;
         memset(s, 0, sizeof(*s));
-        if (pipe2(op, O_CLOEXEC) < 0)
-                return vmenv_error_errno(err, VMENV_EXIT_IO, errno, "cannot create a pipe");
+        if (netns_pid > 0) {
+                char nspath[64];
+                snprintf(nspath, sizeof(nspath), "/proc/%d/ns/net", netns_pid);
+                if ((nsfd = open(nspath, O_RDONLY | O_CLOEXEC)) < 0)
+                        return vmenv_error_errno(err, VMENV_EXIT_IO, errno, "cannot open '%s'",
+                                                 nspath);
+        }
+        if (pipe2(op, O_CLOEXEC) < 0) {
+                int saved = errno;
+                if (nsfd >= 0)
+                        close(nsfd);
+                return vmenv_error_errno(err, VMENV_EXIT_IO, saved, "cannot create a pipe");
+        }
         if (pipe2(ep, O_CLOEXEC | O_NONBLOCK) < 0) {
                 int saved = errno;
                 close(op[0]), close(op[1]);
+                if (nsfd >= 0)
+                        close(nsfd);
                 return vmenv_error_errno(err, VMENV_EXIT_IO, saved, "cannot create a pipe");
         }
         pid_t parent = getpid(), pid = fork();
         if (pid < 0) {
                 int saved = errno;
                 close(op[0]), close(op[1]), close(ep[0]), close(ep[1]);
+                if (nsfd >= 0)
+                        close(nsfd);
                 return vmenv_error_errno(err, VMENV_EXIT_IO, saved, "cannot fork");
         }
         if (pid == 0) {
@@ -67,10 +90,20 @@ int vmenv_bench_server_start(const char *probe, struct vmenv_bench_server *s, vm
                         _exit(126);
                 dup2(op[1], 1);
                 dup2(ep[1], 2);
-                execl(probe, probe, "--serve", (char *)NULL);
+                if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) < 0) {
+                        dprintf(2, "cannot enter the network namespace of pid %d: %s\n", netns_pid,
+                                strerror(errno));
+                        _exit(125);
+                }
+                if (bind)
+                        execl(probe, probe, "--serve", "--bind", bind, (char *)NULL);
+                else
+                        execl(probe, probe, "--serve", (char *)NULL);
                 dprintf(2, "cannot run '%s': %s\n", probe, strerror(errno));
                 _exit(127);
         }
+        if (nsfd >= 0)
+                close(nsfd);
         close(op[1]);
         close(ep[1]);
 

@@ -310,6 +310,8 @@ const char *vmenv_bench_target_color(const char *target)
                 return "#8a8a8a";
         if (vmenv_streq(target, "container"))
                 return "#2a9d8f";
+        if (vmenv_streq(target, "container-veth"))
+                return "#264653";
         return "#e76f51";
 }
 

@@ -39,6 +39,8 @@ static int bench_run_once(struct vmenv_bench_target *t, const struct vmenv_bench
         args[n] = NULL;
         if (t->run(t, o, args, &out, err) < 0)
                 return vmenv_error_prefix(err, "cannot run the probe");
+        if (!out)
+                return 0; /* none of the kinds asked for runs on this target */
         if (vmenv_bench_parse_probe(out, r, err) < 0)
                 return -1;
         for (size_t i = before; i < r->n_samples; i++)
@@ -55,7 +57,7 @@ static void cleanup_all(struct vmenv_bench_target **targets, size_t n)
         }
 }
 
-static bool list_has(const char *list, const char *word)
+bool vmenv_bench_list_has(const char *list, const char *word)
 {
         size_t n = strlen(word);
         for (const char *p = list; p && *p;) {
@@ -114,7 +116,7 @@ static int bench_adapt(struct vmenv_bench_target **targets, size_t n_targets,
                         kinds += *c == ',';
                 for (const struct vmenv_bench_figure *f = vmenv_bench_figures; f->kind; f++)
                         if (f->probe && (size_t)(f - vmenv_bench_figures) < 64 &&
-                            list_has(only, f->probe))
+                            vmenv_bench_list_has(only, f->probe))
                                 spent[f - vmenv_bench_figures] += dt / kinds;
         }
         return 0;
@@ -150,7 +152,7 @@ int vmenv_bench_run(struct vmenv_bench_target **targets, size_t n_targets,
         }
         struct vmenv_bench_server server = {0};
         char port[16];
-        if (!o.workloads || list_has(o.workloads, "net")) {
+        if (!o.workloads || vmenv_bench_list_has(o.workloads, "net")) {
                 if (vmenv_bench_server_start(o.probe_path, &server, err) < 0) {
                         vmenv_bench_report_free(rep);
                         return vmenv_error_prefix(err, "cannot bench the network");

@@ -1,7 +1,9 @@
 /* The probe's network workloads: a server on the host (--serve) and the
- * clients that run in each target against it. The server binds 127.0.0.1
- * only; a guest reaches it through its user-mode network's gateway, which
- * QEMU's slirp and passt map to the host's loopback. */
+ * clients that run in each target against it. The server binds 127.0.0.1,
+ * or with --bind the link-local address of the bench's own network
+ * namespace (the container's veth path); a guest reaches it through its
+ * user-mode network's gateway, which QEMU's slirp and passt map to the
+ * host's loopback. */
 #include "probe-work.h"
 
 #include <arpa/inet.h>
@@ -81,7 +83,18 @@ static void serve_one(int fd)
         }
 }
 
-int probe_serve(void)
+int probe_serve_addr(const char *addr, struct sockaddr_in *sa)
+{
+        memset(sa, 0, sizeof(*sa));
+        sa->sin_family = AF_INET;
+        if (!addr || inet_pton(AF_INET, addr, &sa->sin_addr) != 1) {
+                errno = EINVAL;
+                return -1;
+        }
+        return 0;
+}
+
+int probe_serve(const char *addr)
 {
         pid_t parent = getppid();
         /* die with vmenv: the server must not outlive the bench */
@@ -89,9 +102,10 @@ int probe_serve(void)
                 return -1;
         signal(SIGCHLD, SIG_IGN); /* connections' processes reap themselves */
         int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        struct sockaddr_in sa;
         socklen_t len = sizeof(sa);
-        if (s < 0 || setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        if (probe_serve_addr(addr, &sa) < 0 || s < 0 ||
+            setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
             bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 64) < 0 ||
             getsockname(s, (struct sockaddr *)&sa, &len) < 0)
                 return -1;

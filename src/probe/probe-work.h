@@ -76,10 +76,14 @@ int probe_gups(size_t bytes, uint64_t updates, struct probe_result *r);
 
 /* ---- network (probe-net.c) ---- */
 struct sockaddr_in;
-/* Serves on 127.0.0.1 (an ephemeral port, printed as
- * {"type":"serve","port":P}) until the parent dies (PR_SET_PDEATHSIG).
+/* The address the server binds: an IPv4 dotted quad; 0, or -1 with errno
+ * EINVAL. */
+int probe_serve_addr(const char *addr, struct sockaddr_in *sa);
+/* Serves on addr (127.0.0.1 by default; the bench's veth path gives its
+ * namespace's link-local address), an ephemeral port printed as
+ * {"type":"serve","port":P}, until the parent dies (PR_SET_PDEATHSIG).
  * Returns only on failure, -1 with errno set. */
-int probe_serve(void);
+int probe_serve(const char *addr);
 /* "ADDR:PORT", ADDR an IPv4 address or "gateway" (the default route's). */
 int probe_net_resolve(const char *spec, struct sockaddr_in *sa);
 /* n one-byte TCP round trips on one connection; the median and the 99th

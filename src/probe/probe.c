@@ -203,7 +203,7 @@ static int run_kind(const struct opts *o, enum kind k, unsigned run)
 static int usage(void)
 {
         fprintf(stderr, "usage: vmenv-probe [--runs N] [--only KIND,...] [--dir DIR] "
-                        "[--scale X] [--net ADDR:PORT]\n       vmenv-probe --serve\n"
+                        "[--scale X] [--net ADDR:PORT]\n       vmenv-probe --serve [--bind ADDR]\n"
                         "kinds: cpu mem gups syscall spawn disk randio meta net\n");
         return 2;
 }
@@ -241,8 +241,15 @@ int main(int argc, char **argv)
                 if (strcmp(a, "--child") == 0)
                         return PROBE_CHILD_STATUS;
                 if (strcmp(a, "--serve") == 0) {
-                        probe_serve();
-                        fprintf(stderr, "vmenv-probe: cannot serve on 127.0.0.1: %s\n",
+                        /* --serve [--bind ADDR]: the bench's veth path binds
+                         * the server to its namespace's link-local address */
+                        const char *addr = "127.0.0.1";
+                        if (v && strcmp(v, "--bind") == 0 && i + 2 < argc)
+                                addr = argv[i + 2];
+                        else if (v)
+                                return usage();
+                        probe_serve(addr);
+                        fprintf(stderr, "vmenv-probe: cannot serve on %s: %s\n", addr,
                                 strerror(errno));
                         return 1;
                 }

@@ -4,8 +4,9 @@
 # in its unit; a figure with a published band carries it (with its source)
 # on the container and the VM; the SVG well-formed with one bar per figure
 # and target and one band box per banded figure. The network figures run
-# against the server on the host's 127.0.0.1 only (the guest reaches it
-# through its user-mode network's gateway).
+# against the server on the host's 127.0.0.1 (the guest reaches it through
+# its user-mode network's gateway), and for "container-veth" (network
+# figures only, no band) against a server across the bench's veth pair.
 . "$VMENV_SRCDIR/tests/e2e/lib-vm.sh"
 command -v bwrap >/dev/null || { echo "1..0 # SKIP no bubblewrap"; exit 0; }
 
@@ -41,8 +42,10 @@ work = {"cpu", "mem", "gups", "syscall", "spawn", "disk-write", "disk-read", "ra
 want = {"host": set(work)}
 want["container"] = want["host"] | {"start-cold", "idle-rss", "idle-pss", "idle-cpu", "disk-added"}
 want["vm"] = want["container"] | {"start-stopped"}
+# the container's veth path: the network figures only, and no published band
+want["container-veth"] = {"net-rr", "net-rr-p99", "net-bulk", "net-bulk4"}
 targets = {t["target"]: t for t in d["targets"]}
-print("targets", sorted(targets) == ["container", "host", "vm"])
+print("targets", sorted(targets) == ["container", "container-veth", "host", "vm"])
 total = bands = 0
 for name, figs in want.items():
     t = targets.get(name, {"figures": {}, "label": "", "notes": []})
@@ -58,7 +61,7 @@ for name, figs in want.items():
     print(name + "-units", all(f[k]["unit"] == units.get(k) for k in f))
     print(name + "-cpu-time", all(f[k].get("cpu_per_wall", 0) > 0 for k in f if k in work))
     print(name + "-ci-fields", all("ci_ok" in f[k] and "outlier_runs" in f[k] for k in f))
-    if name != "host":
+    if name not in ("host", "container-veth"):
         b = [k for k in f if k in banded]
         bands += len(b)
         print(name + "-bands", all(f[k].get("band", {}).get("source", "").startswith("Felter")
@@ -67,6 +70,8 @@ for name, figs in want.items():
         print(name + "-band-cause", all(f[k]["band"]["inside"] or "cause" in f[k]["band"] for k in b))
 print("vm-label", targets.get("vm", {}).get("label") in ("vm (TCG emulation)", "vm (KVM)"))
 print("container-label", targets.get("container", {}).get("label") == "container (bwrap)")
+print("veth-label", targets.get("container-veth", {}).get("label") == "container (bwrap, veth)")
+print("veth-no-band", not any("band" in f for f in targets.get("container-veth", {}).get("figures", {}).values()))
 print("host-info", all(k in d["host"] for k in ("cpu", "kernel", "kvm")))
 root = ET.parse(sys.argv[2]).getroot()
 bars = [e for e in root.iter() if e.get("class") == "bar"]

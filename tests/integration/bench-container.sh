@@ -4,11 +4,14 @@
 # tiny box from $VMENV_TEST_BOXES), the runtime picked by trying it (podman
 # and docker do not start containers here, bubblewrap does), every figure
 # present, positive and labelled, the SVG well-formed with one bar per
-# figure and target, and no mount or loop device left behind.
+# figure and target, and no mount or loop device left behind. The
+# container's veth path ("container-veth": bwrap in a network namespace of
+# the bench's own, a veth pair to the server's) has its network figures, and
+# leaves no namespace holder and no veth behind, even after a kill -9.
 . "$(dirname "$0")/../lib.sh"
 
 if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root (loop mount)"; exit 0; fi
-for p in bwrap mkfs.ext4 sfdisk qemu-img python3 busybox; do
+for p in bwrap mkfs.ext4 sfdisk qemu-img python3 busybox ip nsenter pgrep; do
     command -v "$p" >/dev/null || { echo "1..0 # SKIP $p is not installed"; exit 0; }
 done
 
@@ -56,8 +59,8 @@ def say(ok, what):
 workloads = ["cpu", "mem", "syscall", "spawn", "disk-write", "disk-read", "meta"]
 lifecycle = ["start-cold", "idle-rss", "idle-pss", "disk-added", "idle-cpu"]
 t = {x["target"]: x for x in rep["targets"]}
-say(set(t) == {"host", "container"}, "json has host and container")
-host, ctr = t["host"], t["container"]
+say(set(t) == {"host", "container", "container-veth"}, "json has host, container and container-veth")
+host, ctr, veth = t["host"], t["container"], t["container-veth"]
 say(ctr["info"].get("runtime") in ("podman", "docker", "bwrap"), "the runtime is recorded: %s" % ctr["info"].get("runtime"))
 say(ctr["label"] == "container (%s)" % ctr["info"].get("runtime"), "the label names the runtime: %s" % ctr["label"])
 say(bool(ctr["info"].get("runtime_version")), "the runtime version is recorded")
@@ -75,6 +78,17 @@ for k in workloads:
     hs = {s["checksum"] for s in host["samples"] if s["kind"] == k}
     cs = {s["checksum"] for s in ctr["samples"] if s["kind"] == k}
     say(len(hs) == 1 and hs == cs, "container %s did the same work as the host (checksum)" % k)
+net = {"net-rr": "us", "net-rr-p99": "us", "net-bulk": "MiB/s", "net-bulk4": "MiB/s"}
+for name, tg in (("host", host), ("container", ctr), ("container-veth", veth)):
+    for k, unit in net.items():
+        f = tg["figures"].get(k)
+        good = f is not None and f["median"] > 0 and f["n"] == 2 and f["unit"] == unit
+        say(good, "%s %s present, positive, in %s (%s)" % (name, k, unit, f and f["median"]))
+for k in net:
+    say(veth["figures"][k].get("ratio_to_host", 0) > 0, "container-veth %s has a ratio to the host" % k)
+say(set(veth["figures"]) == set(net), "container-veth has the network figures only: %s" % sorted(veth["figures"]))
+say(veth["label"] == "container (bwrap, veth)", "the veth path is labelled: %s" % veth["label"])
+say(veth["info"].get("network") == "veth 169.254.77.2 -> 169.254.77.1", "the veth addresses are recorded")
 for k in lifecycle:
     f = ctr["figures"].get(k)
     # idle CPU may honestly be 0: a sleeping sandbox uses no CPU tick
@@ -91,6 +105,7 @@ say(len(pairs) == len(bars), "no bar is drawn twice")
 say(all(float(b.get("width")) > 0 for b in bars), "every bar is visible")
 texts = "".join(e.text or "" for e in svg.iter("{http://www.w3.org/2000/svg}text"))
 say("container (" in texts and "host" in texts and "CPU" in texts, "svg labels targets and figures")
+say("container (bwrap, veth)" in texts, "svg labels the veth path")
 PY
 while read -r status rest; do
     if [ "$status" = ok ]; then ok 0 "$rest"; elif [ "$status" = "not" ]; then ok 1 "${rest#ok }"; else echo "# $status $rest"; fi
@@ -102,6 +117,11 @@ fi
 expect_eq "no mount left" "" "$(findmnt -rn -o TARGET | grep -F "$scratch" || true)"
 expect_eq "no temporary folder left" "" "$(ls -A "$scratch")"
 expect_eq "no loop device left on the image" "" "$(losetup -a | grep -F "$T_TMP" || true)"
+# the namespaces' holders are vmenv's children named vmenv-netns; the veth
+# ends live only in those namespaces, never in ours
+netns_left() { pgrep -x vmenv-netns | tr '\n' ' '; }
+expect_eq "no network namespace holder left" "" "$(netns_left)"
+expect_eq "no veth end in the root namespace" "" "$(ip -o link show | grep -E ' vmenv-[sc][@:]' || true)"
 
 # ---- bubblewrap asked for by name, the table, a raw image in a .box --------
 if [ "$img" != "$box" ]; then
@@ -124,12 +144,17 @@ fi
 pid=$!
 on_exit "kill -KILL $pid 2>/dev/null"
 # (a warm-up and one run of every workload first: up to a minute on a loaded machine)
-for _ in $(seq 600); do grep -q "run 2 of 20 on container" "$T_TMP/killed.err" && break; sleep 0.1; done
-grep -q "run 2 of 20 on container" "$T_TMP/killed.err"; ok $? "the bench is running in the container"
+for _ in $(seq 600); do grep -q "run 2 of 20 on container (bwrap, veth)" "$T_TMP/killed.err" && break; sleep 0.1; done
+grep -q "run 2 of 20 on container (bwrap, veth)" "$T_TMP/killed.err"; ok $? "the bench is running in the container and its veth path"
+held=$(pgrep -x -P $pid vmenv-netns | wc -l)
+expect_eq "the bench holds its two network namespaces" 2 "$held"
 kill -KILL $pid; wait $pid 2>/dev/null
 for _ in $(seq 50); do [ -z "$(losetup -a | grep -F "$scratch")" ] && break; sleep 0.1; done
 expect_eq "no loop device left after kill -9" "" "$(losetup -a | grep -F "$scratch" || true)"
 expect_eq "no mount left after kill -9" "" "$(findmnt -rn -o TARGET | grep -F "$scratch" || true)"
+for _ in $(seq 50); do [ -z "$(netns_left)" ] && break; sleep 0.1; done
+expect_eq "no network namespace holder left after kill -9" "" "$(netns_left)"
+expect_eq "no veth end in the root namespace after kill -9" "" "$(ip -o link show | grep -E ' vmenv-[sc][@:]' || true)"
 left=$(du -s "$scratch" | cut -f1)
 ok $((left > 1024)) "the converted image does not stay behind on disk (${left} KiB left)"
 rm -rf "${scratch:?}"/*

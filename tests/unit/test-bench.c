@@ -218,6 +218,21 @@ static void test_server(void)
            "a server that cannot start: the error quotes why");
         vmenv_error_clear(&err);
 
+        /* the veth path's form: a bind address, our own namespace (pid 0) */
+        ok(probe && vmenv_bench_server_start_in(probe, 0, "127.0.0.1", &srv, &err) == 0 &&
+               srv.port > 0,
+           "the probe serves on the address it is told to bind");
+        vmenv_bench_server_stop(&srv);
+        vmenv_error_clear(&err);
+        ok(probe && vmenv_bench_server_start_in(probe, 0, "localhost", &srv, &err) < 0 &&
+               strstr(err.msg, "cannot serve on localhost"),
+           "a bind address that is not a dotted quad: the error quotes the probe");
+        vmenv_error_clear(&err);
+        ok(vmenv_bench_server_start_in("/bin/true", 999999999, NULL, &srv, &err) < 0 &&
+               strstr(err.msg, "cannot open '/proc/999999999/ns/net'") && srv.pid == 0,
+           "the namespace of a process that does not exist: an error, no server");
+        vmenv_error_clear(&err);
+
         /* the server dies with the process that started it */
         int fds[2];
         if (!probe || pipe(fds) < 0)
@@ -589,6 +604,41 @@ static void test_adaptive(void)
         }
 }
 
+/* A target with nothing to run for the kinds asked for (the container's
+ * veth path, when only non-network kinds are left): *out NULL is no run,
+ * not a probe that reported nothing. */
+static int idle_run(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o,
+                    char *const args[], char **out, vmenv_error *err)
+{
+        (void)o, (void)args, (void)err;
+        ++*(int *)t->data;
+        *out = NULL;
+        return 0;
+}
+
+static void test_nothing_to_run(void)
+{
+        struct fake_target f = {0};
+        int idle_calls = 0;
+        struct vmenv_bench_target host = {.name = "host", .data = &f, .run = fake_run};
+        struct vmenv_bench_target none = {
+            .name = "container-veth", .data = &idle_calls, .run = idle_run};
+        host.label = vmenv_strdup("host");
+        none.label = vmenv_strdup("none");
+        struct vmenv_bench_target *ts[] = {&host, &none};
+        struct vmenv_bench_opts o = {
+            .runs = 2, .max_runs = 2, .warmup = 1, .workloads = "cpu", .scale = 1};
+        struct vmenv_bench_report *rep = NULL;
+        vmenv_error err = VMENV_ERROR_INIT;
+        int rc = vmenv_bench_run(ts, 2, &o, &rep, &err);
+        ok(rc == 0 && idle_calls == 3 && rep->n_results == 2 && rep->results[1]->n_samples == 0,
+           "a target with nothing to run: no samples, no error (%s)", rc ? err.msg : "ok");
+        vmenv_error_clear(&err);
+        vmenv_bench_report_free(rep);
+        free(host.label);
+        free(none.label);
+}
+
 static void test_host_run(void)
 {
         const char *probe = getenv("VMENV_PROBE");
@@ -671,6 +721,7 @@ int main(void)
         test_outputs();
         test_compare();
         test_adaptive();
+        test_nothing_to_run();
         test_host_run();
         test_procs();
         return done_testing();

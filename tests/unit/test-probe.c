@@ -99,6 +99,15 @@ static void test_net(void)
         for (int i = 0; bad[i]; i++)
                 refused += probe_net_resolve(bad[i], &sa) < 0;
         ok(refused == 5, "bad server addresses are refused");
+        ok(probe_serve_addr("169.254.77.1", &sa) == 0 && sa.sin_addr.s_addr == htonl(0xa9fe4d01) &&
+               sa.sin_port == 0,
+           "the server binds the address it is given, on any port");
+        static const char *const badbind[] = {"",    "localhost", "169.254.77", "1.2.3.4:5",
+                                              "::1", "256.1.1.1", NULL};
+        refused = 0;
+        for (int i = 0; badbind[i]; i++)
+                refused += probe_serve_addr(badbind[i], &sa) < 0;
+        ok(refused == 6 && probe_serve_addr(NULL, &sa) < 0, "bad bind addresses are refused");
 
         int fds[2];
         if (pipe(fds) < 0)
@@ -106,7 +115,7 @@ static void test_net(void)
         pid_t srv = fork();
         if (srv == 0) {
                 dup2(fds[1], 1);
-                probe_serve();
+                probe_serve("127.0.0.1");
                 _exit(1);
         }
         close(fds[1]);
