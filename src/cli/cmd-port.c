@@ -59,9 +59,20 @@ static int port_tunnel(const struct vmenv_machine_config *m, const struct vmenv_
                                 m->name);
                 return vmenv_error_hint(err, "--tunnel is for a remote libvirt URI");
         }
-        for (size_t i = 1; i < st->n_ports; i++)
-                if (!vmenv_streq(st->ports[i].protocol, "udp"))
+        /* Only the forwards vmenv.yaml declares, on the ports they were
+         * given: a port that .vmenv/ alone names (a cloned folder) could
+         * be any service on the hypervisor's loopback. */
+        for (size_t i = 1; i < st->n_ports; i++) {
+                bool declared = false;
+                if (vmenv_streq(st->ports[i].protocol, "udp") || st->ports[i].host_port < 1 ||
+                    st->ports[i].host_port > 65535)
+                        continue;
+                for (size_t k = 0; k < m->n_forwards && !declared; k++)
+                        declared = m->forwards[k].guest == st->ports[i].guest_port &&
+                                   !vmenv_streq(m->forwards[k].protocol, "udp");
+                if (declared)
                         ports[n++] = st->ports[i].host_port;
+        }
         if (!n)
                 return vmenv_error_set(err, VMENV_EXIT_USAGE,
                                        "machine '%s' has no forwarded TCP ports", m->name);
@@ -101,8 +112,10 @@ static int cmd_port_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vm
                 return 0;
         }
         if (!st->n_ports && !st->ssh_host) {
-                vmenv_error_set(err, VMENV_EXIT_FAILURE, "machine '%s' has no ports yet: it was "
-                                "never brought up", m->name);
+                vmenv_error_set(err, VMENV_EXIT_FAILURE,
+                                "machine '%s' has no ports yet: it was "
+                                "never brought up",
+                                m->name);
                 return vmenv_error_hint(err, "run 'vmenv up %s'", m->name);
         }
         if (!ctx->json) {
@@ -137,23 +150,24 @@ static int cmd_port_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vm
                 json_object_array_add(arr, o);
         }
         puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
-                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(arr);
         return 0;
 }
 
 static const struct vmenv_opt opts[] = {
-        {"tunnel", 0, NULL, "a remote machine's forwarded ports on this host's 127.0.0.1, until "
-                            "interrupted"},
-        {0},
+    {"tunnel", 0, NULL,
+     "a remote machine's forwarded ports on this host's 127.0.0.1, until "
+     "interrupted"},
+    {0},
 };
 
 const struct vmenv_cmd vmenv_cmd_port = {
-        .name = "port",
-        .usage = "[--json] [--tunnel] [MACHINE]",
-        .summary = "list a machine's forwarded ports (or hold them here: --tunnel)",
-        .max_args = 1,
-        .opts = opts,
-        .flags = VMENV_CMD_PROJECT | VMENV_CMD_JSON,
-        .run = cmd_port_run,
+    .name = "port",
+    .usage = "[--json] [--tunnel] [MACHINE]",
+    .summary = "list a machine's forwarded ports (or hold them here: --tunnel)",
+    .max_args = 1,
+    .opts = opts,
+    .flags = VMENV_CMD_PROJECT | VMENV_CMD_JSON,
+    .run = cmd_port_run,
 };
