@@ -1,5 +1,6 @@
 /* The probe's random-access workloads: 4 KiB O_DIRECT random reads and
- * writes at queue depth 1 and 32 (one thread per outstanding request),
+ * writes at queue depth 1 and 32 (32 requests in flight on one io_uring
+ * where the kernel and the sandbox allow it, else one thread per request),
  * fsync latency, and GUPS-like random updates of a table in memory.
  * O_DIRECT keeps the target's own page cache out of the I/O figures; what
  * lies below the target (the host's cache under a guest's disk) does not
@@ -8,11 +9,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define BLOCK 4096
@@ -65,6 +69,182 @@ static void *rio_thread(void *arg)
         return NULL;
 }
 
+/* ---- io_uring, by its system calls (the probe is static and has no
+ * liburing). Each of depth slots walks the same offsets a thread would
+ * (its own seed), so the checksum is the threads' one. */
+
+struct ring {
+        int fd;
+        void *sq_map, *cq_map;
+        size_t sq_len, cq_len, sqes_len;
+        unsigned *sq_head, *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask;
+        struct io_uring_sqe *sqes;
+        struct io_uring_cqe *cqes;
+};
+
+static void ring_close(struct ring *q)
+{
+        if (q->sqes)
+                munmap(q->sqes, q->sqes_len);
+        if (q->cq_map && q->cq_map != q->sq_map)
+                munmap(q->cq_map, q->cq_len);
+        if (q->sq_map)
+                munmap(q->sq_map, q->sq_len);
+        if (q->fd >= 0)
+                close(q->fd);
+}
+
+/* 0, or -1 when this kernel or sandbox offers no io_uring (ENOSYS, EPERM
+ * under a seccomp filter as Docker's, or io_uring_disabled). */
+static int ring_open(struct ring *q, unsigned entries)
+{
+        struct io_uring_params p;
+        memset(&p, 0, sizeof(p));
+        memset(q, 0, sizeof(*q));
+        q->fd = (int)syscall(__NR_io_uring_setup, entries, &p);
+        if (q->fd < 0)
+                return -1;
+        q->sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+        q->cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+        q->sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
+        q->sq_map = mmap(NULL, q->sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, q->fd,
+                         IORING_OFF_SQ_RING);
+        q->cq_map = mmap(NULL, q->cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, q->fd,
+                         IORING_OFF_CQ_RING);
+        q->sqes = mmap(NULL, q->sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, q->fd,
+                       IORING_OFF_SQES);
+        if (q->sq_map == MAP_FAILED || q->cq_map == MAP_FAILED || q->sqes == MAP_FAILED) {
+                q->sq_map = q->sq_map == MAP_FAILED ? NULL : q->sq_map;
+                q->cq_map = q->cq_map == MAP_FAILED ? NULL : q->cq_map;
+                q->sqes = q->sqes == MAP_FAILED ? NULL : q->sqes;
+                ring_close(q);
+                return -1;
+        }
+        char *sq = q->sq_map, *cq = q->cq_map;
+        q->sq_head = (unsigned *)(sq + p.sq_off.head);
+        q->sq_tail = (unsigned *)(sq + p.sq_off.tail);
+        q->sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
+        q->sq_array = (unsigned *)(sq + p.sq_off.array);
+        q->cq_head = (unsigned *)(cq + p.cq_off.head);
+        q->cq_tail = (unsigned *)(cq + p.cq_off.tail);
+        q->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
+        q->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+        return 0;
+}
+
+static void ring_queue(struct ring *q, int fd, bool write, void *buf, off_t off, unsigned slot)
+{
+        unsigned tail = *q->sq_tail, i = tail & *q->sq_mask;
+        struct io_uring_sqe *e = &q->sqes[i];
+        memset(e, 0, sizeof(*e));
+        e->opcode = write ? IORING_OP_WRITE : IORING_OP_READ;
+        e->fd = fd;
+        e->addr = (uint64_t)(uintptr_t)buf;
+        e->len = BLOCK;
+        e->off = (uint64_t)off;
+        e->user_data = slot;
+        q->sq_array[i] = i;
+        __atomic_store_n(q->sq_tail, tail + 1, __ATOMIC_RELEASE);
+}
+
+/* 0 done; 1 io_uring cannot be used here (nothing was counted: fall back);
+ * -1 an I/O error (errno). */
+static int rio_uring(struct rio_job *jobs, unsigned depth, uint64_t *sum)
+{
+        struct ring q;
+        void *bufs[32] = {0};
+        unsigned left[32], pending = 0, done = 0;
+        uint64_t x[32];
+        int rc = 1;
+
+        if (ring_open(&q, depth) < 0)
+                return 1;
+        for (unsigned i = 0; i < depth; i++) {
+                if (posix_memalign(&bufs[i], BLOCK, BLOCK) != 0) {
+                        rc = -1;
+                        errno = ENOMEM;
+                        goto out;
+                }
+                probe_fill(bufs[i], BLOCK, jobs[i].seed);
+                x[i] = jobs[i].seed;
+                left[i] = jobs[i].ops;
+        }
+        for (unsigned i = 0; i < depth; i++)
+                if (left[i]) {
+                        ring_queue(&q, jobs[i].fd, jobs[i].write, bufs[i],
+                                   (off_t)(xorshift(&x[i]) % jobs[i].blocks) * BLOCK, i);
+                        left[i]--;
+                        pending++;
+                }
+        unsigned to_submit = pending;
+        while (pending) {
+                int n = (int)syscall(__NR_io_uring_enter, q.fd, to_submit, 1,
+                                     IORING_ENTER_GETEVENTS, NULL, 0);
+                if (n < 0 && errno == EINTR) {
+                        to_submit = 0; /* submitted already, or resubmitted by the kernel */
+                        continue;
+                }
+                if (n < 0) {
+                        rc = done ? -1 : 1;
+                        goto out;
+                }
+                to_submit = 0;
+                unsigned head = *q.cq_head;
+                while (head != __atomic_load_n(q.cq_tail, __ATOMIC_ACQUIRE)) {
+                        struct io_uring_cqe *c = &q.cqes[head & *q.cq_mask];
+                        unsigned slot = (unsigned)c->user_data;
+                        int res = c->res;
+                        head++;
+                        pending--;
+                        if (res != BLOCK || slot >= depth) {
+                                __atomic_store_n(q.cq_head, head, __ATOMIC_RELEASE);
+                                /* the first request failing with EINVAL or
+                                 * EOPNOTSUPP: an old kernel without READ/WRITE */
+                                rc = !done && (res == -EINVAL || res == -EOPNOTSUPP) ? 1 : -1;
+                                errno = res < 0 ? -res : EIO;
+                                goto out;
+                        }
+                        done++;
+                        uint64_t first;
+                        memcpy(&first, bufs[slot], sizeof(first));
+                        jobs[slot].sum += jobs[slot].write ? 1 : first;
+                        if (left[slot]) {
+                                ring_queue(&q, jobs[slot].fd, jobs[slot].write, bufs[slot],
+                                           (off_t)(xorshift(&x[slot]) % jobs[slot].blocks) * BLOCK,
+                                           slot);
+                                left[slot]--;
+                                pending++;
+                                to_submit++;
+                        }
+                }
+                __atomic_store_n(q.cq_head, head, __ATOMIC_RELEASE);
+        }
+        *sum = 0;
+        for (unsigned i = 0; i < depth; i++)
+                *sum = jobs[i].write ? *sum + jobs[i].sum : *sum ^ jobs[i].sum;
+        rc = 0;
+out:
+        /* What is still in flight writes into the buffers: wait for it
+         * before they are freed. */
+        while (pending) {
+                int n = (int)syscall(__NR_io_uring_enter, q.fd, 0, pending, IORING_ENTER_GETEVENTS,
+                                     NULL, 0);
+                if (n < 0 && errno != EINTR)
+                        break;
+                unsigned head = *q.cq_head;
+                while (pending && head != __atomic_load_n(q.cq_tail, __ATOMIC_ACQUIRE))
+                        head++, pending--;
+                __atomic_store_n(q.cq_head, head, __ATOMIC_RELEASE);
+        }
+        ring_close(&q);
+        for (unsigned i = 0; i < depth; i++)
+                free(bufs[i]);
+        if (rc == 1)
+                for (unsigned i = 0; i < depth; i++)
+                        jobs[i].sum = 0;
+        return rc;
+}
+
 /* ops requests over depth threads, each with its own offsets. */
 static int rio_run(int fd, uint64_t blocks, unsigned ops, unsigned depth, bool write,
                    struct probe_result *r)
@@ -80,6 +260,19 @@ static int rio_run(int fd, uint64_t blocks, unsigned ops, unsigned depth, bool w
                 jobs[i] =
                     (struct rio_job){fd, blocks, ops / depth, PROBE_SEED_RIO + i, write, 0, 0};
         uint64_t c0 = probe_cpu_ns(), t0 = probe_now_ns();
+        if (depth > 1 && !getenv("VMENV_PROBE_NO_URING")) {
+                uint64_t usum = 0;
+                int u = rio_uring(jobs, depth, &usum);
+                if (u <= 0) {
+                        r->ns = probe_now_ns() - t0;
+                        r->cpu_ns = probe_cpu_ns() - c0;
+                        r->work = (uint64_t)(ops / depth) * depth;
+                        r->checksum = usum;
+                        return u;
+                }
+                c0 = probe_cpu_ns(); /* no io_uring here: the threads' figure */
+                t0 = probe_now_ns();
+        }
         for (; started < depth; started++)
                 if (pthread_create(&th[started], NULL, rio_thread, &jobs[started]) != 0)
                         break;

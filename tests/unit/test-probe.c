@@ -84,6 +84,13 @@ static void test_random(const char *dir)
         ok(probe_randio(dir, 1 << 20, 64, b, &fs, &p50, &p99) == 0 &&
                a[0].checksum == b[0].checksum && a[1].checksum == b[1].checksum,
            "the blocks read are the same each time (checksums)");
+        /* queue depth 32 on io_uring (where the kernel allows it) and on
+         * threads reads and writes the same blocks */
+        setenv("VMENV_PROBE_NO_URING", "1", 1);
+        ok(probe_randio(dir, 1 << 20, 64, b, &fs, &p50, &p99) == 0 &&
+               a[1].checksum == b[1].checksum && b[3].checksum == 128,
+           "threads and io_uring read the same blocks at qd32 (checksums)");
+        unsetenv("VMENV_PROBE_NO_URING");
 }
 
 /* The network workloads against the probe's own server on 127.0.0.1. */
