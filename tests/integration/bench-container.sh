@@ -9,6 +9,8 @@
 # the bench's own, a veth pair to the server's) has its network figures, and
 # leaves no namespace holder and no veth behind, even after a kill -9.
 . "$(dirname "$0")/../lib.sh"
+# every vmenv this test starts carries it: see netns_left
+export VMENV_TEST_TAG=$T_TMP
 
 if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root (loop mount)"; exit 0; fi
 for p in bwrap mkfs.ext4 sfdisk qemu-img python3 busybox ip nsenter pgrep; do
@@ -119,7 +121,16 @@ expect_eq "no temporary folder left" "" "$(ls -A "$scratch")"
 expect_eq "no loop device left on the image" "" "$(losetup -a | grep -F "$T_TMP" || true)"
 # the namespaces' holders are vmenv's children named vmenv-netns; the veth
 # ends live only in those namespaces, never in ours
-netns_left() { pgrep -x vmenv-netns | tr '\n' ' '; }
+# (only this test's: another bench may run on the machine at the same time;
+# the holders are forked, not exec'd, so they carry vmenv's environment)
+netns_left() {
+    local p
+    for p in $(pgrep -x vmenv-netns); do
+        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "VMENV_TEST_TAG=$T_TMP" &&
+            printf '%s ' "$p"
+    done
+    return 0
+}
 expect_eq "no network namespace holder left" "" "$(netns_left)"
 expect_eq "no veth end in the root namespace" "" "$(ip -o link show | grep -E ' vmenv-[sc][@:]' || true)"
 
