@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "vmenv/error.h"
+#include "vmenv/cleanup.h"
 
 /* ---- versions and constraints (version.c) ----------------------------- */
 
@@ -237,6 +238,7 @@ struct vmenv_box {
         char **stamps;         /* per image "SIZE MTIME_NS" when it was added; NULL if unknown */
 };
 void vmenv_box_free(struct vmenv_box *b);
+VMENV_DEFINE_CLEANUP(struct vmenv_box, vmenv_box_free)
 void vmenv_boxes_free(struct vmenv_box **v, size_t n);
 
 /* Whether the box's images are still the files that were checked against

@@ -29,7 +29,6 @@ static void constraint_freep(struct vmenv_constraint **c)
 }
 
 VMENV_DEFINE_CLEANUP(struct vmenv_lock, vmenv_lock_free)
-VMENV_DEFINE_CLEANUP(struct vmenv_box, vmenv_box_free)
 VMENV_DEFINE_CLEANUP(struct vmenv_catalog, vmenv_catalog_free)
 
 static void strv_freep(char ***v)

@@ -16,7 +16,6 @@
 
 VMENV_DEFINE_CLEANUP(struct vmenv_machine_state, vmenv_state_free)
 VMENV_DEFINE_CLEANUP(struct vmenv_ssh, vmenv_ssh_free)
-VMENV_DEFINE_CLEANUP(struct vmenv_box, vmenv_box_free)
 
 /* nat mode: machines share this libvirt network, made on first use. */
 #define VMENV_NAT_NETWORK "vmenv"
