@@ -34,6 +34,7 @@ bool vmenv_constraint_match(const struct vmenv_constraint *c, const char *versio
 /* The version when the constraint is one exact "= V" (or a bare "V"), else NULL. */
 const char *vmenv_constraint_exact(const struct vmenv_constraint *c);
 void vmenv_constraint_free(struct vmenv_constraint *c);
+VMENV_DEFINE_CLEANUP(struct vmenv_constraint, vmenv_constraint_free)
 
 /* ---- downloads (box-fetch.c) ------------------------------------------ */
 
@@ -172,6 +173,7 @@ int vmenv_catalog_resolve_on(const struct vmenv_catalog *c, const char *constrai
                              const char *host_arch, const char *arch, struct vmenv_box_ref *out,
                              vmenv_error *err);
 void vmenv_catalog_free(struct vmenv_catalog *c);
+VMENV_DEFINE_CLEANUP(struct vmenv_catalog, vmenv_catalog_free)
 void vmenv_box_ref_clear(struct vmenv_box_ref *r);
 /* This host's architecture in catalog terms ("amd64", "arm64", ...). */
 const char *vmenv_host_arch(void);

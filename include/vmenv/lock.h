@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "vmenv/cleanup.h"
 #include "vmenv/error.h"
 
 struct vmenv_config;
@@ -41,6 +42,7 @@ struct vmenv_lock {
 };
 
 void vmenv_lock_free(struct vmenv_lock *l);
+VMENV_DEFINE_CLEANUP(struct vmenv_lock, vmenv_lock_free)
 void vmenv_lock_entry_clear(struct vmenv_lock_entry *e);
 const struct vmenv_lock_entry *vmenv_lock_find(const struct vmenv_lock *l, const char *machine);
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "vmenv/cleanup.h"
 #include "vmenv/error.h"
 
 void *vmenv_malloc(size_t n);
@@ -24,6 +25,7 @@ bool vmenv_endswith(const char *s, const char *suffix);
 
 /* A NULL-terminated vector of owned strings. */
 void vmenv_strv_free(char **v);
+VMENV_DEFINE_CLEANUP(char *, vmenv_strv_free)
 size_t vmenv_strv_len(char *const *v);
 void vmenv_strv_push(char ***v, char *owned);
 

@@ -21,12 +21,6 @@ static const struct vmenv_opt lock_opts[] = {
     {0},
 };
 
-VMENV_DEFINE_CLEANUP(struct vmenv_lock, vmenv_lock_free)
-
-static void strv_freep(char ***v)
-{
-        vmenv_strv_free(*v);
-}
 
 static int lock_check(struct vmenv_ctx *ctx, bool frozen, vmenv_error *err)
 {
@@ -57,7 +51,7 @@ static int lock_check(struct vmenv_ctx *ctx, bool frozen, vmenv_error *err)
 static int cmd_lock_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vmenv_error *err)
 {
         _cleanup_(vmenv_lock_freep) struct vmenv_lock *old = NULL, *l = NULL;
-        _cleanup_(strv_freep) char **names = NULL, **changes = NULL;
+        _cleanup_(vmenv_strv_freep) char **names = NULL, **changes = NULL;
         _cleanup_free_ char *path = vmenv_lock_path(ctx->config);
         _cleanup_free_ char *before = NULL, *after = NULL;
         struct vmenv_fetch_opts fetch = {

@@ -20,11 +20,6 @@
 
 VMENV_DEFINE_CLEANUP(struct vmenv_machine_state, vmenv_state_free)
 
-static void strv_freep(char ***v)
-{
-        vmenv_strv_free(*v);
-}
-
 VMENV_DEFINE_CLEANUP(struct vmenv_ssh_jump, vmenv_ssh_jump_free)
 
 static int tunnel_stop[2] = {-1, -1};
@@ -94,7 +89,7 @@ static int cmd_port_run(struct vmenv_ctx *ctx, const struct vmenv_args *args, vm
 {
         const struct vmenv_machine_config *m;
         _cleanup_(vmenv_state_freep) struct vmenv_machine_state *st = NULL;
-        __attribute__((cleanup(strv_freep))) char **ips = NULL;
+        _cleanup_(vmenv_strv_freep) char **ips = NULL;
         json_object *arr;
 
         if (!(m = vmenv_project_select_one(ctx->config, args->argc ? args->argv[0] : NULL, err)))

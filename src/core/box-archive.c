@@ -482,11 +482,6 @@ static int check_disk(const char *dir, const char *path, const char *declared,
         return 0;
 }
 
-static void strv_freep(char ***v)
-{
-        vmenv_strv_free(*v);
-}
-
 /* A v1 box's "virtual_size" (GiB, what vagrant-libvirt gives the volume)
  * counts when it is larger than the image's own size. */
 static int v1_virtual_size(json_object *root, struct vmenv_box_meta *m, vmenv_error *err)
@@ -561,7 +556,7 @@ int vmenv_box_dir_validate(const char *dir, struct vmenv_box_meta *meta, vmenv_e
                             "invalid box: 'disks' in metadata.json must be a list of 1 to %d disks",
                             MAX_DISKS);
                 }
-                _cleanup_(strv_freep) char **volumes = NULL;
+                _cleanup_(vmenv_strv_freep) char **volumes = NULL;
                 for (size_t i = 0; i < n; i++) {
                         json_object *d = json_object_array_get_idx(disks, i), *p, *nm;
                         _cleanup_free_ char *vol = NULL;

@@ -55,7 +55,6 @@ void vmenv_catalog_free(struct vmenv_catalog *c)
         free(c);
 }
 
-VMENV_DEFINE_CLEANUP(struct vmenv_catalog, vmenv_catalog_free)
 
 /* An optional string member: NULL if absent or null; error if another type. */
 static int get_str(json_object *o, const char *key, const char *where, char **out, vmenv_error *err)

@@ -306,7 +306,6 @@ void vmenv_constraint_free(struct vmenv_constraint *c)
         free(c);
 }
 
-VMENV_DEFINE_CLEANUP(struct vmenv_constraint, vmenv_constraint_free)
 
 /* One requirement like Gem::Requirement's: [OP] VERSION, spaces around. */
 static int parse_clause(struct vmenv_constraint *c, const char *text, const char *p, size_t len,
