@@ -88,3 +88,10 @@ int vmenv_cfg_build_machine(struct pctx *p, const struct ynode *top, const char 
                             struct vmenv_machine_config *m, struct mstate *st);
 
 #endif
+
+/* config-model.c */
+bool vmenv_cfg_env_name_valid(const char *s);
+bool vmenv_cfg_checksum_valid(const char *s);
+void vmenv_cfg_forwards_free(struct vmenv_machine_config *m);
+void vmenv_cfg_folders_free(struct vmenv_machine_config *m);
+void vmenv_cfg_provs_free(struct vmenv_machine_config *m);
