@@ -1,7 +1,6 @@
 /* Downloads with libcurl (the only file that includes it): bounded
  * redirects, verified TLS, timeouts, a digest computed while streaming, and
  * resumable partials in $VMENV_HOME/cache/ validated by ETag/Last-Modified. */
-#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "vmenv/box.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/log.h"
@@ -21,174 +21,16 @@
 
 #define MAX_REDIRS 10L
 #define HEADER_MAX 1024
-#define HASH_BUF (1u << 20)
 /* libcurl hands the body over in pieces of at most 16 KiB (CURL_MAX_WRITE_SIZE);
  * writing, hashing and announcing each piece costs a syscall and a thread
  * wake-up per 16 KiB. Batches of 256 KiB stay in the L2 cache between the
  * memcpy, the write and the hash (2 MiB batches were slower than none). */
 #define WRITE_BUF (256u << 10)
 
-static const char *const checksum_types[] = {"sha256", "sha384", "sha512", "sha1", "md5", NULL};
-
 bool vmenv_is_url(const char *s)
 {
         return s && (vmenv_startswith(s, "http://") || vmenv_startswith(s, "https://") ||
                      vmenv_startswith(s, "file://"));
-}
-
-int vmenv_checksum_parse(const char *s, char **type, char **hex, vmenv_error *err)
-{
-        const char *colon = s ? strchr(s, ':') : NULL;
-        _cleanup_free_ char *t = NULL, *h = NULL;
-        const EVP_MD *md;
-        bool known = false;
-
-        if (!colon)
-                return vmenv_error_set(err, VMENV_EXIT_USAGE,
-                                       "invalid checksum '%s': expected TYPE:HEX (e.g. sha256:...)",
-                                       s ? s : "");
-        t = vmenv_strndup(s, (size_t)(colon - s));
-        for (char *p = t; *p; p++)
-                *p = (char)tolower((unsigned char)*p);
-        for (const char *const *c = checksum_types; *c; c++)
-                known = known || !strcmp(*c, t);
-        if (!known || !(md = EVP_get_digestbyname(t)))
-                return vmenv_error_set(
-                    err, VMENV_EXIT_USAGE,
-                    "unknown checksum type '%s': use sha256, sha384, sha512, sha1 or md5", t);
-        h = vmenv_strdup(colon + 1);
-        for (char *p = h; *p; p++) {
-                if (!isxdigit((unsigned char)*p))
-                        return vmenv_error_set(err, VMENV_EXIT_USAGE,
-                                               "invalid checksum '%s': not hexadecimal", s);
-                *p = (char)tolower((unsigned char)*p);
-        }
-        if (strlen(h) != (size_t)EVP_MD_get_size(md) * 2)
-                return vmenv_error_set(err, VMENV_EXIT_USAGE,
-                                       "invalid checksum '%s': a %s digest has %d hex digits", s, t,
-                                       EVP_MD_get_size(md) * 2);
-        *type = TAKE_PTR(t);
-        *hex = TAKE_PTR(h);
-        return 0;
-}
-
-static char *hex_of(const unsigned char *d, unsigned n)
-{
-        char *s = vmenv_malloc(n * 2 + 1);
-        for (unsigned i = 0; i < n; i++)
-                snprintf(s + 2 * i, 3, "%02x", d[i]);
-        return s;
-}
-
-static char *md_final_hex(EVP_MD_CTX *md)
-{
-        unsigned char d[EVP_MAX_MD_SIZE];
-        unsigned n = 0;
-        EVP_MD_CTX *copy = EVP_MD_CTX_new();
-        if (!copy)
-                abort();
-        EVP_MD_CTX_copy_ex(copy, md);
-        EVP_DigestFinal_ex(copy, d, &n);
-        EVP_MD_CTX_free(copy);
-        return hex_of(d, n);
-}
-
-static void md_freep(EVP_MD_CTX **m)
-{
-        if (*m)
-                EVP_MD_CTX_free(*m);
-}
-
-/* Feeds [0, upto) of fd into md, and copies it to out when out >= 0. */
-static int hash_fd(int fd, uint64_t upto, EVP_MD_CTX *md, int out, const char *path,
-                   vmenv_error *err)
-{
-        _cleanup_free_ char *buf = vmenv_malloc(HASH_BUF);
-        uint64_t off = 0;
-
-        while (off < upto) {
-                size_t want = upto - off < HASH_BUF ? (size_t)(upto - off) : HASH_BUF;
-                ssize_t n = pread(fd, buf, want, (off_t)off), w = 0;
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return vmenv_error_errno(err, 0, errno, "cannot read '%s'", path);
-                if (n == 0)
-                        return vmenv_error_set(err, VMENV_EXIT_IO, "'%s' shrank while reading",
-                                               path);
-                EVP_DigestUpdate(md, buf, (size_t)n);
-                for (ssize_t done = 0; out >= 0 && done < n; done += w) {
-                        if ((w = write(out, buf + done, (size_t)(n - done))) < 0 && errno == EINTR)
-                                w = 0;
-                        else if (w < 0)
-                                return vmenv_error_errno(err, vmenv_exit_for_errno(errno), errno,
-                                                         "cannot copy '%s'", path);
-                }
-                off += (uint64_t)n;
-        }
-        return 0;
-}
-
-int vmenv_file_digest(const char *path, const char *type, char **digest, vmenv_error *err)
-{
-        _cleanup_(md_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
-        _cleanup_close_ int fd = -1;
-        const EVP_MD *alg = EVP_get_digestbyname(type);
-        struct stat st;
-        _cleanup_free_ char *hex = NULL;
-
-        if (!md)
-                abort();
-        if (!alg)
-                return vmenv_error_set(err, VMENV_EXIT_USAGE, "unknown checksum type '%s'", type);
-        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0)
-                return vmenv_error_errno(err, errno == ENOENT ? VMENV_EXIT_NOINPUT : 0, errno,
-                                         "cannot open '%s'", path);
-        EVP_DigestInit_ex(md, alg, NULL);
-        if (hash_fd(fd, (uint64_t)st.st_size, md, -1, path, err) < 0)
-                return -1;
-        hex = md_final_hex(md);
-        *digest = vmenv_strdupf("%s:%s", type, hex);
-        return 0;
-}
-
-int vmenv_file_snapshot(const char *path, const char *type, char **copy_out, char **digest_out,
-                        vmenv_error *err)
-{
-        _cleanup_(md_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
-        _cleanup_free_ char *home = vmenv_home(), *cache = NULL, *copy = NULL, *hex = NULL;
-        _cleanup_close_ int in = -1, out = -1;
-        const EVP_MD *alg = EVP_get_digestbyname(type);
-        struct stat st;
-
-        if (!md)
-                abort();
-        if (!alg)
-                return vmenv_error_set(err, VMENV_EXIT_USAGE, "unknown checksum type '%s'", type);
-        /* O_NONBLOCK: a FIFO must not hang the open; cleared for the read. */
-        if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0 ||
-            fstat(in, &st) < 0)
-                return vmenv_error_errno(err, errno == ENOENT ? VMENV_EXIT_NOINPUT : 0, errno,
-                                         "cannot open '%s'", path);
-        if (!S_ISREG(st.st_mode))
-                return vmenv_error_set(err, VMENV_EXIT_NOINPUT, "'%s' is not a regular file", path);
-        if (fcntl(in, F_SETFL, 0) < 0)
-                return vmenv_error_errno(err, 0, errno, "cannot read '%s'", path);
-        cache = vmenv_path_join(home, "cache");
-        if (vmenv_mkdir_p(cache, 0755, err) < 0)
-                return -1;
-        copy = vmenv_strdupf("%s/local-XXXXXX", cache);
-        if ((out = mkostemp(copy, O_CLOEXEC)) < 0)
-                return vmenv_error_errno(err, 0, errno, "cannot write in '%s'", cache);
-        EVP_DigestInit_ex(md, alg, NULL);
-        if (hash_fd(in, (uint64_t)st.st_size, md, out, path, err) < 0) {
-                unlink(copy);
-                return -1;
-        }
-        hex = md_final_hex(md);
-        *digest_out = vmenv_strdupf("%s:%s", type, hex);
-        *copy_out = TAKE_PTR(copy);
-        return 0;
 }
 
 char *vmenv_url_resolve(const char *base, const char *ref, vmenv_error *err)
@@ -406,11 +248,11 @@ struct dl {
         size_t buffered;
         bool consumer_hashes; /* opts->consumer_digest hashes, not md */
         bool started;
-        bool http_error; /* status >= 400: body discarded */
-        bool bad_range;  /* a 206 whose Content-Range is not the offset asked */
-        bool too_long;   /* past Content-Length or the cap */
-        bool stopped;    /* the consumer gave up (extraction failed) */
-        uint64_t expect; /* bytes this response may bring (Content-Length or cap) */
+        bool http_error;    /* status >= 400: body discarded */
+        bool bad_range;     /* a 206 whose Content-Range is not the offset asked */
+        bool too_long;      /* past Content-Length or the cap */
+        bool stopped;       /* the consumer gave up (extraction failed) */
+        uint64_t expect;    /* bytes this response may bring (Content-Length or cap) */
         uint64_t body_base; /* d->have when this response's body began */
         uint64_t cap;
         int write_errno;
@@ -667,7 +509,7 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
         _cleanup_free_ char *part = NULL, *sidecar = NULL, *done = NULL, *lockp = NULL;
         _cleanup_free_ char *want_type = NULL, *want_hex = NULL, *got = NULL;
         _cleanup_(lock_closep) int lock = -1;
-        _cleanup_(md_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+        _cleanup_(vmenv_md_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
         _cleanup_free_ char *wbuf = vmenv_malloc(WRITE_BUF);
         const char *type = "sha256";
         bool quiet = (opts && opts->quiet) || vmenv_log_level < VMENV_LOG_INFO;
@@ -683,7 +525,7 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                 unsigned char h[EVP_MAX_MD_SIZE];
                 unsigned n;
                 EVP_Digest(url, strlen(url), h, &n, EVP_sha256(), NULL);
-                key = hex_of(h, 16);
+                key = vmenv_hex_of(h, 16);
         }
         cache = vmenv_path_join(home, "cache");
         locks = vmenv_path_join(home, "locks");
@@ -728,7 +570,7 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                         return vmenv_error_errno(err, 0, errno, "cannot write '%s'", part);
                 EVP_DigestInit_ex(md, EVP_get_digestbyname(type), NULL);
                 if (st.st_size > 0 && attempt == 0 && read_sidecar(sidecar, url, etag, lm)) {
-                        if (hash_fd(fd, (uint64_t)st.st_size, md, -1, part, err) < 0)
+                        if (vmenv_hash_fd(fd, (uint64_t)st.st_size, md, -1, part, err) < 0)
                                 return -1;
                         _cleanup_free_ char *h = vmenv_strdupf("If-Range: %s", etag[0] ? etag : lm);
                         d.offset = d.have = (uint64_t)st.st_size;
@@ -814,11 +656,11 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                         if (sscanf(d.content_range, "bytes */%llu", &total) == 1 &&
                             total == d.offset) {
                                 vmenv_debug("'%s' was already complete", url);
-                                got = md_final_hex(md);
+                                got = vmenv_md_final_hex(md);
                                 goto complete;
                         }
                         if (checksum) {
-                                got = md_final_hex(md);
+                                got = vmenv_md_final_hex(md);
                                 if (!strcmp(got, want_hex)) {
                                         vmenv_debug("'%s' was already complete", url);
                                         goto complete;
@@ -866,11 +708,11 @@ int vmenv_fetch(const char *url, const char *checksum, const struct vmenv_fetch_
                     !(got = opts->consumer_digest(opts->on_data_arg, type, d.have))) {
                         vmenv_debug("hashing '%s' again: the consumer did not", part);
                         EVP_DigestInit_ex(md, EVP_get_digestbyname(type), NULL);
-                        if (hash_fd(fd, d.have, md, -1, part, err) < 0)
+                        if (vmenv_hash_fd(fd, d.have, md, -1, part, err) < 0)
                                 return -1;
                 }
                 if (!got)
-                        got = md_final_hex(md);
+                        got = vmenv_md_final_hex(md);
                 goto complete;
         }
         return vmenv_error_set(err, VMENV_EXIT_NETWORK,
