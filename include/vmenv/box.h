@@ -239,6 +239,9 @@ struct vmenv_box {
         char *added;           /* ISO 8601 UTC */
         char **stamps;         /* per image "SIZE MTIME_NS" when it was added; NULL if unknown */
 };
+/* The store name of a box file or image added without a name, as Vagrant
+ * derives it: "https://x/y/tiny.box?a=b" → "tiny". */
+char *vmenv_box_name_from_source(const char *src);
 void vmenv_box_free(struct vmenv_box *b);
 VMENV_DEFINE_CLEANUP(struct vmenv_box, vmenv_box_free)
 void vmenv_boxes_free(struct vmenv_box **v, size_t n);

@@ -56,8 +56,7 @@ static enum kind classify(const char *src)
         return KIND_CATALOG;
 }
 
-/* "https://x/y/tiny.box?a=b" → "tiny" */
-static char *derive_name(const char *src)
+char *vmenv_box_name_from_source(const char *src)
 {
         _cleanup_free_ char *p = vmenv_strndup(src, strcspn(src, "?#"));
         const char *base = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
@@ -210,7 +209,7 @@ static struct vmenv_box *add_source(const char *src, const char *name, const cha
                 }
                 version = vmenv_strdup(vmenv_constraint_exact(c) ? vmenv_constraint_exact(c) : "0");
                 vmenv_constraint_free(c);
-                store_name = name ? vmenv_strdup(name) : derive_name(src);
+                store_name = name ? vmenv_strdup(name) : vmenv_box_name_from_source(src);
                 url = vmenv_strdup(src);
                 cs = vmenv_strdup(checksum);
         }
@@ -334,7 +333,9 @@ struct vmenv_box *vmenv_box_ensure(const char *name, const char *constraint, con
         /* `box:` may itself be a URL or path: the store name then comes from
          * the catalog (or the file's base name). */
         if (!box_url && (vmenv_is_url(name) || classify(name) != KIND_NAME))
-                store_name = classify(name) == KIND_CATALOG ? NULL : (derived = derive_name(name));
+                store_name = classify(name) == KIND_CATALOG
+                                 ? NULL
+                                 : (derived = vmenv_box_name_from_source(name));
         if (store_name && !(opts && opts->refresh)) {
                 if ((b = vmenv_box_find(store_name, constraint, &e)))
                         return b;

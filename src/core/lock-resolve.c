@@ -73,17 +73,6 @@ enum vmenv_lock_src vmenv_lock_machine_kind(const char *dir, const struct vmenv_
         return vmenv_lock_classify(dir, *src, !m->box_url);
 }
 
-/* "https://x/y/tiny.box?a=b" → "tiny", as the box store names such boxes. */
-static char *derive_name(const char *src)
-{
-        _cleanup_free_ char *p = vmenv_strndup(src, strcspn(src, "?#"));
-        const char *base = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
-        char *name = vmenv_strdup(base), *dot = strchr(name, '.');
-        if (dot && dot != name)
-                *dot = '\0';
-        return name;
-}
-
 /* The checksum of a box file when nobody published one: the store's record
  * if that version is stored, else the sha256 of the file itself. */
 static int box_file_digest(const char *dir, const char *name, const char *version, const char *url,
@@ -308,7 +297,7 @@ int vmenv_lock_resolve(const struct vmenv_config *c, const struct vmenv_machine_
                 e.url = vmenv_strdup(src);
                 e.architecture = vmenv_strdup(vmenv_host_arch());
                 if (!m->box_url) {
-                        _cleanup_free_ char *n = derive_name(src);
+                        _cleanup_free_ char *n = vmenv_box_name_from_source(src);
                         if (strcmp(n, m->box))
                                 e.name = TAKE_PTR(n);
                 }
