@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "console-log.h"
 #include "domain-diag.h"
 #include "domain-xml.h"
 #include "kvm-check.h"
@@ -568,6 +569,9 @@ const struct vmenv_provider_ops vmenv_provider_libvirt = {
     .state = provider_state,
     .state_detail = vmenv_libvirt_state_detail,
     .log_tail = vmenv_libvirt_log_tail,
+    .console_log_ensure = vmenv_libvirt_console_log_ensure,
+    .console_log_read = vmenv_libvirt_console_log_read,
+    .console_log_remove = vmenv_libvirt_console_log_remove,
     .uri = provider_uri,
     .shutdown = provider_shutdown,
     .poweroff = provider_poweroff,

@@ -450,17 +450,18 @@ static int remove_private_networks(struct vmenv_project *p, const struct vmenv_m
         return 0;
 }
 
-/* The serial console's log in $VMENV_HOME/console goes with its domain (a
- * new machine of the same name starts a new log). Not being able to remove
- * it is worth a warning, not a failed destroy. */
-static void remove_console_log(const struct vmenv_machine_config *m,
+/* The serial console's log goes with its domain (a new machine of the
+ * same name starts a new log). Not being able to remove it is worth a
+ * warning, not a failed destroy. */
+static void remove_console_log(struct vmenv_project *p, const struct vmenv_machine_config *m,
                                const struct vmenv_machine_state *st)
 {
-        _cleanup_free_ char *log = vmenv_machine_console_log(st);
+        vmenv_error e = VMENV_ERROR_INIT;
 
-        if (unlink(log) < 0 && errno != ENOENT)
-                vmenv_warn("%s: cannot remove the console log %s: %s", m->name, log,
-                           strerror(errno));
+        if (p->ops->console_log_remove &&
+            p->ops->console_log_remove(p->conn, m->libvirt.storage_pool, st->domain, &e) < 0)
+                vmenv_warn("%s: cannot remove the console log: %s", m->name, e.msg);
+        vmenv_error_clear(&e);
 }
 
 int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_config *m,
@@ -484,7 +485,7 @@ int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_co
                 return -1;
         if (m->cloud && vmenv_machine_cloud_remove(p, m, st, err) < 0)
                 return vmenv_error_prefix(err, "cannot delete the seed of '%s'", m->name);
-        remove_console_log(m, st);
+        remove_console_log(p, m, st);
         if (vmenv_state_remove(st, err) < 0 || vmenv_index_remove(st->domain, err) < 0)
                 return -1;
         vmenv_info("%s: destroyed", m->name);
