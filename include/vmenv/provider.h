@@ -73,6 +73,7 @@ struct vmenv_domain_spec {
         const char *uuid;          /* NULL: let libvirt choose */
         const char *title;         /* "vmenv: <project>/<machine>" */
         const char *project_dir;   /* recorded in <metadata> for global-status */
+        const char *client;        /* <vmenv:client>: the client ID, on a remote URI; or NULL */
         const char *machine;
         uint64_t memory;           /* bytes */
         int cpus;
@@ -163,6 +164,10 @@ struct vmenv_provider_ops {
          * <metadata> does not name this project and a machine fitting its name
          * (VMENV_EXIT_NOPERM). */
         void (*set_owner)(struct vmenv_provider *p, const char *project_dir);
+        /* The client ID (docs/remote.md) of a connection to a shared,
+         * remote hypervisor: from then on the same operations also refuse
+         * a domain whose <vmenv:client> is not this one. */
+        void (*set_client)(struct vmenv_provider *p, const char *client);
 
         /* Domains, by name. */
         int (*define)(struct vmenv_provider *p, const struct vmenv_domain_spec *spec,

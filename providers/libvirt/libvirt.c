@@ -195,6 +195,7 @@ static void provider_close(struct vmenv_provider *p)
         free(p->kvm_keys);
         pthread_mutex_destroy(&p->kvm_lock);
         free(p->owner);
+        free(p->client);
         free(p);
 }
 
@@ -335,6 +336,9 @@ static int provider_define(struct vmenv_provider *p, const struct vmenv_domain_s
         _cleanup_free_ char *xml = NULL;
         _cleanup_domain_ virDomainPtr old = NULL;
 
+        /* the mark the ownership check of this connection asks for */
+        if (!s.client)
+                s.client = p->client;
         /* Redefining keeps the domain's identity: without a UUID in the XML
          * libvirt would invent a new one and refuse the name as taken. */
         if ((old = virDomainLookupByName(p->conn, s.name)) &&
@@ -563,6 +567,7 @@ const struct vmenv_provider_ops vmenv_provider_libvirt = {
     .overlay_delete = vmenv_libvirt_overlay_delete,
     .volume_path = vmenv_libvirt_volume_path,
     .set_owner = vmenv_libvirt_set_owner,
+    .set_client = vmenv_libvirt_set_client,
     .volume_list = vmenv_libvirt_volume_list,
     .define = provider_define,
     .start = provider_start,

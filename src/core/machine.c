@@ -23,15 +23,25 @@ struct vmenv_project *vmenv_project_open_uri(struct vmenv_config *c,
 {
         struct vmenv_project *p = vmenv_calloc(1, sizeof(*p));
 
+        const char *env = getenv("VMENV_LIBVIRT_URI");
+
         p->config = c;
         p->ops = ops;
         pthread_mutex_init(&p->host_lock, NULL);
+        if (vmenv_config_identify(c, err) < 0)
+                goto fail;
         if (!(p->conn = ops->open(uri, err)))
                 goto fail;
         /* From here on the provider refuses to change a domain that vmenv did
-         * not create for this project folder (docs/security.md). */
+         * not create for this project folder (docs/security.md), and on a
+         * shared remote hypervisor for this computer (docs/remote.md). */
         if (ops->set_owner)
                 ops->set_owner(p->conn, c->dir);
+        if (ops->set_client && c->client_id &&
+            vmenv_uri_remote(uri && *uri   ? uri
+                             : env && *env ? env
+                                           : NULL))
+                ops->set_client(p->conn, c->client_id);
         if (vmenv_ssh_jump_from_uri(ops->uri ? ops->uri(p->conn) : NULL, &p->jump, err) < 0)
                 goto fail;
         return p;
@@ -187,15 +197,6 @@ static int index_machine(struct vmenv_project *p, const struct vmenv_machine_con
             .box_version = st->box_version,
         };
         return vmenv_index_put(&e, err);
-}
-
-const char *vmenv_machine_uri(const struct vmenv_machine_config *m)
-{
-        const char *env = getenv("VMENV_LIBVIRT_URI");
-
-        if (m->libvirt.uri && *m->libvirt.uri)
-                return m->libvirt.uri;
-        return env && *env ? env : NULL;
 }
 
 int vmenv_machine_state(struct vmenv_project *p, const struct vmenv_machine_config *m,
