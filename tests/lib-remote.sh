@@ -112,6 +112,9 @@ remote_host_start() {
         netns_libvirtd_start || exit 1
         # the namespace of this mount namespace, for remote_virsh and sshd restarts
         echo $$ >"$VMENV_NETNS_DIR/mnt.pid"
+        # sshd refuses to start without its privilege separation folder
+        # (a container whose /run is fresh has none)
+        mkdir -p /run/sshd
         /usr/sbin/sshd -E "$VMENV_NETNS_DIR/sshd/sshd.log" -f "$VMENV_NETNS_DIR/sshd/sshd_config" || exit 1
         # keep the mount namespace reachable by pid
         exec sleep infinity' "$REMOTE_LIB_NETNS" \

@@ -144,6 +144,9 @@ struct vmenv_config {
         size_t n_machines;
         struct vmenv_network_def *networks; /* the private networks of all machines */
         size_t n_networks;
+        /* This computer's ID (vmenv_config_identify), set when a machine
+         * runs on a remote URI: it names and marks those machines. */
+        char *client_id;
 };
 
 /* Limits on outside input. */

@@ -73,6 +73,7 @@ struct vmenv_domain_spec {
         const char *uuid;          /* NULL: let libvirt choose */
         const char *title;         /* "vmenv: <project>/<machine>" */
         const char *project_dir;   /* recorded in <metadata> for global-status */
+        const char *client;        /* <vmenv:client>: the client ID, on a remote URI; or NULL */
         const char *machine;
         uint64_t memory;           /* bytes */
         int cpus;
@@ -163,6 +164,10 @@ struct vmenv_provider_ops {
          * <metadata> does not name this project and a machine fitting its name
          * (VMENV_EXIT_NOPERM). */
         void (*set_owner)(struct vmenv_provider *p, const char *project_dir);
+        /* The client ID (docs/remote.md) of a connection to a shared,
+         * remote hypervisor: from then on the same operations also refuse
+         * a domain whose <vmenv:client> is not this one. */
+        void (*set_client)(struct vmenv_provider *p, const char *client);
 
         /* Domains, by name. */
         int (*define)(struct vmenv_provider *p, const struct vmenv_domain_spec *spec,
@@ -179,6 +184,20 @@ struct vmenv_provider_ops {
         /* The last lines (at most 64 KiB) of the domain's QEMU log, or NULL
          * when it cannot be read from here (no such log, remote host). */
         char *(*log_tail)(struct vmenv_provider *p, const char *name, int lines);
+        /* The serial console's log: a file volume "DOMAIN-console.log" of
+         * the pool (NULL: the default one) that the hypervisor's virtlogd
+         * appends to, read back through libvirt, so a remote domain's
+         * console is read like a local one's. console_log_ensure makes it
+         * once and gives its path on the hypervisor for serial_log (*path
+         * NULL when the pool's volumes are not files: no log). */
+        int (*console_log_ensure)(struct vmenv_provider *p, const char *pool, const char *domain,
+                                  char **path, vmenv_error *err);
+        /* Its last max bytes at most (*data NULL when there is no log). */
+        int (*console_log_read)(struct vmenv_provider *p, const char *pool, const char *domain,
+                                size_t max, char **data, size_t *len, vmenv_error *err);
+        /* Deletes it and virtlogd's rotated copies; missing is fine. */
+        int (*console_log_remove)(struct vmenv_provider *p, const char *pool, const char *domain,
+                                  vmenv_error *err);
         int (*shutdown)(struct vmenv_provider *p, const char *name, vmenv_error *err); /* ACPI */
         int (*poweroff)(struct vmenv_provider *p, const char *name, vmenv_error *err); /* force */
         int (*suspend)(struct vmenv_provider *p, const char *name, vmenv_error *err);

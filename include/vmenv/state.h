@@ -58,8 +58,19 @@ int vmenv_state_remove(struct vmenv_machine_state *s, vmenv_error *err);
 void vmenv_state_free(struct vmenv_machine_state *s);
 
 char *vmenv_state_path(const struct vmenv_machine_state *s, const char *file);
-/* The domain name for a machine of a project. */
+/* The domain name for a machine of a project: "vmenv-<project>-<machine>-
+ * <hash>", the hash of the project's folder, and for a machine on a remote
+ * URI of the client ID too (c->client_id, see vmenv_config_identify). */
 char *vmenv_domain_name(const struct vmenv_config *c, const char *machine);
+/* Whether a libvirt URI names another host ("qemu+ssh://host/system"). */
+bool vmenv_uri_remote(const char *uri);
+/* This computer's client ID: $VMENV_HOME/client-id (0600), 32 hex digits,
+ * made once (client-id.c). */
+char *vmenv_client_id(vmenv_error *err);
+/* Loads the client ID into c->client_id when a machine of c runs on a
+ * remote URI; nothing otherwise. Call once the URIs are final (--connect),
+ * before naming domains. */
+int vmenv_config_identify(struct vmenv_config *c, vmenv_error *err);
 /* The libvirt network of a private network of the project:
  * "vmenv-<project>-<network>-<hash>", the hash as in domain names. */
 char *vmenv_network_name(const struct vmenv_config *c, const char *network);

@@ -296,6 +296,9 @@ static void render_head(struct render *r, const struct vmenv_domain_spec *s, boo
                 if (s->machine)
                         vmenv_buf_printf(b, "      <vmenv:name>%s</vmenv:name>\n",
                                          esc(r, s->machine));
+                if (s->client)
+                        vmenv_buf_printf(b, "      <vmenv:client>%s</vmenv:client>\n",
+                                         esc(r, s->client));
                 vmenv_buf_puts(b, "    </vmenv:machine>\n");
                 vmenv_buf_puts(b, "  </metadata>\n");
         }

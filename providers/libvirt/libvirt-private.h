@@ -24,6 +24,7 @@ struct vmenv_provider {
         pthread_t reaper;         /* destroys the check's domain, see kvm-check.c */
         bool reaper_running;
         char *owner;              /* the project folder whose domains we may change, or NULL */
+        char *client;             /* and the client ID they must carry (remote), or NULL */
 };
 
 /* Whether the URI names this machine (qemu:///system, qemu:///session). */
@@ -49,6 +50,7 @@ virDomainPtr vmenv_libvirt_domain_lookup(struct vmenv_provider *p, const char *n
  * machine of that name. Without an owner (no project: tests, tools) it is
  * vmenv_libvirt_domain_lookup. */
 void vmenv_libvirt_set_owner(struct vmenv_provider *p, const char *project_dir);
+void vmenv_libvirt_set_client(struct vmenv_provider *p, const char *client);
 int vmenv_libvirt_check_owner(struct vmenv_provider *p, virDomainPtr d, const char *name,
                               vmenv_error *err);
 virDomainPtr vmenv_libvirt_domain_owned(struct vmenv_provider *p, const char *name,

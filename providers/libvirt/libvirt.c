@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "console-log.h"
 #include "domain-diag.h"
 #include "domain-xml.h"
 #include "kvm-check.h"
@@ -194,6 +195,7 @@ static void provider_close(struct vmenv_provider *p)
         free(p->kvm_keys);
         pthread_mutex_destroy(&p->kvm_lock);
         free(p->owner);
+        free(p->client);
         free(p);
 }
 
@@ -334,6 +336,9 @@ static int provider_define(struct vmenv_provider *p, const struct vmenv_domain_s
         _cleanup_free_ char *xml = NULL;
         _cleanup_domain_ virDomainPtr old = NULL;
 
+        /* the mark the ownership check of this connection asks for */
+        if (!s.client)
+                s.client = p->client;
         /* Redefining keeps the domain's identity: without a UUID in the XML
          * libvirt would invent a new one and refuse the name as taken. */
         if ((old = virDomainLookupByName(p->conn, s.name)) &&
@@ -562,12 +567,16 @@ const struct vmenv_provider_ops vmenv_provider_libvirt = {
     .overlay_delete = vmenv_libvirt_overlay_delete,
     .volume_path = vmenv_libvirt_volume_path,
     .set_owner = vmenv_libvirt_set_owner,
+    .set_client = vmenv_libvirt_set_client,
     .volume_list = vmenv_libvirt_volume_list,
     .define = provider_define,
     .start = provider_start,
     .state = provider_state,
     .state_detail = vmenv_libvirt_state_detail,
     .log_tail = vmenv_libvirt_log_tail,
+    .console_log_ensure = vmenv_libvirt_console_log_ensure,
+    .console_log_read = vmenv_libvirt_console_log_read,
+    .console_log_remove = vmenv_libvirt_console_log_remove,
     .uri = provider_uri,
     .shutdown = provider_shutdown,
     .poweroff = provider_poweroff,

@@ -4,7 +4,8 @@
  * undefine, snapshots) first reads the <vmenv:project> and <vmenv:name> that
  * vmenv writes into each domain's <metadata> and refuses a domain that does
  * not carry this project's folder and a machine name matching its own
- * domain name. Names come from vmenv, never from .vmenv/ or vmenv.yaml, but
+ * domain name (and, on a remote hypervisor, this computer's client ID in
+ * <vmenv:client>). Names come from vmenv, never from .vmenv/ or vmenv.yaml, but
  * a domain with a colliding name (made by hand, or by another tool) is still
  * not ours to stop or delete. */
 #include <stdlib.h>
@@ -19,6 +20,12 @@ void vmenv_libvirt_set_owner(struct vmenv_provider *p, const char *project_dir)
 {
         free(p->owner);
         p->owner = project_dir ? vmenv_strdup(project_dir) : NULL;
+}
+
+void vmenv_libvirt_set_client(struct vmenv_provider *p, const char *client)
+{
+        free(p->client);
+        p->client = client ? vmenv_strdup(client) : NULL;
 }
 
 /* The text of <PREFIX:tag>…</PREFIX:tag> (or <tag>) in the metadata element
@@ -118,6 +125,17 @@ int vmenv_libvirt_check_owner(struct vmenv_provider *p, virDomainPtr d, const ch
         }
         if ((why = vmenv_libvirt_owner_mismatch(p, meta, name, "machine", NULL)))
                 return not_ours(name, why, err);
+        /* a shared hypervisor: the same project path on another computer
+         * is another project */
+        if (p->client) {
+                _cleanup_free_ char *client = vmenv_libvirt_meta_text(meta, "client");
+                if (!client || strcmp(client, p->client)) {
+                        why = vmenv_strdupf("it belongs to another computer's vmenv (client ID "
+                                            "'%s', not this one's)",
+                                            client ? client : "none");
+                        return not_ours(name, why, err);
+                }
+        }
         return 0;
 }
 

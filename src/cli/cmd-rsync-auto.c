@@ -16,13 +16,15 @@
 
 struct auto_machine {
         const struct vmenv_machine_config *m;
+        struct vmenv_project *p; /* its own hypervisor's, borrowed from the hosts */
         struct vmenv_ssh *s;
 };
 
 /* Syncs one machine, reconnecting once if the session went away (the
  * machine was reloaded while we watched). */
-static int sync_machine(struct vmenv_project *p, struct auto_machine *am, vmenv_error *err)
+static int sync_machine(struct auto_machine *am, vmenv_error *err)
 {
+        struct vmenv_project *p = am->p;
         vmenv_error first = VMENV_ERROR_INIT;
 
         if (am->s && vmenv_machine_sync_ssh(p, am->m, am->s, &first) == 0)
@@ -45,7 +47,8 @@ static int cmd_rsync_auto_run(struct vmenv_ctx *ctx, const struct vmenv_args *ar
         _cleanup_free_ struct auto_machine *am = NULL;
         _cleanup_free_ bool *dirty = NULL;
         struct vmenv_sync_watch *w = NULL;
-        struct vmenv_project *p = NULL;
+        /* machines on several hypervisors: each is reached through its own */
+        struct vmenv_cli_hosts hosts = {.ctx = ctx};
         const char *max = vmenv_args_get(args, "max-events");
         long max_events = -1;
         size_t n = 0, n_folders = 0;
@@ -62,8 +65,11 @@ static int cmd_rsync_auto_run(struct vmenv_ctx *ctx, const struct vmenv_args *ar
                 return -1;
         am = vmenv_calloc(n, sizeof(*am));
         dirty = vmenv_calloc(n, sizeof(*dirty));
-        if (!(p = vmenv_cli_project(ctx, err)))
-                return -1;
+        for (size_t i = 0; i < n; i++)
+                if (!(am[i].p = vmenv_cli_hosts_get(&hosts, ms[i], err))) {
+                        vmenv_error_prefix(err, "machine '%s'", ms[i]->name);
+                        goto out;
+                }
         /* Watch first, then sync: a change made during the first sync is
          * not lost. */
         if (!(w = vmenv_sync_watch_new(err)))
@@ -95,7 +101,7 @@ static int cmd_rsync_auto_run(struct vmenv_ctx *ctx, const struct vmenv_args *ar
                 goto out;
         }
         for (size_t i = 0; i < n; i++)
-                if (sync_machine(p, &am[i], err) < 0)
+                if (sync_machine(&am[i], err) < 0)
                         goto out;
         vmenv_info("watching %zu folder%s for changes; press Ctrl-C to stop", n_folders,
                    n_folders == 1 ? "" : "s");
@@ -110,7 +116,7 @@ static int cmd_rsync_auto_run(struct vmenv_ctx *ctx, const struct vmenv_args *ar
                         if (!dirty[i])
                                 continue;
                         /* Keep watching: the next change may well fix it. */
-                        if (sync_machine(p, &am[i], &e) < 0) {
+                        if (sync_machine(&am[i], &e) < 0) {
                                 vmenv_warn("%s%s%s", e.msg, e.hint ? "; " : "",
                                            e.hint ? e.hint : "");
                                 vmenv_error_clear(&e);
@@ -122,7 +128,7 @@ out:
         vmenv_sync_watch_free(w);
         for (size_t i = 0; i < n; i++)
                 vmenv_ssh_free(am[i].s);
-        vmenv_project_close(p);
+        vmenv_cli_hosts_close(&hosts);
         return r;
 }
 

@@ -12,11 +12,14 @@
 
 static const char *const subcommands[] = {"save", "restore", "list", "delete", "push", "pop", NULL};
 
-static int each(struct vmenv_ctx *ctx, struct vmenv_project *p, int argc, char **names,
+/* list, push, pop over machines that may run on several hypervisors: each
+ * is asked through its own (hosts). */
+static int each(struct vmenv_ctx *ctx, struct vmenv_cli_hosts *hosts, int argc, char **names,
                 const char *sub, bool no_delete, vmenv_error *err)
 {
         _cleanup_free_ const struct vmenv_machine_config **ms = NULL;
         _cleanup_(json_putp) json_object *arr = NULL;
+        struct vmenv_project *p;
         size_t n = 0;
 
         if (vmenv_project_select(ctx->config, argc, names, &ms, &n, err) < 0)
@@ -26,6 +29,8 @@ static int each(struct vmenv_ctx *ctx, struct vmenv_project *p, int argc, char *
         if (ctx->json && !strcmp(sub, "list"))
                 arr = json_object_new_array();
         for (size_t i = 0; i < n; i++) {
+                if (!(p = vmenv_cli_hosts_get(hosts, ms[i], err)))
+                        return vmenv_error_prefix(err, "machine '%s'", ms[i]->name);
                 if (!strcmp(sub, "push") && vmenv_snapshot_push(p, ms[i], err) < 0)
                         return -1;
                 if (!strcmp(sub, "pop") && vmenv_snapshot_pop(p, ms[i], no_delete, err) < 0)
@@ -61,6 +66,7 @@ static int cmd_snapshot_run(struct vmenv_ctx *ctx, const struct vmenv_args *args
 {
         const char *sub = args->argv[0];
         const struct vmenv_machine_config *m;
+        struct vmenv_cli_hosts hosts = {.ctx = ctx};
         struct vmenv_project *p;
         const char *name;
         int r = -1;
@@ -78,10 +84,8 @@ static int cmd_snapshot_run(struct vmenv_ctx *ctx, const struct vmenv_args *args
                         vmenv_error_hint(err, "use save, restore, list, delete, push or pop");
                 return -1;
         }
-        if (!(p = vmenv_cli_project(ctx, err)))
-                return -1;
         if (!strcmp(sub, "list") || !strcmp(sub, "push") || !strcmp(sub, "pop")) {
-                r = each(ctx, p, args->argc - 1, args->argv + 1, sub,
+                r = each(ctx, &hosts, args->argc - 1, args->argv + 1, sub,
                          vmenv_args_has(args, "no-delete"), err);
                 goto out;
         }
@@ -94,7 +98,8 @@ static int cmd_snapshot_run(struct vmenv_ctx *ctx, const struct vmenv_args *args
         }
         name = args->argv[args->argc - 1];
         if (!(m = vmenv_project_select_one(ctx->config, args->argc == 3 ? args->argv[1] : NULL,
-                                           err)))
+                                           err)) ||
+            !(p = vmenv_cli_hosts_get(&hosts, m, err)))
                 goto out;
         if (!strcmp(sub, "save"))
                 r = vmenv_snapshot_save(p, m, name, err);
@@ -103,22 +108,22 @@ static int cmd_snapshot_run(struct vmenv_ctx *ctx, const struct vmenv_args *args
         else
                 r = vmenv_snapshot_delete(p, m, name, err);
 out:
-        vmenv_project_close(p);
+        vmenv_cli_hosts_close(&hosts);
         return r < 0 ? -1 : 0;
 }
 
 static const struct vmenv_opt opts[] = {
-        {"no-delete", 0, NULL, "pop: keep the snapshot after restoring it"},
-        {0},
+    {"no-delete", 0, NULL, "pop: keep the snapshot after restoring it"},
+    {0},
 };
 
 const struct vmenv_cmd vmenv_cmd_snapshot = {
-        .name = "snapshot",
-        .usage = "save|restore|delete [MACHINE] NAME | list|push|pop [MACHINE...]",
-        .summary = "save and restore machine snapshots",
-        .opts = opts,
-        .min_args = 1,
-        .max_args = -1,
-        .flags = VMENV_CMD_PROJECT | VMENV_CMD_PROVIDER | VMENV_CMD_JSON,
-        .run = cmd_snapshot_run,
+    .name = "snapshot",
+    .usage = "save|restore|delete [MACHINE] NAME | list|push|pop [MACHINE...]",
+    .summary = "save and restore machine snapshots",
+    .opts = opts,
+    .min_args = 1,
+    .max_args = -1,
+    .flags = VMENV_CMD_PROJECT | VMENV_CMD_PROVIDER | VMENV_CMD_JSON,
+    .run = cmd_snapshot_run,
 };

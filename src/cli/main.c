@@ -11,6 +11,7 @@
 #include "vmenv/cleanup.h"
 #include "vmenv/config.h"
 #include "vmenv/log.h"
+#include "vmenv/state.h"
 #include "vmenv/util.h"
 #include "vmenv/version.h"
 
@@ -162,6 +163,11 @@ static int run(int argc, char **argv, vmenv_error *err)
                 }
                 if (connect)
                         vmenv_config_set_uri(ctx.config, connect);
+                /* before any command names a domain (status does so first) */
+                if (vmenv_config_identify(ctx.config, err) < 0) {
+                        free(args.argv);
+                        return -1;
+                }
         }
         r = cmd->run(&ctx, &args, err);
         vmenv_config_free(ctx.config);

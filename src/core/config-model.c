@@ -198,5 +198,6 @@ void vmenv_config_free(struct vmenv_config *c)
         free(c->shown);
         free(c->dir);
         free(c->project);
+        free(c->client_id);
         free(c);
 }

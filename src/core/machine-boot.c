@@ -12,20 +12,30 @@
 #include "vmenv/util.h"
 
 #define CONSOLE_TAIL_LINES 15
+#define CONSOLE_TAIL_BYTES (64 * 1024)
 
 /* Diagnostics. */
 
 /* The last lines of the serial console that show something, each prefixed
- * "  | ". */
-static char *console_tail(const struct vmenv_machine_state *st)
+ * "  | ", read through the hypervisor's connection (a remote domain's log
+ * is on its host). */
+static char *console_tail(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                          const struct vmenv_machine_state *st)
 {
-        _cleanup_free_ char *path = vmenv_machine_console_log(st);
         _cleanup_free_ char *text = NULL;
+        vmenv_error e = VMENV_ERROR_INIT;
         size_t len = 0;
         char *tail;
 
-        if (vmenv_read_file(path, 64u << 20, &text, &len, NULL) < 0 ||
-            !(tail = vmenv_text_tail(text, len, CONSOLE_TAIL_LINES, "  | ")))
+        if (!p->ops->console_log_read)
+                return vmenv_strdupf("  (the %s provider keeps no console log)", p->ops->name);
+        if (p->ops->console_log_read(p->conn, m->libvirt.storage_pool, st->domain,
+                                     CONSOLE_TAIL_BYTES, &text, &len, &e) < 0) {
+                tail = vmenv_strdupf("  (not readable: %s)", e.msg);
+                vmenv_error_clear(&e);
+                return tail;
+        }
+        if (!text || !(tail = vmenv_text_tail(text, len, CONSOLE_TAIL_LINES, "  | ")))
                 return vmenv_strdup("  (the serial console printed nothing)");
         return tail;
 }
@@ -91,7 +101,7 @@ static int watch_domain(void *ctx, vmenv_error *err)
         kvm = qlog ? vmenv_qemu_log_kvm_failure(qlog) : NULL;
         free(w->stopped);
         w->stopped = vmenv_strdup(kvm ? kvm : how);
-        tail = console_tail(w->st);
+        tail = console_tail(w->p, w->m, w->st);
         vmenv_error_set(err, VMENV_EXIT_UNAVAILABLE,
                         "machine '%s' stopped while booting: domain '%s' is %s%s%s\n"
                         "  QEMU log (last lines):\n%s\n"
@@ -122,7 +132,7 @@ static int wait_address(struct vmenv_project *p, const struct vmenv_machine_conf
                         return vmenv_state_save(st, err);
                 }
                 if (vmenv_now_ns() >= deadline) {
-                        _cleanup_free_ char *tail = console_tail(st);
+                        _cleanup_free_ char *tail = console_tail(p, m, st);
                         vmenv_error_set(err, VMENV_EXIT_TEMPFAIL,
                                         "machine '%s' got no address from network '%s' within "
                                         "%d s\n  serial console (last lines):\n%s",
@@ -256,7 +266,7 @@ static struct vmenv_ssh *wait_ready(struct vmenv_project *p, const struct vmenv_
                 } else {
                         enum vmenv_vm_state vs = VMENV_VM_OTHER;
                         vmenv_error e2 = VMENV_ERROR_INIT;
-                        _cleanup_free_ char *tail = console_tail(st);
+                        _cleanup_free_ char *tail = console_tail(p, m, st);
                         _cleanup_free_ char *why = vmenv_strdup(err->msg ? err->msg : "");
                         p->ops->state(p->conn, st->domain, &vs, &e2);
                         vmenv_error_clear(&e2);

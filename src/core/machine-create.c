@@ -371,20 +371,6 @@ static int shared_folders(struct vmenv_project *p, const struct vmenv_machine_co
         return 0;
 }
 
-/* The serial console log lives in vmenv's own folder, never in the
- * project's: virtlogd opens it as root, and a link shipped in a cloned
- * repository's .vmenv/ would otherwise send root's writes anywhere. */
-char *vmenv_machine_console_log(const struct vmenv_machine_state *st)
-{
-        _cleanup_free_ char *home = vmenv_home();
-        _cleanup_free_ char *name = vmenv_strdup(st->domain);
-
-        for (char *c = name; *c; c++)
-                if (*c == '/')
-                        *c = '_';
-        return vmenv_strdupf("%s/console/%s.log", home, name);
-}
-
 /* The machine's private networks: each one made or brought up to date on
  * the hypervisor (every machine of the project on it, so names resolve for
  * machines not made yet too), a NIC per network, and the addresses vmenv
@@ -471,8 +457,7 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
                          struct vmenv_machine_state *st, const char *disk_path,
                          const char *disk_format, vmenv_error *err)
 {
-        _cleanup_free_ char *log = vmenv_machine_console_log(st);
-        _cleanup_free_ char *log_dir = vmenv_strndup(log, (size_t)(strrchr(log, '/') - log));
+        _cleanup_free_ char *log = NULL;
         _cleanup_free_ char *title = vmenv_strdupf("vmenv: %s/%s", p->config->project, m->name);
         _cleanup_free_ struct vmenv_port_map *ports = NULL;
         _cleanup_(fs_specs_freep) struct vmenv_fs_spec *fs = NULL;
@@ -507,14 +492,14 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
         if (!host || vmenv_project_accel(p, &accel, err) < 0)
                 return -1;
         spec.kvm = accel.kvm;
-        /* Traversable but not listable: QEMU (not only virtlogd) may open
-         * the log when libvirt's stdio handler is "file". A remote
-         * hypervisor has no such folder: its console is read through
-         * libvirt (machine-boot.c). */
-        if (p->jump)
-                spec.serial_log = NULL;
-        else if (vmenv_mkdir_p(log_dir, 0711, err) < 0)
+        /* The console log is a volume of the machine's pool, on the
+         * hypervisor, never in the project (virtlogd opens it as root: a
+         * link shipped in a cloned .vmenv/ must not send its writes
+         * anywhere); machine-boot.c reads it back through libvirt. */
+        if (p->ops->console_log_ensure &&
+            p->ops->console_log_ensure(p->conn, m->libvirt.storage_pool, st->domain, &log, err) < 0)
                 return vmenv_error_prefix(err, "cannot define machine '%s'", m->name);
+        spec.serial_log = log;
         if (plan_ports(m, st, p->jump != NULL, err) < 0)
                 return -1;
         if (vmenv_machine_nat(m) && p->ops->network_ensure(p->conn, VMENV_NAT_NETWORK, err) < 0)

@@ -57,9 +57,6 @@ int vmenv_machine_halt_locked(struct vmenv_project *p, const struct vmenv_machin
 int vmenv_machine_provision_locked(struct vmenv_project *p, const struct vmenv_machine_config *m,
                                    bool force, char *const *only, vmenv_error *err);
 
-/* The serial console log of st's domain: $VMENV_HOME/console/DOMAIN.log,
- * outside the project (virtlogd writes it as root). */
-char *vmenv_machine_console_log(const struct vmenv_machine_state *st);
 
 /* machine-boot.c: starts the domain when start is set, waits until a
  * command runs over SSH (the first-boot script while first boot is not

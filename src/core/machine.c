@@ -23,15 +23,25 @@ struct vmenv_project *vmenv_project_open_uri(struct vmenv_config *c,
 {
         struct vmenv_project *p = vmenv_calloc(1, sizeof(*p));
 
+        const char *env = getenv("VMENV_LIBVIRT_URI");
+
         p->config = c;
         p->ops = ops;
         pthread_mutex_init(&p->host_lock, NULL);
+        if (vmenv_config_identify(c, err) < 0)
+                goto fail;
         if (!(p->conn = ops->open(uri, err)))
                 goto fail;
         /* From here on the provider refuses to change a domain that vmenv did
-         * not create for this project folder (docs/security.md). */
+         * not create for this project folder (docs/security.md), and on a
+         * shared remote hypervisor for this computer (docs/remote.md). */
         if (ops->set_owner)
                 ops->set_owner(p->conn, c->dir);
+        if (ops->set_client && c->client_id &&
+            vmenv_uri_remote(uri && *uri   ? uri
+                             : env && *env ? env
+                                           : NULL))
+                ops->set_client(p->conn, c->client_id);
         if (vmenv_ssh_jump_from_uri(ops->uri ? ops->uri(p->conn) : NULL, &p->jump, err) < 0)
                 goto fail;
         return p;
@@ -187,15 +197,6 @@ static int index_machine(struct vmenv_project *p, const struct vmenv_machine_con
             .box_version = st->box_version,
         };
         return vmenv_index_put(&e, err);
-}
-
-const char *vmenv_machine_uri(const struct vmenv_machine_config *m)
-{
-        const char *env = getenv("VMENV_LIBVIRT_URI");
-
-        if (m->libvirt.uri && *m->libvirt.uri)
-                return m->libvirt.uri;
-        return env && *env ? env : NULL;
 }
 
 int vmenv_machine_state(struct vmenv_project *p, const struct vmenv_machine_config *m,
@@ -450,17 +451,18 @@ static int remove_private_networks(struct vmenv_project *p, const struct vmenv_m
         return 0;
 }
 
-/* The serial console's log in $VMENV_HOME/console goes with its domain (a
- * new machine of the same name starts a new log). Not being able to remove
- * it is worth a warning, not a failed destroy. */
-static void remove_console_log(const struct vmenv_machine_config *m,
+/* The serial console's log goes with its domain (a new machine of the
+ * same name starts a new log). Not being able to remove it is worth a
+ * warning, not a failed destroy. */
+static void remove_console_log(struct vmenv_project *p, const struct vmenv_machine_config *m,
                                const struct vmenv_machine_state *st)
 {
-        _cleanup_free_ char *log = vmenv_machine_console_log(st);
+        vmenv_error e = VMENV_ERROR_INIT;
 
-        if (unlink(log) < 0 && errno != ENOENT)
-                vmenv_warn("%s: cannot remove the console log %s: %s", m->name, log,
-                           strerror(errno));
+        if (p->ops->console_log_remove &&
+            p->ops->console_log_remove(p->conn, m->libvirt.storage_pool, st->domain, &e) < 0)
+                vmenv_warn("%s: cannot remove the console log: %s", m->name, e.msg);
+        vmenv_error_clear(&e);
 }
 
 int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_config *m,
@@ -484,7 +486,7 @@ int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_co
                 return -1;
         if (m->cloud && vmenv_machine_cloud_remove(p, m, st, err) < 0)
                 return vmenv_error_prefix(err, "cannot delete the seed of '%s'", m->name);
-        remove_console_log(m, st);
+        remove_console_log(p, m, st);
         if (vmenv_state_remove(st, err) < 0 || vmenv_index_remove(st->domain, err) < 0)
                 return -1;
         vmenv_info("%s: destroyed", m->name);

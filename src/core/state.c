@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "vmenv/cleanup.h"
+#include "vmenv/machine.h"
 #include "vmenv/state.h"
 #include "vmenv/util.h"
 
@@ -32,7 +33,14 @@ static char *sha256_hex(const char *s, size_t nbytes)
 
 char *vmenv_domain_name(const struct vmenv_config *c, const char *machine)
 {
-        _cleanup_free_ char *h = sha256_hex(c->dir, 4);
+        const struct vmenv_machine_config *m = vmenv_config_machine(c, machine);
+        _cleanup_free_ char *key = NULL, *h = NULL;
+
+        /* On a shared remote hypervisor the same path on two computers is
+         * two projects; local names stay what they were. */
+        if (m && c->client_id && vmenv_uri_remote(vmenv_machine_uri(m)))
+                key = vmenv_strdupf("%s\n%s", c->client_id, c->dir);
+        h = sha256_hex(key ? key : c->dir, 4);
         return vmenv_strdupf("vmenv-%s-%s-%s", c->project, machine, h);
 }
 

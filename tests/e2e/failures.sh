@@ -17,13 +17,16 @@ ln -s "$T_TMP/victim" "$P/.vmenv/machines/default/console.log"
 run_vmenv -C "$P" up
 expect_eq "up of a guest without SSH times out (exit 75)" 75 "$RC"
 expect_eq "a link planted at .vmenv/.../console.log is not written through" untouched "$(cat "$T_TMP/victim")"
-ls "$VMENV_HOME"/console/vmenv-*-default-*.log >/dev/null 2>&1; ok $? "the console log is in \$VMENV_HOME/console"
+virsh -c qemu:///system vol-list "$VMENV_POOL" 2>/dev/null | grep -q -- '-default-.*-console\.log'
+ok $? "the console log is a volume of the machine's pool"
 case $ERR in *"did not run a command over SSH"*) ok 0 "the error says SSH never answered";; *) ok 1 "timeout message: $ERR";; esac
 case $ERR in *"serial console"*"|"*) ok 0 "the error shows the serial console";; *) ok 1 "console tail missing";; esac
+case $ERR in *"| vmenv-tiny: ssh disabled"*) ok 0 "the console tail has the box's marker";; *) ok 1 "marker missing: $ERR";; esac
 case $ERR in *"last SSH error"*) ok 0 "the error shows the last SSH error";; *) ok 1 "last error missing";; esac
 run_vmenv -C "$P" destroy -f
 expect_eq "destroy cleans up the failed machine" 0 "$RC"
-! ls "$VMENV_HOME"/console/vmenv-*-default-*.log >/dev/null 2>&1; ok $? "destroy removes the console log"
+! virsh -c qemu:///system vol-list "$VMENV_POOL" 2>/dev/null | grep -q -- '-console\.log'
+ok $? "destroy removes the console log"
 state=$("$VMENV" -C "$P" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["state"])')
 expect_eq "nothing is left" "not created" "$state"
 

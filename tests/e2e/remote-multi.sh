@@ -4,7 +4,8 @@
 # in parallel, each on its own hypervisor; status and global-status ask each
 # machine's own; with the remote host's sshd stopped, 'far' is listed as
 # 'unknown (host unreachable: ...)', 'near' as running, and both commands exit
-# 69; global-status --json carries each machine's URI.
+# 69; global-status --json carries each machine's URI. snapshot save/list/
+# delete and rsync-auto over both reach each through its own hypervisor.
 . "$(dirname "$0")/../lib-remote.sh"
 [ -n "${VMENV_REMOTE:-}" ] || remote_enter_vm_test vmenv-rmulti "$0"
 
@@ -13,10 +14,14 @@ on_exit remote_vm_cleanup
 echo "# remote host $REMOTE_ADDR (namespace $VMENV_REMOTE)"
 
 P=$T_TMP/proj
+mkdir -p "$P/src"
+echo synced >"$P/src/file.txt"
 new_project "$P" "box: vmenv/tiny
 box_url: $CATALOG
 memory: 192M
 boot_timeout: 400
+synced_folders:
+  - { host: ., guest: /vagrant, type: rsync }
 machines:
   near: {}
   far:
@@ -52,6 +57,35 @@ run_vmenv -C "$P" status --json
 expect_eq "status exits 0 with both hosts up" 0 "$RC"
 got=$(echo "$OUT" | python3 -c 'import json,sys; print(" ".join(m["name"]+"="+m["state"] for m in json.load(sys.stdin)))')
 expect_eq "status: both running" "near=running far=running" "$got"
+
+# snapshot and rsync-auto reach each machine through its own hypervisor
+run_vmenv -C "$P" snapshot save far s1
+expect_eq "snapshot save of the remote machine exits 0" 0 "$RC"
+[ "$RC" = 0 ] || printf '# %s\n' "$ERR" | tail -5
+FARDOM=$(remote_virsh list --name | grep -- '-far-')
+remote_virsh snapshot-list --name "$FARDOM" 2>/dev/null | grep -qx s1
+ok $? "the snapshot is on the remote host"
+run_vmenv -C "$P" snapshot list --json
+expect_eq "snapshot list over both hosts exits 0" 0 "$RC"
+got=$(echo "$OUT" | python3 -c 'import json,sys; print(" ".join(m["machine"]+"="+",".join(m["snapshots"]) for m in json.load(sys.stdin)))' 2>/dev/null)
+expect_eq "snapshot list: each machine's own" "near= far=s1" "$got"
+run_vmenv -C "$P" snapshot delete far s1
+expect_eq "snapshot delete of the remote machine exits 0" 0 "$RC"
+
+"$VMENV" -C "$P" rsync-auto --max-events 1 >"$T_TMP/auto.out" 2>"$T_TMP/auto.err" &
+APID=$!
+on_exit "kill $APID 2>/dev/null"
+for _ in $(seq 600); do grep -q "watching" "$T_TMP/auto.err" && break; kill -0 "$APID" 2>/dev/null || break; sleep 0.1; done
+echo auto >"$P/src/auto.txt"
+for _ in $(seq 900); do kill -0 "$APID" 2>/dev/null || break; sleep 0.1; done
+wait "$APID"
+r=$?
+expect_eq "rsync-auto over both hosts exits 0 after --max-events 1" 0 "$r"
+[ "$r" = 0 ] || sed 's/^/# /' "$T_TMP/auto.err" | tail -5
+run_vmenv -C "$P" ssh far -c 'cat /vagrant/src/auto.txt'
+expect_eq "rsync-auto synced the change to the remote machine" auto "$OUT"
+run_vmenv -C "$P" ssh near -c 'cat /vagrant/src/auto.txt'
+expect_eq "rsync-auto synced the change to the local machine" auto "$OUT"
 
 remote_sshd_stop
 run_vmenv -C "$P" status

@@ -91,6 +91,31 @@ int main(void)
                 "a domain whose metadata names another machine");
 
         accepted(ops->undefine(p, web.name, &err), &err, "our own domain is undefined");
+
+        /* A shared remote hypervisor: the same project path on two
+         * computers, told apart by their client IDs (docs/remote.md). */
+        struct vmenv_domain_spec shared = spec("vmenv-a-db-89abcdef", "/proj/a", "db", &disk);
+        ops->set_client(p, "0123456789abcdef0123456789abcdef");
+        accepted(ops->define(p, &shared, &err), &err, "a remote client defines its domain");
+        accepted(ops->start(p, shared.name, &err), &err, "and starts it");
+        ops->set_client(p, "fedcba9876543210fedcba9876543210");
+        refused(ops->poweroff(p, shared.name, &err), &err, "another computer's vmenv",
+                "another client (same project path) powering it off");
+        refused(ops->define(p, &shared, &err), &err, "another computer's vmenv",
+                "another client redefining it");
+        refused(ops->undefine(p, shared.name, &err), &err, "client ID '0123456789abcdef",
+                "another client undefining it");
+        ops->set_client(p, "0123456789abcdef0123456789abcdef");
+        accepted(ops->poweroff(p, shared.name, &err), &err, "its own client powers it off");
+        accepted(ops->undefine(p, shared.name, &err), &err, "its own client undefines it");
+        /* a domain a local connection made carries no client mark */
+        ops->set_client(p, NULL);
+        accepted(ops->define(p, &shared, &err), &err, "a local connection defines it unmarked");
+        ops->set_client(p, "fedcba9876543210fedcba9876543210");
+        refused(ops->start(p, shared.name, &err), &err, "client ID 'none'",
+                "a remote client starting a domain without a client mark");
+        ops->set_client(p, NULL);
+        accepted(ops->undefine(p, shared.name, &err), &err, "the local connection undefines it");
         ops->set_owner(p, NULL);
         accepted(ops->undefine(p, lie.name, &err), &err, "cleanup without an owner");
         ops->close(p);

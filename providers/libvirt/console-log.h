@@ -1,0 +1,14 @@
+/* The serial console's log as a volume of the storage pool (console-log.c). */
+#ifndef VMENV_LIBVIRT_CONSOLE_LOG_H
+#define VMENV_LIBVIRT_CONSOLE_LOG_H
+
+#include "libvirt-private.h"
+
+int vmenv_libvirt_console_log_ensure(struct vmenv_provider *p, const char *pool, const char *domain,
+                                     char **path, vmenv_error *err);
+int vmenv_libvirt_console_log_read(struct vmenv_provider *p, const char *pool, const char *domain,
+                                   size_t max, char **data, size_t *len, vmenv_error *err);
+int vmenv_libvirt_console_log_remove(struct vmenv_provider *p, const char *pool, const char *domain,
+                                     vmenv_error *err);
+
+#endif
