@@ -57,6 +57,9 @@ static int serve_in_guest(void *ctx)
         /* none of vmenv's connections (its SSH session, libvirt): the
          * child must not write to them, nor hold them open */
         close_range(3, ~0U, 0);
+        /* vmenv stops reading its stderr once the port is known: a later
+         * debug line (-v) would end the child, and the server with it */
+        vmenv_log_level = VMENV_LOG_QUIET;
         _cleanup_free_ char *probe = vmenv_strdupf("%s/vmenv-probe", b->dir);
         _cleanup_free_ char *qprobe = vmenv_shell_quote(probe), *qaddr = vmenv_shell_quote(b->addr);
         /* exec: the probe's parent must be the SSH server's session process */

@@ -2,7 +2,9 @@
  * 127.0.0.1 (or, for the container's veth path, on a link-local address in
  * one of the bench's own network namespaces), started once per bench,
  * killed at its end and, should vmenv die first, by the kernel
- * (PR_SET_PDEATHSIG). Each target's probe is the client. */
+ * (PR_SET_PDEATHSIG). Each target's probe is the client. The VM's bridge
+ * paths start their server in the guest through the same code, with a
+ * child function in place of the exec (bench-bridge.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
