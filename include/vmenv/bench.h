@@ -247,6 +247,16 @@ struct vmenv_bench_target {
  * only say how to reach and drive the machine. Every callback returns 0,
  * or -1 with err set; a NULL callback skips the figures that need it. */
 struct vmenv_ssh_target;
+/* A network of the machine that this host is on too, through a libvirt
+ * bridge: the NAT network or a private network. The host reaches the
+ * guest's address there directly (no forward), so the bench measures that
+ * path from the host to a probe server in the guest (bench-bridge.c). */
+struct vmenv_bench_vm_bridge {
+        const char *kind;    /* "nat" or "private" */
+        const char *network; /* the private network's name; "vmenv" for nat */
+        const char *addr;    /* the guest's IPv4 address on it */
+};
+#define VMENV_BENCH_MAX_BRIDGES 4 /* with host, container, veth and vm: 8 targets */
 struct vmenv_bench_vm_ops {
         void *ctx;
         const char *hypervisor; /* "kvm", or "tcg" with why: "tcg: no /dev/kvm" */
@@ -254,6 +264,10 @@ struct vmenv_bench_vm_ops {
          * networking); NULL: no network workloads, since on any other
          * network that address is not the host's loopback. */
         const char *net_addr;
+        /* The machine's NAT and private networks, when this host is on
+         * them (not for a remote hypervisor): one target each. */
+        struct vmenv_bench_vm_bridge bridges[VMENV_BENCH_MAX_BRIDGES];
+        size_t n_bridges;
         /* The running machine's SSH endpoint and credentials; asked again
          * after every up, since a first boot replaces the key. */
         int (*ssh_target)(void *ctx, struct vmenv_ssh_target *t, vmenv_error *err);
@@ -270,6 +284,17 @@ struct vmenv_bench_vm_ops {
 /* ops is copied; ops->ctx stays the caller's. The probe and the data go to
  * /var/tmp/vmenv-bench.PID on the guest's own disk (removed at cleanup). */
 struct vmenv_bench_target *vmenv_bench_vm_target_new(const struct vmenv_bench_vm_ops *ops);
+
+/* The network workloads from the host to the guest's address on bridge
+ * b (one of ops->bridges): target "vm-nat", "vm-private" or
+ * "vm-private-NAME", labelled "vm (nat, TCG emulation)" and so on. The
+ * guest runs 'vmenv-probe --serve --bind ADDR' (uploaded to
+ * /var/tmp/vmenv-bench-net.PID) as the command of an SSH session that a
+ * child of vmenv holds: when the child is killed or vmenv dies, the
+ * session ends and the guest's probe dies with its parent (the probe sets
+ * PR_SET_PDEATHSIG). The host's probe is the client. */
+struct vmenv_bench_target *vmenv_bench_bridge_target_new(const struct vmenv_bench_vm_ops *ops,
+                                                         const struct vmenv_bench_vm_bridge *b);
 
 /* A machine of the project as a bench subject (src/core/bench-machine.c):
  * brought up if needed, with ops for vmenv_bench_vm_target_new and the
@@ -353,7 +378,18 @@ int vmenv_bench_server_start(const char *probe, struct vmenv_bench_server *s, vm
  * bind (NULL: 127.0.0.1). */
 int vmenv_bench_server_start_in(const char *probe, int netns_pid, const char *bind,
                                 struct vmenv_bench_server *s, vmenv_error *err);
+/* The same with child(ctx) as the server: it runs in a child of vmenv
+ * (PR_SET_PDEATHSIG set) whose stdout and stderr are read like the
+ * probe's, and must print the probe's port line within wait_ms; its return
+ * value is the child's exit status. The VM's bridge path runs the guest's
+ * probe server this way, over an SSH session of the child's own. */
+int vmenv_bench_server_start_fn(int (*child)(void *ctx), void *ctx, int wait_ms,
+                                struct vmenv_bench_server *s, vmenv_error *err);
 void vmenv_bench_server_stop(struct vmenv_bench_server *s);
+/* The probe arguments of a target that runs only the network workloads
+ * against its own server: args without --only and --net, then "--only net
+ * --net SPEC". false (and *out NULL) when args' --only lacks "net". */
+bool vmenv_bench_net_args(char *const args[], const char *spec, char ***out);
 
 /* Whether word is one of the comma-separated list's words. */
 bool vmenv_bench_list_has(const char *list, const char *word);

@@ -227,7 +227,7 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
                 return -1;
         o.probe_path = probe;
 
-        struct vmenv_bench_target *targets[4] = {0};
+        struct vmenv_bench_target *targets[4 + VMENV_BENCH_MAX_BRIDGES] = {0};
         struct vmenv_config *config = NULL;
         struct vmenv_project *project = NULL;
         struct vmenv_bench_machine *bm = NULL;
@@ -267,8 +267,14 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
                         if ((t = vmenv_bench_veth_target_new(targets[n - 1])))
                                 targets[n++] = t;
         }
-        if (vmenv_bench_list_has(only, "vm"))
+        if (vmenv_bench_list_has(only, "vm")) {
                 targets[n++] = vmenv_bench_vm_target_new(&bm->ops);
+                /* its NAT and private networks, from the host to the guest */
+                if (!o.workloads || vmenv_bench_list_has(o.workloads, "net"))
+                        for (size_t k = 0; k < bm->ops.n_bridges; k++)
+                                targets[n++] =
+                                    vmenv_bench_bridge_target_new(&bm->ops, &bm->ops.bridges[k]);
+        }
 
         struct vmenv_bench_report *rep = NULL;
         rc = vmenv_bench_run(targets, n, &o, &rep, err);

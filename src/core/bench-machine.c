@@ -8,7 +8,9 @@
 #include "vmenv/bench.h"
 #include "vmenv/box.h"
 #include "vmenv/cleanup.h"
+#include "vmenv/log.h"
 #include "vmenv/machine.h"
+#include "vmenv/privnet.h"
 #include "vmenv/ssh.h"
 #include "vmenv/state.h"
 #include "vmenv/util.h"
@@ -18,6 +20,8 @@ struct bench_machine {
         const struct vmenv_machine_config *m;
         struct vmenv_machine_state *st;
         char *key;
+        char *nat_addr; /* the guest's address on the NAT network */
+        char **net_ips; /* "NETWORK=IP" on its private networks */
 };
 
 static int reload_state(struct bench_machine *b, vmenv_error *err)
@@ -97,7 +101,47 @@ static void bench_machine_free(void *ctx)
                 return;
         vmenv_state_free(b->st);
         free(b->key);
+        free(b->nat_addr);
+        vmenv_strv_free(b->net_ips);
         free(b);
+}
+
+/* The NAT and private networks of the machine, each a bridge this host is
+ * on, unless the machine runs on a remote hypervisor. */
+static int find_bridges(struct bench_machine *b, struct vmenv_bench_vm_ops *ops, vmenv_error *err)
+{
+        const char *nat = vmenv_machine_nat(b->m) ? b->st->ssh_host : NULL;
+        if (b->p->jump) {
+                if (nat || b->m->n_privnets)
+                        vmenv_info("bench: no network figures over '%s''s NAT or private "
+                                   "networks: its hypervisor is another host, whose bridges "
+                                   "this one is not on",
+                                   b->m->name);
+                return 0;
+        }
+        if (vmenv_privnet_machine_ips(b->p->config, b->m->name, &b->net_ips, err) < 0)
+                return vmenv_error_prefix(err, "cannot find the private addresses of '%s'",
+                                          b->m->name);
+        if (nat) {
+                b->nat_addr = vmenv_strdup(nat);
+                ops->bridges[ops->n_bridges++] =
+                    (struct vmenv_bench_vm_bridge){"nat", VMENV_NAT_NETWORK, b->nat_addr};
+        }
+        for (char **p = b->net_ips; p && *p; p++) {
+                char *eq = strchr(*p, '=');
+                if (!eq)
+                        continue;
+                if (ops->n_bridges == VMENV_BENCH_MAX_BRIDGES) {
+                        vmenv_info("bench: private network '%.*s' of '%s' left out: %d network "
+                                   "paths at most",
+                                   (int)(eq - *p), *p, b->m->name, VMENV_BENCH_MAX_BRIDGES);
+                        continue;
+                }
+                *eq = 0; /* "NETWORK" and "IP", kept in net_ips */
+                ops->bridges[ops->n_bridges++] =
+                    (struct vmenv_bench_vm_bridge){"private", *p, eq + 1};
+        }
+        return 0;
 }
 
 struct vmenv_bench_machine *vmenv_bench_machine_new(struct vmenv_project *p,
@@ -131,8 +175,9 @@ struct vmenv_bench_machine *vmenv_bench_machine_new(struct vmenv_project *p,
                           : host->kvm        ? "kvm"
                                              : "tcg",
             /* user-mode networking (slirp, passt) maps the guest's gateway
-             * to the host's loopback; on a NAT network it is a bridge
-             * address, which bench never talks to */
+             * to the host's loopback; on a NAT network it is the bridge's
+             * address, and the NAT path is measured the other way round,
+             * from the host to the guest (bench-bridge.c) */
             .net_addr = !m->network || vmenv_streq(m->network, "user") ? "gateway" : NULL,
             .ssh_target = bm_ssh_target,
             .up = bm_up,
@@ -141,6 +186,8 @@ struct vmenv_bench_machine *vmenv_bench_machine_new(struct vmenv_project *p,
             .qemu_pid = bm_qemu_pid,
             .disk_path = bm_disk_path,
         };
+        if (find_bridges(b, &bm->ops, err) < 0)
+                goto fail;
         return bm;
 fail:
         vmenv_bench_machine_free(bm);

@@ -312,6 +312,8 @@ const char *vmenv_bench_target_color(const char *target)
                 return "#2a9d8f";
         if (vmenv_streq(target, "container-veth"))
                 return "#264653";
+        if (vmenv_startswith(target, "vm-")) /* the VM's bridge paths */
+                return "#f4a261";
         return "#e76f51";
 }
 

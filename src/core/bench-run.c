@@ -12,6 +12,20 @@
 
 /* ---- the driver -------------------------------------------------------- */
 
+/* list without word, or NULL when nothing is left. */
+static char *list_without(const char *list, const char *word)
+{
+        struct vmenv_buf b = {0};
+        size_t n = strlen(word);
+        for (const char *p = list; *p;) {
+                size_t len = strcspn(p, ",");
+                if (len && !(len == n && !strncmp(p, word, n)))
+                        vmenv_buf_printf(&b, "%s%.*s", b.len ? "," : "", (int)len, p);
+                p += len + (p[len] == ',');
+        }
+        return b.len ? vmenv_buf_steal(&b) : (vmenv_buf_free(&b), NULL);
+}
+
 /* One run of the workloads on t: the probe with --runs 1, its samples
  * numbered run. only: the probe kinds, NULL for every one asked for. */
 static int bench_run_once(struct vmenv_bench_target *t, const struct vmenv_bench_opts *o, int run,
@@ -22,14 +36,23 @@ static int bench_run_once(struct vmenv_bench_target *t, const struct vmenv_bench
         size_t n = 0, before = r->n_samples;
         _cleanup_free_ char *out = NULL;
 
+        /* a target with no way to the server is not asked for "net": alone
+         * it would report no sample at all */
+        const char *kinds = only ? only : o->workloads;
+        _cleanup_free_ char *without = NULL;
+        if (kinds && !(t->net_addr && o->net_server) && vmenv_bench_list_has(kinds, "net")) {
+                if (!(without = list_without(kinds, "net")))
+                        return 0;
+                kinds = without;
+        }
         snprintf(scale, sizeof(scale), "%g", o->scale);
         args[n++] = (char *)"--runs";
         args[n++] = (char *)"1";
         args[n++] = (char *)"--scale";
         args[n++] = scale;
-        if (only || o->workloads) {
+        if (kinds) {
                 args[n++] = (char *)"--only";
-                args[n++] = (char *)(only ? only : o->workloads);
+                args[n++] = (char *)kinds;
         }
         if (t->net_addr && o->net_server) {
                 snprintf(net, sizeof(net), "%s:%s", t->net_addr, o->net_server);

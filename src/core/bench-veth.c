@@ -174,32 +174,11 @@ static int veth_run(struct vmenv_bench_target *t, const struct vmenv_bench_opts 
         struct veth *v = t->data;
         (void)o;
         char **cmd = NULL;
-        bool net = false, only = false;
         _cleanup_free_ char *spec = vmenv_strdupf("%s:%s", VETH_S, v->port);
-        for (size_t i = 0; args[i]; i++) {
-                bool has_value = args[i + 1] != NULL;
-                if (has_value && vmenv_streq(args[i], "--only")) {
-                        only = true;
-                        net = vmenv_bench_list_has(args[i + 1], "net");
-                        i++;
-                        continue;
-                }
-                if (has_value && vmenv_streq(args[i], "--net")) {
-                        net = net || !only;
-                        i++;
-                        continue;
-                }
-                vmenv_strv_push(&cmd, vmenv_strdup(args[i]));
-        }
-        if (!net) {
-                vmenv_strv_free(cmd);
+        if (!vmenv_bench_net_args(args, spec, &cmd)) {
                 *out = NULL;
                 return 0;
         }
-        vmenv_strv_push(&cmd, vmenv_strdup("--only"));
-        vmenv_strv_push(&cmd, vmenv_strdup("net"));
-        vmenv_strv_push(&cmd, vmenv_strdup("--net"));
-        vmenv_strv_push(&cmd, vmenv_strdup(spec));
         vmenv_strv_push(&cmd, vmenv_strdup("--dir"));
         vmenv_strv_push(&cmd, vmenv_strdup("/tmp"));
         char **bw = vmenv_bench_container_bwrap_argv(v->ctr, o->probe_path, cmd);

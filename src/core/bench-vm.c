@@ -114,9 +114,14 @@ static int vm_prepare(struct vmenv_bench_target *t, const struct vmenv_bench_opt
                                 vmenv_strdup("warning: the guest's /var/tmp is a tmpfs: its disk "
                                              "figures measure memory"));
         if (!v->ops.net_addr)
-                vmenv_strv_push(&r->notes, vmenv_strdup("no network figures: the guest is not on "
-                                                        "user-mode networking, so no address of "
-                                                        "it reaches the host's 127.0.0.1"));
+                vmenv_strv_push(&r->notes,
+                                vmenv_strdup(v->ops.n_bridges
+                                                 ? "no network figures here: the guest is not on "
+                                                   "user-mode networking; its network path is "
+                                                   "the 'vm (nat ...)' target's"
+                                                 : "no network figures: the guest is not on "
+                                                   "user-mode networking, so no address of it "
+                                                   "reaches the host's 127.0.0.1"));
         if (tcg)
                 vmenv_strv_push(&r->notes, vmenv_strdup("TCG: QEMU emulates the CPU in software; "
                                                         "these figures are emulation, not "

@@ -194,77 +194,6 @@ static void test_bands(void)
                 vmenv_bench_result_free(rs[i]);
 }
 
-/* The network server: a port from the real probe, a real error from a
- * program that prints none, and death with its parent. */
-static void test_server(void)
-{
-        const char *probe = getenv("VMENV_PROBE");
-        struct vmenv_bench_server srv;
-        vmenv_error err = VMENV_ERROR_INIT;
-        ok(probe && vmenv_bench_server_start(probe, &srv, &err) == 0 && srv.port > 0 &&
-               kill(srv.pid, 0) == 0,
-           "the probe serves on a port");
-        int pid = srv.pid;
-        vmenv_bench_server_stop(&srv);
-        ok(srv.pid == 0 && kill(pid, 0) < 0, "stop kills the server");
-        vmenv_error_clear(&err);
-
-        ok(vmenv_bench_server_start("/bin/true", &srv, &err) < 0 &&
-               strstr(err.msg, "printed no port: it exited with status 0: (nothing on stderr)"),
-           "a server that prints no port: the error says how it ended");
-        vmenv_error_clear(&err);
-        ok(vmenv_bench_server_start("/nonexistent/probe", &srv, &err) < 0 &&
-               strstr(err.msg, "status 127: cannot run '/nonexistent/probe'"),
-           "a server that cannot start: the error quotes why");
-        vmenv_error_clear(&err);
-
-        /* the veth path's form: a bind address, our own namespace (pid 0) */
-        ok(probe && vmenv_bench_server_start_in(probe, 0, "127.0.0.1", &srv, &err) == 0 &&
-               srv.port > 0,
-           "the probe serves on the address it is told to bind");
-        vmenv_bench_server_stop(&srv);
-        vmenv_error_clear(&err);
-        ok(probe && vmenv_bench_server_start_in(probe, 0, "localhost", &srv, &err) < 0 &&
-               strstr(err.msg, "cannot serve on localhost"),
-           "a bind address that is not a dotted quad: the error quotes the probe");
-        vmenv_error_clear(&err);
-        ok(vmenv_bench_server_start_in("/bin/true", 999999999, NULL, &srv, &err) < 0 &&
-               strstr(err.msg, "cannot open '/proc/999999999/ns/net'") && srv.pid == 0,
-           "the namespace of a process that does not exist: an error, no server");
-        vmenv_error_clear(&err);
-
-        /* the server dies with the process that started it */
-        int fds[2];
-        if (!probe || pipe(fds) < 0)
-                return;
-        pid_t child = fork();
-        if (child == 0) {
-                struct vmenv_bench_server s2;
-                vmenv_error e2 = VMENV_ERROR_INIT;
-                int spid = vmenv_bench_server_start(probe, &s2, &e2) == 0 ? s2.pid : -1;
-                (void)!write(fds[1], &spid, sizeof(spid));
-                _exit(0);
-        }
-        int spid = -1;
-        (void)!read(fds[0], &spid, sizeof(spid));
-        waitpid(child, NULL, 0);
-        close(fds[0]);
-        close(fds[1]);
-        bool gone = false;
-        for (int i = 0; i < 100 && spid > 0 && !gone; i++) {
-                /* reparented, so not ours to reap: a zombie or nothing */
-                char path[64], st = 0;
-                snprintf(path, sizeof(path), "/proc/%d/stat", spid);
-                FILE *f = fopen(path, "r");
-                gone = !f || (fscanf(f, "%*d %*s %c", &st) == 1 && st == 'Z');
-                if (f)
-                        fclose(f);
-                if (!gone)
-                        usleep(20000);
-        }
-        ok(spid > 0 && gone, "the server dies with its parent (PR_SET_PDEATHSIG)");
-}
-
 static const char probe_out[] =
     "{\"type\":\"info\",\"probe\":1,\"clock_res_ns\":1,\"min_ns\":100,\"dir\":\"/x\"}\n"
     "{\"type\":\"sample\",\"kind\":\"cpu\",\"run\":1,\"value\":1000,\"unit\":\"MiB/s\","
@@ -714,7 +643,6 @@ int main(void)
         test_ci();
         test_cpus();
         test_bands();
-        test_server();
         test_stats();
         test_parse();
         test_mbr();
