@@ -27,6 +27,21 @@ static bool name_ok(const char *domain)
                strlen(domain) < 200;
 }
 
+bool vmenv_libvirt_console_log_name(const char *name)
+{
+        static const char suffix[] = "-console.log";
+        const char *s = name ? strstr(name, suffix) : NULL;
+
+        for (; s; s = strstr(s + 1, suffix)) {
+                const char *t = s + sizeof(suffix) - 1;
+                if (s == name)
+                        continue;
+                if (!*t || (t[0] == '.' && t[1] >= '0' && t[1] < '0' + MAX_ROTATED && !t[2]))
+                        return true;
+        }
+        return false;
+}
+
 /* Only a pool whose volumes are files can hold a log virtlogd appends to
  * (a logical or iSCSI pool's volumes are block devices). */
 static int pool_is_folder(virStoragePoolPtr pool, bool *yes, vmenv_error *err)
@@ -122,10 +137,13 @@ int vmenv_libvirt_console_log_read(struct vmenv_provider *p, const char *pool_na
                 return -1;
         if (!vol)
                 return 0;
-        /* the storage driver stats the file again for this */
-        if (virStorageVolGetInfo(vol, &info) < 0)
+        /* The file's size on disk, which the storage driver stats again
+         * for this. Not its capacity: the guest writes the log's bytes, and
+         * a qcow2 header at its start (after virtlogd rotated it) makes
+         * libvirt probe it as an image of any capacity it names. */
+        if (virStorageVolGetInfoFlags(vol, &info, VIR_STORAGE_VOL_GET_PHYSICAL) < 0)
                 return vmenv_libvirt_error(err, "cannot read the size of '%s'", name);
-        off = info.capacity > max ? info.capacity - max : 0;
+        off = info.allocation > max ? info.allocation - max : 0;
         buf = vmenv_malloc(max + 1);
         if (!(st = virStreamNew(p->conn, 0)) || virStorageVolDownload(vol, st, off, max, 0) < 0)
                 return vmenv_libvirt_error(err, "cannot read the console log '%s'", name);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "console-log.h"
 #include "image-check.h"
 #include "libvirt-private.h"
 #include "vmenv/cleanup.h"
@@ -571,7 +572,9 @@ int vmenv_libvirt_volume_delete(struct vmenv_provider *p, const char *pool_name,
         for (int i = 0; i < n; i++) {
                 const char *other = virStorageVolGetName(vols[i]);
                 char *x;
-                if (other && !vmenv_streq(other, name) &&
+                /* a console log's bytes are the guest's: a qcow2 header
+                 * it wrote there names any backing file it likes */
+                if (other && !vmenv_streq(other, name) && !vmenv_libvirt_console_log_name(other) &&
                     (x = virStorageVolGetXMLDesc(vols[i], 0))) {
                         _cleanup_free_ char *backing =
                             xml_find(x, "<backingStore>", "<path>", "</path>");
