@@ -247,8 +247,10 @@ static int cmd_bench_run(struct vmenv_ctx *ctx, const struct vmenv_args *a, vmen
                         }
                         goto out;
                 }
+                /* on the machine's own hypervisor, not the first machine's */
                 if (!(m = vmenv_project_select_one(config, machine, err)) ||
-                    !(project = vmenv_project_open(config, &vmenv_provider_libvirt, err)) ||
+                    !(project = vmenv_project_open_uri(config, &vmenv_provider_libvirt,
+                                                       m->libvirt.uri, err)) ||
                     !(bm = vmenv_bench_machine_new(project, m, err)))
                         goto out;
                 if (!image)

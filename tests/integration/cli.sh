@@ -32,4 +32,22 @@ bash -n "$T_TMP/comp.bash"; ok $? "completion script is valid bash"
 ( . "$T_TMP/comp.bash"; COMP_WORDS=(vmenv ver); COMP_CWORD=1; _vmenv; [ "${COMPREPLY[*]}" = "version" ] )
 ok $? "completion completes a command name"
 
+# bench MACHINE opens that machine's hypervisor, not the first machine's:
+# 'far' names an address where nothing listens, so bench must fail there
+# (before the fix it opened 'near's hypervisor and tried to create 'far'
+# on it; the box_url that does not exist stops that early)
+mkdir -p "$T_TMP/two"
+cat >"$T_TMP/two/vmenv.yaml" <<EOF
+box: vmenv/tiny
+box_url: $T_TMP/no-such.box
+machines:
+  near: {}
+  far:
+    libvirt: { uri: 'qemu+ssh://root@127.0.0.1:1/system' }
+EOF
+run_vmenv -C "$T_TMP/two" bench far --only vm
+expect_eq "bench far exits 69 (its host is unreachable)" 69 "$RC"
+case $ERR in *"'qemu+ssh://root@127.0.0.1:1/system'"*) ok 0 "bench far connects to far's URI" ;;
+    *) ok 1 "bench far connects to far's URI"; printf '# %s\n' "$ERR" ;; esac
+
 done_testing
