@@ -61,6 +61,7 @@ int vmenv_libvirt_console_log_ensure(struct vmenv_provider *p, const char *pool_
 {
         _cleanup_pool_ virStoragePoolPtr pool = NULL;
         _cleanup_vol_ virStorageVolPtr vol = NULL;
+        _cleanup_domain_ virDomainPtr dom = NULL;
         _cleanup_free_ char *name = NULL, *ename = NULL, *xml = NULL;
         char *lp;
         bool folder = false;
@@ -77,6 +78,11 @@ int vmenv_libvirt_console_log_ensure(struct vmenv_provider *p, const char *pool_
                             virStoragePoolGetName(pool));
                 return 0;
         }
+        /* define's ownership check, first: a define it refuses must not
+         * leave a new volume behind (nor touch another's log) */
+        if ((dom = virDomainLookupByName(p->conn, domain)) &&
+            vmenv_libvirt_check_owner(p, dom, domain, err) < 0)
+                return -1;
         name = log_vol_name(domain);
         if (!(vol = virStorageVolLookupByName(pool, name))) {
                 if (!vmenv_libvirt_last_error_is(VIR_ERR_NO_STORAGE_VOL))

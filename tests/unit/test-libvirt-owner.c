@@ -81,6 +81,20 @@ int main(void)
         ops->set_owner(p, "/proj/b");
         refused(ops->define(p, &web_b, &err), &err, "belongs to the project in '/proj/a'",
                 "another project redefining it");
+        /* the console log volume is made only past define's check */
+        {
+                char *log = NULL;
+                refused(ops->console_log_ensure(p, "default-pool", web.name, &log, &err), &err,
+                        "belongs to the project in '/proj/a'",
+                        "another project making its console log volume");
+                ok(!log &&
+                       ops->volume_path(p, "default-pool", "vmenv-a-web-0123abcd-console.log", &log,
+                                        &err) < 0 &&
+                       err.code == VMENV_EXIT_NOINPUT,
+                   "the refusal leaves no console log volume");
+                vmenv_error_clear(&err);
+                free(log);
+        }
         refused(ops->start(p, web.name, &err), &err, "belongs to the project in '/proj/a'",
                 "another project starting it");
         refused(ops->undefine(p, web.name, &err), &err, "/proj/a", "another project undefining it");
