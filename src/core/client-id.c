@@ -69,7 +69,7 @@ static int make_id(const char *home, const char *path, vmenv_error *err)
 {
         _cleanup_free_ char *id = id_new();
         _cleanup_free_ char *tmp = vmenv_strdupf("%s.%ld.tmp", path, (long)getpid());
-        _cleanup_close_ int fd = -1;
+        _cleanup_close_ int fd = -1, dfd = -1;
         int r = 0;
 
         if (vmenv_mkdir_p(home, 0700, err) < 0)
@@ -81,6 +81,11 @@ static int make_id(const char *home, const char *path, vmenv_error *err)
         else if (link(tmp, path) < 0 && errno != EEXIST)
                 r = vmenv_error_errno(err, VMENV_EXIT_IO, errno, "cannot make '%s'", path);
         unlink(tmp);
+        /* the link on disk before any domain carries the ID: a crash must
+         * not bring back a home without it (and a new ID at next start) */
+        if (r == 0 &&
+            ((dfd = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(dfd) < 0))
+                r = vmenv_error_errno(err, VMENV_EXIT_IO, errno, "cannot sync folder '%s'", home);
         return r;
 }
 
