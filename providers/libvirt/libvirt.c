@@ -17,6 +17,7 @@
 #include "snapshot.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/log.h"
+#include "vmenv/state.h"
 #include "vmenv/util.h"
 
 const char *vmenv_vm_state_name(enum vmenv_vm_state s)
@@ -221,6 +222,22 @@ static struct vmenv_provider *provider_open(const char *uri, vmenv_error *err)
         actual = virConnectGetURI(p->conn);
         p->uri = vmenv_strdup(actual ? actual : want);
         free(actual);
+        /* Names and ownership marks (client-id.c) are decided from the URI
+         * as given, before any connection: an alias in libvirt.conf
+         * (uri_aliases) for a remote host would be classed as this host's
+         * and its machines named and marked as local ones. */
+        if (!vmenv_uri_remote(want) && vmenv_uri_remote(p->uri)) {
+                vmenv_error_set(err, VMENV_EXIT_USAGE,
+                                "'%s' is a libvirt alias of the remote URI '%s', which vmenv "
+                                "cannot tell from the name",
+                                want, p->uri);
+                vmenv_error_hint(err,
+                                 "give the URI itself: --connect '%s' (or libvirt.uri, "
+                                 "VMENV_LIBVIRT_URI)",
+                                 p->uri);
+                provider_close(p);
+                return NULL;
+        }
         p->session = strstr(p->uri, "/session") != NULL;
         return p;
 }
@@ -232,7 +249,7 @@ static const char *provider_uri(struct vmenv_provider *p)
 
 bool vmenv_libvirt_uri_is_local(const char *uri)
 {
-        return !strstr(uri, "://") || strstr(uri, ":///");
+        return !vmenv_uri_remote(uri);
 }
 
 /* The passt binary on this machine's PATH. Meaningful for local URIs only:

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -34,7 +35,18 @@ const char *vmenv_machine_uri(const struct vmenv_machine_config *m)
 
 bool vmenv_uri_remote(const char *uri)
 {
-        return uri && strstr(uri, "://") && !strstr(uri, ":///");
+        const char *sep = uri ? strstr(uri, "://") : NULL, *plus;
+
+        /* no scheme: an alias of libvirt.conf, which only the connection
+         * resolves (the provider refuses an alias of a remote URI) */
+        if (!sep)
+                return false;
+        /* a host part, or a transport that can reach one (ssh, tls, tcp,
+         * ext, libssh…): only unix is this host's socket for sure */
+        if (sep[3] && sep[3] != '/' && sep[3] != '?')
+                return true;
+        plus = memchr(uri, '+', (size_t)(sep - uri));
+        return plus && !(sep - plus - 1 == 4 && strncasecmp(plus + 1, "unix", 4) == 0);
 }
 
 static bool id_valid(const char *s, size_t len)

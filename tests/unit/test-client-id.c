@@ -58,6 +58,16 @@ int main(void)
                vmenv_uri_remote("qemu+tls://hv/system"),
            "qemu:///… and qemu+unix:///… are local, qemu+ssh://HOST/… and qemu+tls://HOST/… "
            "remote");
+        /* the canonical URI of a connection (virConnectGetURI) is classed by
+         * the same rule: a host part, or a transport that can reach one */
+        ok(vmenv_uri_remote("qemu+ssh:///system") && vmenv_uri_remote("qemu+ext:///system") &&
+               vmenv_uri_remote("test+ext:///default?command=/x") &&
+               vmenv_uri_remote("QEMU+TCP:///system") && vmenv_uri_remote("qemu://hv/system") &&
+               !vmenv_uri_remote("QEMU+UNIX:///system?socket=/s") &&
+               !vmenv_uri_remote("test:///default") && vmenv_uri_remote("qemu+unixx:///system"),
+           "a transport but unix makes a URI remote, even without a host");
+        ok(!vmenv_uri_remote("hail") && !vmenv_uri_remote(""),
+           "an alias is not classed remote by its name (the provider checks what it resolves to)");
 
         /* a project of local machines only: no ID, names as before */
         c = project("box: vmenv/tiny\nmachines:\n  near: {}\n", "/work/app");
