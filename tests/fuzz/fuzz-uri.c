@@ -3,7 +3,8 @@
  * URI never names a transport or parameter that runs a host program, in
  * any case or percent-encoding. The same bytes go to the reading of the
  * jump host (remote hypervisors): what it gives the system ssh never holds
- * a character that could end a word or a line, or start an option. */
+ * a character that could end a word or a line, or start an option, and to
+ * the remote-or-local rule of names and client marks. */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "vmenv/cleanup.h"
 #include "vmenv/config.h"
 #include "vmenv/ssh.h"
+#include "vmenv/state.h"
 #include "vmenv/util.h"
 
 #include "../../src/core/config-uri.c"
@@ -75,10 +77,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         _cleanup_free_ char *uri = vmenv_strndup((const char *)data, size);
         _cleanup_free_ char *f = NULL;
         vmenv_error err = VMENV_ERROR_INIT;
+        bool remote;
 
         if (strlen(uri) != size)
                 return 0; /* vmenv.yaml values never hold a NUL */
         check_jump(uri);
+        /* remote or local (client-id.c) gives a verdict for any bytes */
+        remote = vmenv_uri_remote(uri);
         if (vmenv_uri_check_project(uri, &err) < 0) {
                 if (!err.msg || err.code != VMENV_EXIT_CONFIG)
                         abort();
@@ -88,6 +93,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         f = folded(uri);
         if (strncmp(f, "qemu:///", 8) && strncmp(f, "qemu+ssh://", 11) &&
             strncmp(f, "qemu+tls://", 11))
+                abort();
+        /* an accepted URI is remote exactly when it is not qemu:///… */
+        if (remote != (strncmp(f, "qemu:///", 8) != 0))
                 abort();
         /* No parameter name, decoded and folded, is one that runs a program. */
         for (char *q = strchr(f, '?'); q && *q; q += strcspn(q, "&;")) {
