@@ -21,7 +21,7 @@
  * own). --machine-id exists since cloud-init 22.3 (Debian 12 has 22.4): an
  * older one cleans without it. */
 static const char CLEAN_CMD[] =
-    "set -e; a=--logs; "
+    "exec 2>&1; set -e; a=--logs; "
     "if cloud-init clean --help 2>/dev/null | grep -q -- --machine-id; then a=\"$a --machine-id\"; "
     "fi; "
     "sudo -n cloud-init clean $a; "
@@ -46,9 +46,19 @@ static int has_snapshot(struct vmenv_project *p, const char *domain, bool *out, 
         return 0;
 }
 
+/* Back to the snapshot, in the state it was saved in: a machine running
+ * now (cleaned, or booting after the save) is stopped first, so the revert
+ * neither meets a guest that is writing nor boots one that was saved off. */
 static int restore(struct vmenv_project *p, const struct vmenv_machine_config *m,
                    const struct vmenv_machine_state *st, vmenv_error *err)
 {
+        enum vmenv_vm_state vs;
+
+        if (p->ops->state(p->conn, st->domain, &vs, err) < 0)
+                return -1;
+        if (vs != VMENV_VM_SHUTOFF && vs != VMENV_VM_NOT_CREATED &&
+            p->ops->poweroff(p->conn, st->domain, err) < 0)
+                return vmenv_error_prefix(err, "machine '%s'", m->name);
         if (p->ops->snapshot_revert(p->conn, st->domain, PACKAGE_SNAPSHOT, err) < 0 ||
             p->ops->snapshot_delete(p->conn, st->domain, PACKAGE_SNAPSHOT, err) < 0)
                 return vmenv_error_prefix(err,
@@ -127,15 +137,6 @@ int vmenv_package_cloud_clean(struct vmenv_project *p, const struct vmenv_machin
 int vmenv_package_cloud_restore(struct vmenv_project *p, const struct vmenv_machine_config *m,
                                 const struct vmenv_machine_state *st, vmenv_error *err)
 {
-        enum vmenv_vm_state vs;
-
-        /* a failure may have left it running, cleaned: stop it first, so the
-         * revert does not meet a guest that is writing */
-        if (p->ops->state(p->conn, st->domain, &vs, err) < 0)
-                return -1;
-        if (vs != VMENV_VM_SHUTOFF && vs != VMENV_VM_NOT_CREATED &&
-            p->ops->poweroff(p->conn, st->domain, err) < 0)
-                return vmenv_error_prefix(err, "machine '%s'", m->name);
         vmenv_info("%s: putting it back as it was before packaging", m->name);
         return restore(p, m, st, err);
 }
