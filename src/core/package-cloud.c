@@ -11,9 +11,9 @@
 #include "vmenv/log.h"
 #include "vmenv/snapshot.h"
 
-/* Users' snapshot names cannot start with '.' (vmenv_snapshot_name_valid):
+/* Users' snapshot names cannot hold a ':' (vmenv_snapshot_name_valid):
  * this one is package's alone. */
-#define PACKAGE_SNAPSHOT ".vmenv-package"
+#define PACKAGE_SNAPSHOT "vmenv:package"
 
 /* cloud-init's own reset, with what it leaves that must not travel in a
  * box: the host keys (a new instance makes its own; cloud-init's ssh module

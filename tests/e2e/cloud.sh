@@ -101,7 +101,7 @@ expect_ok "snapshot delete"
 
 # A package interrupted after it saved the machine in its own snapshot
 # (made here as package makes it): up puts the machine back from it.
-virsh snapshot-create-as "$DOM" .vmenv-package >/dev/null
+virsh snapshot-create-as "$DOM" vmenv:package >/dev/null
 ok $? "the snapshot an interrupted package leaves, made by hand"
 "$VMENV" -C "$P" ssh -c 'echo cleaned > /var/tmp/interrupted; sync' >/dev/null 2>&1
 run_vmenv -C "$P" up
@@ -109,7 +109,7 @@ expect_ok "up after an interrupted package"
 case $ERR in *"interrupted 'vmenv package'"*) ok 0 "up says it puts the machine back" ;; *) ok 1 "up said: $ERR" ;; esac
 run_vmenv -C "$P" ssh -c 'test -e /var/tmp/interrupted && echo still || echo gone'
 expect_eq "the machine is as it was before the package" gone "$OUT"
-! virsh snapshot-list "$DOM" --name | grep -qx .vmenv-package
+! virsh snapshot-list "$DOM" --name | grep -qx vmenv:package
 ok $? "package's snapshot is gone"
 
 # package: a box with cloud-init cleaned; the source machine untouched.
@@ -127,7 +127,7 @@ ok $? "the box's metadata.json says it is a cloud-init image"
 tar -xzf "$T_TMP/cloud.box" -O Vagrantfile 2>/dev/null | grep -q 'cloud-init image'
 ok $? "its Vagrantfile says so"
 expect_eq "package leaves the source machine halted" shutoff "$(state_of "$P")"
-! virsh snapshot-list "$DOM" --name | grep -qx .vmenv-package
+! virsh snapshot-list "$DOM" --name | grep -qx vmenv:package
 ok $? "package deleted its snapshot"
 
 # The box boots as a new instance: no ssh.user, no cloud_init in vmenv.yaml.
