@@ -17,14 +17,15 @@
 
 /* cloud-init's own reset, with what it leaves that must not travel in a
  * box: the host keys (a new instance makes its own; cloud-init's ssh module
- * does) and this machine's login key (a new machine's seed installs its
- * own). --machine-id exists since cloud-init 22.3 (Debian 12 has 22.4): an
- * older one cleans without it. */
+ * does), this machine's login key (a new machine's seed installs its own)
+ * and its machine-id, emptied as in the distributions' images: systemd
+ * makes a new one at the next boot. Not 'cloud-init clean --machine-id':
+ * the 22.4 of Debian 12 deletes the file, and a systemd that finds none
+ * cannot set up a transient id early, so networkd got no DHCP lease. */
 static const char CLEAN_CMD[] =
-    "exec 2>&1; set -e; a=--logs; "
-    "if cloud-init clean --help 2>/dev/null | grep -q -- --machine-id; then a=\"$a --machine-id\"; "
-    "fi; "
-    "sudo -n cloud-init clean $a; "
+    "exec 2>&1; set -e; "
+    "sudo -n cloud-init clean --logs; "
+    "sudo -n sh -c ': > /etc/machine-id'; "
     "sudo -n rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub; "
     "rm -f ~/.ssh/authorized_keys; "
     "sync; "
