@@ -48,3 +48,26 @@ t_accel() {
 t_qemu_accel() {
     if [ "$(t_accel)" = kvm ]; then echo "-accel kvm -cpu host"; else echo "-accel tcg"; fi
 }
+# serve_dir DIR LOG: serves DIR over HTTP on 127.0.0.1, on a port the server
+# picks (SERVE_PORT gets it; SERVE_URL is http://127.0.0.1:PORT/); the
+# server's request log goes to LOG. Stopped by its pid on exit.
+serve_dir() {
+    local portfile
+    portfile=$(mktemp "$T_TMP/serve-port.XXXXXX")
+    python3 - "$1" "$portfile" <<'PY' >"$2" 2>&1 &
+import functools, http.server, sys
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
+open(sys.argv[2], "w").write(str(s.server_address[1]))
+s.serve_forever()
+PY
+    local pid=$!
+    on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+    for _ in $(seq 200); do [ -s "$portfile" ] && break; sleep 0.05; done
+    if [ ! -s "$portfile" ]; then
+        echo "serve_dir: the HTTP server for $1 did not start: $(cat "$2")" >&2
+        return 1
+    fi
+    SERVE_PORT=$(cat "$portfile")
+    SERVE_URL="http://127.0.0.1:$SERVE_PORT/"
+}

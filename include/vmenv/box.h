@@ -193,10 +193,18 @@ int vmenv_image_probe(const char *path, char **format, uint64_t *virtual_size, v
 #define VMENV_BOX_MAX_EXTRA_TOTAL (1ull << 30)
 #define VMENV_BOX_MAX_MEMBERS 256
 
+/* The key of metadata.json that says a box is a cleaned cloud-init image;
+ * Vagrant ignores it. */
+#define VMENV_BOX_CLOUD_INIT_KEY "vmenv_cloud_init"
+
 struct vmenv_box_meta {
         char *format;          /* of the first disk: "qcow2" or "raw" */
         uint64_t virtual_size; /* bytes, from the first image's header */
         char **images;         /* file names relative to the box folder */
+        /* "vmenv_cloud_init": true: a cloud-init image with cloud-init
+         * cleaned (what 'vmenv package' makes of a cloud image's machine):
+         * each machine made from it gets a NoCloud seed. */
+        bool cloud_init;
 };
 void vmenv_box_meta_clear(struct vmenv_box_meta *m);
 
@@ -223,6 +231,10 @@ bool vmenv_box_member_path_ok(const char *path);
  * taken when larger than the image) or v2 ("disks": each disk's format is
  * its header's, volume names must differ). */
 int vmenv_box_dir_validate(const char *dir, struct vmenv_box_meta *meta, vmenv_error *err);
+/* Whether the stored box in dir says it is a cleaned cloud-init image
+ * (VMENV_BOX_CLOUD_INIT_KEY); a box without the key (or without a
+ * metadata.json) is not. */
+int vmenv_box_dir_cloud_init(const char *dir, bool *out, vmenv_error *err);
 
 /* ---- the store (box-store.c) ------------------------------------------ */
 

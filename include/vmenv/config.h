@@ -81,7 +81,9 @@ struct vmenv_network_def {
 };
 
 struct vmenv_ssh_config {
-        char *user;        /* default "vagrant" */
+        char *user;        /* default "vagrant" ("vmenv" for a cloud image) */
+        /* not in vmenv.yaml: a box that is a cloud image makes it "vmenv" */
+        bool user_default;
         int port;          /* guest port, default 22 */
         char *private_key; /* path; default: the Vagrant insecure key */
 };

@@ -30,6 +30,10 @@ struct vmenv_machine_state {
         /* A cloud image's: cloud-init's instance-id, new when the machine
          * is created (cloud-init then runs its per-instance steps once). */
         char *instance_id;
+        /* The box's metadata.json says it is a cloud-init image (a box that
+         * 'vmenv package' made of a cloud image's machine): the machine is a
+         * cloud image's even when vmenv.yaml cannot tell from the box name. */
+        bool cloud_box;
         char *ssh_host;    /* NULL: 127.0.0.1; nat: the guest's DHCP address */
         int ssh_port;      /* host port forwarded to the guest's SSH (nat: guest port) */
         char *host_key;    /* guest host key "TYPE BASE64", trusted on first use */

@@ -44,7 +44,7 @@ static int bm_ssh_target(void *ctx, struct vmenv_ssh_target *t, vmenv_error *err
             .jump = b->p->jump,
             .host = b->st->ssh_host ? b->st->ssh_host : "127.0.0.1",
             .port = b->st->ssh_port,
-            .user = b->m->ssh.user ? b->m->ssh.user : "vagrant",
+            .user = vmenv_machine_user(b->m, b->st),
             .key_path = b->key,
             .known_host_key = b->st->host_key,
             .connect_timeout_ms = 15000, /* a running machine, as vmenv ssh */

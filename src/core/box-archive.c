@@ -503,6 +503,36 @@ static int v1_virtual_size(json_object *root, struct vmenv_box_meta *m, vmenv_er
         return 0;
 }
 
+static int meta_cloud_init(json_object *root, bool *out, vmenv_error *err)
+{
+        json_object *v;
+
+        *out = false;
+        if (!json_object_object_get_ex(root, VMENV_BOX_CLOUD_INIT_KEY, &v))
+                return 0;
+        if (!json_object_is_type(v, json_type_boolean))
+                return vmenv_error_set(err, VMENV_EXIT_DATA,
+                                       "invalid box: '" VMENV_BOX_CLOUD_INIT_KEY
+                                       "' in metadata.json must be true or false");
+        *out = json_object_get_boolean(v);
+        return 0;
+}
+
+int vmenv_box_dir_cloud_init(const char *dir, bool *out, vmenv_error *err)
+{
+        _cleanup_free_ char *path = vmenv_path_join(dir, "metadata.json"), *text = NULL;
+        _cleanup_(json_putp) json_object *root = NULL;
+
+        *out = false;
+        if (!vmenv_path_exists(path))
+                return 0;
+        if (vmenv_read_file(path, VMENV_BOX_MAX_SMALL, &text, NULL, err) < 0)
+                return vmenv_error_prefix(err, "box '%s'", dir);
+        if (!(root = json_tokener_parse(text)) || !json_object_is_type(root, json_type_object))
+                return vmenv_error_set(err, VMENV_EXIT_DATA, "'%s' is not a JSON object", path);
+        return meta_cloud_init(root, out, err);
+}
+
 int vmenv_box_dir_validate(const char *dir, struct vmenv_box_meta *meta, vmenv_error *err)
 {
         _cleanup_free_ char *path = vmenv_path_join(dir, "metadata.json"), *text = NULL;
@@ -613,6 +643,10 @@ int vmenv_box_dir_validate(const char *dir, struct vmenv_box_meta *meta, vmenv_e
                         vmenv_box_meta_clear(&m);
                         return -1;
                 }
+        }
+        if (meta_cloud_init(root, &m.cloud_init, err) < 0) {
+                vmenv_box_meta_clear(&m);
+                return -1;
         }
         if (meta)
                 *meta = m;

@@ -714,8 +714,10 @@ int vmenv_cfg_build_machine(struct pctx *p, const struct ynode *top, const char 
                                                 "myproject/debian, box_url: ...)");
         }
         m->cloud = m->cloud || vmenv_cfg_box_is_cloud(m->box_url ? m->box_url : m->box);
-        if (!m->ssh.user)
+        if (!m->ssh.user) {
                 m->ssh.user = vmenv_strdup(m->cloud ? "vmenv" : "vagrant");
+                m->ssh.user_default = true;
+        }
         if (check_homes(p, m, own && !vmenv_cfg_is_null(own) ? prefix : "") < 0)
                 return -1;
         if (!m->libvirt.machine_type)

@@ -48,7 +48,7 @@ static void fill_target(const struct vmenv_ssh_jump *jump, const struct vmenv_ma
             .jump = jump,
             .host = vmenv_machine_ssh_host(st),
             .port = st->ssh_port,
-            .user = m->ssh.user ? m->ssh.user : "vagrant",
+            .user = vmenv_machine_user(m, st),
             .key_path = key,
             .known_host_key = st->host_key,
             .connect_timeout_ms = 2000,
@@ -226,10 +226,10 @@ static struct vmenv_ssh *wait_ready(struct vmenv_project *p, const struct vmenv_
         struct vmenv_ssh_target t;
         struct vmenv_ssh *s;
 
-        if (first && (!m->ssh.private_key || m->cloud)) {
+        if (first && (!m->ssh.private_key || vmenv_machine_cloud(m, st))) {
                 if (prepare_key(m, st, &pub, err) < 0)
                         return NULL;
-                if (m->cloud) {
+                if (vmenv_machine_cloud(m, st)) {
                         /* the seed installed the key: no insecure one */
                 } else if (!(insecure_pub = insecure_pub_line()))
                         vmenv_warn("%s: no insecure public key found to remove from the guest",
@@ -237,12 +237,13 @@ static struct vmenv_ssh *wait_ready(struct vmenv_project *p, const struct vmenv_
         }
         /* A cloud image: cloud-init did the key and hostname; the wait is
          * for a command, then for cloud-init (vmenv_machine_boot). */
-        if (first && !m->cloud && !(script = first_boot_script(m, pub, insecure_pub, err)))
+        if (first && !vmenv_machine_cloud(m, st) &&
+            !(script = first_boot_script(m, pub, insecure_pub, err)))
                 return NULL;
         if (!(key = vmenv_machine_login_key(m, st, err)))
                 return NULL;
         /* while the swap is unconfirmed, the box's key may still be the one */
-        if (st->key_pending && !m->cloud &&
+        if (st->key_pending && !vmenv_machine_cloud(m, st) &&
             !(alt = m->ssh.private_key ? vmenv_path_join(NULL, m->ssh.private_key)
                                        : vmenv_insecure_key_path(err)))
                 return NULL;
@@ -376,7 +377,7 @@ int vmenv_machine_endpoint(const struct vmenv_config *c, const struct vmenv_mach
             .proxy_command = j ? vmenv_ssh_jump_proxy_command(j) : NULL,
             .host = vmenv_strdup(vmenv_machine_ssh_host(st)),
             .port = st->ssh_port,
-            .user = m->ssh.user ? m->ssh.user : "vagrant",
+            .user = vmenv_machine_user(m, st),
             .key = key,
             .known_hosts = vmenv_machine_known_hosts(st),
         };
@@ -459,8 +460,8 @@ int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_confi
         }
         if (first)
                 vmenv_info("%s: first boot: %s", m->name,
-                           m->cloud ? "cloud-init with the machine's own key"
-                                    : "own key, hostname");
+                           vmenv_machine_cloud(m, st) ? "cloud-init with the machine's own key"
+                                                      : "own key, hostname");
         if (!(s = wait_ready(p, m, st, first, stopped, err)))
                 return -1;
         t1 = vmenv_now_ns();
@@ -468,7 +469,8 @@ int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_confi
          * waited for: a machine whose cloud-init failed is one to ssh into */
         if (vmenv_state_save(st, err) < 0 || write_known_hosts(st, err) < 0)
                 return -1;
-        if (m->cloud && (start || first) && vmenv_machine_cloud_wait(m, s, &cloud_s, err) < 0)
+        if (vmenv_machine_cloud(m, st) && (start || first) &&
+            vmenv_machine_cloud_wait(m, s, &cloud_s, err) < 0)
                 return -1;
         t2 = vmenv_now_ns();
         if (vmenv_privnet_guest_configure(p->config, m, s, err) < 0)
@@ -484,7 +486,7 @@ int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_confi
                 vmenv_error e = VMENV_ERROR_INIT;
                 vmenv_project_accel(p, &a, &e);
                 vmenv_error_clear(&e);
-                if (m->cloud)
+                if (vmenv_machine_cloud(m, st))
                         vmenv_info("%s: cloud-init %.2f s", m->name, cloud_s);
                 vmenv_info("%s: boot to a command over SSH%s %.2f s, folders %.2f s (%s)", m->name,
                            first ? " (with first-boot setup)" : "", (double)(t1 - t0) / 1e9,

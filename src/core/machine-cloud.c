@@ -80,7 +80,7 @@ int vmenv_machine_cloud_seed(struct vmenv_project *p, const struct vmenv_machine
         struct vmenv_cloud_seed_in in = {
             .instance_id = st->instance_id,
             .hostname = m->hostname ? m->hostname : m->name,
-            .user = m->ssh.user,
+            .user = vmenv_machine_user(m, st),
             .public_key = pub,
             .mac = mac,
             .user_data = ud,

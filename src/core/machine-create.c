@@ -510,7 +510,7 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
                 nics_free(nics, m->n_privnets);
                 return -1;
         }
-        if (m->cloud) {
+        if (vmenv_machine_cloud(m, st)) {
                 /* cloud-init's network-config finds the first NIC by MAC:
                  * a fixed one, the same at every define */
                 mac = vmenv_network_mac(p->config, m->name, "");
@@ -572,6 +572,9 @@ int vmenv_machine_create(struct vmenv_project *p, const struct vmenv_machine_con
         st->box_version = vmenv_strdup(box->version);
         st->box_digest = vmenv_strdup(box->digest);
         st->box_volume = box_volume_name(box->name, box->version, box->digest, box->format);
+        /* a box that vmenv packaged from a cloud image's machine is one too */
+        if (vmenv_box_dir_cloud_init(box->dir, &st->cloud_box, err) < 0)
+                return vmenv_error_prefix(err, "cannot create '%s'", m->name);
         st->disk_volume = vmenv_strdupf("%s.qcow2", st->domain);
         st->key_replaced = false;
         st->key_pending = false;

@@ -30,6 +30,25 @@ static inline const char *vmenv_machine_ssh_host(const struct vmenv_machine_stat
         return st->ssh_host ? st->ssh_host : "127.0.0.1";
 }
 
+/* A cloud image's machine: vmenv.yaml says so (an alias, cloud_init:), or
+ * the box did when the machine was made (st->cloud_box, a packaged cloud
+ * image: docs/cloud-images.md). */
+static inline bool vmenv_machine_cloud(const struct vmenv_machine_config *m,
+                                       const struct vmenv_machine_state *st)
+{
+        return m->cloud || (st && st->cloud_box);
+}
+
+/* The account vmenv logs in as: ssh.user, whose default is "vmenv" on a
+ * cloud image's machine (known from the box only once it is made). */
+static inline const char *vmenv_machine_user(const struct vmenv_machine_config *m,
+                                             const struct vmenv_machine_state *st)
+{
+        if (m->ssh.user_default && !m->cloud && st && st->cloud_box)
+                return "vmenv";
+        return m->ssh.user ? m->ssh.user : "vagrant";
+}
+
 /* 9p and virtiofs folders become filesystem devices tagged vmenv<N>, N
  * being the folder's index in the file; the guest mounts them after boot. */
 static inline bool vmenv_folder_shared(const struct vmenv_synced_folder *f)
@@ -56,6 +75,19 @@ int vmenv_machine_halt_locked(struct vmenv_project *p, const struct vmenv_machin
                               bool force, int timeout_s, vmenv_error *err);
 int vmenv_machine_provision_locked(struct vmenv_project *p, const struct vmenv_machine_config *m,
                                    bool force, char *const *only, vmenv_error *err);
+
+/* package-cloud.c: packaging a cloud image's machine. _heal puts back a
+ * machine that an interrupted package left cleaned (1: it did, 0: nothing
+ * to do); up and package call it on a machine that exists. _clean saves the
+ * machine in package's own snapshot (*saved), boots it if it was off,
+ * cleans cloud-init and powers it off; whatever it returns, a saved machine
+ * is put back with _restore (the disk exported in between). */
+int vmenv_package_heal(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                       const struct vmenv_machine_state *st, vmenv_error *err);
+int vmenv_package_cloud_clean(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                              struct vmenv_machine_state *st, bool *saved, vmenv_error *err);
+int vmenv_package_cloud_restore(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                                const struct vmenv_machine_state *st, vmenv_error *err);
 
 
 /* machine-boot.c: starts the domain when start is set, waits until a

@@ -282,6 +282,13 @@ int vmenv_machine_up(struct vmenv_project *p, const struct vmenv_machine_config 
                 return -1;
         if (p->ops->state(p->conn, st->domain, &vs, err) < 0)
                 return -1;
+        /* a package interrupted while the machine was cleaned for the box:
+         * it comes back as it was (in the state it was saved in) */
+        if (vs != VMENV_VM_NOT_CREATED) {
+                int healed = vmenv_package_heal(p, m, st, err);
+                if (healed < 0 || (healed && p->ops->state(p->conn, st->domain, &vs, err) < 0))
+                        return -1;
+        }
         /* the URI it runs on, also when the user's environment named it,
          * so global-status asks the right host */
         if (!st->uri || !*st->uri)
@@ -484,7 +491,7 @@ int vmenv_machine_destroy(struct vmenv_project *p, const struct vmenv_machine_co
         }
         if (remove_domain(p, m, st, vs, err) < 0)
                 return -1;
-        if (m->cloud && vmenv_machine_cloud_remove(p, m, st, err) < 0)
+        if (vmenv_machine_cloud(m, st) && vmenv_machine_cloud_remove(p, m, st, err) < 0)
                 return vmenv_error_prefix(err, "cannot delete the seed of '%s'", m->name);
         remove_console_log(p, m, st);
         if (vmenv_state_remove(st, err) < 0 || vmenv_index_remove(st->domain, err) < 0)

@@ -1,5 +1,7 @@
 /* vmenv package: a machine's disk, flattened (overlay + box merged), packed
- * as a Vagrant libvirt box that 'vmenv box add' and Vagrant itself accept. */
+ * as a Vagrant libvirt box that 'vmenv box add' and Vagrant itself accept.
+ * A cloud image's machine is packaged with cloud-init cleaned
+ * (package-cloud.c) and the box says it is a cloud-init image. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -120,10 +122,10 @@ static int set_box_key(struct vmenv_project *p, const struct vmenv_machine_confi
                         fp = vmenv_ssh_host_key_fingerprint(line);
                 }
                 *key_note = vmenv_strdupf(
-                        "# SSH: this box accepts only the key of vmenv machine '%s' (%s),\n"
-                        "# not Vagrant's insecure key. Repackage with 'vmenv package "
-                        "--insecure-key'\n# to make a box for others.\n",
-                        m->name, fp ? fp : "its private_key");
+                    "# SSH: this box accepts only the key of vmenv machine '%s' (%s),\n"
+                    "# not Vagrant's insecure key. Repackage with 'vmenv package "
+                    "--insecure-key'\n# to make a box for others.\n",
+                    m->name, fp ? fp : "its private_key");
                 return 0;
         }
         *key_note = vmenv_strdup("# SSH: user 'vagrant' with Vagrant's insecure key, replaced on "
@@ -174,6 +176,7 @@ int vmenv_package(struct vmenv_project *p, const struct vmenv_machine_config *m,
         enum vmenv_vm_state vs;
         vmenv_error e2 = VMENV_ERROR_INIT;
         _cleanup_close_ int lock = -1;
+        bool cloud, saved = false;
         int r = -1;
 
         if (vmenv_path_exists(out) && !o->force) {
@@ -197,20 +200,43 @@ int vmenv_package(struct vmenv_project *p, const struct vmenv_machine_config *m,
                 vmenv_error_set(err, VMENV_EXIT_FAILURE, "machine '%s' is not created", m->name);
                 return vmenv_error_hint(err, "run 'vmenv up %s' first", m->name);
         }
-        if (set_box_key(p, m, o, &note, err) < 0)
+        cloud = vmenv_machine_cloud(m, st);
+        if (cloud && o->insecure_key) {
+                vmenv_error_set(err, VMENV_EXIT_USAGE,
+                                "'%s' is a cloud image's machine: its box takes each machine's "
+                                "own key from cloud-init, never Vagrant's insecure key",
+                                m->name);
+                return vmenv_error_hint(err, "package it without --insecure-key");
+        }
+        /* an earlier package interrupted: the machine first, as it was */
+        if (vmenv_package_heal(p, m, st, err) < 0)
                 return -1;
-        if (vmenv_machine_halt_locked(p, m, false, 60, err) < 0)
-                return -1;
+        if (cloud) {
+                note = vmenv_strdup(
+                    "# A cloud-init image, cleaned ('cloud-init clean'): each machine made\n"
+                    "# from it is configured by cloud-init from its own NoCloud seed (user,\n"
+                    "# key, host keys). vmenv does that by itself (metadata.json: "
+                    "\"" VMENV_BOX_CLOUD_INIT_KEY "\");\n"
+                    "# no user or key is baked in.\n");
+                if (vmenv_package_cloud_clean(p, m, st, &saved, err) < 0)
+                        goto out;
+        } else {
+                if (set_box_key(p, m, o, &note, err) < 0)
+                        return -1;
+                if (vmenv_machine_halt_locked(p, m, false, 60, err) < 0)
+                        return -1;
+        }
         if (vmenv_mkdir_p(tmp, 0700, err) < 0)
-                return -1;
+                goto out;
         vmenv_info("%s: flattening the disk", m->name);
         if (p->ops->volume_export(p->conn, m->libvirt.storage_pool, st->disk_volume, img, err) < 0)
                 goto out;
         if (vmenv_image_probe(img, &fmt, &vsize, err) < 0)
                 goto out;
         json = vmenv_strdupf("{\n  \"provider\": \"libvirt\",\n  \"format\": \"qcow2\",\n"
-                             "  \"virtual_size\": %llu\n}\n",
-                             (unsigned long long)((vsize + (1ull << 30) - 1) >> 30));
+                             "  \"virtual_size\": %llu%s\n}\n",
+                             (unsigned long long)((vsize + (1ull << 30) - 1) >> 30),
+                             cloud ? ",\n  \"" VMENV_BOX_CLOUD_INIT_KEY "\": true" : "");
         if (vmenv_write_file_atomic(meta, json, strlen(json), 0644, err) < 0)
                 goto out;
         if (o->vagrantfile) {
@@ -240,5 +266,19 @@ out:
         unlink(part);
         vmenv_rm_rf(tmp, &e2);
         vmenv_error_clear(&e2);
+        if (saved) {
+                /* the machine comes back as it was, then halts as any
+                 * packaged machine does; a failure here is healed by the
+                 * next up or package, and said */
+                vmenv_error *e = r < 0 ? &e2 : err;
+                if (vmenv_package_cloud_restore(p, m, st, e) < 0 ||
+                    vmenv_machine_halt_locked(p, m, false, 60, e) < 0) {
+                        if (r < 0) {
+                                vmenv_warn("%s: %s (the next 'vmenv up' does it)", m->name, e->msg);
+                                vmenv_error_clear(e);
+                        }
+                        return -1;
+                }
+        }
         return r;
 }

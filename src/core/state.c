@@ -158,6 +158,7 @@ struct vmenv_machine_state *vmenv_state_load(const struct vmenv_config *c, const
         s->ssh_port = jint(root, "ssh_port");
         s->key_replaced = jbool(root, "key_replaced");
         s->key_pending = jbool(root, "key_pending");
+        s->cloud_box = jbool(root, "cloud_box");
         s->first_boot_done = jbool(root, "first_boot_done");
         s->provision_pending = jbool(root, "provision_pending");
         if (json_object_object_get_ex(root, "ports", &arr) &&
@@ -232,6 +233,8 @@ int vmenv_state_save(struct vmenv_machine_state *s, vmenv_error *err)
         json_object_object_add(root, "ssh_port", json_object_new_int(s->ssh_port));
         json_object_object_add(root, "key_replaced", json_object_new_boolean(s->key_replaced));
         json_object_object_add(root, "key_pending", json_object_new_boolean(s->key_pending));
+        if (s->cloud_box)
+                json_object_object_add(root, "cloud_box", json_object_new_boolean(true));
         json_object_object_add(root, "first_boot_done",
                                json_object_new_boolean(s->first_boot_done));
         json_object_object_add(root, "provision_pending",

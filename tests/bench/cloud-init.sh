@@ -12,17 +12,8 @@ export VMENV="$build/src/cli/vmenv" VMENV_SRCDIR="$src"
 . "$src/tests/e2e/lib-vm.sh"
 
 MIRROR="$VMENV_TEST_BOXES/cloud-mirror"
-python3 - "$MIRROR" "$T_TMP/mirror-port" <<'EOF' >/dev/null 2>&1 &
-import functools, http.server, sys
-h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
-open(sys.argv[2], "w").write(str(s.server_address[1]))
-s.serve_forever()
-EOF
-SRV=$!
-on_exit "kill $SRV 2>/dev/null; wait $SRV 2>/dev/null"
-for _ in $(seq 100); do [ -s "$T_TMP/mirror-port" ] && break; sleep 0.05; done
-export VMENV_IMAGE_MIRROR_DEBIAN="http://127.0.0.1:$(cat "$T_TMP/mirror-port")/"
+serve_dir "$MIRROR" /dev/null || exit 1
+export VMENV_IMAGE_MIRROR_DEBIAN=$SERVE_URL
 
 "$VMENV" box add debian/12 >/dev/null 2>&1 # the download is not what is measured
 for mode in full minimal; do

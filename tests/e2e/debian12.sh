@@ -196,33 +196,7 @@ if [ "$MODE" = full ]; then
     rm -f "$T_TMP/pkg.box"
 
     # bench: host and a container whose root filesystem is this box.
-    if command -v bwrap >/dev/null; then
-        export VMENV_PROBE=$VMENV_BUILDDIR/src/probe/vmenv-probe
-        timed "bench --runs 1 (host, container)" -C "$P" bench --runs 1 --idle 2 --only host,container \
-            --container-runtime bwrap --json
-        expect_ok "bench with the box as the container's root filesystem exits 0"
-        echo "$OUT" >"$T_TMP/bench.json"
-        python3 - "$T_TMP/bench.json" >"$T_TMP/checks" 2>&1 <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-targets = {t["target"]: t for t in d["targets"]}
-# host and container, and the container's veth path where the bench can make
-# it (root, bwrap, ip, nsenter): network figures only
-print("targets", sorted(set(targets) - {"container-veth"}) == ["container", "host"]
-      and set(targets.get("container-veth", {"figures": {"net-rr": 0}})["figures"]) <=
-      {"net-rr", "net-rr-p99", "net-bulk", "net-bulk4"})
-f = targets.get("container", {"figures": {}})["figures"]
-want = {"cpu", "mem", "syscall", "spawn", "disk-write", "disk-read", "meta", "start-cold"}
-print("container-figures", want <= set(f))
-print("container-positive", all(f[k]["median"] > 0 for k in want if k in f))
-PY
-        while read -r what result; do
-            [ "$result" = True ]; ok $? "bench: $what"
-        done <"$T_TMP/checks"
-        [ -s "$T_TMP/checks" ]; ok $? "the bench output was checked"
-    else
-        ok 1 "bench: bubblewrap is not installed (scripts/install-deps)"
-    fi
+    bench_box_check "$P"
 fi
 
 dom=$("$VMENV" -C "$P" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["domain"])')

@@ -94,3 +94,37 @@ machine_good() {
     ssh_with "$(insecure_key)" "$port" true 2>/dev/null
     [ $? -ne 0 ]; ok $? "$2: the insecure key is refused"
 }
+# bench_box_check DIR: 'vmenv bench --runs 1' of the machine in DIR on the
+# host and in a bubblewrap container whose root filesystem is the machine's
+# box, checked: the targets, the container's figures present and positive.
+bench_box_check() {
+    local t0=$SECONDS
+    if ! command -v bwrap >/dev/null; then
+        ok 1 "bench: bubblewrap is not installed (scripts/install-deps)"
+        return
+    fi
+    export VMENV_PROBE=$VMENV_BUILDDIR/src/probe/vmenv-probe
+    run_vmenv -C "$1" bench --runs 1 --idle 2 --only host,container --container-runtime bwrap --json
+    echo "# bench --runs 1 (host, container): $RC in $((SECONDS - t0)) s"
+    expect_eq "bench with the box as the container's root filesystem exits 0" 0 "$RC"
+    [ "$RC" = 0 ] || printf '%s\n' "$ERR" | tail -20 | sed 's/^/# /'
+    echo "$OUT" >"$T_TMP/bench.json"
+    python3 - "$T_TMP/bench.json" >"$T_TMP/checks" 2>&1 <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+targets = {t["target"]: t for t in d["targets"]}
+# host and container, and the container's veth path where the bench can make
+# it (root, bwrap, ip, nsenter): network figures only
+print("targets", sorted(set(targets) - {"container-veth"}) == ["container", "host"]
+      and set(targets.get("container-veth", {"figures": {"net-rr": 0}})["figures"]) <=
+      {"net-rr", "net-rr-p99", "net-bulk", "net-bulk4"})
+f = targets.get("container", {"figures": {}})["figures"]
+want = {"cpu", "mem", "syscall", "spawn", "disk-write", "disk-read", "meta", "start-cold"}
+print("container-figures", want <= set(f))
+print("container-positive", all(f[k]["median"] > 0 for k in want if k in f))
+PY
+    while read -r what result; do
+        [ "$result" = True ]; ok $? "bench: $what"
+    done <"$T_TMP/checks"
+    [ -s "$T_TMP/checks" ]; ok $? "the bench output was checked"
+}

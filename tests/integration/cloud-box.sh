@@ -10,17 +10,8 @@ WWW=$T_TMP/www
 mkdir -p "$WWW"
 cp -r "$VMENV_SRCDIR/tests/fixtures/cloud/mirror/debian/." "$WWW/"
 LATEST=$WWW/bookworm/latest
-python3 - "$WWW" "$T_TMP/port" <<'EOF' >"$T_TMP/server.log" 2>&1 &
-import functools, http.server, sys
-h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
-open(sys.argv[2], "w").write(str(s.server_address[1]))
-s.serve_forever()
-EOF
-SRV=$!
-on_exit "kill $SRV 2>/dev/null; wait $SRV 2>/dev/null"
-for _ in $(seq 100); do [ -s "$T_TMP/port" ] && break; sleep 0.05; done
-export VMENV_IMAGE_MIRROR_DEBIAN="http://127.0.0.1:$(cat "$T_TMP/port")"
+serve_dir "$WWW" "$T_TMP/server.log" || exit 1
+export VMENV_IMAGE_MIRROR_DEBIAN="http://127.0.0.1:$SERVE_PORT"
 image_gets() { grep -c "GET /bookworm/latest/debian-12-genericcloud-amd64.qcow2" "$T_TMP/server.log"; }
 versions() { ls "$VMENV_HOME/boxes/debian-VAGRANTSLASH-12" 2>/dev/null | wc -l; }
 

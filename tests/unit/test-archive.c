@@ -117,6 +117,30 @@ int main(void)
                 free(dest);
         }
         {
+                /* a box vmenv packaged from a cloud image's machine says so;
+                 * any other box is not one, also for vmenv_box_dir_cloud_init */
+                static const struct {
+                        const char *file;
+                        bool want;
+                } cl[] = {{"good-cloud-init.tar", true}, {"v1-vsize.tar", false}};
+                for (size_t i = 0; i < sizeof(cl) / sizeof(cl[0]); i++) {
+                        char *file = vmenv_path_join(corpus, cl[i].file);
+                        char *dest = vmenv_strdupf("%s/cl-%zu", root, i);
+                        struct vmenv_box_meta meta = {0};
+                        bool flag = !cl[i].want;
+                        mkdir(dest, 0755);
+                        ok(vmenv_box_archive_extract(file, dest, &meta, &err) == 0 &&
+                               meta.cloud_init == cl[i].want,
+                           "%s: cloud-init image %s", cl[i].file, cl[i].want ? "yes" : "no");
+                        ok(vmenv_box_dir_cloud_init(dest, &flag, &err) == 0 && flag == cl[i].want,
+                           "%s: the stored box reads the same", cl[i].file);
+                        vmenv_box_meta_clear(&meta);
+                        vmenv_error_clear(&err);
+                        free(file);
+                        free(dest);
+                }
+        }
+        {
                 /* v1 virtual_size (GiB) counts when larger than the image */
                 static const struct {
                         const char *file;
