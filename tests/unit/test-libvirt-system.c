@@ -662,7 +662,20 @@ int main(void)
         CHECK(ops->volume_delete(p, NULL, "test-base.img", &err),
               "delete of a missing volume is fine");
         CHECK(ops->volume_list(p, NULL, "", &names, &err), "volume_list");
-        ok(vmenv_strv_len(names) == 0, "the pool is empty");
+        {
+                /* The KVM check's firmware is vmenv's own content-named blob,
+                 * uploaded once per pool and kept (kvm-check.c): it is there
+                 * on a host whose /dev/kvm had to be checked. */
+                size_t left = 0;
+                for (size_t i = 0; names && names[i]; i++) {
+                        if (!strncmp(names[i], "vmenv-kvm-check-", 16) &&
+                            strstr(names[i], ".rom"))
+                                continue;
+                        printf("#   left in the pool: %s\n", names[i]);
+                        left++;
+                }
+                ok(left == 0, "the pool is empty (but for the KVM check's firmware)");
+        }
         vmenv_strv_free(names);
 
         vmenv_error_clear(&err);
