@@ -211,6 +211,15 @@ int vmenv_config_check_host(const struct vmenv_config *c, const char *path,
  * 'up' check it; other commands (destroy above all) still work when the
  * host has since taken an address in a network. */
 int vmenv_config_check_host_addrs(const struct vmenv_config *c, const char *path, vmenv_error *err);
+/* A private network's name: a-z, 0-9 and '-', at most 16 characters, not
+ * starting or ending in '-'. */
+bool vmenv_network_name_valid(const char *name);
+/* "255.255.255.0", "24" or "/24" as a prefix length; -1 if none of those. */
+int vmenv_netmask_prefix(const char *s);
+/* Why vmenv.yaml refuses a machine address a (host byte order) on a /prefix
+ * network of its own ("is a loopback address", a subnet outside the private
+ * ranges, ...), or NULL when it takes it. */
+const char *vmenv_privnet_refused(uint32_t a, int prefix);
 /* The network a machine entry is on. */
 const struct vmenv_network_def *vmenv_config_network(const struct vmenv_config *c,
                                                      const char *name);

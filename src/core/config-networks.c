@@ -44,8 +44,7 @@ static bool parse_ipv4(const char *s, uint32_t *out)
         return true;
 }
 
-/* "255.255.255.0", "24" or "/24" as a prefix length; -1 if none of those. */
-static int parse_netmask(const char *s)
+int vmenv_netmask_prefix(const char *s)
 {
         uint32_t m;
         char *end;
@@ -70,7 +69,7 @@ static int parse_netmask(const char *s)
         return (int)v;
 }
 
-static bool net_name_valid(const char *s)
+bool vmenv_network_name_valid(const char *s)
 {
         size_t n = strlen(s);
 
@@ -99,7 +98,7 @@ static const char *reserved_why(uint32_t a)
 /* Whether the whole subnet IP/PREFIX lies in RFC 1918 space: a route to
  * anything else (a public, CGNAT or VPN range) would be taken from the host
  * by a project file. */
-static bool private_range(const char *ip, int prefix)
+static bool private_range_addr(uint32_t a, int prefix)
 {
         static const struct {
                 uint32_t net;
@@ -109,14 +108,32 @@ static bool private_range(const char *ip, int prefix)
             {0xac100000u, 12}, /* 172.16.0.0/12 */
             {0xc0a80000u, 16}, /* 192.168.0.0/16 */
         };
-        uint32_t a;
 
-        if (!parse_ipv4(ip, &a))
-                return false;
         for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
                 if (prefix >= ranges[i].prefix && (a & mask_of(ranges[i].prefix)) == ranges[i].net)
                         return true;
         return false;
+}
+
+static bool private_range(const char *ip, int prefix)
+{
+        uint32_t a;
+
+        return parse_ipv4(ip, &a) && private_range_addr(a, prefix);
+}
+
+const char *vmenv_privnet_refused(uint32_t a, int prefix)
+{
+        const char *why = reserved_why(a);
+
+        if (why)
+                return why;
+        if (prefix < PREFIX_MIN || prefix > PREFIX_MAX)
+                return "has a netmask vmenv does not take (/8 to /29)";
+        if (!private_range_addr(a, prefix))
+                return "is not inside a private range (10.0.0.0/8, 172.16.0.0/12, "
+                       "192.168.0.0/16)";
+        return NULL;
 }
 
 /* A network's prefix length: its own, else the default. */
@@ -152,7 +169,7 @@ static int parse_privnet(struct pctx *p, const struct ynode *n, const char *path
                         mask_key = vmenv_strdup(kp);
                 } else if (!strcmp(k->s, "name")) {
                         r = vmenv_cfg_get_str(p, v, kp, &e->name);
-                        if (!r && !net_name_valid(e->name))
+                        if (!r && !vmenv_network_name_valid(e->name))
                                 r = vmenv_cfg_fail(p, v, kp,
                                                    "invalid network name \"%s\": use a-z, 0-9 and "
                                                    "'-', at most %d characters, not starting or "
@@ -177,7 +194,7 @@ static int parse_privnet(struct pctx *p, const struct ynode *n, const char *path
                 const char *why;
 
                 if (slash) {
-                        int prefix = parse_netmask(slash + 1);
+                        int prefix = vmenv_netmask_prefix(slash + 1);
                         if (prefix < 0 || !slash[1])
                                 return vmenv_cfg_fail(p, ip_node, kp,
                                                       "\"%s\" is not an IPv4 address with a "
@@ -194,7 +211,7 @@ static int parse_privnet(struct pctx *p, const struct ynode *n, const char *path
                         return vmenv_cfg_fail(p, ip_node, kp, "%s %s", e->ip, why);
         }
         if (netmask) {
-                int prefix = parse_netmask(netmask);
+                int prefix = vmenv_netmask_prefix(netmask);
                 if (prefix < 0)
                         return vmenv_cfg_fail(p, mask_node, mask_key,
                                               "\"%s\" is not a netmask (like 255.255.255.0 or 24)",

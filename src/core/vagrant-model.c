@@ -85,6 +85,7 @@ static void machine_clear(struct vi_machine *mc)
         for (size_t i = 0; i < mc->n_provs; i++)
                 prov_clear(&mc->provs[i]);
         free(mc->provs);
+        vi_nets_clear(mc);
 }
 
 void vi_model_clear(struct vi_model *m)
@@ -96,6 +97,7 @@ void vi_model_clear(struct vi_model *m)
         for (size_t i = 0; i < m->n_notes; i++)
                 free(m->notes[i].reason);
         free(m->notes);
+        vmenv_strv_free(m->net_names);
         memset(m, 0, sizeof(*m));
 }
 
@@ -289,9 +291,13 @@ static void ev_network(struct vi_model *m, struct vi_machine *mc, json_object *e
                 return;
         }
         if (vmenv_streq(type, "private_network")) {
-                const char *ip = vi_str_field(o, "ip");
-                vi_note(m, line, "private_network%s%s: vmenv has no private networks yet",
-                        ip ? " ip " : "", ip ? ip : "");
+                vi_ev_private_network(m, mc, o, line);
+                return;
+        }
+        if (vmenv_streq(type, "public_network")) {
+                vi_note(m, line,
+                        "network public_network: vmenv has no bridged networks (a private "
+                        "network or forwarded_ports instead)");
                 return;
         }
         vi_note(m, line, "network %s", type ? type : "of an unknown type");
