@@ -122,6 +122,10 @@ bool vi_long_of(json_object *v, long min, long max, long *out);
 int vi_bool_of(json_object *v);
 char **vi_strv_of(json_object *v);
 char **vi_split_args(const char *s);
+/* Options of opts not in known are noted, one note per key ("WHAT option
+ * 'KEY'"). */
+void vi_note_other_options(struct vi_model *m, unsigned line, const char *what, json_object *opts,
+                           const char *const *known);
 void vi_note(struct vi_model *m, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -94,17 +94,7 @@ static void note_options(struct vi_model *m, json_object *o, unsigned line)
                 vi_note(m, line,
                         "private_network libvirt__dhcp_enabled: vmenv's network always gives "
                         "its machines their addresses by DHCP");
-        if (!json_object_is_type(o, json_type_object))
-                return;
-        json_object_object_foreach(o, k, v)
-        {
-                bool ok = false;
-                (void)v;
-                for (const char *const *kk = known; *kk && !ok; kk++)
-                        ok = !strcmp(k, *kk);
-                if (!ok)
-                        vi_note(m, line, "private_network option '%s'", k);
-        }
+        vi_note_other_options(m, line, "private_network", o, known);
 }
 
 /* The fixed address and its prefix; false (noted) when there is none vmenv
@@ -170,8 +160,8 @@ static bool entry_address(struct vi_model *m, json_object *o, unsigned line, uin
                         return false;
                 }
                 if (slash && p != *prefix) {
-                        vi_note(m, line, "private_network netmask /%d contradicts ip %s/%d", p,
-                                ip, *prefix);
+                        vi_note(m, line, "private_network netmask /%d contradicts ip %s/%d", p, ip,
+                                *prefix);
                         return false;
                 }
                 *prefix = p;
@@ -196,8 +186,7 @@ static bool entry_address(struct vi_model *m, json_object *o, unsigned line, uin
         return true;
 }
 
-void vi_ev_private_network(struct vi_model *m, struct vi_machine *mc, json_object *o,
-                           unsigned line)
+void vi_ev_private_network(struct vi_model *m, struct vi_machine *mc, json_object *o, unsigned line)
 {
         struct vi_net n = {.line = line};
         char *vb;
@@ -300,7 +289,7 @@ static struct net *net_add(struct plan *pl, const char *name)
         }
         for (char **v = pl->m->net_names; *v; v++)
                 if (!strcmp(*v, name))
-                        name = *v; /* the copy the model owns */
+                        name = *v;   /* the copy the model owns */
         n = &pl->nets[pl->n_nets++]; /* room for one per entry: never moves */
         memset(n, 0, sizeof(*n));
         n->name = name;
@@ -341,8 +330,8 @@ static struct net *net_of(struct plan *pl, const struct vi_net *e, const struct 
 }
 
 /* Whether machine out may take entry e on network n; noted when not. */
-static bool entry_fits(struct plan *pl, struct net *n, const struct ref *r,
-                       const struct ref *refs, const struct net **net_of_ref, size_t i_ref)
+static bool entry_fits(struct plan *pl, struct net *n, const struct ref *r, const struct ref *refs,
+                       const struct net **net_of_ref, size_t i_ref)
 {
         const struct vi_net *e = r->n;
         const char *who = r->out->name ? r->out->name : "default";
@@ -389,8 +378,7 @@ static bool entry_fits(struct plan *pl, struct net *n, const struct ref *r,
                 for (size_t k = 0; k < pl->n_nets; k++) {
                         const struct net *o = &pl->nets[k];
                         int p = o->prefix < e->prefix ? o->prefix : e->prefix;
-                        if (o == n || !o->fixed ||
-                            (o->subnet & mask_of(p)) != (sub & mask_of(p)))
+                        if (o == n || !o->fixed || (o->subnet & mask_of(p)) != (sub & mask_of(p)))
                                 continue;
                         vi_note(pl->m, e->line,
                                 "private_network ip %s/%d: its subnet overlaps network '%s' "

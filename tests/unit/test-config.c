@@ -651,11 +651,10 @@ static uint32_t subnet_of(const struct vmenv_config *c, const char *name)
 static void test_place_networks(void)
 {
         vmenv_error err = VMENV_ERROR_INIT;
-        struct vmenv_config *c =
-            parse("box: b\nmachines:\n  a:\n    networks: [{type: private}]\n"
-                  "  b:\n    networks: [{type: private, name: two}, "
-                  "{type: private, name: fixed, ip: 192.168.58.10}]\n",
-                  &err);
+        struct vmenv_config *c = parse("box: b\nmachines:\n  a:\n    networks: [{type: private}]\n"
+                                       "  b:\n    networks: [{type: private, name: two}, "
+                                       "{type: private, name: fixed, ip: 192.168.58.10}]\n",
+                                       &err);
         const struct vmenv_host_addr on56 = {"eth1", NET(56) | 20, 24},
                                      on60 = {"eth2", NET(60) | 9, 24},
                                      low_half = {"wg0", NET(0) | 1, 17},
