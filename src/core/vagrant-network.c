@@ -57,10 +57,8 @@ static char *option_name(struct vi_model *m, json_object *o, const char *key, un
         s = vi_text_of(v);
         if (s && vmenv_network_name_valid(s))
                 return s;
-        vi_note(m, line,
-                "private_network %s \"%s\" is not a vmenv network name (a-z, 0-9 and '-', at "
-                "most 16 characters): imported without a name",
-                key, s ? s : "?");
+        vi_note(m, line, "private_network %s \"%s\": not a vmenv network name (a-z, 0-9, -)", key,
+                s ? s : "?");
         free(s);
         return NULL;
 }
