@@ -71,12 +71,15 @@ struct vmenv_private_net {
 
 /* A private network of the project, as the machines on it define it: the
  * first fixed address (and its netmask) sets the subnet; a network with no
- * fixed address gets the first free 192.168.N.0/24 from N = 56. The host
- * has the subnet's first address, machines the others. */
+ * fixed address gets the first free 192.168.N.0/24 from N = 56 (free: no
+ * other network of the project and, once the file is loaded, no address of
+ * this host in it; see vmenv_config_place_networks). The host has the
+ * subnet's first address, machines the others. */
 struct vmenv_network_def {
         char *name;
         uint32_t subnet;           /* host byte order, host bits zero */
-        int prefix;                /* 16..29 */
+        int prefix;                /* 8..29 */
+        bool automatic;            /* no fixed address: vmenv chose the subnet */
         struct vmenv_where where;  /* the entry that set the subnet */
 };
 
@@ -205,12 +208,31 @@ struct vmenv_host_addr {
  * it; path is the file as shown. */
 int vmenv_config_check_host(const struct vmenv_config *c, const char *path,
                             const struct vmenv_host_addr *addrs, size_t n, vmenv_error *err);
+/* Chooses again the subnet of each network without a fixed address so that
+ * it overlaps none of the host's addresses addrs (nor another network of
+ * the project): the subnet that the network's own bridge holds (it is up),
+ * else the first free 192.168.N.0/24 from N = 56. Addresses on the bridges
+ * of the project's own networks are no overlap. Deterministic for a given
+ * list; a network for which no subnet is free keeps the file's choice, which
+ * vmenv_config_check_host then refuses. c->dir names the bridges (NULL: no
+ * bridge is the project's). */
+void vmenv_config_place_networks(struct vmenv_config *c, const struct vmenv_host_addr *addrs,
+                                 size_t n);
 /* The same against the host's own addresses (getifaddrs), leaving out the
  * bridges of the project's own networks (vmenv_network_bridge), which
  * carry the networks' host addresses while they are up. 'validate' and
  * 'up' check it; other commands (destroy above all) still work when the
  * host has since taken an address in a network. */
 int vmenv_config_check_host_addrs(const struct vmenv_config *c, const char *path, vmenv_error *err);
+/* A private network's name: a-z, 0-9 and '-', at most 16 characters, not
+ * starting or ending in '-'. */
+bool vmenv_network_name_valid(const char *name);
+/* "255.255.255.0", "24" or "/24" as a prefix length; -1 if none of those. */
+int vmenv_netmask_prefix(const char *s);
+/* Why vmenv.yaml refuses a machine address a (host byte order) on a /prefix
+ * network of its own ("is a loopback address", a subnet outside the private
+ * ranges, ...), or NULL when it takes it. */
+const char *vmenv_privnet_refused(uint32_t a, int prefix);
 /* The network a machine entry is on. */
 const struct vmenv_network_def *vmenv_config_network(const struct vmenv_config *c,
                                                      const char *name);

@@ -44,8 +44,7 @@ static bool parse_ipv4(const char *s, uint32_t *out)
         return true;
 }
 
-/* "255.255.255.0", "24" or "/24" as a prefix length; -1 if none of those. */
-static int parse_netmask(const char *s)
+int vmenv_netmask_prefix(const char *s)
 {
         uint32_t m;
         char *end;
@@ -70,7 +69,7 @@ static int parse_netmask(const char *s)
         return (int)v;
 }
 
-static bool net_name_valid(const char *s)
+bool vmenv_network_name_valid(const char *s)
 {
         size_t n = strlen(s);
 
@@ -99,7 +98,7 @@ static const char *reserved_why(uint32_t a)
 /* Whether the whole subnet IP/PREFIX lies in RFC 1918 space: a route to
  * anything else (a public, CGNAT or VPN range) would be taken from the host
  * by a project file. */
-static bool private_range(const char *ip, int prefix)
+static bool private_range_addr(uint32_t a, int prefix)
 {
         static const struct {
                 uint32_t net;
@@ -109,14 +108,32 @@ static bool private_range(const char *ip, int prefix)
             {0xac100000u, 12}, /* 172.16.0.0/12 */
             {0xc0a80000u, 16}, /* 192.168.0.0/16 */
         };
-        uint32_t a;
 
-        if (!parse_ipv4(ip, &a))
-                return false;
         for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
                 if (prefix >= ranges[i].prefix && (a & mask_of(ranges[i].prefix)) == ranges[i].net)
                         return true;
         return false;
+}
+
+static bool private_range(const char *ip, int prefix)
+{
+        uint32_t a;
+
+        return parse_ipv4(ip, &a) && private_range_addr(a, prefix);
+}
+
+const char *vmenv_privnet_refused(uint32_t a, int prefix)
+{
+        const char *why = reserved_why(a);
+
+        if (why)
+                return why;
+        if (prefix < PREFIX_MIN || prefix > PREFIX_MAX)
+                return "has a netmask vmenv does not take (/8 to /29)";
+        if (!private_range_addr(a, prefix))
+                return "is not inside a private range (10.0.0.0/8, 172.16.0.0/12, "
+                       "192.168.0.0/16)";
+        return NULL;
 }
 
 /* A network's prefix length: its own, else the default. */
@@ -152,7 +169,7 @@ static int parse_privnet(struct pctx *p, const struct ynode *n, const char *path
                         mask_key = vmenv_strdup(kp);
                 } else if (!strcmp(k->s, "name")) {
                         r = vmenv_cfg_get_str(p, v, kp, &e->name);
-                        if (!r && !net_name_valid(e->name))
+                        if (!r && !vmenv_network_name_valid(e->name))
                                 r = vmenv_cfg_fail(p, v, kp,
                                                    "invalid network name \"%s\": use a-z, 0-9 and "
                                                    "'-', at most %d characters, not starting or "
@@ -177,7 +194,7 @@ static int parse_privnet(struct pctx *p, const struct ynode *n, const char *path
                 const char *why;
 
                 if (slash) {
-                        int prefix = parse_netmask(slash + 1);
+                        int prefix = vmenv_netmask_prefix(slash + 1);
                         if (prefix < 0 || !slash[1])
                                 return vmenv_cfg_fail(p, ip_node, kp,
                                                       "\"%s\" is not an IPv4 address with a "
@@ -194,7 +211,7 @@ static int parse_privnet(struct pctx *p, const struct ynode *n, const char *path
                         return vmenv_cfg_fail(p, ip_node, kp, "%s %s", e->ip, why);
         }
         if (netmask) {
-                int prefix = parse_netmask(netmask);
+                int prefix = vmenv_netmask_prefix(netmask);
                 if (prefix < 0)
                         return vmenv_cfg_fail(p, mask_node, mask_key,
                                               "\"%s\" is not a netmask (like 255.255.255.0 or 24)",
@@ -315,6 +332,7 @@ static int define_net(struct pctx *p, struct vmenv_config *c, const struct entry
         } else {
                 /* 192.168.56.0/24 is the host-only range Vagrant users know */
                 unsigned third = 56;
+                d->automatic = true;
                 for (size_t i = 0; i < n; i++)
                         if (!strcmp(refs[i].e->name, name)) {
                                 d->where = refs[i].e->where;
@@ -496,27 +514,18 @@ static int prefix_of(const struct sockaddr *mask)
         return prefix;
 }
 
-int vmenv_config_check_host_addrs(const struct vmenv_config *c, const char *path, vmenv_error *err)
+/* The host's IPv4 addresses; *ifs holds the interface names they point to. */
+static int host_addrs(struct ifaddrs **ifs, struct vmenv_host_addr **out, size_t *count,
+                      vmenv_error *err)
 {
-        struct ifaddrs *ifs;
         struct vmenv_host_addr *a = NULL;
         size_t n = 0, cap = 0;
-        int r;
 
-        if (!c->n_networks)
-                return 0;
-        if (getifaddrs(&ifs) < 0)
+        if (getifaddrs(ifs) < 0)
                 return vmenv_error_errno(err, VMENV_EXIT_FAILURE, errno,
                                          "cannot read the host's addresses");
-        for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-                bool own = false;
+        for (struct ifaddrs *i = *ifs; i; i = i->ifa_next) {
                 if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
-                        continue;
-                for (size_t k = 0; k < c->n_networks && !own; k++) {
-                        _cleanup_free_ char *br = vmenv_network_bridge(c, c->networks[k].name);
-                        own = !strcmp(br, i->ifa_name);
-                }
-                if (own)
                         continue;
                 if (n == cap) {
                         cap = cap ? 2 * cap : 8;
@@ -527,8 +536,116 @@ int vmenv_config_check_host_addrs(const struct vmenv_config *c, const char *path
                     ntohl(((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr.s_addr),
                     prefix_of(i->ifa_netmask)};
         }
-        r = vmenv_config_check_host(c, path, a, n, err);
+        *out = a;
+        *count = n;
+        return 0;
+}
+
+/* Whether ifname is the bridge of one of the project's networks. */
+static bool own_bridge(const struct vmenv_config *c, const char *ifname)
+{
+        if (!c->dir)
+                return false;
+        for (size_t k = 0; k < c->n_networks; k++) {
+                _cleanup_free_ char *br = vmenv_network_bridge(c, c->networks[k].name);
+                if (!strcmp(br, ifname))
+                        return true;
+        }
+        return false;
+}
+
+int vmenv_config_check_host_addrs(const struct vmenv_config *c, const char *path, vmenv_error *err)
+{
+        struct ifaddrs *ifs = NULL;
+        struct vmenv_host_addr *a = NULL;
+        size_t n = 0, kept = 0;
+        int r;
+
+        if (!c->n_networks)
+                return 0;
+        if (host_addrs(&ifs, &a, &n, err) < 0)
+                return -1;
+        for (size_t i = 0; i < n; i++)
+                if (!own_bridge(c, a[i].ifname))
+                        a[kept++] = a[i];
+        r = vmenv_config_check_host(c, path, a, kept, err);
         free(a);
         freeifaddrs(ifs);
         return r;
+}
+
+/* ---- choosing a subnet on this host ---- */
+
+/* Whether network k may have subnet sub/24 on this host: no fixed network
+ * and no network placed before it overlaps, nor any host address that is
+ * not on one of the project's bridges. */
+static bool subnet_free(const struct vmenv_config *c, size_t k, uint32_t sub,
+                        const struct vmenv_host_addr *addrs, const bool *on_own, size_t n)
+{
+        for (size_t i = 0; i < c->n_networks; i++) {
+                const struct vmenv_network_def *o = &c->networks[i];
+                if (i == k || (o->automatic && i > k))
+                        continue;
+                if (nets_overlap(o->subnet, o->prefix, sub, PREFIX_DEFAULT))
+                        return false;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (!on_own[i] && nets_overlap(addrs[i].addr, addrs[i].prefix, sub, PREFIX_DEFAULT))
+                        return false;
+        return true;
+}
+
+void vmenv_config_place_networks(struct vmenv_config *c, const struct vmenv_host_addr *addrs,
+                                 size_t n)
+{
+        _cleanup_free_ bool *on_own = vmenv_calloc(n + 1, sizeof(*on_own));
+
+        for (size_t i = 0; i < n; i++)
+                on_own[i] = own_bridge(c, addrs[i].ifname);
+        for (size_t k = 0; k < c->n_networks; k++) {
+                struct vmenv_network_def *d = &c->networks[k];
+                _cleanup_free_ char *br = c->dir ? vmenv_network_bridge(c, d->name) : NULL;
+                bool placed = false;
+
+                if (!d->automatic)
+                        continue;
+                /* up already: its bridge holds the subnet it has; keep it */
+                for (size_t i = 0; i < n && !placed && br; i++) {
+                        uint32_t sub = addrs[i].addr & mask_of(PREFIX_DEFAULT);
+                        if (strcmp(addrs[i].ifname, br) || (sub >> 16) != ((192u << 8) | 168u) ||
+                            ((sub >> 8) & 0xff) < 56 || !subnet_free(c, k, sub, addrs, on_own, n))
+                                continue;
+                        d->subnet = sub;
+                        placed = true;
+                }
+                for (uint32_t third = 56; third <= 255 && !placed; third++) {
+                        uint32_t sub = (192u << 24) | (168u << 16) | (third << 8);
+                        if (!subnet_free(c, k, sub, addrs, on_own, n))
+                                continue;
+                        d->subnet = sub;
+                        placed = true;
+                }
+        }
+}
+
+void vmenv_config_place_networks_here(struct vmenv_config *c)
+{
+        vmenv_error err = VMENV_ERROR_INIT;
+        struct ifaddrs *ifs = NULL;
+        struct vmenv_host_addr *a = NULL;
+        size_t n = 0;
+        bool any = false;
+
+        for (size_t k = 0; k < c->n_networks; k++)
+                any |= c->networks[k].automatic;
+        if (!any)
+                return;
+        if (host_addrs(&ifs, &a, &n, &err) < 0) {
+                /* the file's choice stands; validate and up say what overlaps */
+                vmenv_error_clear(&err);
+                return;
+        }
+        vmenv_config_place_networks(c, a, n);
+        free(a);
+        freeifaddrs(ifs);
 }

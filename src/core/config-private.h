@@ -73,6 +73,9 @@ void vmenv_cfg_privnets_free(struct vmenv_machine_config *m);
 /* Across machines: one subnet per network, no address twice, none the
  * host's; fills c->networks. */
 int vmenv_cfg_check_networks(struct pctx *p, struct vmenv_config *c, struct mstate *st);
+/* vmenv_config_place_networks with this host's addresses (getifaddrs); the
+ * file's choice stands when they cannot be read. */
+void vmenv_config_place_networks_here(struct vmenv_config *c);
 
 /* cloud_init: (config-cloud.c): "minimal" or {user_data: FILE, minimal: BOOL}. */
 int vmenv_cfg_parse_cloud_init(struct pctx *p, const struct ynode *n, const char *path,

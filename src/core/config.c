@@ -709,6 +709,8 @@ static struct vmenv_config *load(const char *path, const char *shown, vmenv_erro
         *slash = '\0';
         c->dir = vmenv_strdup(*abs ? abs : "/");
         c->project = project_name(c->dir);
+        /* with the folder known, the bridges of the project's networks are */
+        vmenv_config_place_networks_here(c);
         for (size_t i = 0; i < c->n_machines; i++) {
                 char **k = &c->machines[i].ssh.private_key;
                 if (*k) {

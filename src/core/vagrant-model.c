@@ -85,6 +85,7 @@ static void machine_clear(struct vi_machine *mc)
         for (size_t i = 0; i < mc->n_provs; i++)
                 prov_clear(&mc->provs[i]);
         free(mc->provs);
+        vi_nets_clear(mc);
 }
 
 void vi_model_clear(struct vi_model *m)
@@ -96,6 +97,7 @@ void vi_model_clear(struct vi_model *m)
         for (size_t i = 0; i < m->n_notes; i++)
                 free(m->notes[i].reason);
         free(m->notes);
+        vmenv_strv_free(m->net_names);
         memset(m, 0, sizeof(*m));
 }
 
@@ -226,9 +228,8 @@ static void ev_set(struct vi_model *m, struct vi_machine *mc, json_object *ev, u
         }
 }
 
-/* Options not taken are noted, one note per key. */
-static void note_other_options(struct vi_model *m, unsigned line, const char *what,
-                               json_object *opts, const char *const *known)
+void vi_note_other_options(struct vi_model *m, unsigned line, const char *what, json_object *opts,
+                           const char *const *known)
 {
         if (!json_object_is_type(opts, json_type_object))
                 return;
@@ -270,7 +271,7 @@ static void ev_forward(struct vi_model *m, struct vi_machine *mc, json_object *o
                 vi_note(m, line, "too many forwarded ports");
                 return;
         }
-        note_other_options(m, line, "forwarded_port", o, known);
+        vi_note_other_options(m, line, "forwarded_port", o, known);
         f.host_ip = vmenv_strdup(ip);
         f.protocol = vmenv_strdup(proto);
         f.id = id && *id ? vi_text_of(vi_field(o, "id")) : NULL;
@@ -289,9 +290,13 @@ static void ev_network(struct vi_model *m, struct vi_machine *mc, json_object *e
                 return;
         }
         if (vmenv_streq(type, "private_network")) {
-                const char *ip = vi_str_field(o, "ip");
-                vi_note(m, line, "private_network%s%s: vmenv has no private networks yet",
-                        ip ? " ip " : "", ip ? ip : "");
+                vi_ev_private_network(m, mc, o, line);
+                return;
+        }
+        if (vmenv_streq(type, "public_network")) {
+                vi_note(m, line,
+                        "network public_network: vmenv has no bridged networks (a private "
+                        "network or forwarded_ports instead)");
                 return;
         }
         vi_note(m, line, "network %s", type ? type : "of an unknown type");
@@ -354,7 +359,7 @@ static void ev_folder(struct vi_model *m, struct vi_machine *mc, json_object *ev
                         return;
                 }
         }
-        note_other_options(m, line, "synced_folder", o, known);
+        vi_note_other_options(m, line, "synced_folder", o, known);
         f->host = TAKE_PTR(host);
         f->guest = TAKE_PTR(guest);
         f->line = line;
@@ -490,7 +495,7 @@ static int prov_fill(struct vi_model *m, struct vi_prov *p, const char *type, js
                 if (!p->source || !*p->source || !p->destination || !*p->destination)
                         return vi_note(m, line, "file provisioner needs source and destination"),
                                -1;
-                note_other_options(m, line, "file provisioner", o, file_known);
+                vi_note_other_options(m, line, "file provisioner", o, file_known);
                 return 0;
         }
         p->inline_text = vi_text_of(vi_field(o, "inline"));
@@ -513,7 +518,7 @@ static int prov_fill(struct vi_model *m, struct vi_prov *p, const char *type, js
         if (env && !json_object_is_type(env, json_type_null) && prov_env(m, p, env, line) < 0)
                 return -1;
         p->privileged = vi_bool_of(vi_field(o, "privileged"));
-        note_other_options(m, line, "shell provisioner", o, shell_known);
+        vi_note_other_options(m, line, "shell provisioner", o, shell_known);
         return 0;
 }
 
@@ -574,7 +579,7 @@ static void ev_define(struct vi_model *m, json_object *ev, unsigned line)
                 vi_note(m, line,
                         "autostart: false ('vmenv up' starts every machine; name the "
                         "ones to start)");
-        note_other_options(m, line, "define", o, known);
+        vi_note_other_options(m, line, "define", o, known);
 }
 
 /* ---- the record ---- */

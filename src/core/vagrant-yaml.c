@@ -4,6 +4,7 @@
  * of its own gets both, top first, as Vagrant runs them. Every string is
  * quoted or written as a literal block; the result is parsed back before it
  * is returned, so what import writes always passes 'vmenv validate'. */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -305,6 +306,34 @@ static void put_forwards(struct vmenv_buf *b, int ind, struct vi_model *m, char 
                 }
 }
 
+static void put_networks(struct vmenv_buf *b, int ind, const struct vi_machine *mc)
+{
+        char ip[INET_ADDRSTRLEN];
+
+        if (!mc->n_nets_out)
+                return;
+        indent(b, ind);
+        vmenv_buf_puts(b, "networks:\n");
+        for (size_t i = 0; i < mc->n_nets_out; i++) {
+                const struct vi_net_out *n = &mc->nets_out[i];
+                struct in_addr in = {htonl(n->addr)};
+                indent(b, ind + 2);
+                vmenv_buf_puts(b, "- { type: private");
+                if (n->addr)
+                        vmenv_buf_printf(b, ", ip: %s", inet_ntop(AF_INET, &in, ip, sizeof(ip)));
+                if (n->addr && n->prefix != 24) {
+                        in.s_addr = htonl(n->prefix ? 0xffffffffu << (32 - n->prefix) : 0);
+                        vmenv_buf_printf(b, ", netmask: %s",
+                                         inet_ntop(AF_INET, &in, ip, sizeof(ip)));
+                }
+                if (n->name) {
+                        vmenv_buf_puts(b, ", name: ");
+                        vmenv_buf_yaml_quote(b, n->name);
+                }
+                vmenv_buf_puts(b, " }\n");
+        }
+}
+
 /* ---- one scope ---- */
 
 /* libvirt's memory and cpus win over VirtualBox's; a different VirtualBox
@@ -533,6 +562,8 @@ static void put_body(struct vmenv_buf *b, struct vi_model *m)
                                 "forward it in one machine's define block");
         else if (!m->n_machines)
                 put_forwards(b, 0, m, &taken, top, NULL);
+        vi_nets_resolve(m);
+        put_networks(b, 0, top);
         if (top->n_folders)
                 put_folders(b, 0, top, NULL);
         if (top->n_provs)
@@ -546,6 +577,7 @@ static void put_body(struct vmenv_buf *b, struct vi_model *m)
                 mark = b->len;
                 put_scalars(b, 4, m, mc);
                 put_forwards(b, 4, m, &taken, m->n_machines == 1 ? top : NULL, mc);
+                put_networks(b, 4, mc);
                 if (mc->n_folders)
                         put_folders(b, 4, top, mc);
                 if (mc->n_provs)

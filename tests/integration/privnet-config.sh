@@ -5,7 +5,8 @@
 # addresses are made in a network namespace of this test's own (a bridge
 # interface), never in the host's: the one where an address overlaps, and
 # the one where the address sits on the project's own bridge (skipped: that
-# is the network itself, up).
+# is the network itself, up). A network without a fixed address gets a
+# subnet none of them uses.
 . "$VMENV_SRCDIR/tests/lib.sh"
 
 P=$T_TMP/proj
@@ -60,4 +61,25 @@ in_ns ip link add "$br" type bridge && in_ns ip addr add 10.213.57.1/24 dev "$br
 ok $? "a bridge named like the project's bridge ($br)"
 OUT=$(in_ns "$VMENV" -C "$P" validate 2>"$T_TMP/err"); RC=$?
 expect_eq "the project's own bridge is not an overlap" "0 vmenv.yaml is valid: 2 machines (web, db)" "$RC $OUT"
+
+# A network without a fixed address skips the subnets of the host's own
+# addresses, and keeps the one its bridge holds while it is up.
+subnets() { python3 -c 'import json, sys; print(" ".join(n["name"] + "=" + n["subnet"] for n in json.load(sys.stdin)["networks"]))'; }
+in_ns ip link add d1 type bridge && in_ns ip addr add 192.168.56.5/24 dev d1
+ok $? "a bridge with 192.168.56.5/24 in the namespace"
+OUT=$(in_ns "$VMENV" -C "$P" validate --json 2>"$T_TMP/err"); RC=$?
+expect_eq "the host uses 192.168.56.0/24: backend gets 192.168.57.0/24 and validates" \
+    "0 private=10.213.57.0/24 backend=192.168.57.0/24" "$RC $(subnets <<<"$OUT")"
+bbr=vmv$(printf '%s\n%s' "$(cd "$P" && pwd -P)" backend | sha256sum | cut -c1-10)
+in_ns ip link add "$bbr" type bridge && in_ns ip addr add 192.168.60.1/24 dev "$bbr"
+ok $? "backend's own bridge ($bbr) holds 192.168.60.1/24"
+OUT=$(in_ns "$VMENV" -C "$P" validate --json 2>"$T_TMP/err"); RC=$?
+expect_eq "backend keeps the subnet its bridge holds" \
+    "0 private=10.213.57.0/24 backend=192.168.60.0/24" "$RC $(subnets <<<"$OUT")"
+in_ns ip link del "$bbr"
+in_ns ip link add d2 type bridge && in_ns ip addr add 192.168.0.1/16 dev d2
+OUT=$(in_ns "$VMENV" -C "$P" validate 2>"$T_TMP/err"); RC=$?
+expect_eq "no 192.168.N.0/24 is free: validate says what overlaps" \
+    "78 vmenv: error: vmenv.yaml:9:9: network 'backend' (192.168.56.0/24) overlaps the host's address 192.168.56.5/24 on 'd1'" \
+    "$RC $(head -1 "$T_TMP/err")"
 done_testing

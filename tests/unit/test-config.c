@@ -10,6 +10,7 @@
 #include "vmenv/cleanup.h"
 #include "vmenv/config.h"
 #include "vmenv/log.h"
+#include "vmenv/state.h"
 #include "vmenv/util.h"
 
 static struct vmenv_config *parse(const char *yaml, vmenv_error *err)
@@ -637,6 +638,79 @@ static void test_host_overlap(void)
         vmenv_config_free(c);
 }
 
+static uint32_t subnet_of(const struct vmenv_config *c, const char *name)
+{
+        const struct vmenv_network_def *d = vmenv_config_network(c, name);
+        return d ? d->subnet : 0;
+}
+
+#define NET(n) ((192u << 24) | (168u << 16) | ((n) << 8))
+
+/* The subnet of a network without a fixed address skips the host's own
+ * addresses: a list made here, never this host's interfaces. */
+static void test_place_networks(void)
+{
+        vmenv_error err = VMENV_ERROR_INIT;
+        struct vmenv_config *c = parse("box: b\nmachines:\n  a:\n    networks: [{type: private}]\n"
+                                       "  b:\n    networks: [{type: private, name: two}, "
+                                       "{type: private, name: fixed, ip: 192.168.58.10}]\n",
+                                       &err);
+        const struct vmenv_host_addr on56 = {"eth1", NET(56) | 20, 24},
+                                     on60 = {"eth2", NET(60) | 9, 24},
+                                     low_half = {"wg0", NET(0) | 1, 17},
+                                     all = {"vpn0", NET(0) | 1, 16},
+                                     on58 = {"eth3", NET(58) | 7, 24};
+        struct vmenv_host_addr both[2] = {on56, on60}, bridge[2];
+        char *br;
+
+        if (!ok(c != NULL, "two networks without a fixed address and one with"))
+                return;
+        ok(subnet_of(c, "private") == NET(56) && subnet_of(c, "two") == NET(57) &&
+               subnet_of(c, "fixed") == NET(58) && c->networks[0].automatic &&
+               !vmenv_config_network(c, "fixed")->automatic,
+           "parsed alone: 192.168.56.0/24 and 57, the fixed one's 58");
+        vmenv_config_place_networks(c, NULL, 0);
+        ok(subnet_of(c, "private") == NET(56) && subnet_of(c, "two") == NET(57),
+           "no host address: the same choice");
+        vmenv_config_place_networks(c, &on56, 1);
+        ok(subnet_of(c, "private") == NET(57) && subnet_of(c, "two") == NET(59),
+           "a host on 192.168.56.x: 57, then 59 (58 is the fixed network's)");
+        vmenv_config_place_networks(c, &on56, 1);
+        ok(subnet_of(c, "private") == NET(57) && subnet_of(c, "two") == NET(59),
+           "the same list gives the same choice");
+        vmenv_config_place_networks(c, both, 2);
+        ok(subnet_of(c, "private") == NET(57) && subnet_of(c, "two") == NET(59),
+           "an address in a subnet not chosen changes nothing");
+        vmenv_config_place_networks(c, &low_half, 1);
+        ok(subnet_of(c, "private") == NET(128) && subnet_of(c, "two") == NET(129),
+           "a host route over 192.168.0.0/17: 128 and 129");
+        vmenv_config_place_networks(c, &on58, 1);
+        ok(subnet_of(c, "fixed") == NET(58) && subnet_of(c, "private") == NET(56),
+           "a fixed network never moves (validate refuses the overlap instead)");
+        vmenv_config_place_networks(c, &all, 1);
+        ok(subnet_of(c, "private") == NET(56) && subnet_of(c, "two") == NET(57),
+           "no free subnet: the file's choice stays");
+        ok(vmenv_config_check_host(c, "vmenv.yaml", &all, 1, &err) < 0 &&
+               strstr(err.msg, "overlaps the host's address"),
+           "... and the host check refuses it");
+        vmenv_error_clear(&err);
+
+        /* the project's own bridge: the subnet it holds is kept while it is up */
+        c->dir = vmenv_strdup("/srv/proj");
+        br = vmenv_network_bridge(c, "private");
+        bridge[0] = on56;
+        bridge[1] = (struct vmenv_host_addr){br, NET(60) | 1, 24};
+        vmenv_config_place_networks(c, bridge, 2);
+        ok(subnet_of(c, "private") == NET(60) && subnet_of(c, "two") == NET(57),
+           "the network's own bridge on 192.168.60.1: it keeps 60; two takes 57");
+        bridge[0] = on60;
+        vmenv_config_place_networks(c, bridge, 2);
+        ok(subnet_of(c, "private") == NET(56) && subnet_of(c, "two") == NET(57),
+           "its bridge's subnet now holds another host address: the first free one");
+        free(br);
+        vmenv_config_free(c);
+}
+
 int main(void)
 {
         test_defaults();
@@ -649,5 +723,6 @@ int main(void)
         test_json();
         test_networks();
         test_host_overlap();
+        test_place_networks();
         return done_testing();
 }
