@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmenv/cleanup.h"
 #include "vmenv/config.h"
 #include "vmenv/error.h"
 
@@ -35,6 +36,11 @@ struct mstate {
         char *fwd_prefix;
         char *net_prefix; /* where the machine's networks came from */
 };
+
+/* The YAML of TEXT as a tree (config-yaml.c); -1 with the error at file:line. */
+int vmenv_cfg_yaml_tree(struct pctx *p, const char *text, size_t len, struct ynode **out);
+void vmenv_cfg_tree_free(struct ynode *n);
+VMENV_DEFINE_CLEANUP(struct ynode, vmenv_cfg_tree_free)
 
 /* "PATH:LINE:COL: what" and "PATH:LINE:COL: KEY.PATH: what"; both return -1. */
 __attribute__((format(printf, 4, 5))) int vmenv_cfg_fail_at(struct pctx *p, unsigned line,
