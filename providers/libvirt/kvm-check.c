@@ -249,17 +249,23 @@ static char *cache_keys(struct vmenv_provider *p, const char *emulator, const ch
             emulator ? emulator : "default", hypervisor, kernel, fnv1a(rom, rom_len));
 }
 
-static char *cache_path(struct vmenv_provider *p)
+/* One file per URI and emulator, the first two keys: a verdict for another
+ * QEMU binary (the test hook's wrapper among them) keeps its own file
+ * instead of taking turns with this one's. */
+static char *cache_path(const char *keys)
 {
         _cleanup_free_ char *home = vmenv_home();
-        return vmenv_strdupf("%s/kvm-check/%016" PRIx64, home, fnv1a(p->uri, strlen(p->uri)));
+        const char *e = strchr(keys, '\n');
+        size_t n = e && (e = strchr(e + 1, '\n')) ? (size_t)(e - keys) : strlen(keys);
+
+        return vmenv_strdupf("%s/kvm-check/%016" PRIx64, home, fnv1a(keys, n));
 }
 
 /* The cached verdict for these keys: 1 KVM works, 0 not (*reason set), -1
  * none or stale. */
 static int cache_read(struct vmenv_provider *p, const char *keys, char **reason)
 {
-        _cleanup_free_ char *path = cache_path(p), *text = NULL;
+        _cleanup_free_ char *path = cache_path(keys), *text = NULL;
         vmenv_error err = VMENV_ERROR_INIT;
         const char *rest, *r;
         size_t len;
@@ -285,7 +291,7 @@ static int cache_read(struct vmenv_provider *p, const char *keys, char **reason)
 static int cache_write(struct vmenv_provider *p, const char *keys, bool works, const char *reason,
                        vmenv_error *err)
 {
-        _cleanup_free_ char *path = cache_path(p), *dir = NULL, *text = NULL, *r = NULL;
+        _cleanup_free_ char *path = cache_path(keys), *dir = NULL, *text = NULL, *r = NULL;
 
         dir = vmenv_strndup(path, (size_t)(strrchr(path, '/') - path));
         if (vmenv_mkdir_p(dir, 0700, err) < 0)
