@@ -353,11 +353,11 @@ static int move(const struct vmenv_machine_config *m, struct vmenv_machine_state
         /* not one of ours: QEMU's own words stand */
         if (!n_hit)
                 return -1;
+        vmenv_debug("%s: %s", m->name, err->msg);
         for (size_t k = 1; k < st->n_ports; k++) {
                 const struct vmenv_state_port *sp = &st->ports[k];
                 const struct vmenv_forward *f = forward_of(m, sp);
                 if (hit[k] && !(f && f->auto_correct)) {
-                        vmenv_debug("%s: %s", m->name, err->msg);
                         vmenv_error_clear(err);
                         return port_taken_error(err, m, h, sp->host_port, sp->host_ip,
                                                 sp->protocol);
