@@ -171,8 +171,16 @@ static int host_port_free(struct port_host *h, const char *ip, int port, const c
 
         if (!h->jump)
                 return port_free(ip, port, proto);
-        /* a channel says nothing about UDP: the start decides */
-        if (vmenv_streq(proto, "udp") || h->probe_failed)
+        /* Only the host's own loopback is asked (a wildcard is held there
+         * too): a host_ip of vmenv.yaml must not make the host connect
+         * anywhere else. Another address, UDP (a channel says nothing of
+         * it) and a host the jump cannot test are left to the start. */
+        if (vmenv_streq(ip, "0.0.0.0"))
+                ip = "127.0.0.1";
+        else if (vmenv_streq(ip, "::"))
+                ip = "::1";
+        if ((!vmenv_startswith(ip, "127.") && !vmenv_streq(ip, "::1")) ||
+            vmenv_streq(proto, "udp") || h->probe_failed)
                 return 1;
         if (!h->probe && !(h->probe = vmenv_ssh_probe_open(h->jump, 15000, &e))) {
                 vmenv_debug("cannot test ports on '%s': %s", h->jump->host, e.msg);
@@ -180,10 +188,6 @@ static int host_port_free(struct port_host *h, const char *ip, int port, const c
                 h->probe_failed = true;
                 return 1;
         }
-        if (vmenv_streq(ip, "0.0.0.0"))
-                ip = "127.0.0.1";
-        else if (vmenv_streq(ip, "::"))
-                ip = "::1";
         return vmenv_ssh_probe_port(h->probe, ip, port) ? 0 : 1;
 }
 
