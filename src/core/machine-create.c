@@ -366,8 +366,9 @@ int vmenv_machine_start(struct vmenv_project *p, const struct vmenv_machine_conf
                 if (r != VMENV_START_PORT_TAKEN || !st->disk_path)
                         return -1;
                 if (i == START_TRIES)
-                        return vmenv_error_hint(err, "a host port was taken at each of %d starts; "
-                                                     "run 'vmenv up' again",
+                        return vmenv_error_hint(err,
+                                                "a host port was taken at each of %d starts; "
+                                                "run 'vmenv up' again",
                                                 START_TRIES);
                 if (vmenv_machine_move_port(m, st, p->jump, &t, err) < 0 ||
                     define_domain(p, m, st, st->disk_path, "qcow2", false, err) < 0)

@@ -207,8 +207,7 @@ static int pick_port(struct port_host *h, const char *ip, const char *proto, int
 }
 
 static int port_taken_error(vmenv_error *err, const struct vmenv_machine_config *m,
-                            const struct port_host *h, int port, const char *ip,
-                            const char *proto)
+                            const struct port_host *h, int port, const char *ip, const char *proto)
 {
         _cleanup_free_ char *who = h->jump ? NULL : port_user(port);
 
@@ -224,8 +223,8 @@ static int port_taken_error(vmenv_error *err, const struct vmenv_machine_config 
                                      "'auto_correct: true'");
 }
 
-static void port_moved(const struct vmenv_machine_config *m, const struct port_host *h,
-                       int from, int to)
+static void port_moved(const struct vmenv_machine_config *m, const struct port_host *h, int from,
+                       int to)
 {
         _cleanup_free_ char *who = NULL;
 
@@ -235,8 +234,7 @@ static void port_moved(const struct vmenv_machine_config *m, const struct port_h
                 return;
         }
         who = port_user(from);
-        vmenv_warn("%s: host port %d is used by %s; forwarding %d instead", m->name, from, who,
-                   to);
+        vmenv_warn("%s: host port %d is used by %s; forwarding %d instead", m->name, from, who, to);
 }
 
 static void ports_clear(struct vmenv_machine_state *st)

@@ -105,8 +105,7 @@ static void forward_taken_checks(void)
             {"qemu unexpectedly closed the monitor: Could not set up host forwarding rule "
              "'udp:[::1]:5353-:53'",
              true, 5353, true},
-            {"Could not set up host forwarding rule 'tcp::65535-10.0.2.15:22'", true, 65535,
-             false},
+            {"Could not set up host forwarding rule 'tcp::65535-10.0.2.15:22'", true, 65535, false},
             {"Could not set up host forwarding rule 'tcp:127.0.0.1:99999-:22'", true, 0, false},
             {"Could not set up host forwarding rule 'tcp:127.0.0.1:-:22'", true, 0, false},
             {"Could not set up host forwarding rule 'garbage", true, 0, false},
@@ -127,8 +126,8 @@ static void forward_taken_checks(void)
                         ok(r && t.host_port == cases[i].port && t.udp == cases[i].udp,
                            "taken forward, port %d%s: ...%s", cases[i].port,
                            cases[i].udp ? "/udp" : "",
-                           cases[i].msg + (strlen(cases[i].msg) > 40 ? strlen(cases[i].msg) - 40
-                                                                     : 0));
+                           cases[i].msg +
+                               (strlen(cases[i].msg) > 40 ? strlen(cases[i].msg) - 40 : 0));
         }
 }
 

@@ -435,8 +435,8 @@ int main(void)
                 out = runf("mkdir -m 0700 %s && qemu-img create -q -f qcow2 %s 1G", priv, img);
                 CHECK(ops->define(p, &s, &err), "define a domain whose disk is in a 0700 folder");
                 vmenv_error_clear(&err);
-                ok(ops->start(p, dom_name, NULL, &err) < 0 && err.code == VMENV_EXIT_NOPERM && err.hint &&
-                       strstr(err.hint, "chmod o+x"),
+                ok(ops->start(p, dom_name, NULL, &err) < 0 && err.code == VMENV_EXIT_NOPERM &&
+                       err.hint && strstr(err.hint, "chmod o+x"),
                    "start: exit 77 with a hint about the folder's permissions");
                 printf("#   %s\n", err.msg ? err.msg : "(none)");
                 vmenv_error_clear(&err);

@@ -87,9 +87,9 @@ int main(void)
 
         held = fw[0].host;
         fd = listener(&held);
-        ok(vmenv_machine_plan_ports(&m, &st, NULL, &err) < 0 && err.code == VMENV_EXIT_UNAVAILABLE &&
-               strstr(err.msg, "already in use by pid") && err.hint &&
-               strstr(err.hint, "auto_correct"),
+        ok(vmenv_machine_plan_ports(&m, &st, NULL, &err) < 0 &&
+               err.code == VMENV_EXIT_UNAVAILABLE && strstr(err.msg, "already in use by pid") &&
+               err.hint && strstr(err.hint, "auto_correct"),
            "plan: a forwarded port taken without auto_correct is an error naming its user");
         printf("#   %s\n", err.msg ? err.msg : "(none)");
         vmenv_error_clear(&err);
