@@ -248,6 +248,9 @@ static void ports_clear(struct vmenv_machine_state *st)
         st->n_ports = 0;
 }
 
+/* SSH first, then forwarded_ports in file order. In nat mode there are
+ * none (the config refuses forwarded_ports there): SSH is the guest's own
+ * port. */
 static int plan(const struct vmenv_machine_config *m, struct vmenv_machine_state *st,
                 struct port_host *h, vmenv_error *err)
 {
