@@ -29,6 +29,14 @@ struct vmenv_port_map {
         const char *protocol; /* "tcp" or "udp" */
 };
 
+/* A forward whose host port QEMU could not bind at start (taken on the
+ * hypervisor's host): see start. */
+struct vmenv_port_taken {
+        int host_port; /* 0: QEMU did not say which */
+        bool udp;
+};
+#define VMENV_START_PORT_TAKEN (-2)
+
 struct vmenv_disk_spec {
         const char *path;   /* host path of the image (a pool volume) */
         const char *format; /* "qcow2" or "raw" */
@@ -172,7 +180,13 @@ struct vmenv_provider_ops {
         /* Domains, by name. */
         int (*define)(struct vmenv_provider *p, const struct vmenv_domain_spec *spec,
                       vmenv_error *err);
-        int (*start)(struct vmenv_provider *p, const char *name, vmenv_error *err);
+        /* Starting a running domain is done already. When the start fails
+         * because a host forward could not be set up (QEMU: "Could not set
+         * up host forwarding rule": its port is taken on the hypervisor's
+         * host), returns VMENV_START_PORT_TAKEN, err set as for any failure
+         * and *taken (when not NULL) naming the forward; otherwise -1. */
+        int (*start)(struct vmenv_provider *p, const char *name, struct vmenv_port_taken *taken,
+                     vmenv_error *err);
         /* NOT_CREATED when no such domain exists: not an error. */
         int (*state)(struct vmenv_provider *p, const char *name, enum vmenv_vm_state *out,
                      vmenv_error *err);

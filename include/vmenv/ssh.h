@@ -42,6 +42,16 @@ char *vmenv_ssh_jump_proxy_command(const struct vmenv_ssh_jump *j);
 int vmenv_ssh_tunnel(const struct vmenv_ssh_jump *j, const char *to_host, const int *ports,
                      size_t n, int stop_fd, vmenv_error *err);
 
+/* Whether something listens on a port of the jump host, asked through one
+ * session: a direct-tcpip channel to host:port that opens means yes (1);
+ * one refused, or a host that allows no forwarding, means "not seen" (0),
+ * and the hypervisor's bind decides. Nothing runs on the host. */
+struct vmenv_ssh_probe;
+struct vmenv_ssh_probe *vmenv_ssh_probe_open(const struct vmenv_ssh_jump *j, int timeout_ms,
+                                             vmenv_error *err);
+int vmenv_ssh_probe_port(struct vmenv_ssh_probe *pr, const char *host, int port);
+void vmenv_ssh_probe_close(struct vmenv_ssh_probe *pr);
+
 struct vmenv_ssh_target {
         /* NULL: connect to host:port directly; else host:port are an
          * address on the jump host (its 127.0.0.1) */

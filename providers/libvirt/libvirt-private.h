@@ -67,6 +67,12 @@ char *vmenv_libvirt_owner_mismatch(const struct vmenv_provider *p, const char *m
 /* Whether name is "vmenv-<project>-WHAT-<hash>". */
 bool vmenv_libvirt_name_fits(const char *name, const char *what);
 
+/* Whether a libvirt error message is QEMU's "Could not set up host
+ * forwarding rule 'tcp:127.0.0.1:2222-:22'" (a host port taken); *out
+ * (when not NULL) gets the forward's host port (0 if the rule is not in
+ * that form) and protocol. */
+bool vmenv_libvirt_forward_taken(const char *msg, struct vmenv_port_taken *out);
+
 /* True when libvirt's last error has this code (e.g. VIR_ERR_NO_DOMAIN). */
 bool vmenv_libvirt_last_error_is(int code);
 

@@ -82,6 +82,35 @@ static const char *qemu_message(const char *msg)
         return b + 2;
 }
 
+bool vmenv_libvirt_forward_taken(const char *msg, struct vmenv_port_taken *out)
+{
+        static const char rule[] = "Could not set up host forwarding rule";
+        const char *r = msg ? strstr(msg, rule) : NULL, *end, *dash, *colon;
+        struct vmenv_port_taken t = {0};
+        long port = 0;
+
+        if (!r)
+                return false;
+        /* 'PROTO:HOSTIP:HOSTPORT-GUESTIP:GUESTPORT', the hostfwd= value */
+        r += strlen(rule);
+        if (*r == ' ' && r[1] == '\'' && (end = strchr(r + 2, '\''))) {
+                r += 2;
+                t.udp = !strncmp(r, "udp:", 4);
+                dash = memchr(r, '-', (size_t)(end - r));
+                for (colon = dash; colon && colon > r && colon[-1] != ':'; colon--)
+                        ;
+                if (dash && colon && colon > r && colon < dash && dash - colon <= 5) {
+                        for (const char *c = colon; c < dash && port >= 0; c++)
+                                port = *c >= '0' && *c <= '9' ? port * 10 + (*c - '0') : -1;
+                        if (port > 0 && port <= 65535)
+                                t.host_port = (int)port;
+                }
+        }
+        if (out)
+                *out = t;
+        return true;
+}
+
 int vmenv_libvirt_error(vmenv_error *err, const char *fmt, ...)
 {
         virErrorPtr e = virGetLastError();
@@ -158,7 +187,7 @@ int vmenv_libvirt_error(vmenv_error *err, const char *fmt, ...)
                            (contains(msg, "emulator") && contains(msg, "No such file"))) {
                         code = VMENV_EXIT_UNAVAILABLE;
                         hint = "install QEMU ('apt-get install qemu-system-x86')";
-                } else if (contains(msg, "host forwarding rule") ||
+                } else if (vmenv_libvirt_forward_taken(msg, NULL) ||
                            contains(msg, "Address already in use")) {
                         hint = "another program uses a forwarded host port; free it or pick "
                                "another port";
@@ -428,7 +457,8 @@ static int provider_state(struct vmenv_provider *p, const char *name, enum vmenv
 }
 
 /* Starting a running domain is done already. */
-static int provider_start(struct vmenv_provider *p, const char *name, vmenv_error *err)
+static int provider_start(struct vmenv_provider *p, const char *name,
+                          struct vmenv_port_taken *taken, vmenv_error *err)
 {
         _cleanup_domain_ virDomainPtr d = vmenv_libvirt_domain_owned(p, name, err);
         int active;
@@ -439,8 +469,17 @@ static int provider_start(struct vmenv_provider *p, const char *name, vmenv_erro
                 return vmenv_libvirt_error(err, "cannot start domain '%s'", name);
         if (active)
                 return 0;
-        if (virDomainCreate(d) < 0)
-                return vmenv_libvirt_error(err, "cannot start domain '%s'", name);
+        if (virDomainCreate(d) < 0) {
+                virErrorPtr e = virGetLastError();
+                struct vmenv_port_taken t;
+                bool port = e && vmenv_libvirt_forward_taken(e->message, &t);
+                vmenv_libvirt_error(err, "cannot start domain '%s'", name);
+                if (!port)
+                        return -1;
+                if (taken)
+                        *taken = t;
+                return VMENV_START_PORT_TAKEN;
+        }
         return 0;
 }
 

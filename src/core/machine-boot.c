@@ -455,7 +455,7 @@ int vmenv_machine_boot(struct vmenv_project *p, const struct vmenv_machine_confi
         *stopped = NULL;
         if (start) {
                 vmenv_info("%s: booting", m->name);
-                if (p->ops->start(p->conn, st->domain, err) < 0)
+                if (vmenv_machine_start(p, m, st, err) < 0)
                         return vmenv_error_prefix(err, "cannot start machine '%s'", m->name);
         }
         if (first)

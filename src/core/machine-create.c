@@ -1,13 +1,10 @@
 /* From a box to a defined domain: the box in the store and the pool, the
- * machine's overlay disk, its ports and shared folders, its definition. */
-#include <arpa/inet.h>
-#include <dirent.h>
+ * machine's overlay disk, its shared folders, its definition (its ports:
+ * machine-ports.c), and the start that moves a port found taken. */
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "machine-private.h"
@@ -15,204 +12,6 @@
 #include "vmenv/log.h"
 #include "vmenv/privnet.h"
 #include "vmenv/util.h"
-
-/* ip:port as a socket address of either family; false if ip is neither. */
-static bool sock_addr(const char *ip, int port, struct sockaddr_storage *ss, socklen_t *len)
-{
-        struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-
-        memset(ss, 0, sizeof(*ss));
-        if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
-                v4->sin_family = AF_INET;
-                v4->sin_port = htons((uint16_t)port);
-                *len = sizeof(*v4);
-                return true;
-        }
-        if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
-                v6->sin6_family = AF_INET6;
-                v6->sin6_port = htons((uint16_t)port);
-                *len = sizeof(*v6);
-                return true;
-        }
-        return false;
-}
-
-static int bound_socket(const char *ip, int port, const char *proto, struct sockaddr_storage *ss,
-                        socklen_t *len)
-{
-        int one = 1, fd;
-
-        if (!sock_addr(ip, port, ss, len))
-                return -2;
-        fd = socket(ss->ss_family,
-                    (vmenv_streq(proto, "udp") ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, (struct sockaddr *)ss, *len) < 0) {
-                int e = errno;
-                close(fd);
-                errno = e;
-                return -1;
-        }
-        return fd;
-}
-
-/* 1 free, 0 taken (or not an address of this host), -1 not an address. */
-static int port_free(const char *ip, int port, const char *proto)
-{
-        struct sockaddr_storage ss;
-        socklen_t len;
-        int fd = bound_socket(ip, port, proto, &ss, &len);
-
-        if (fd == -2 || (fd < 0 && errno == EADDRNOTAVAIL))
-                return -1;
-        if (fd < 0)
-                return 0;
-        close(fd);
-        return 1;
-}
-
-static int pick_free_port(const char *ip, const char *proto)
-{
-        struct sockaddr_storage ss;
-        socklen_t len;
-        int fd = bound_socket(ip, 0, proto, &ss, &len), port = -1;
-
-        if (fd < 0)
-                return -1;
-        if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-                port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                      : ((struct sockaddr_in *)&ss)->sin_port);
-        close(fd);
-        return port;
-}
-
-/* Who listens on a TCP port, for the error message: "pid 42 (nginx)". */
-static char *port_user(int port)
-{
-        _cleanup_fclose_ FILE *f = fopen("/proc/net/tcp", "re");
-        char line[512];
-        unsigned long inode = 0;
-        DIR *proc;
-        struct dirent *de;
-
-        while (f && fgets(line, sizeof(line), f)) {
-                unsigned int lport, st;
-                unsigned long ino;
-                if (sscanf(line, " %*d: %*x:%x %*x:%*x %x %*x:%*x %*x:%*x %*x %*d %*d %lu", &lport,
-                           &st, &ino) == 3 &&
-                    (int)lport == port && st == 0x0A) {
-                        inode = ino;
-                        break;
-                }
-        }
-        if (!inode || !(proc = opendir("/proc")))
-                return vmenv_strdup("another process");
-        while ((de = readdir(proc))) {
-                char fddir[300], target[64], want[64];
-                DIR *fds;
-                struct dirent *fe;
-                if (de->d_name[0] < '0' || de->d_name[0] > '9')
-                        continue;
-                snprintf(fddir, sizeof(fddir), "/proc/%s/fd", de->d_name);
-                snprintf(want, sizeof(want), "socket:[%lu]", inode);
-                if (!(fds = opendir(fddir)))
-                        continue;
-                while ((fe = readdir(fds))) {
-                        char link[600];
-                        ssize_t n;
-                        snprintf(link, sizeof(link), "%s/%s", fddir, fe->d_name);
-                        n = readlink(link, target, sizeof(target) - 1);
-                        if (n <= 0)
-                                continue;
-                        target[n] = '\0';
-                        if (!strcmp(target, want)) {
-                                char comm[64] = "?", path[300];
-                                FILE *c;
-                                snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
-                                if ((c = fopen(path, "re"))) {
-                                        if (fgets(comm, sizeof(comm), c))
-                                                comm[strcspn(comm, "\n")] = '\0';
-                                        fclose(c);
-                                }
-                                char *who = vmenv_strdupf("pid %s (%s)", de->d_name, comm);
-                                closedir(fds);
-                                closedir(proc); /* frees de */
-                                return who;
-                        }
-                }
-                closedir(fds);
-        }
-        closedir(proc);
-        return vmenv_strdup("another process");
-}
-
-/* Decides the host ports: SSH first (kept across ups), then forwarded_ports
- * (moved when taken and auto_correct is set). In nat mode there are none
- * (the config refuses forwarded_ports there): SSH is the guest's own port. */
-static int plan_ports(const struct vmenv_machine_config *m, struct vmenv_machine_state *st,
-                      bool remote, vmenv_error *err)
-{
-        for (size_t i = 0; i < st->n_ports; i++) {
-                free(st->ports[i].host_ip);
-                free(st->ports[i].protocol);
-        }
-        free(st->ports);
-        st->ports = vmenv_calloc(m->n_forwards + 1, sizeof(*st->ports));
-        st->n_ports = 0;
-        free(st->ssh_host);
-        st->ssh_host = NULL;
-
-        if (vmenv_machine_nat(m)) {
-                st->ssh_port = m->ssh.port;
-                return 0;
-        }
-
-        /* On a remote hypervisor the ports are its loopback's, which
-         * this host cannot test: a kept port stays, a new one is one free
-         * here (likely free there too); a taken one fails at start with
-         * QEMU's word on it (docs/remote.md). */
-        if (st->ssh_port <= 0 || (!remote && port_free("127.0.0.1", st->ssh_port, "tcp") != 1))
-                st->ssh_port = pick_free_port("127.0.0.1", "tcp");
-        if (st->ssh_port <= 0)
-                return vmenv_error_set(err, VMENV_EXIT_IO, "cannot find a free port for SSH");
-        st->ports[st->n_ports++] = (struct vmenv_state_port){
-            vmenv_strdup("127.0.0.1"), st->ssh_port, m->ssh.port, vmenv_strdup("tcp")};
-
-        for (size_t i = 0; i < m->n_forwards; i++) {
-                const struct vmenv_forward *f = &m->forwards[i];
-                const char *ip = f->host_ip ? f->host_ip : "127.0.0.1";
-                const char *proto = f->protocol ? f->protocol : "tcp";
-                int host = f->host;
-                int fr = remote ? 1 : port_free(ip, host, proto);
-
-                if (fr < 0)
-                        return vmenv_error_set(err, VMENV_EXIT_CONFIG,
-                                               "forwarded port %d: host_ip '%s' is not an "
-                                               "address of this host",
-                                               f->guest, ip);
-                if (fr == 0) {
-                        _cleanup_free_ char *who = port_user(host);
-                        if (!f->auto_correct) {
-                                vmenv_error_set(err, VMENV_EXIT_UNAVAILABLE,
-                                                "machine '%s': host port %d (%s/%s) is already in "
-                                                "use by %s",
-                                                m->name, host, ip, proto, who);
-                                return vmenv_error_hint(err,
-                                                        "free the port, choose another 'host:', or "
-                                                        "set 'auto_correct: true'");
-                        }
-                        host = pick_free_port(ip, proto);
-                        vmenv_warn("%s: host port %d is used by %s; forwarding %d instead", m->name,
-                                   f->host, who, host);
-                }
-                st->ports[st->n_ports++] = (struct vmenv_state_port){vmenv_strdup(ip), host,
-                                                                     f->guest, vmenv_strdup(proto)};
-        }
-        return 0;
-}
 
 static char *box_volume_prefix(const char *box)
 {
@@ -453,9 +252,12 @@ static void nics_free(struct vmenv_nic_spec *nics, size_t n)
         free(nics);
 }
 
-int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_config *m,
+/* plan: decide the ports and record them before defining; otherwise the
+ * definition takes st's ports as they are and nothing is recorded (a
+ * start that moved a port records it once the domain runs). */
+static int define_domain(struct vmenv_project *p, const struct vmenv_machine_config *m,
                          struct vmenv_machine_state *st, const char *disk_path,
-                         const char *disk_format, vmenv_error *err)
+                         const char *disk_format, bool plan, vmenv_error *err)
 {
         _cleanup_free_ char *log = NULL;
         _cleanup_free_ char *title = vmenv_strdupf("vmenv: %s/%s", p->config->project, m->name);
@@ -500,7 +302,7 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
             p->ops->console_log_ensure(p->conn, m->libvirt.storage_pool, st->domain, &log, err) < 0)
                 return vmenv_error_prefix(err, "cannot define machine '%s'", m->name);
         spec.serial_log = log;
-        if (plan_ports(m, st, p->jump != NULL, err) < 0)
+        if (plan && vmenv_machine_plan_ports(m, st, p->jump, err) < 0)
                 return -1;
         if (vmenv_machine_nat(m) && p->ops->network_ensure(p->conn, VMENV_NAT_NETWORK, err) < 0)
                 return vmenv_error_prefix(err, "machine '%s'", m->name);
@@ -530,13 +332,50 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
                                                    st->ports[i].guest_port, st->ports[i].protocol};
         spec.ports = ports;
         spec.n_ports = st->n_ports;
-        r = vmenv_state_save(st, err);
+        r = plan ? vmenv_state_save(st, err) : 0;
         if (!r)
                 r = p->ops->define(p->conn, &spec, err);
         nics_free(nics, m->n_privnets);
         if (r < 0)
                 return vmenv_error_prefix(err, "cannot define machine '%s'", m->name);
         return 0;
+}
+
+int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                         struct vmenv_machine_state *st, const char *disk_path,
+                         const char *disk_format, vmenv_error *err)
+{
+        return define_domain(p, m, st, disk_path, disk_format, true, err);
+}
+
+/* Enough for a few programs taking ports on a shared host at once; a
+ * host where every try loses is not one to keep guessing on. */
+#define START_TRIES 5
+
+int vmenv_machine_start(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                        struct vmenv_machine_state *st, vmenv_error *err)
+{
+        bool moved = false;
+
+        for (int i = 1;; i++) {
+                struct vmenv_port_taken t = {0};
+                int r = p->ops->start(p->conn, st->domain, &t, err);
+
+                if (r == 0)
+                        break;
+                if (r != VMENV_START_PORT_TAKEN || !st->disk_path)
+                        return -1;
+                if (i == START_TRIES)
+                        return vmenv_error_hint(err,
+                                                "a host port was taken at each of %d starts; "
+                                                "run 'vmenv up' again",
+                                                START_TRIES);
+                if (vmenv_machine_move_port(m, st, p->jump, &t, err) < 0 ||
+                    define_domain(p, m, st, st->disk_path, "qcow2", false, err) < 0)
+                        return -1;
+                moved = true;
+        }
+        return moved ? vmenv_state_save(st, err) : 0;
 }
 
 int vmenv_machine_create(struct vmenv_project *p, const struct vmenv_machine_config *m,

@@ -10,6 +10,7 @@
 #include "vmenv/cleanup.h"
 #include "vmenv/config.h"
 #include "vmenv/machine.h"
+#include "vmenv/provider.h"
 #include "vmenv/ssh.h"
 #include "vmenv/state.h"
 #include "vmenv/util.h"
@@ -68,6 +69,29 @@ int vmenv_machine_disk_path(struct vmenv_project *p, const struct vmenv_machine_
 int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_config *m,
                          struct vmenv_machine_state *st, const char *disk_path,
                          const char *disk_format, vmenv_error *err);
+
+/* Starts the domain. A host port that the hypervisor's host finds taken
+ * (provider start: VMENV_START_PORT_TAKEN) is moved, the SSH port always,
+ * a forwarded port only with auto_correct (else the error names the port
+ * and the host), the domain is defined again with the new ports and
+ * started, a few times at most; each move is warned about once. The state
+ * records the new ports only once the domain runs with them. */
+int vmenv_machine_start(struct vmenv_project *p, const struct vmenv_machine_config *m,
+                        struct vmenv_machine_state *st, vmenv_error *err);
+
+/* machine-ports.c: the host ports (st->ports, ssh_port) for a definition:
+ * SSH kept across ups while free where it binds, forwarded ports moved
+ * when taken and auto_correct is set. jump: the remote hypervisor's host,
+ * whose ports are tested through it (NULL: this host). */
+int vmenv_machine_plan_ports(const struct vmenv_machine_config *m, struct vmenv_machine_state *st,
+                             const struct vmenv_ssh_jump *jump, vmenv_error *err);
+/* After a start that found a host port taken (t): moves it (the SSH port
+ * also when t names none and no other is seen taken) in st, or fails:
+ * a forwarded port without auto_correct (VMENV_EXIT_UNAVAILABLE, naming
+ * the port and the host), or none of st's ports (err kept as is). */
+int vmenv_machine_move_port(const struct vmenv_machine_config *m, struct vmenv_machine_state *st,
+                            const struct vmenv_ssh_jump *jump, const struct vmenv_port_taken *t,
+                            vmenv_error *err);
 
 /* The same as vmenv_machine_halt and vmenv_machine_provision, for a caller
  * that holds the machine's lock already (flock is not reentrant). */

@@ -263,3 +263,46 @@ fail:
         conn_free(c);
         return -1;
 }
+
+struct vmenv_ssh_probe {
+        ssh_session session;
+};
+
+struct vmenv_ssh_probe *vmenv_ssh_probe_open(const struct vmenv_ssh_jump *j, int timeout_ms,
+                                             vmenv_error *err)
+{
+        ssh_session s = jump_session(j, timeout_ms, err);
+        struct vmenv_ssh_probe *pr;
+
+        if (!s)
+                return NULL;
+        pr = vmenv_calloc(1, sizeof(*pr));
+        pr->session = s;
+        return pr;
+}
+
+int vmenv_ssh_probe_port(struct vmenv_ssh_probe *pr, const char *host, int port)
+{
+        ssh_channel c = ssh_channel_new(pr->session);
+        int r = 0;
+
+        if (!c)
+                return 0;
+        /* the host's sshd connects; the listener sees a connection that
+         * closes at once */
+        if (ssh_channel_open_forward(c, host, port, "127.0.0.1", 0) == SSH_OK) {
+                r = 1;
+                ssh_channel_close(c);
+        }
+        ssh_channel_free(c);
+        return r;
+}
+
+void vmenv_ssh_probe_close(struct vmenv_ssh_probe *pr)
+{
+        if (!pr)
+                return;
+        ssh_disconnect(pr->session);
+        ssh_free(pr->session);
+        free(pr);
+}

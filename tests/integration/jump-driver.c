@@ -8,7 +8,10 @@
  * streamed to stdout; exits with CMD's last status, or the error's code.
  *   jump-driver --tunnel URI TO_HOST PORT...
  * holds 127.0.0.1:PORT... (to TO_HOST:PORT... seen from the jump host)
- * until SIGTERM. */
+ * until SIGTERM.
+ *   jump-driver --probe URI HOST PORT...
+ * prints "PORT taken" or "PORT free" for each, as the jump host sees
+ * HOST:PORT (vmenv_ssh_probe_port). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +62,26 @@ static int tunnel(int argc, char **argv)
         return r < 0 ? fail(&err) : 0;
 }
 
+static int probe(int argc, char **argv)
+{
+        vmenv_error err = VMENV_ERROR_INIT;
+        struct vmenv_ssh_jump *j = NULL;
+        struct vmenv_ssh_probe *pr;
+
+        if (vmenv_ssh_jump_from_uri(argv[0], &j, &err) < 0)
+                return fail(&err);
+        if (!(pr = vmenv_ssh_probe_open(j, 10000, &err))) {
+                vmenv_ssh_jump_free(j);
+                return fail(&err);
+        }
+        for (int i = 2; i < argc; i++)
+                printf("%s %s\n", argv[i],
+                       vmenv_ssh_probe_port(pr, argv[1], atoi(argv[i])) ? "taken" : "free");
+        vmenv_ssh_probe_close(pr);
+        vmenv_ssh_jump_free(j);
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         vmenv_error err = VMENV_ERROR_INIT;
@@ -67,6 +90,8 @@ int main(int argc, char **argv)
 
         if (argc >= 5 && !strcmp(argv[1], "--tunnel"))
                 return tunnel(argc - 2, argv + 2);
+        if (argc >= 5 && !strcmp(argv[1], "--probe"))
+                return probe(argc - 2, argv + 2);
         if (argc != 7) {
                 fprintf(stderr, "usage: jump-driver URI PORT KEY HOSTKEY N CMD\n");
                 return 64;

@@ -3,8 +3,8 @@
 # through a direct-tcpip channel to its own loopback, the "guest": commands
 # and their status, 8 MiB of output through the pump intact, twenty sessions
 # in one process (each pump stopped and joined), the jump host's key checked
-# (never trusted on first use), a closed port, and a tunnel. Run under ASan
-# too (build-asan).
+# (never trusted on first use), a closed port, a tunnel, and the port
+# probe. Run under ASan too (build-asan).
 . "$VMENV_SRCDIR/tests/lib.sh"
 . "$VMENV_SRCDIR/tests/integration/sshd-lib.sh"
 DRIVER=$VMENV_BUILDDIR/tests/jump-driver
@@ -69,5 +69,22 @@ expect_eq "  and connection after connection" tunnel-ok "$got"
 kill -TERM "$TPID"; wait "$TPID"
 expect_eq "the tunnel ends with 0 on SIGTERM" 0 "$?"
 [ -s "$T_TMP/tunnel.err" ] && sed 's/^/# /' "$T_TMP/tunnel.err"
+
+# the probe that up uses to test a remote host's ports: a channel that
+# opens is a listener; a refused one (a closed port, a bound socket that
+# does not listen) is not, and the session goes on after a refusal
+python3 -c "
+import socket, time
+s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1], flush=True); time.sleep(600)" >"$T_TMP/bound" &
+BPID=$!
+on_exit "kill $BPID 2>/dev/null"
+for _ in $(seq 50); do [ -s "$T_TMP/bound" ] && break; sleep 0.1; done
+BOUND=$(cat "$T_TMP/bound")
+got=$("$DRIVER" --probe "$TURI" 127.0.0.1 "$closed" "$SSHD_PORT" "$BOUND" "$closed" 2>"$T_TMP/err" | tr '\n' ' ')
+expect_eq "the probe: closed free, listening taken, bound free, and again" \
+    "$closed free $SSHD_PORT taken $BOUND free $closed free " "$got"
+[ -s "$T_TMP/err" ] && sed 's/^/# /' "$T_TMP/err"
+got=$("$DRIVER" --probe "$TURI" ::1 "$WEB" 2>"$T_TMP/err")
+expect_eq "the probe asks the jump host's ::1 too" "$WEB taken" "$got"
 
 done_testing

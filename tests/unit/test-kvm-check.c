@@ -360,7 +360,7 @@ static void test_hook(struct vmenv_provider *p0)
         }
         ok(strstr(xml, "type='qemu'") && strstr(xml, wrapper),
            "it is rendered type='qemu' with the wrapper as emulator");
-        CHECK(ops->start(p, dom_name, &err), "start it");
+        CHECK(ops->start(p, dom_name, NULL, &err), "start it");
         for (int i = 0; i < 600; i++) { /* 60 s: the wrapper stops it after 1 s */
                 free(reason);
                 reason = NULL;

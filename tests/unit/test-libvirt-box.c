@@ -181,7 +181,7 @@ int main(void)
                 CHECK(ops->define(p, &s, &err), "define");
         }
         t0 = vmenv_now_ns();
-        CHECK(ops->start(p, dom_name, &err), "start");
+        CHECK(ops->start(p, dom_name, NULL, &err), "start");
         while (!logged_in && (vmenv_now_ns() - t0) / 1000000000u < SSH_DEADLINE_S) {
                 free(out);
                 out =

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../../providers/libvirt/image-check.h"
+#include "../../providers/libvirt/libvirt-private.h"
 #include "tap.h"
 #include "vmenv/cleanup.h"
 #include "vmenv/provider.h"
@@ -86,6 +87,50 @@ static void image_checks(void)
         }
 }
 
+/* QEMU's word on a host port it could not bind, as libvirt passes it on:
+ * the start path tells it from other failures and names the port. */
+static void forward_taken_checks(void)
+{
+        static const struct {
+                const char *msg;
+                bool taken;
+                int port;
+                bool udp;
+        } cases[] = {
+            {"internal error: process exited while connecting to monitor: 2026-12-06T09:00:00 "
+             "qemu-system-x86_64: -netdev user,id=vmenvnet0,hostfwd=tcp:127.0.0.1:2222-:22,"
+             "hostfwd=tcp:127.0.0.1:8080-:80: Could not set up host forwarding rule "
+             "'tcp:127.0.0.1:8080-:80'",
+             true, 8080, false},
+            {"qemu unexpectedly closed the monitor: Could not set up host forwarding rule "
+             "'udp:[::1]:5353-:53'",
+             true, 5353, true},
+            {"Could not set up host forwarding rule 'tcp::65535-10.0.2.15:22'", true, 65535, false},
+            {"Could not set up host forwarding rule 'tcp:127.0.0.1:99999-:22'", true, 0, false},
+            {"Could not set up host forwarding rule 'tcp:127.0.0.1:-:22'", true, 0, false},
+            {"Could not set up host forwarding rule 'garbage", true, 0, false},
+            {"Could not set up host forwarding rule", true, 0, false},
+            {"Failed to bind socket: Address already in use", false, 0, false},
+            {"Cannot access storage file '/x' (as uid:64055, gid:64055): Permission denied", false,
+             0, false},
+            {NULL, false, 0, false},
+        };
+
+        for (size_t i = 0; i < VMENV_ARRAY_SIZE(cases); i++) {
+                struct vmenv_port_taken t = {.host_port = -1};
+                bool r = vmenv_libvirt_forward_taken(cases[i].msg, &t);
+                if (!cases[i].taken)
+                        ok(!r && t.host_port == -1, "not a taken forward: %s",
+                           cases[i].msg ? cases[i].msg : "(null)");
+                else
+                        ok(r && t.host_port == cases[i].port && t.udp == cases[i].udp,
+                           "taken forward, port %d%s: ...%s", cases[i].port,
+                           cases[i].udp ? "/udp" : "",
+                           cases[i].msg +
+                               (strlen(cases[i].msg) > 40 ? strlen(cases[i].msg) - 40 : 0));
+        }
+}
+
 int main(void)
 {
         vmenv_error err = VMENV_ERROR_INIT;
@@ -112,7 +157,7 @@ int main(void)
                        st == VMENV_VM_NOT_CREATED,
                    "a missing domain is 'not created', not an error");
                 is_str(vmenv_vm_state_name(st), "not created", "state name");
-                ok(vmenv_provider_libvirt.start(p, "no-such-domain", &err) < 0 &&
+                ok(vmenv_provider_libvirt.start(p, "no-such-domain", NULL, &err) < 0 &&
                        err.code == VMENV_EXIT_NOINPUT && strstr(err.msg, "'no-such-domain'"),
                    "start of a missing domain names it, exit 66");
                 vmenv_error_clear(&err);
@@ -120,5 +165,6 @@ int main(void)
         }
         vmenv_error_clear(&err);
         image_checks();
+        forward_taken_checks();
         return done_testing();
 }

@@ -75,7 +75,7 @@ int main(void)
            "the domain without metadata still runs");
 
         accepted(ops->define(p, &web, &err), &err, "redefining our own domain works");
-        accepted(ops->start(p, web.name, &err), &err, "starting our own domain works");
+        accepted(ops->start(p, web.name, NULL, &err), &err, "starting our own domain works");
         accepted(ops->poweroff(p, web.name, &err), &err, "powering it off works");
 
         ops->set_owner(p, "/proj/b");
@@ -95,13 +95,13 @@ int main(void)
                 vmenv_error_clear(&err);
                 free(log);
         }
-        refused(ops->start(p, web.name, &err), &err, "belongs to the project in '/proj/a'",
+        refused(ops->start(p, web.name, NULL, &err), &err, "belongs to the project in '/proj/a'",
                 "another project starting it");
         refused(ops->undefine(p, web.name, &err), &err, "/proj/a", "another project undefining it");
 
         ops->set_owner(p, "/proj/a");
         accepted(ops->define(p, &lie, &err), &err, "a new domain is defined as asked");
-        refused(ops->start(p, lie.name, &err), &err, "names machine 'web'",
+        refused(ops->start(p, lie.name, NULL, &err), &err, "names machine 'web'",
                 "a domain whose metadata names another machine");
 
         accepted(ops->undefine(p, web.name, &err), &err, "our own domain is undefined");
@@ -111,7 +111,7 @@ int main(void)
         struct vmenv_domain_spec shared = spec("vmenv-a-db-89abcdef", "/proj/a", "db", &disk);
         ops->set_client(p, "0123456789abcdef0123456789abcdef");
         accepted(ops->define(p, &shared, &err), &err, "a remote client defines its domain");
-        accepted(ops->start(p, shared.name, &err), &err, "and starts it");
+        accepted(ops->start(p, shared.name, NULL, &err), &err, "and starts it");
         ops->set_client(p, "fedcba9876543210fedcba9876543210");
         refused(ops->poweroff(p, shared.name, &err), &err, "another computer's vmenv",
                 "another client (same project path) powering it off");
@@ -126,7 +126,7 @@ int main(void)
         ops->set_client(p, NULL);
         accepted(ops->define(p, &shared, &err), &err, "a local connection defines it unmarked");
         ops->set_client(p, "fedcba9876543210fedcba9876543210");
-        refused(ops->start(p, shared.name, &err), &err, "client ID 'none'",
+        refused(ops->start(p, shared.name, NULL, &err), &err, "client ID 'none'",
                 "a remote client starting a domain without a client mark");
         ops->set_client(p, NULL);
         accepted(ops->undefine(p, shared.name, &err), &err, "the local connection undefines it");

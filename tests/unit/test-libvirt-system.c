@@ -435,8 +435,8 @@ int main(void)
                 out = runf("mkdir -m 0700 %s && qemu-img create -q -f qcow2 %s 1G", priv, img);
                 CHECK(ops->define(p, &s, &err), "define a domain whose disk is in a 0700 folder");
                 vmenv_error_clear(&err);
-                ok(ops->start(p, dom_name, &err) < 0 && err.code == VMENV_EXIT_NOPERM && err.hint &&
-                       strstr(err.hint, "chmod o+x"),
+                ok(ops->start(p, dom_name, NULL, &err) < 0 && err.code == VMENV_EXIT_NOPERM &&
+                       err.hint && strstr(err.hint, "chmod o+x"),
                    "start: exit 77 with a hint about the folder's permissions");
                 printf("#   %s\n", err.msg ? err.msg : "(none)");
                 vmenv_error_clear(&err);
@@ -464,9 +464,13 @@ int main(void)
                         fwd.host_port = ntohs(a.sin_port);
                         CHECK(ops->define(p, &s, &err), "define a domain forwarding a busy port");
                         vmenv_error_clear(&err);
-                        ok(ops->start(p, dom_name, &err) < 0 && err.code == VMENV_EXIT_FAILURE &&
-                               err.hint && strstr(err.hint, "forwarded host port"),
-                           "start: the busy port is named with a hint");
+                        struct vmenv_port_taken t = {0};
+                        ok(ops->start(p, dom_name, &t, &err) == VMENV_START_PORT_TAKEN &&
+                               err.code == VMENV_EXIT_FAILURE && err.hint &&
+                               strstr(err.hint, "forwarded host port"),
+                           "start: the busy port is told apart, with a hint");
+                        ok(t.host_port == fwd.host_port && !t.udp,
+                           "and the forward QEMU could not set up is named (%d)", t.host_port);
                         printf("#   %s\n", err.msg ? err.msg : "(none)");
                         vmenv_error_clear(&err);
                         ok(state_of(p, dom_name) == VMENV_VM_SHUTOFF, "and the domain is shut off");
@@ -562,9 +566,9 @@ int main(void)
         vmenv_strv_free(names);
         names = NULL;
 
-        CHECK(ops->start(p, dom_name, &err), "start");
+        CHECK(ops->start(p, dom_name, NULL, &err), "start");
         ok(state_of(p, dom_name) == VMENV_VM_RUNNING, "state: running");
-        CHECK(ops->start(p, dom_name, &err), "start of a running domain is fine");
+        CHECK(ops->start(p, dom_name, NULL, &err), "start of a running domain is fine");
         ok(port_accepts(port), "the user-mode host forward listens on 127.0.0.1:%d", port);
         ok(log_has(serial, "Linux version", 300), "the kernel writes to the serial log");
         if (have_initrd) {
@@ -648,12 +652,12 @@ int main(void)
         vmenv_error_clear(&err);
         ok(ops->suspend(p, dom_name, &err) < 0 && err.msg && strstr(err.msg, "shutoff"),
            "suspend of a stopped domain says why it cannot");
-        CHECK(ops->start(p, dom_name, &err), "start again");
+        CHECK(ops->start(p, dom_name, NULL, &err), "start again");
         CHECK(ops->undefine(p, dom_name, &err), "undefine stops and removes a running domain");
         ok(state_of(p, dom_name) == VMENV_VM_NOT_CREATED, "state: not created");
         CHECK(ops->undefine(p, dom_name, &err), "undefine of a missing domain is fine");
         vmenv_error_clear(&err);
-        ok(ops->start(p, dom_name, &err) < 0 && err.code == VMENV_EXIT_NOINPUT,
+        ok(ops->start(p, dom_name, NULL, &err) < 0 && err.code == VMENV_EXIT_NOINPUT,
            "start of a missing domain: no input");
 
         CHECK(ops->volume_delete(p, NULL, "test-disk.img", &err), "delete overlay");
