@@ -355,8 +355,6 @@ int vmenv_machine_define(struct vmenv_project *p, const struct vmenv_machine_con
 int vmenv_machine_start(struct vmenv_project *p, const struct vmenv_machine_config *m,
                         struct vmenv_machine_state *st, vmenv_error *err)
 {
-        bool moved = false;
-
         for (int i = 1;; i++) {
                 struct vmenv_port_taken t = {0};
                 int r = p->ops->start(p->conn, st->domain, &t, err);
@@ -370,12 +368,16 @@ int vmenv_machine_start(struct vmenv_project *p, const struct vmenv_machine_conf
                                                 "a host port was taken at each of %d starts; "
                                                 "run 'vmenv up' again",
                                                 START_TRIES);
+                /* recorded as soon as defined: a vmenv killed after the
+                 * start must not leave a running domain whose SSH port
+                 * .vmenv/ does not know (the next up would wait on the old
+                 * one, which another program holds) */
                 if (vmenv_machine_move_port(m, st, p->jump, &t, err) < 0 ||
-                    define_domain(p, m, st, st->disk_path, "qcow2", false, err) < 0)
+                    define_domain(p, m, st, st->disk_path, "qcow2", false, err) < 0 ||
+                    vmenv_state_save(st, err) < 0)
                         return -1;
-                moved = true;
         }
-        return moved ? vmenv_state_save(st, err) : 0;
+        return 0;
 }
 
 int vmenv_machine_create(struct vmenv_project *p, const struct vmenv_machine_config *m,

@@ -316,19 +316,12 @@ int vmenv_machine_plan_ports(const struct vmenv_machine_config *m, struct vmenv_
         return r;
 }
 
-/* The forward of vmenv.yaml that a planned port stands for (SSH is
- * ports[0], not one of them). */
-static const struct vmenv_forward *forward_of(const struct vmenv_machine_config *m,
-                                              const struct vmenv_state_port *sp)
+/* The forward of vmenv.yaml that a planned port stands for: plan() puts
+ * SSH at ports[0] and forwards[k - 1] at ports[k] (two forwards may share
+ * a guest port, so it is found by place, not by value). */
+static const struct vmenv_forward *forward_of(const struct vmenv_machine_config *m, size_t k)
 {
-        for (size_t i = 0; i < m->n_forwards; i++) {
-                const struct vmenv_forward *f = &m->forwards[i];
-                if (f->guest == sp->guest_port &&
-                    vmenv_streq(f->protocol ? f->protocol : "tcp", sp->protocol) &&
-                    vmenv_streq(f->host_ip ? f->host_ip : "127.0.0.1", sp->host_ip))
-                        return f;
-        }
-        return NULL;
+        return k >= 1 && k - 1 < m->n_forwards ? &m->forwards[k - 1] : NULL;
 }
 
 static bool is_taken(struct port_host *h, const struct vmenv_state_port *sp,
@@ -361,7 +354,7 @@ static int move(const struct vmenv_machine_config *m, struct vmenv_machine_state
         vmenv_debug("%s: %s", m->name, err->msg);
         for (size_t k = 1; k < st->n_ports; k++) {
                 const struct vmenv_state_port *sp = &st->ports[k];
-                const struct vmenv_forward *f = forward_of(m, sp);
+                const struct vmenv_forward *f = forward_of(m, k);
                 if (hit[k] && !(f && f->auto_correct)) {
                         vmenv_error_clear(err);
                         return port_taken_error(err, m, h, sp->host_port, sp->host_ip,

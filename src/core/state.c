@@ -85,6 +85,13 @@ static int jint(json_object *o, const char *key)
         return json_object_get_int(v);
 }
 
+/* A port from .vmenv/: 1..65535, else 0 (none: planned again). */
+static int jport(json_object *o, const char *key)
+{
+        int v = jint(o, key);
+        return v >= 1 && v <= 65535 ? v : 0;
+}
+
 static bool jbool(json_object *o, const char *key)
 {
         json_object *v;
@@ -155,7 +162,7 @@ struct vmenv_machine_state *vmenv_state_load(const struct vmenv_config *c, const
         /* An address, never a word ssh could read as an option. */
         if (ip_valid(jstr(root, "ssh_host")))
                 s->ssh_host = vmenv_strdup(jstr(root, "ssh_host"));
-        s->ssh_port = jint(root, "ssh_port");
+        s->ssh_port = jport(root, "ssh_port");
         s->key_replaced = jbool(root, "key_replaced");
         s->key_pending = jbool(root, "key_pending");
         s->cloud_box = jbool(root, "cloud_box");
@@ -171,8 +178,8 @@ struct vmenv_machine_state *vmenv_state_load(const struct vmenv_config *c, const
                         sp->host_ip = vmenv_strdup(ip_valid(jstr(p, "host_ip")) ? jstr(p, "host_ip")
                                                                                 : "127.0.0.1");
                         sp->protocol = vmenv_strdup(jstr(p, "protocol"));
-                        sp->host_port = jint(p, "host");
-                        sp->guest_port = jint(p, "guest");
+                        sp->host_port = jport(p, "host");
+                        sp->guest_port = jport(p, "guest");
                 }
         }
         if (json_object_object_get_ex(root, "provisioned", &arr) &&

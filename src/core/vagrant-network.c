@@ -15,7 +15,9 @@
 #include "vmenv/util.h"
 
 #define MAX_NETS_PER_MACHINE 8 /* config-networks.c: MAX_PRIVNETS */
-#define DEFAULT_PREFIX 24      /* Vagrant's netmask default and vmenv's */
+/* what a project can use at most: bounds the work a hostile file causes */
+#define MAX_NETS (VMENV_CONFIG_MAX_MACHINES * MAX_NETS_PER_MACHINE)
+#define DEFAULT_PREFIX 24 /* Vagrant's netmask default and vmenv's */
 
 static uint32_t mask_of(int prefix)
 {
@@ -252,6 +254,7 @@ struct plan {
         struct net *nets;
         size_t n_nets;
         char **explicit_names;
+        unsigned generated; /* names handed out: private, private-2, ... */
 };
 
 static struct net *net_named(struct plan *pl, const char *name)
@@ -274,12 +277,15 @@ static struct net *net_add(struct plan *pl, const char *name)
 {
         struct net *n;
 
-        if (!name) { /* a generated name: private, private-2, ... */
-                char *g = vmenv_strdup("private");
-                for (unsigned k = 2; strv_has(pl->explicit_names, g) || net_named(pl, g); k++) {
+        if (pl->n_nets >= MAX_NETS)
+                return NULL;
+        if (!name) { /* a generated name: private, private-2, ... in order */
+                char *g = NULL;
+                do {
                         free(g);
-                        g = vmenv_strdupf("private-%u", k);
-                }
+                        g = pl->generated++ ? vmenv_strdupf("private-%u", pl->generated)
+                                            : vmenv_strdup("private");
+                } while (strv_has(pl->explicit_names, g) || net_named(pl, g));
                 vmenv_strv_push(&pl->m->net_names, g);
                 name = g;
         } else if (!strv_has(pl->m->net_names, name)) {
@@ -309,8 +315,8 @@ static struct net *net_of(struct plan *pl, const struct vi_net *e, const struct 
                 for (size_t i = 0; i < pl->n_nets; i++)
                         if (pl->nets[i].dhcp_default)
                                 return &pl->nets[i];
-                n = net_add(pl, NULL);
-                n->dhcp_default = true;
+                if ((n = net_add(pl, NULL)))
+                        n->dhcp_default = true;
                 return n;
         }
         for (size_t i = 0; i < n_hint; i++)
@@ -320,10 +326,11 @@ static struct net *net_of(struct plan *pl, const struct vi_net *e, const struct 
                 if (pl->nets[i].keyed && pl->nets[i].key_subnet == sub &&
                     pl->nets[i].key_prefix == e->prefix)
                         return &pl->nets[i];
-        n = net_add(pl, NULL);
-        n->keyed = true;
-        n->key_subnet = sub;
-        n->key_prefix = e->prefix;
+        if ((n = net_add(pl, NULL))) {
+                n->keyed = true;
+                n->key_subnet = sub;
+                n->key_prefix = e->prefix;
+        }
         return n;
 }
 
@@ -486,16 +493,37 @@ void vi_nets_resolve(struct vi_model *m)
         net_of_ref = vmenv_calloc(n, sizeof(*net_of_ref));
         pl.nets = vmenv_calloc(n, sizeof(*pl.nets));
         for (size_t i = 0; i < n; i++) {
-                struct net *nt = net_of(&pl, refs[i].n, hint, n_hint);
                 struct vi_machine *out = refs[i].out;
+                size_t before = pl.n_nets;
+                struct net *nt;
                 uint64_t room;
-                if (!entry_fits(&pl, nt, &refs[i], refs, net_of_ref, i))
+                /* checked before a network is made for it, and a network
+                 * made for an entry that then does not fit is dropped:
+                 * refused entries make no networks (a hostile file's
+                 * thousands of them cost no more than the ones that fit) */
+                if (out->n_nets_out >= MAX_NETS_PER_MACHINE) {
+                        vi_note(m, refs[i].n->line,
+                                "private_network: machine '%s' has %d networks already",
+                                out->name ? out->name : "default", MAX_NETS_PER_MACHINE);
                         continue;
+                }
+                nt = net_of(&pl, refs[i].n, hint, n_hint);
+                if (!nt) {
+                        vi_note(m, refs[i].n->line,
+                                "private_network: more than %d networks in one project", MAX_NETS);
+                        continue;
+                }
+                if (!entry_fits(&pl, nt, &refs[i], refs, net_of_ref, i)) {
+                        if (pl.n_nets > before && !nt->used)
+                                pl.n_nets = before;
+                        continue;
+                }
                 room = (1ull << (32 - (nt->fixed ? nt->prefix : DEFAULT_PREFIX))) - 3;
                 if (++nt->used > room) {
                         vi_note(m, refs[i].n->line,
                                 "private_network: network '%s' has room for %llu machines",
                                 nt->name, (unsigned long long)room);
+                        nt->used--;
                         continue;
                 }
                 net_of_ref[i] = nt;

@@ -154,6 +154,33 @@ int main(void)
                    "move: QEMU named none and none is seen taken: the SSH port moves");
         }
         state_clear(&st);
+        {
+                /* two forwards of one guest port, the first with
+                 * auto_correct: the one QEMU named is found by its place,
+                 * not by its guest port (review F2) */
+                struct vmenv_forward two[2] = {{.guest = 80, .auto_correct = true},
+                                               {.guest = 80}};
+                struct vmenv_machine_config m2 = {.name = name, .forwards = two, .n_forwards = 2};
+                struct vmenv_port_taken t = {0};
+                m2.ssh.port = 22;
+                two[0].host = free_port();
+                two[1].host = free_port();
+                ok(vmenv_machine_plan_ports(&m2, &st, NULL, &err) == 0 && st.n_ports == 3,
+                   "plan: two forwards of one guest port");
+                t.host_port = two[1].host;
+                vmenv_error_set(&err, VMENV_EXIT_FAILURE, "qemu's words");
+                ok(vmenv_machine_move_port(&m2, &st, NULL, &t, &err) < 0 &&
+                       err.code == VMENV_EXIT_UNAVAILABLE && st.ports[2].host_port == two[1].host,
+                   "move: the one without auto_correct fails though its twin has it");
+                vmenv_error_clear(&err);
+                t.host_port = two[0].host;
+                vmenv_error_set(&err, VMENV_EXIT_FAILURE, "qemu's words");
+                ok(vmenv_machine_move_port(&m2, &st, NULL, &t, &err) == 0 &&
+                       st.ports[1].host_port != two[0].host && st.ports[2].host_port == two[1].host,
+                   "move: the one with auto_correct moves, its twin stays");
+                vmenv_error_clear(&err);
+                state_clear(&st);
+        }
         m.network = nat;
         ok(vmenv_machine_plan_ports(&m, &st, NULL, &err) == 0 && st.n_ports == 0 &&
                st.ssh_port == 22,
