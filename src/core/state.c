@@ -132,6 +132,7 @@ struct vmenv_machine_state *vmenv_state_load(const struct vmenv_config *c, const
         _cleanup_(json_object_putp) json_object *root = NULL;
         json_object *arr;
         size_t len = 0;
+        const struct vmenv_machine_config *m;
 
         s->machine = vmenv_strdup(machine);
         s->dir = vmenv_strdupf("%s/.vmenv/machines/%s", c->dir, machine);
@@ -159,8 +160,12 @@ struct vmenv_machine_state *vmenv_state_load(const struct vmenv_config *c, const
         s->instance_id = vmenv_strdup(jstr(root, "instance_id"));
         if (host_key_valid(jstr(root, "host_key")))
                 s->host_key = vmenv_strdup(jstr(root, "host_key"));
-        /* An address, never a word ssh could read as an option. */
-        if (ip_valid(jstr(root, "ssh_host")))
+        /* An address, never a word ssh could read as an option; and only
+         * for a machine on a NAT network, whose address its DHCP lease
+         * gave: in user mode SSH is 127.0.0.1's forward, so a .vmenv/ of a
+         * cloned project cannot send vmenv ssh or a provisioner elsewhere. */
+        if (ip_valid(jstr(root, "ssh_host")) && (m = vmenv_config_machine(c, machine)) &&
+            vmenv_streq(m->network, "nat"))
                 s->ssh_host = vmenv_strdup(jstr(root, "ssh_host"));
         s->ssh_port = jport(root, "ssh_port");
         s->key_replaced = jbool(root, "key_replaced");
