@@ -282,6 +282,7 @@ struct follow {
         struct vmenv_box_meta meta;
         vmenv_error err;
         int rc;
+        bool cut; /* extraction stopped because its input did, not on its own */
 };
 
 static bool follow_on_data(void *data, const char *path, uint64_t size, enum vmenv_fetch_event ev)
@@ -304,6 +305,14 @@ static bool follow_on_data(void *data, const char *path, uint64_t size, enum vme
         return go_on;
 }
 
+static long follow_cut(struct follow *f)
+{
+        pthread_mutex_lock(&f->mu);
+        f->cut = true;
+        pthread_mutex_unlock(&f->mu);
+        return -1;
+}
+
 static long follow_read(void *data, void *buf, size_t len)
 {
         struct follow *f = data;
@@ -315,6 +324,7 @@ static long follow_read(void *data, void *buf, size_t len)
                (!f->path || f->off >= f->size))
                 pthread_cond_wait(&f->cv, &f->mu);
         if (f->failed || f->restarted || (f->done && !f->path)) {
+                f->cut = true;
                 pthread_mutex_unlock(&f->mu);
                 return -1;
         }
@@ -325,14 +335,14 @@ static long follow_read(void *data, void *buf, size_t len)
         if (avail == 0)
                 return 0; /* done, all read */
         if (f->fd < 0)
-                return -1;
+                return follow_cut(f);
         if (avail < len)
                 len = (size_t)avail;
         do
                 n = pread(f->fd, buf, len, (off_t)f->off);
         while (n < 0 && errno == EINTR);
-        if (n <= 0)
-                return -1;
+        if (n <= 0) /* the download removed or cut its file */
+                return follow_cut(f);
         if (f->md)
                 EVP_DigestUpdate(f->md, buf, (size_t)n);
         if (f->off == 0 && n >= 2 && !memcmp(buf, "PK", 2))
@@ -422,8 +432,10 @@ int vmenv_box_fetch_and_extract(const char *url, const char *cs, const struct vm
                 abort();
         r = vmenv_fetch(url, cs, &o, file, digest, err);
         pthread_mutex_lock(&f.mu);
-        if (r < 0 && f.finished && f.rc < 0 && f.err.msg) {
-                /* the download stopped because extraction failed: say why */
+        if (r < 0 && f.finished && f.rc < 0 && !f.cut && f.err.msg) {
+                /* the download stopped because extraction failed: say why
+                 * (not when extraction only saw the download's own end: a
+                 * cap or a failed transfer says it better) */
                 vmenv_error_clear(err);
                 vmenv_error_move(err, &f.err);
         }

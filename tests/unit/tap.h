@@ -12,10 +12,15 @@ static int tap_n, tap_failed;
 __attribute__((format(printf, 2, 3), unused)) static int ok(int cond, const char *fmt, ...)
 {
         va_list ap;
+        char what[4096];
         printf("%s %d - ", cond ? "ok" : "not ok", ++tap_n);
         va_start(ap, fmt);
-        vprintf(fmt, ap);
+        vsnprintf(what, sizeof(what), fmt, ap);
         va_end(ap);
+        /* one TAP line: a newline in a case's text would start a line
+         * that is no TAP at all */
+        for (const char *c = what; *c; c++)
+                fputs(*c == '\n' ? "\\n" : *c == '\r' ? "\\r" : (char[2]){*c, 0}, stdout);
         putchar('\n');
         if (!cond)
                 tap_failed++;
