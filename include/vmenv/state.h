@@ -60,6 +60,8 @@ int vmenv_state_save(struct vmenv_machine_state *s, vmenv_error *err);
 /* Removes the machine's folder (key, state, logs). */
 int vmenv_state_remove(struct vmenv_machine_state *s, vmenv_error *err);
 void vmenv_state_free(struct vmenv_machine_state *s);
+/* Frees the forwarded ports and leaves none (n_ports 0). */
+void vmenv_state_ports_clear(struct vmenv_machine_state *s);
 
 char *vmenv_state_path(const struct vmenv_machine_state *s, const char *file);
 /* The domain name for a machine of a project: "vmenv-<project>-<machine>-

@@ -237,17 +237,6 @@ static void port_moved(const struct vmenv_machine_config *m, const struct port_h
         vmenv_warn("%s: host port %d is used by %s; forwarding %d instead", m->name, from, who, to);
 }
 
-static void ports_clear(struct vmenv_machine_state *st)
-{
-        for (size_t i = 0; i < st->n_ports; i++) {
-                free(st->ports[i].host_ip);
-                free(st->ports[i].protocol);
-        }
-        free(st->ports);
-        st->ports = NULL;
-        st->n_ports = 0;
-}
-
 /* SSH first, then forwarded_ports in file order. In nat mode there are
  * none (the config refuses forwarded_ports there): SSH is the guest's own
  * port. */
@@ -256,7 +245,7 @@ static int plan(const struct vmenv_machine_config *m, struct vmenv_machine_state
 {
         int kept = st->ssh_port;
 
-        ports_clear(st);
+        vmenv_state_ports_clear(st);
         st->ports = vmenv_calloc(m->n_forwards + 1, sizeof(*st->ports));
         free(st->ssh_host);
         st->ssh_host = NULL;

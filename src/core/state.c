@@ -288,6 +288,17 @@ int vmenv_state_remove(struct vmenv_machine_state *s, vmenv_error *err)
         return 0;
 }
 
+void vmenv_state_ports_clear(struct vmenv_machine_state *s)
+{
+        for (size_t i = 0; i < s->n_ports; i++) {
+                free(s->ports[i].host_ip);
+                free(s->ports[i].protocol);
+        }
+        free(s->ports);
+        s->ports = NULL;
+        s->n_ports = 0;
+}
+
 void vmenv_state_free(struct vmenv_machine_state *s)
 {
         if (!s)
@@ -307,11 +318,7 @@ void vmenv_state_free(struct vmenv_machine_state *s)
         free(s->host_key);
         free(s->ssh_host);
         vmenv_strv_free(s->net_ips);
-        for (size_t i = 0; i < s->n_ports; i++) {
-                free(s->ports[i].host_ip);
-                free(s->ports[i].protocol);
-        }
-        free(s->ports);
+        vmenv_state_ports_clear(s);
         vmenv_strv_free(s->provisioned);
         free(s);
 }

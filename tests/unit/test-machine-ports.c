@@ -40,11 +40,7 @@ static int free_port(void)
 
 static void state_clear(struct vmenv_machine_state *st)
 {
-        for (size_t i = 0; i < st->n_ports; i++) {
-                free(st->ports[i].host_ip);
-                free(st->ports[i].protocol);
-        }
-        free(st->ports);
+        vmenv_state_ports_clear(st);
         free(st->ssh_host);
         memset(st, 0, sizeof(*st));
 }
