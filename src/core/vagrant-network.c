@@ -351,11 +351,6 @@ static bool entry_fits(struct plan *pl, struct net *n, const struct ref *r, cons
                                 who, n->name);
                         return false;
                 }
-        if (r->out->n_nets_out >= MAX_NETS_PER_MACHINE) {
-                vi_note(pl->m, e->line, "private_network: machine '%s' has %d networks already",
-                        who, MAX_NETS_PER_MACHINE);
-                return false;
-        }
         if (!e->addr)
                 return true;
         ip_text(e->addr, a);

@@ -154,8 +154,7 @@ int main(void)
                 /* two forwards of one guest port, the first with
                  * auto_correct: the one QEMU named is found by its place,
                  * not by its guest port (review F2) */
-                struct vmenv_forward two[2] = {{.guest = 80, .auto_correct = true},
-                                               {.guest = 80}};
+                struct vmenv_forward two[2] = {{.guest = 80, .auto_correct = true}, {.guest = 80}};
                 struct vmenv_machine_config m2 = {.name = name, .forwards = two, .n_forwards = 2};
                 struct vmenv_port_taken t = {0};
                 m2.ssh.port = 22;
